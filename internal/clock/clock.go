@@ -1,0 +1,141 @@
+package clock
+
+import (
+	"sort"
+	"sync"
+	"time"
+)
+
+// Clock tells the time and schedules callbacks. Implementations are safe for
+// concurrent use.
+type Clock interface {
+	// Now returns the current time.
+	Now() time.Time
+	// AfterFunc calls f in its own goroutine once d has passed.
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is a scheduled callback.
+type Timer interface {
+	// Stop cancels the callback; it reports whether it was still pending.
+	Stop() bool
+}
+
+// Real is the wall clock.
+type Real struct{}
+
+// Now returns time.Now().
+func (Real) Now() time.Time { return time.Now() }
+
+// AfterFunc wraps time.AfterFunc.
+func (Real) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+
+// OrReal returns c, or Real if c is nil.
+func OrReal(c Clock) Clock {
+	if c == nil {
+		return Real{}
+	}
+	return c
+}
+
+// Manual is a clock that moves only when Advance or Set is called. Due
+// callbacks run synchronously inside Advance, in deadline order (ties in
+// scheduling order), so tests are deterministic.
+type Manual struct {
+	mu     sync.Mutex
+	now    time.Time
+	seq    uint64
+	timers []*manualTimer
+}
+
+// NewManual returns a manual clock set to start.
+func NewManual(start time.Time) *Manual { return &Manual{now: start} }
+
+type manualTimer struct {
+	m    *Manual
+	at   time.Time
+	seq  uint64
+	f    func()
+	done bool
+}
+
+func (t *manualTimer) Stop() bool {
+	t.m.mu.Lock()
+	defer t.m.mu.Unlock()
+	if t.done {
+		return false
+	}
+	t.done = true
+	return true
+}
+
+// Now returns the manual time.
+func (m *Manual) Now() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.now
+}
+
+// AfterFunc schedules f to run when the clock has advanced by d.
+func (m *Manual) AfterFunc(d time.Duration, f func()) Timer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seq++
+	t := &manualTimer{m: m, at: m.now.Add(d), seq: m.seq, f: f}
+	m.timers = append(m.timers, t)
+	return t
+}
+
+// Pending returns the number of timers not yet fired or stopped.
+func (m *Manual) Pending() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, t := range m.timers {
+		if !t.done {
+			n++
+		}
+	}
+	return n
+}
+
+// Advance moves the clock forward by d, running every callback that falls
+// due, in order, with the clock set to each callback's deadline.
+func (m *Manual) Advance(d time.Duration) {
+	m.mu.Lock()
+	end := m.now.Add(d)
+	m.mu.Unlock()
+	for {
+		m.mu.Lock()
+		sort.SliceStable(m.timers, func(i, j int) bool {
+			a, b := m.timers[i], m.timers[j]
+			if !a.at.Equal(b.at) {
+				return a.at.Before(b.at)
+			}
+			return a.seq < b.seq
+		})
+		var next *manualTimer
+		live := m.timers[:0]
+		for _, t := range m.timers {
+			if t.done {
+				continue
+			}
+			live = append(live, t)
+			if next == nil && !t.at.After(end) {
+				next = t
+			}
+		}
+		m.timers = live
+		if next == nil {
+			m.now = end
+			m.mu.Unlock()
+			return
+		}
+		next.done = true
+		if next.at.After(m.now) {
+			m.now = next.at
+		}
+		m.mu.Unlock()
+		next.f()
+	}
+}

@@ -1,0 +1,9 @@
+// Package wire is riakgo's serialisation: the only package that imports
+// msgpack. It encodes the stored object (a leading format-version byte, then
+// a msgpack array) and, with clustering, the internode message frames and
+// their append-only message-type registry.
+//
+// Decoders treat their input as hostile: they bound every length, never
+// panic, and return ErrMalformed for anything they did not produce (fuzzed).
+// Callers: kv (storage values), and later the transport.
+package wire

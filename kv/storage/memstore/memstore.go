@@ -1,0 +1,147 @@
+package memstore
+
+import (
+	"bytes"
+	"sync"
+
+	"github.com/google/btree"
+
+	"github.com/riakgo/riakgo/kv/storage"
+)
+
+type item struct {
+	key   []byte
+	value []byte
+}
+
+func less(a, b item) bool { return bytes.Compare(a.key, b.key) < 0 }
+
+// Store is an in-memory engine. The zero value is not usable; call New.
+type Store struct {
+	mu     sync.RWMutex
+	tree   *btree.BTreeG[item]
+	closed bool
+	writes uint64
+}
+
+var _ storage.Engine = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store { return &Store{tree: btree.NewG[item](32, less)} }
+
+func dataKey(p storage.Partition, key []byte) []byte {
+	k := make([]byte, 0, 3+len(key))
+	k = append(k, 'd', byte(p>>8), byte(p))
+	return append(k, key...)
+}
+
+func metaKey(key []byte) []byte { return append([]byte{'m'}, key...) }
+
+func (s *Store) get(k []byte) ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, storage.ErrClosed
+	}
+	it, ok := s.tree.Get(item{key: k})
+	if !ok {
+		return nil, storage.ErrNotFound
+	}
+	return bytes.Clone(it.value), nil
+}
+
+// Get implements storage.Engine.
+func (s *Store) Get(p storage.Partition, key []byte) ([]byte, error) { return s.get(dataKey(p, key)) }
+
+// GetMeta implements storage.Engine.
+func (s *Store) GetMeta(key []byte) ([]byte, error) { return s.get(metaKey(key)) }
+
+// Write implements storage.Engine.
+func (s *Store) Write(b *storage.Batch, _ storage.WriteOptions) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return storage.ErrClosed
+	}
+	for _, op := range b.Ops {
+		switch op.Kind {
+		case storage.OpSet:
+			s.tree.ReplaceOrInsert(item{key: dataKey(op.Partition, op.Key), value: bytes.Clone(op.Value)})
+		case storage.OpDelete:
+			s.tree.Delete(item{key: dataKey(op.Partition, op.Key)})
+		case storage.OpSetMeta:
+			s.tree.ReplaceOrInsert(item{key: metaKey(op.Key), value: bytes.Clone(op.Value)})
+		case storage.OpDeleteMeta:
+			s.tree.Delete(item{key: metaKey(op.Key)})
+		}
+	}
+	s.writes++
+	return nil
+}
+
+// Scan implements storage.Engine. The callback runs on a snapshot copy, so
+// it may call back into the store.
+func (s *Store) Scan(p storage.Partition, prefix []byte, fn func(key, value []byte) error) error {
+	lo := dataKey(p, prefix)
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return storage.ErrClosed
+	}
+	var snap []item
+	s.tree.AscendGreaterOrEqual(item{key: lo}, func(it item) bool {
+		if !bytes.HasPrefix(it.key, lo) {
+			return false
+		}
+		snap = append(snap, it)
+		return true
+	})
+	s.mu.RUnlock()
+	for _, it := range snap {
+		if err := fn(it.key[3:], it.value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DropPartition implements storage.Engine.
+func (s *Store) DropPartition(p storage.Partition) error {
+	lo := dataKey(p, nil)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return storage.ErrClosed
+	}
+	var dead []item
+	s.tree.AscendGreaterOrEqual(item{key: lo}, func(it item) bool {
+		if !bytes.HasPrefix(it.key, lo) {
+			return false
+		}
+		dead = append(dead, it)
+		return true
+	})
+	for _, it := range dead {
+		s.tree.Delete(it)
+	}
+	return nil
+}
+
+// Close implements storage.Engine.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return storage.ErrClosed
+	}
+	s.closed = true
+	return nil
+}
+
+// Reopen makes a closed store usable again with its data, the in-memory
+// stand-in for restarting a node on the same disk.
+func (s *Store) Reopen() {
+	s.mu.Lock()
+	s.closed = false
+	s.mu.Unlock()
+}

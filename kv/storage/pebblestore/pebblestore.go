@@ -1,0 +1,371 @@
+package pebblestore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/riakgo/riakgo/kv/storage"
+)
+
+// Options configure a Store.
+type Options struct {
+	// FS is the file system; nil means the operating system's. Tests pass
+	// vfs.NewMem() or a crashable memory FS.
+	FS vfs.FS
+	// CacheSize is the block cache size in bytes (default 64 MiB).
+	CacheSize int64
+	// MemTableSize is the memtable size in bytes (default 64 MiB).
+	MemTableSize uint64
+	// Logger receives Pebble's log lines; nil discards them.
+	Logger *slog.Logger
+}
+
+// Store is a storage.Engine on Pebble.
+type Store struct {
+	db    *pebble.DB
+	wal   *walFS
+	cache *pebble.Cache
+	dir   string
+	// mu guards done; inflight counts calls that passed acquire. Close
+	// sets done, then waits for inflight to drain before closing Pebble.
+	// (Not a sync.RWMutex held across each call: a Scan callback calling
+	// back into the store would then take the read lock recursively and
+	// deadlock as soon as Close queued for the write lock.)
+	mu       sync.Mutex
+	done     bool
+	inflight sync.WaitGroup
+}
+
+var _ storage.Engine = (*Store)(nil)
+
+// Open opens (creating if needed) the database in dir.
+func Open(dir string, o Options) (*Store, error) {
+	base := o.FS
+	if base == nil {
+		base = vfs.Default
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = 64 << 20
+	}
+	if o.MemTableSize == 0 {
+		o.MemTableSize = 64 << 20
+	}
+	w := &walFS{FS: base, open: make(map[*walFile]struct{})}
+	cache := pebble.NewCache(o.CacheSize)
+	opts := &pebble.Options{
+		FS:                          w,
+		Cache:                       cache,
+		MemTableSize:                o.MemTableSize,
+		MemTableStopWritesThreshold: 4,
+		L0CompactionThreshold:       4,
+		L0StopWritesThreshold:       24,
+		Logger:                      slogLogger{o.Logger},
+	}
+	opts.EnsureDefaults()
+	db, err := pebble.Open(dir, opts)
+	cache.Unref()
+	if err != nil {
+		return nil, fmt.Errorf("riakgo/pebblestore: open %s: %w", dir, err)
+	}
+	return &Store{db: db, wal: w, dir: dir}, nil
+}
+
+const (
+	prefixData = 'd'
+	prefixMeta = 'm'
+)
+
+func appendDataKey(dst []byte, p storage.Partition, key []byte) []byte {
+	dst = append(dst, prefixData, byte(p>>8), byte(p))
+	return append(dst, key...)
+}
+
+// acquire admits a call, or returns ErrClosed once Close has begun. A
+// successful acquire must be paired with release.
+func (s *Store) acquire() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return storage.ErrClosed
+	}
+	s.inflight.Add(1)
+	return nil
+}
+
+func (s *Store) release() { s.inflight.Done() }
+
+func (s *Store) get(k []byte) ([]byte, error) {
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	defer s.release()
+	v, closer, err := s.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, storage.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := bytes.Clone(v)
+	closer.Close()
+	return out, nil
+}
+
+// Get implements storage.Engine.
+func (s *Store) Get(p storage.Partition, key []byte) ([]byte, error) {
+	var buf [128]byte
+	return s.get(appendDataKey(buf[:0], p, key))
+}
+
+// GetMeta implements storage.Engine.
+func (s *Store) GetMeta(key []byte) ([]byte, error) {
+	return s.get(append([]byte{prefixMeta}, key...))
+}
+
+// Write implements storage.Engine.
+func (s *Store) Write(b *storage.Batch, opts storage.WriteOptions) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.release()
+	pb := s.db.NewBatch()
+	defer pb.Close()
+	var kb []byte
+	for _, op := range b.Ops {
+		kb = kb[:0]
+		switch op.Kind {
+		case storage.OpSet, storage.OpDelete:
+			kb = appendDataKey(kb, op.Partition, op.Key)
+		default:
+			kb = append(append(kb, prefixMeta), op.Key...)
+		}
+		var err error
+		switch op.Kind {
+		case storage.OpSet, storage.OpSetMeta:
+			err = pb.Set(kb, op.Value, nil)
+		default:
+			err = pb.Delete(kb, nil)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	// pebble.Sync: wait until the record has reached the OS (see package
+	// doc); the wrapper turns the WAL fsync itself into a no-op.
+	if err := pb.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	if opts.Sync {
+		return s.wal.syncAll()
+	}
+	return nil
+}
+
+// Scan implements storage.Engine.
+func (s *Store) Scan(p storage.Partition, prefix []byte, fn func(key, value []byte) error) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.release()
+	lo := appendDataKey(nil, p, prefix)
+	hi := prefixEnd(lo)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return err
+		}
+		if err := fn(it.Key()[3:], v); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	if err := it.Error(); err != nil {
+		it.Close()
+		return err
+	}
+	return it.Close()
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// DropPartition implements storage.Engine.
+func (s *Store) DropPartition(p storage.Partition) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.release()
+	lo := appendDataKey(nil, p, nil)
+	return s.db.DeleteRange(lo, prefixEnd(lo), pebble.Sync)
+}
+
+// Flush forces the memtable to an sstable (used by tests and tools).
+func (s *Store) Flush() error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.release()
+	return s.db.Flush()
+}
+
+// Metrics returns Pebble's metrics snapshot.
+func (s *Store) Metrics() *pebble.Metrics { return s.db.Metrics() }
+
+// Close implements storage.Engine. It waits for in-flight calls.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.done {
+		s.mu.Unlock()
+		return storage.ErrClosed
+	}
+	s.done = true
+	s.mu.Unlock()
+	s.inflight.Wait()
+	return s.db.Close()
+}
+
+// walFS wraps a file system so that Sync on WAL files is deferred (see the
+// package doc). Everything else passes through.
+type walFS struct {
+	vfs.FS
+	mu   sync.Mutex
+	open map[*walFile]struct{}
+}
+
+func isWAL(name string) bool { return strings.HasSuffix(name, ".log") }
+
+func (w *walFS) wrap(f vfs.File, name string, err error) (vfs.File, error) {
+	if err != nil || !isWAL(name) {
+		return f, err
+	}
+	wf := &walFile{File: f, fs: w}
+	w.mu.Lock()
+	w.open[wf] = struct{}{}
+	w.mu.Unlock()
+	return wf, nil
+}
+
+func (w *walFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := w.FS.Create(name, c)
+	return w.wrap(f, name, err)
+}
+
+func (w *walFS) ReuseForWrite(oldname, newname string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := w.FS.ReuseForWrite(oldname, newname, c)
+	return w.wrap(f, newname, err)
+}
+
+func (w *walFS) OpenReadWrite(name string, c vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
+	f, err := w.FS.OpenReadWrite(name, c, opts...)
+	return w.wrap(f, name, err)
+}
+
+func (w *walFS) Unwrap() vfs.FS { return w.FS }
+
+// syncAll fsyncs every open WAL file that owes a sync.
+func (w *walFS) syncAll() error {
+	w.mu.Lock()
+	files := make([]*walFile, 0, len(w.open))
+	for f := range w.open {
+		files = append(files, f)
+	}
+	w.mu.Unlock()
+	for _, f := range files {
+		if err := f.realSync(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type walFile struct {
+	vfs.File
+	fs     *walFS
+	mu     sync.Mutex // serialises real syncs with close
+	dirty  atomic.Bool
+	closed bool
+}
+
+// Sync records that a sync is owed; the data has already been written to
+// the OS by the WAL writer.
+func (f *walFile) Sync() error { f.dirty.Store(true); return nil }
+
+// SyncData is Sync.
+func (f *walFile) SyncData() error { f.dirty.Store(true); return nil }
+
+// SyncTo queues nothing and promises no persistence (fullSync=false), as
+// the vfs contract allows.
+func (f *walFile) SyncTo(int64) (bool, error) { f.dirty.Store(true); return false, nil }
+
+func (f *walFile) realSync() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed || !f.dirty.Swap(false) {
+		return nil
+	}
+	return f.File.Sync()
+}
+
+// Close fsyncs the file if a sync is owed, then closes it.
+func (f *walFile) Close() error {
+	f.mu.Lock()
+	var serr error
+	if f.dirty.Swap(false) {
+		serr = f.File.Sync()
+	}
+	f.closed = true
+	f.mu.Unlock()
+	f.fs.mu.Lock()
+	delete(f.fs.open, f)
+	f.fs.mu.Unlock()
+	cerr := f.File.Close()
+	if serr != nil {
+		return serr
+	}
+	return cerr
+}
+
+// slogLogger adapts *slog.Logger to Pebble's Logger (nil discards).
+type slogLogger struct{ l *slog.Logger }
+
+func (s slogLogger) Infof(format string, args ...interface{}) {
+	if s.l != nil {
+		s.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+	}
+}
+
+func (s slogLogger) Errorf(format string, args ...interface{}) {
+	if s.l != nil {
+		s.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	}
+}
+
+func (s slogLogger) Fatalf(format string, args ...interface{}) {
+	msg := fmt.Sprintf(format, args...)
+	if s.l != nil {
+		s.l.Error(msg, "component", "pebble")
+	}
+	panic(msg)
+}

@@ -1,0 +1,92 @@
+package storage
+
+import "errors"
+
+// ErrNotFound is returned by Get and GetMeta for an absent key.
+var ErrNotFound = errors.New("riakgo/storage: not found")
+
+// ErrClosed is returned by every method after Close.
+var ErrClosed = errors.New("riakgo/storage: closed")
+
+// Partition numbers a partition's key space (0 ≤ p < 65536).
+type Partition uint16
+
+// Engine is a node's storage. All methods are safe for concurrent use.
+// Slices passed in are not retained; slices returned by Get belong to the
+// caller; slices passed to a Scan callback are valid only during the call.
+type Engine interface {
+	// Get returns the value of key in partition p, or ErrNotFound.
+	Get(p Partition, key []byte) ([]byte, error)
+	// GetMeta returns the value of a node metadata key, or ErrNotFound.
+	GetMeta(key []byte) ([]byte, error)
+	// Write applies the batch atomically. When it returns nil the batch
+	// survives a crash of the process; with opts.Sync it also survives a
+	// crash of the machine (it is on stable storage).
+	Write(b *Batch, opts WriteOptions) error
+	// Scan calls fn for each key of partition p that starts with prefix,
+	// in byte order, until fn returns an error (which Scan returns) or the
+	// keys run out. It sees a consistent snapshot.
+	Scan(p Partition, prefix []byte, fn func(key, value []byte) error) error
+	// DropPartition deletes every key of partition p.
+	DropPartition(p Partition) error
+	// Close releases the engine. Acknowledged writes are not lost.
+	Close() error
+}
+
+// WriteOptions tune one Write.
+type WriteOptions struct {
+	// Sync forces the write to stable storage before Write returns.
+	Sync bool
+}
+
+// OpKind is the kind of one batch operation.
+type OpKind uint8
+
+// Batch operation kinds.
+const (
+	OpSet OpKind = iota
+	OpDelete
+	OpSetMeta
+	OpDeleteMeta
+)
+
+// Op is one operation of a Batch.
+type Op struct {
+	Kind      OpKind
+	Partition Partition
+	Key       []byte
+	Value     []byte
+}
+
+// Batch is an ordered list of writes applied atomically by Engine.Write.
+// The batch keeps the slices given to it; do not modify them until Write
+// returns.
+type Batch struct {
+	Ops []Op
+}
+
+// Set stores value under key in partition p.
+func (b *Batch) Set(p Partition, key, value []byte) {
+	b.Ops = append(b.Ops, Op{Kind: OpSet, Partition: p, Key: key, Value: value})
+}
+
+// Delete removes key from partition p.
+func (b *Batch) Delete(p Partition, key []byte) {
+	b.Ops = append(b.Ops, Op{Kind: OpDelete, Partition: p, Key: key})
+}
+
+// SetMeta stores a node metadata key.
+func (b *Batch) SetMeta(key, value []byte) {
+	b.Ops = append(b.Ops, Op{Kind: OpSetMeta, Key: key, Value: value})
+}
+
+// DeleteMeta removes a node metadata key.
+func (b *Batch) DeleteMeta(key []byte) {
+	b.Ops = append(b.Ops, Op{Kind: OpDeleteMeta, Key: key})
+}
+
+// Len returns the number of operations.
+func (b *Batch) Len() int { return len(b.Ops) }
+
+// Reset empties the batch for reuse.
+func (b *Batch) Reset() { b.Ops = b.Ops[:0] }
