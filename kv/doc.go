@@ -1,0 +1,23 @@
+// Package kv is riakgo's key-value service: vnodes (one per partition held
+// by this node), the get, put and delete coordinators, bucket types and
+// bucket properties, and Client, the interface the HTTP API serves.
+//
+// Coordinators are step machines (GetFSM, PutFSM): Start and Step take
+// events (vnode replies, time-outs) and return actions (send to a vnode,
+// answer the client, read-repair a replica) without doing I/O themselves,
+// so every quorum rule is testable without goroutines. Service is the thin
+// driver that performs the actions: it calls local vnodes directly and,
+// once clustering arrives, remote ones through the transport.
+//
+// A put is coordinated by one vnode of the key's preference list: it reads
+// its copy, makes the new dot with its actor (vnode id + per-key epoch,
+// minted from a durably leased counter so that no dot is ever reused), and
+// the resulting object is then merged into the other N-1 replicas. A get
+// asks all N, answers at R/PR, and afterwards repairs stale replicas. A
+// delete writes a tombstone and, once all N primaries hold it, reaps it
+// after delete_mode.
+//
+// I/O happens only through injected interfaces: storage.Engine, clock.Clock,
+// and a Metrics observer. Callers: http (through Client) and the node
+// wiring.
+package kv

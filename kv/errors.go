@@ -1,0 +1,20 @@
+package kv
+
+import "errors"
+
+// Errors returned by the service. Quorum failures are *quorum.Error and
+// object limits are siblings.TooManySiblingsError / TooLargeError.
+var (
+	// ErrNotFound: no such object (or only a tombstone; see GetResult).
+	ErrNotFound = errors.New("riakgo/kv: not found")
+	// ErrUnknownType: the bucket type does not exist or is not active.
+	ErrUnknownType = errors.New("riakgo/kv: unknown bucket type")
+	// ErrBadKey: an empty bucket or key, or one over the size limit.
+	ErrBadKey = errors.New("riakgo/kv: invalid bucket or key")
+	// ErrBadProps: a bucket property failed validation; see *PropsError.
+	ErrBadProps = errors.New("riakgo/kv: invalid bucket properties")
+	// ErrClosed: the service has been stopped.
+	ErrClosed = errors.New("riakgo/kv: service closed")
+	// ErrOverload: too many requests in flight.
+	ErrOverload = errors.New("riakgo/kv: overload")
+)

@@ -1,0 +1,573 @@
+package kv
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/riakgo/riakgo/internal/clock"
+	"github.com/riakgo/riakgo/kv/storage"
+	"github.com/riakgo/riakgo/quorum"
+	"github.com/riakgo/riakgo/ring"
+	"github.com/riakgo/riakgo/siblings"
+	"github.com/riakgo/riakgo/vclock"
+)
+
+// Options are the per-request quorum parameters. Zero values mean "the
+// bucket's value" (Riak's default).
+type Options struct {
+	R, PR, W, DW, PW, RW quorum.Value
+	// NotFoundOK and BasicQuorum override the bucket's when non-nil.
+	NotFoundOK, BasicQuorum *bool
+	// ReturnBody asks Put to return the stored object.
+	ReturnBody bool
+	// Timeout bounds the request (default Config.Timeout).
+	Timeout time.Duration
+}
+
+// Client is what the HTTP API serves: object reads, writes and deletes and
+// bucket properties. Service implements it; methods are safe for
+// concurrent use.
+type Client interface {
+	// Get returns the object stored under k. If there is none it returns
+	// ErrNotFound; if only a tombstone remains it returns the tombstone
+	// (so its clock can be sent to the client) together with ErrNotFound.
+	Get(ctx context.Context, k Key, o Options) (*siblings.Object, error)
+	// Put stores a new value with the causal context vc (nil for a blind
+	// write) and returns the stored object when o.ReturnBody is set.
+	// The service stamps meta's VTag and LastModified.
+	Put(ctx context.Context, k Key, value []byte, meta siblings.Meta, vc vclock.VClock, o Options) (*siblings.Object, error)
+	// Delete writes a tombstone. Without a context it first reads the key
+	// and returns ErrNotFound if there is nothing to delete.
+	Delete(ctx context.Context, k Key, vc vclock.VClock, o Options) error
+	// BucketProps returns a bucket's effective properties.
+	BucketProps(typ, bucket string) (Props, error)
+	// SetBucketProps validates and stores property overrides.
+	SetBucketProps(typ, bucket string, raw map[string]json.RawMessage) error
+	// ResetBucketProps drops a bucket's overrides.
+	ResetBucketProps(typ, bucket string) error
+	// Preflist returns the annotated preference list of a key.
+	Preflist(k Key) ([]PreflistEntry, error)
+}
+
+// PreflistEntry is one preference-list entry as the preflist route shows it.
+type PreflistEntry struct {
+	Partition *big.Int // riak_core partition index
+	Node      ring.NodeID
+	Primary   bool
+}
+
+// Metrics observes the service. Implementations must be safe for
+// concurrent use and cheap: they are called on every request.
+type Metrics interface {
+	// ObjectRead is called for every object a read returns.
+	ObjectRead(siblings, bytes int)
+	// ObjectWritten is called for every object a client write stores.
+	ObjectWritten(siblings, bytes int)
+	// ReadRepairs counts replicas sent a read repair.
+	ReadRepairs(n int)
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) ObjectRead(int, int)    {}
+func (nopMetrics) ObjectWritten(int, int) {}
+func (nopMetrics) ReadRepairs(int)        {}
+
+// Config configures a Service.
+type Config struct {
+	// Node is this node's name.
+	Node ring.NodeID
+	// Ring is the partition ring (a single-node ring for now).
+	Ring *ring.Ring
+	// Engine is the node's storage.
+	Engine storage.Engine
+	// Clock defaults to the wall clock.
+	Clock clock.Clock
+	// Logger defaults to discarding.
+	Logger *slog.Logger
+	// Rand returns random 64-bit values (vnode ids, vtags); defaults to
+	// math/rand/v2. It is called from concurrent requests and must be safe
+	// for concurrent use (tests wrap a seeded source in a mutex).
+	Rand func() uint64
+	// Limits are the object limits for client writes.
+	Limits siblings.Limits
+	// DeleteMode is what vnodes do with tombstones all primaries hold.
+	DeleteMode DeleteMode
+	// Defaults are the default bucket type's properties.
+	Defaults Props
+	// Timeout is the default request timeout (Riak: 60 s).
+	Timeout time.Duration
+	// Metrics observes requests; nil means none.
+	Metrics Metrics
+}
+
+// DefaultConfig returns Riak's defaults; Node, Ring and Engine must be set.
+func DefaultConfig() Config {
+	return Config{
+		Node:       "riakgo@127.0.0.1",
+		Limits:     siblings.DefaultLimits(),
+		DeleteMode: DefaultDeleteMode(),
+		Defaults:   DefaultProps(),
+		Timeout:    60 * time.Second,
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.Node == "":
+		return errors.New("riakgo/kv: config: Node is required")
+	case c.Ring == nil:
+		return errors.New("riakgo/kv: config: Ring is required")
+	case c.Engine == nil:
+		return errors.New("riakgo/kv: config: Engine is required")
+	case c.Defaults.NVal < 1:
+		return errors.New("riakgo/kv: config: default n_val must be at least 1")
+	case c.Timeout < 0:
+		return errors.New("riakgo/kv: config: Timeout must not be negative")
+	}
+	return nil
+}
+
+// Service is the node's key-value service: its vnodes and the driver of
+// the coordinators. It implements Client.
+type Service struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics Metrics
+	ring    *ring.Ring
+	buckets *buckets
+	vnodes  []*Vnode // by partition; this node owns every partition for now
+	bg      sync.WaitGroup
+	mu      sync.Mutex
+	closed  bool
+}
+
+var _ Client = (*Service)(nil)
+
+// New opens the service: it loads or creates the identity of a vnode for
+// every partition the node owns.
+func New(cfg Config) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.Clock = clock.OrReal(cfg.Clock)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Uint64
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 60 * time.Second
+	}
+	s := &Service{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, ring: cfg.Ring}
+	if s.metrics == nil {
+		s.metrics = nopMetrics{}
+	}
+	s.buckets = newBuckets(cfg.Engine, cfg.Defaults)
+	vc := vnodeConfig{eng: cfg.Engine, clk: cfg.Clock, log: cfg.Logger, limits: cfg.Limits, rand: cfg.Rand}
+	s.vnodes = make([]*Vnode, cfg.Ring.Size())
+	for p := range s.vnodes {
+		if cfg.Ring.Owner(p) != cfg.Node {
+			continue
+		}
+		v, err := openVnode(storage.Partition(p), vc)
+		if err != nil {
+			return nil, err
+		}
+		s.vnodes[p] = v
+	}
+	return s, nil
+}
+
+// Ring returns the service's ring.
+func (s *Service) Ring() *ring.Ring { return s.ring }
+
+// Vnode returns the local vnode of partition p, or nil.
+func (s *Service) Vnode(p int) *Vnode {
+	if p < 0 || p >= len(s.vnodes) {
+		return nil
+	}
+	return s.vnodes[p]
+}
+
+// Close waits for background work (read repair, reaping) to finish. The
+// engine is the caller's to close.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.bg.Wait()
+	return nil
+}
+
+// startBackground registers one background task; it refuses once Close
+// has begun, so Close's wait cannot miss work.
+func (s *Service) startBackground() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.bg.Add(1)
+	return true
+}
+
+func (s *Service) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+func validateKey(k Key) error {
+	switch {
+	case k.Bucket == "":
+		return fmt.Errorf("%w: the bucket name is empty", ErrBadKey)
+	case k.Key == "":
+		return fmt.Errorf("%w: the key is empty", ErrBadKey)
+	case len(k.Key) > MaxKeySize:
+		return fmt.Errorf("%w: the key is %d bytes (maximum %d)", ErrBadKey, len(k.Key), MaxKeySize)
+	case len(k.Bucket) > MaxKeySize:
+		return fmt.Errorf("%w: the bucket name is %d bytes (maximum %d)", ErrBadKey, len(k.Bucket), MaxKeySize)
+	}
+	return nil
+}
+
+func boolOr(p *bool, def bool) bool {
+	if p != nil {
+		return *p
+	}
+	return def
+}
+
+// prefList returns the key's preference list and its count of primaries.
+func (s *Service) prefList(k Key, n int) ([]ring.Target, int) {
+	targets := ring.PrefList(s.ring, ring.KeyHash(k.Type, k.Bucket, k.Key), n, nil)
+	primaries := 0
+	for _, t := range targets {
+		if t.Primary {
+			primaries++
+		}
+	}
+	return targets, primaries
+}
+
+func (s *Service) vnodeFor(t ring.Target) (*Vnode, error) {
+	if t.Node != s.cfg.Node {
+		return nil, fmt.Errorf("riakgo/kv: partition %d is on %s, which this node cannot reach yet", t.Partition, t.Node)
+	}
+	v := s.Vnode(t.Partition)
+	if v == nil {
+		return nil, fmt.Errorf("riakgo/kv: no local vnode for partition %d", t.Partition)
+	}
+	return v, nil
+}
+
+func objectSize(o *siblings.Object) int {
+	n := 0
+	for i := range o.Siblings {
+		n += len(o.Siblings[i].Value)
+	}
+	return n
+}
+
+// Get implements Client.
+func (s *Service) Get(ctx context.Context, k Key, o Options) (*siblings.Object, error) {
+	if err := validateKey(k); err != nil {
+		return nil, err
+	}
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	props, err := s.buckets.props(k.Type, k.Bucket)
+	if err != nil {
+		return nil, err
+	}
+	n := props.NVal
+	p := quorum.Get{
+		N:           n,
+		R:           quorum.Resolve(o.R, n, props.R),
+		PR:          quorum.Resolve(o.PR, n, props.PR),
+		NotFoundOK:  boolOr(o.NotFoundOK, props.NotFoundOK),
+		BasicQuorum: boolOr(o.BasicQuorum, props.BasicQuorum),
+	}
+	targets, primaries := s.prefList(k, n)
+	if err := p.Validate(primaries, len(targets)); err != nil {
+		return nil, err
+	}
+	fsm := NewGetFSM(targets, p, props.keepsSiblings(), true)
+	resp, later := s.drive(k, props, fsm.Start(), fsm.Step)
+	if len(later) > 0 {
+		s.background(k, props, later)
+	}
+	if resp.Err != nil {
+		return nil, resp.Err
+	}
+	if resp.Obj == nil {
+		return nil, ErrNotFound
+	}
+	if resp.Obj.IsTombstone() {
+		return resp.Obj, ErrNotFound
+	}
+	s.metrics.ObjectRead(len(resp.Obj.Siblings), objectSize(resp.Obj))
+	return resp.Obj, nil
+}
+
+// Put implements Client.
+func (s *Service) Put(ctx context.Context, k Key, value []byte, meta siblings.Meta, vc vclock.VClock, o Options) (*siblings.Object, error) {
+	if err := validateKey(k); err != nil {
+		return nil, err
+	}
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	props, err := s.buckets.props(k.Type, k.Bucket)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := s.put(k, props, value, meta, vc, o.W, o.DW, o.PW)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics.ObjectWritten(len(obj.Siblings), objectSize(obj))
+	if !o.ReturnBody {
+		return nil, nil
+	}
+	return obj, nil
+}
+
+func (s *Service) put(k Key, props Props, value []byte, meta siblings.Meta, vc vclock.VClock, w, dw, pw quorum.Value) (*siblings.Object, error) {
+	n := props.NVal
+	p := quorum.Put{
+		N:  n,
+		W:  quorum.Resolve(w, n, props.W),
+		DW: quorum.Resolve(dw, n, props.DW),
+		PW: quorum.Resolve(pw, n, props.PW),
+	}
+	targets, primaries := s.prefList(k, n)
+	if err := p.Validate(primaries, len(targets)); err != nil {
+		return nil, err
+	}
+	now := s.cfg.Clock.Now()
+	meta.VTag = NewVTag(s.cfg.Rand)
+	meta.LastModified = now.UnixMicro()
+	coord := 0
+	for i, t := range targets {
+		if t.Node == s.cfg.Node {
+			coord = i
+			break
+		}
+	}
+	fsm := NewPutFSM(targets, coord, siblings.Sibling{Value: value, Meta: meta}, vc, p, props.keepsSiblings())
+	resp, _ := s.drive(k, props, fsm.Start(), fsm.Step)
+	if resp.Err != nil {
+		return nil, resp.Err
+	}
+	return resp.Obj, nil
+}
+
+// Delete implements Client.
+func (s *Service) Delete(ctx context.Context, k Key, vc vclock.VClock, o Options) error {
+	if err := validateKey(k); err != nil {
+		return err
+	}
+	if s.isClosed() {
+		return ErrClosed
+	}
+	props, err := s.buckets.props(k.Type, k.Bucket)
+	if err != nil {
+		return err
+	}
+	// rw stands for both r and w when neither is given (Riak's rule).
+	if o.R.Sym == quorum.Default && o.W.Sym == quorum.Default {
+		rw := o.RW
+		if rw.Sym == quorum.Default {
+			rw = props.RW
+		}
+		o.R, o.W = rw, rw
+	}
+	if vc == nil {
+		obj, err := s.Get(ctx, k, o)
+		if err != nil {
+			return err
+		}
+		vc = obj.Clock
+	}
+	meta := siblings.Meta{Deleted: true}
+	if _, err := s.put(k, props, []byte{}, meta, vc, o.W, o.DW, o.PW); err != nil {
+		return err
+	}
+	if s.startBackground() {
+		go func() {
+			defer s.bg.Done()
+			s.reapCheck(k, props)
+		}()
+	}
+	return nil
+}
+
+// reapCheck reads the key from all N replicas; the read's final action
+// reaps the tombstone if every primary holds it.
+func (s *Service) reapCheck(k Key, props Props) {
+	n := props.NVal
+	p := quorum.Get{N: n, R: n, NotFoundOK: true}
+	targets, primaries := s.prefList(k, n)
+	if p.Validate(primaries, len(targets)) != nil {
+		return
+	}
+	fsm := NewGetFSM(targets, p, props.keepsSiblings(), true)
+	_, later := s.drive(k, props, fsm.Start(), fsm.Step)
+	s.perform(k, props, later)
+}
+
+// drive runs a coordinator to completion against local vnodes. It returns
+// the client's answer and the follow-up actions (read repair, reaping) that
+// may run after the client has been answered.
+func (s *Service) drive(k Key, props Props, acts []Action, step func(Event) []Action) (Respond, []Action) {
+	var resp Respond
+	var later []Action
+	syncOne := props.SyncOnWrite == "one" || props.SyncOnWrite == "all"
+	syncAll := props.SyncOnWrite == "all"
+	for len(acts) > 0 {
+		a := acts[0]
+		acts = acts[1:]
+		var next []Action
+		switch a := a.(type) {
+		case SendGet:
+			v, err := s.vnodeFor(a.Target)
+			var obj *siblings.Object
+			if err == nil {
+				obj, err = v.Get(k)
+			}
+			next = step(GetReply{Index: a.Index, Obj: obj, Err: err})
+		case SendCoordPut:
+			v, err := s.vnodeFor(a.Target)
+			var obj *siblings.Object
+			if err == nil {
+				obj, err = v.CoordPut(k, a.Put, a.Ctx, props, syncOne)
+			}
+			next = step(PutReply{Index: a.Index, Durable: true, Obj: obj, Err: err})
+		case SendPut:
+			if a.Repair {
+				later = append(later, a)
+				continue
+			}
+			v, err := s.vnodeFor(a.Target)
+			var obj *siblings.Object
+			if err == nil {
+				obj, err = v.Put(k, a.Obj, props, syncAll)
+			}
+			next = step(PutReply{Index: a.Index, Durable: true, Obj: obj, Err: err})
+		case SendReap:
+			later = append(later, a)
+		case Respond:
+			resp = a
+		}
+		acts = append(acts, next...)
+	}
+	return resp, later
+}
+
+// background performs follow-up actions off the request path.
+func (s *Service) background(k Key, props Props, acts []Action) {
+	if !s.startBackground() {
+		return
+	}
+	go func() {
+		defer s.bg.Done()
+		s.perform(k, props, acts)
+	}()
+}
+
+// perform runs read repairs, then reaping, in order.
+func (s *Service) perform(k Key, props Props, acts []Action) {
+	repairs := 0
+	for _, a := range acts {
+		switch a := a.(type) {
+		case SendPut:
+			v, err := s.vnodeFor(a.Target)
+			if err == nil {
+				_, err = v.Put(k, a.Obj, props, false)
+			}
+			if err != nil {
+				s.log.Warn("read repair failed", "key", k.String(), "partition", a.Target.Partition, "err", err)
+				continue
+			}
+			repairs++
+		case SendReap:
+			for _, t := range a.Targets {
+				if v, err := s.vnodeFor(t); err == nil {
+					v.Reap(k, s.cfg.DeleteMode)
+				}
+			}
+		}
+	}
+	if repairs > 0 {
+		s.metrics.ReadRepairs(repairs)
+	}
+}
+
+// BucketProps implements Client.
+func (s *Service) BucketProps(typ, bucket string) (Props, error) {
+	return s.buckets.props(typ, bucket)
+}
+
+// SetBucketProps implements Client.
+func (s *Service) SetBucketProps(typ, bucket string, raw map[string]json.RawMessage) error {
+	return s.buckets.setProps(typ, bucket, raw)
+}
+
+// ResetBucketProps implements Client.
+func (s *Service) ResetBucketProps(typ, bucket string) error {
+	return s.buckets.resetProps(typ, bucket)
+}
+
+// Preflist implements Client.
+func (s *Service) Preflist(k Key) ([]PreflistEntry, error) {
+	props, err := s.buckets.props(k.Type, k.Bucket)
+	if err != nil {
+		return nil, err
+	}
+	targets, _ := s.prefList(k, props.NVal)
+	out := make([]PreflistEntry, len(targets))
+	for i, t := range targets {
+		out[i] = PreflistEntry{Partition: s.ring.Index(t.Partition), Node: t.Node, Primary: t.Primary}
+	}
+	return out, nil
+}
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// NewVTag returns a random 128-bit token in base62 (22 characters), unique
+// per written value.
+func NewVTag(r func() uint64) string {
+	return Base62(r(), r())
+}
+
+// Base62 formats the 128-bit number hi:lo in base62, padded to 22 digits.
+func Base62(hi, lo uint64) string {
+	var b [22]byte
+	for i := len(b) - 1; i >= 0; i-- {
+		// divide the 128-bit number hi:lo by 62
+		qh := hi / 62
+		r := hi % 62
+		// (r<<64 + lo) / 62, computed without overflow in two halves
+		x := r<<32 | lo>>32
+		q1 := x / 62
+		r1 := x % 62
+		y := r1<<32 | lo&0xffffffff
+		q2 := y / 62
+		r2 := y % 62
+		hi, lo = qh, q1<<32|q2
+		b[i] = base62[r2]
+	}
+	return string(b[:])
+}

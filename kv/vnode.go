@@ -1,0 +1,391 @@
+package kv
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/riakgo/riakgo/internal/clock"
+	"github.com/riakgo/riakgo/internal/wire"
+	"github.com/riakgo/riakgo/kv/storage"
+	"github.com/riakgo/riakgo/siblings"
+	"github.com/riakgo/riakgo/vclock"
+)
+
+// Key names an object: bucket type, bucket and key.
+type Key struct {
+	Type   string
+	Bucket string
+	Key    string
+}
+
+// String formats the key as type/bucket/key.
+func (k Key) String() string { return k.Type + "/" + k.Bucket + "/" + k.Key }
+
+// MaxKeySize is the largest key (and bucket name) accepted, as in Riak.
+const MaxKeySize = 65536
+
+// appendStorageKey encodes k for the partition's key space: the type and
+// bucket length-prefixed, then the key, so that a bucket's keys are one
+// contiguous range.
+func appendStorageKey(dst []byte, k Key) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(k.Type)))
+	dst = append(dst, k.Type...)
+	dst = binary.AppendUvarint(dst, uint64(len(k.Bucket)))
+	dst = append(dst, k.Bucket...)
+	return append(dst, k.Key...)
+}
+
+// DeleteMode is what a vnode does with a tombstone once every primary holds
+// it: keep it for ever, remove it at once, or remove it after a delay if it
+// is unchanged by then (Riak's default, 3000 ms).
+type DeleteMode struct {
+	Keep      bool
+	Immediate bool
+	Delay     time.Duration
+}
+
+// DefaultDeleteMode is Riak's default: reap after 3 s.
+func DefaultDeleteMode() DeleteMode { return DeleteMode{Delay: 3 * time.Second} }
+
+// ParseDeleteMode parses keep, immediate or a number of milliseconds.
+func ParseDeleteMode(s string) (DeleteMode, error) {
+	switch s {
+	case "keep":
+		return DeleteMode{Keep: true}, nil
+	case "immediate":
+		return DeleteMode{Immediate: true}, nil
+	}
+	var ms int64
+	if _, err := fmt.Sscanf(s, "%d", &ms); err != nil || ms < 0 || fmt.Sprint(ms) != s {
+		return DeleteMode{}, fmt.Errorf("riakgo/kv: delete_mode must be keep, immediate or milliseconds, got %q", s)
+	}
+	return DeleteMode{Delay: time.Duration(ms) * time.Millisecond}, nil
+}
+
+// String returns keep, immediate or the delay in milliseconds.
+func (m DeleteMode) String() string {
+	switch {
+	case m.Keep:
+		return "keep"
+	case m.Immediate:
+		return "immediate"
+	}
+	return fmt.Sprint(m.Delay.Milliseconds())
+}
+
+// epochLease is how many per-key epochs a vnode leases with one durable
+// write of its counter.
+const epochLease = 10000
+
+// lockStripes is the number of key locks per vnode; puts to one key are
+// serialised by its stripe, gets take no lock.
+const lockStripes = 64
+
+// Vnode is one partition's replica on this node: it reads and writes the
+// partition's objects in storage and makes the dots of the writes it
+// coordinates. All methods are safe for concurrent use.
+type Vnode struct {
+	part   storage.Partition
+	eng    storage.Engine
+	clk    clock.Clock
+	log    *slog.Logger
+	limits siblings.Limits
+	rand   func() uint64
+	seed   maphash.Seed
+	locks  [lockStripes]sync.Mutex
+
+	mu     sync.Mutex // guards id, epoch, leased
+	id     uint64
+	epoch  uint32
+	leased uint32
+}
+
+type vnodeConfig struct {
+	eng    storage.Engine
+	clk    clock.Clock
+	log    *slog.Logger
+	limits siblings.Limits
+	rand   func() uint64
+}
+
+func vnodeMetaKey(p storage.Partition) []byte {
+	return []byte{'v', 'n', 'o', 'd', 'e', 0, byte(p >> 8), byte(p)}
+}
+
+// openVnode loads (or creates) the vnode's identity and leases a block of
+// epochs past any it may have used before.
+func openVnode(p storage.Partition, cfg vnodeConfig) (*Vnode, error) {
+	v := &Vnode{part: p, eng: cfg.eng, clk: cfg.clk, log: cfg.log, limits: cfg.limits, rand: cfg.rand, seed: maphash.MakeSeed()}
+	raw, err := cfg.eng.GetMeta(vnodeMetaKey(p))
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		v.id = v.newID()
+	case err != nil:
+		return nil, err
+	case len(raw) != 12:
+		return nil, fmt.Errorf("riakgo/kv: vnode %d: bad identity record", p)
+	default:
+		v.id = binary.BigEndian.Uint64(raw)
+		v.leased = binary.BigEndian.Uint32(raw[8:])
+		v.epoch = v.leased // never reuse an epoch that may have been handed out
+		if v.leased == math.MaxUint32 {
+			v.id, v.epoch, v.leased = v.newID(), 0, 0
+		}
+	}
+	if err := v.lease(); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (v *Vnode) newID() uint64 {
+	for {
+		if id := v.rand(); id != 0 {
+			return id
+		}
+	}
+}
+
+// lease persists leased = epoch + epochLease. Called with mu held (or
+// before the vnode is shared).
+func (v *Vnode) lease() error {
+	next := uint64(v.epoch) + epochLease
+	if next > math.MaxUint32 {
+		next = math.MaxUint32
+	}
+	var rec [12]byte
+	binary.BigEndian.PutUint64(rec[:], v.id)
+	binary.BigEndian.PutUint32(rec[8:], uint32(next))
+	var b storage.Batch
+	b.SetMeta(vnodeMetaKey(v.part), rec[:])
+	if err := v.eng.Write(&b, storage.WriteOptions{Sync: true}); err != nil {
+		return fmt.Errorf("riakgo/kv: vnode %d: lease epochs: %w", v.part, err)
+	}
+	v.leased = uint32(next)
+	return nil
+}
+
+// newEpoch mints a fresh actor for a key.
+func (v *Vnode) newEpoch() (vclock.Actor, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.epoch == math.MaxUint32 {
+		v.id, v.epoch, v.leased = v.newID(), 0, 0
+	}
+	v.epoch++
+	if v.epoch > v.leased {
+		if err := v.lease(); err != nil {
+			v.epoch--
+			return vclock.Actor{}, err
+		}
+	}
+	return vclock.Actor{ID: v.id, Epoch: v.epoch}, nil
+}
+
+// ID returns the vnode's current id.
+func (v *Vnode) ID() uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.id
+}
+
+// Partition returns the vnode's partition.
+func (v *Vnode) Partition() storage.Partition { return v.part }
+
+// actorFor picks the actor for a coordinated write (Riak's kv679 fix): the
+// vnode's highest-epoch actor in the stored clock, unless the key is absent
+// locally, the vnode never wrote it, or the client's context shows events of
+// this vnode the local copy lacks (the vnode forgot the key); in those cases
+// a new epoch, so that no dot is ever issued twice.
+func (v *Vnode) actorFor(local *siblings.Object, ctx vclock.VClock) (vclock.Actor, error) {
+	id := v.ID()
+	var mine vclock.Entry
+	found := false
+	if local != nil {
+		for _, e := range local.Clock {
+			if e.Actor.ID == id && (!found || e.Actor.Epoch > mine.Actor.Epoch) {
+				mine, found = e, true
+			}
+		}
+	}
+	if !found {
+		return v.newEpoch()
+	}
+	for _, e := range ctx {
+		if e.Actor.ID != id {
+			continue
+		}
+		if e.Actor.Epoch > mine.Actor.Epoch || (e.Actor == mine.Actor && e.Counter > mine.Counter) {
+			return v.newEpoch()
+		}
+	}
+	return mine.Actor, nil
+}
+
+func (v *Vnode) lockFor(k Key) *sync.Mutex {
+	var h maphash.Hash
+	h.SetSeed(v.seed)
+	h.WriteString(k.Bucket)
+	h.WriteString(k.Key)
+	return &v.locks[h.Sum64()%lockStripes]
+}
+
+var keyBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+var valBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// read returns the stored object and its encoded bytes (nil if absent).
+func (v *Vnode) read(k Key) (*siblings.Object, []byte, error) {
+	kb := keyBufPool.Get().(*[]byte)
+	*kb = appendStorageKey((*kb)[:0], k)
+	raw, err := v.eng.Get(v.part, *kb)
+	keyBufPool.Put(kb)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	o, err := wire.DecodeObject(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("riakgo/kv: vnode %d: key %s: %w", v.part, k, err)
+	}
+	return o, raw, nil
+}
+
+// Get returns the stored object for k, or nil if there is none.
+func (v *Vnode) Get(k Key) (*siblings.Object, error) {
+	o, _, err := v.read(k)
+	return o, err
+}
+
+// write encodes and stores o. When check is set the object limits apply
+// (client writes); they never apply to replication or repair.
+func (v *Vnode) write(k Key, o *siblings.Object, sync, check bool) error {
+	vb := valBufPool.Get().(*[]byte)
+	defer func() {
+		if cap(*vb) <= 1<<20 {
+			valBufPool.Put(vb)
+		}
+	}()
+	*vb = wire.AppendObject((*vb)[:0], o)
+	if check {
+		warn, err := v.limits.Check(len(o.Siblings), len(*vb))
+		if err != nil {
+			return err
+		}
+		if warn != "" && v.log != nil {
+			v.log.Warn(warn, "key", k.String(), "partition", v.part)
+		}
+	}
+	kb := keyBufPool.Get().(*[]byte)
+	*kb = appendStorageKey((*kb)[:0], k)
+	var b storage.Batch
+	b.Ops = make([]storage.Op, 0, 1)
+	b.Set(v.part, *kb, *vb)
+	err := v.eng.Write(&b, storage.WriteOptions{Sync: sync})
+	keyBufPool.Put(kb)
+	return err
+}
+
+// CoordPut coordinates a client write: it reads the local copy, applies
+// siblings.Update with this vnode's actor, resolves it if the bucket does
+// not allow siblings, prunes the clock, checks the object limits and stores
+// the result, which it returns (the frontier object to replicate).
+func (v *Vnode) CoordPut(k Key, put siblings.Sibling, ctx vclock.VClock, props Props, sync bool) (*siblings.Object, error) {
+	l := v.lockFor(k)
+	l.Lock()
+	defer l.Unlock()
+	local, _, err := v.read(k)
+	if err != nil {
+		return nil, err
+	}
+	actor, err := v.actorFor(local, ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := v.clk.Now().Unix()
+	o := siblings.Update(local, put, ctx, actor, now, siblings.UpdateOptions{DVV: props.DVVEnabled, LastWriteWins: props.LastWriteWins})
+	if !props.keepsSiblings() {
+		o = siblings.ChooseLatest(o)
+	}
+	if pruned := vclock.Prune(o.Clock, now, props.Prune()); len(pruned) != len(o.Clock) {
+		o = &siblings.Object{Clock: pruned, Siblings: o.Siblings}
+	}
+	if err := v.write(k, o, sync, true); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// Put merges an object received by replication or read repair into the
+// local copy and stores the result, which it returns. Object limits do not
+// apply. Under last_write_wins the incoming object replaces the local one.
+func (v *Vnode) Put(k Key, in *siblings.Object, props Props, sync bool) (*siblings.Object, error) {
+	l := v.lockFor(k)
+	l.Lock()
+	defer l.Unlock()
+	local, _, err := v.read(k)
+	if err != nil {
+		return nil, err
+	}
+	o := in
+	if !props.LastWriteWins {
+		o = siblings.Merge(local, in)
+		if !props.keepsSiblings() {
+			o = siblings.ChooseLatest(o)
+		}
+	}
+	if local != nil && siblings.Equal(o, local) {
+		return local, nil
+	}
+	if err := v.write(k, o, sync, false); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// Reap removes k's tombstone according to mode, if the stored object is a
+// tombstone. With a delay it removes it only if it is still the same
+// tombstone when the delay has passed.
+func (v *Vnode) Reap(k Key, mode DeleteMode) {
+	if mode.Keep {
+		return
+	}
+	if mode.Immediate || mode.Delay <= 0 {
+		v.reapIf(k, nil)
+		return
+	}
+	_, raw, err := v.read(k)
+	if err != nil || raw == nil {
+		return
+	}
+	snap := bytes.Clone(raw)
+	v.clk.AfterFunc(mode.Delay, func() { v.reapIf(k, snap) })
+}
+
+// reapIf deletes k if it is a tombstone and, when want is set, if its
+// stored bytes are still want.
+func (v *Vnode) reapIf(k Key, want []byte) {
+	l := v.lockFor(k)
+	l.Lock()
+	defer l.Unlock()
+	o, raw, err := v.read(k)
+	if err != nil || o == nil || !o.IsTombstone() {
+		return
+	}
+	if want != nil && !bytes.Equal(raw, want) {
+		return
+	}
+	var b storage.Batch
+	b.Delete(v.part, appendStorageKey(nil, k))
+	if err := v.eng.Write(&b, storage.WriteOptions{}); err != nil && v.log != nil {
+		v.log.Warn("reap tombstone", "key", k.String(), "err", err)
+	}
+}
