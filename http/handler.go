@@ -1,0 +1,378 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	nethttp "net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/riakgo/riakgo/kv"
+	"github.com/riakgo/riakgo/quorum"
+	"github.com/riakgo/riakgo/siblings"
+)
+
+// Observer records each request: the operation (get, put, delete, props,
+// ping, other), the status answered and the time taken. Implementations
+// must be safe for concurrent use.
+type Observer interface {
+	Request(op string, status int, d time.Duration)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Request(string, int, time.Duration) {}
+
+// Options configure the handler.
+type Options struct {
+	// Logger receives request errors; nil discards.
+	Logger *slog.Logger
+	// Observer records requests; nil means none.
+	Observer Observer
+	// Metrics, if set, is served at /metrics (a Prometheus handler).
+	Metrics nethttp.Handler
+	// MaxBodySize bounds request bodies (default 50 MiB, Riak's
+	// max_object_size); larger ones get 413.
+	MaxBodySize int64
+	// Rand returns random 64-bit values (generated keys, boundaries);
+	// nil uses math/rand/v2.
+	Rand func() uint64
+}
+
+// DefaultMaxBodySize is Riak's max_object_size.
+const DefaultMaxBodySize = 50 << 20
+
+// Handler serves the Riak HTTP API.
+type Handler struct {
+	c   kv.Client
+	o   Options
+	log *slog.Logger
+	obs Observer
+}
+
+// NewHandler returns the API handler over c.
+func NewHandler(c kv.Client, o Options) *Handler {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
+	if o.MaxBodySize <= 0 {
+		o.MaxBodySize = DefaultMaxBodySize
+	}
+	if o.Rand == nil {
+		o.Rand = defaultRand
+	}
+	return &Handler{c: c, o: o, log: o.Logger, obs: o.Observer}
+}
+
+// statusWriter remembers the status written.
+type statusWriter struct {
+	nethttp.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = 200
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush lets streaming responses flush through the wrapper.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(nethttp.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// route is a parsed request path.
+type route struct {
+	kind   string // object, keys, props, typeprops, preflist, ping, metrics, root, ...
+	api    api
+	key    kv.Key
+	hasKey bool
+}
+
+// splitPath splits the raw path into segments and decodes each as Riak
+// does (percent-decoding, and + as a space).
+func splitPath(raw string) ([]string, error) {
+	raw = strings.TrimPrefix(raw, "/")
+	raw = strings.TrimSuffix(raw, "/")
+	if raw == "" {
+		return nil, nil
+	}
+	segs := strings.Split(raw, "/")
+	for i, s := range segs {
+		if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+			continue
+		}
+		d, err := url.QueryUnescape(s)
+		if err != nil {
+			return nil, err
+		}
+		segs[i] = d
+	}
+	return segs, nil
+}
+
+func parseRoute(segs []string) (route, bool) {
+	n := len(segs)
+	if n == 0 {
+		return route{kind: "root"}, true
+	}
+	switch segs[0] {
+	case "ping":
+		return route{kind: "ping"}, n == 1
+	case "metrics":
+		return route{kind: "metrics"}, n == 1
+	case "riak":
+		switch n {
+		case 2:
+			return route{kind: "v1bucket", api: apiV1, key: kv.Key{Type: kv.DefaultType, Bucket: segs[1]}}, true
+		case 3:
+			return route{kind: "object", api: apiV1, key: kv.Key{Type: kv.DefaultType, Bucket: segs[1], Key: segs[2]}, hasKey: true}, true
+		}
+		return route{}, false
+	case "buckets":
+		return parseBucketRoute(segs[1:], apiV2, kv.DefaultType)
+	case "types":
+		if n < 2 {
+			return route{}, false
+		}
+		if n == 3 && segs[2] == "props" {
+			return route{kind: "typeprops", api: apiV3, key: kv.Key{Type: segs[1]}}, true
+		}
+		if n >= 3 && segs[2] == "buckets" {
+			return parseBucketRoute(segs[3:], apiV3, segs[1])
+		}
+	}
+	return route{}, false
+}
+
+// parseBucketRoute parses what follows /buckets or /types/T/buckets.
+func parseBucketRoute(segs []string, a api, typ string) (route, bool) {
+	if len(segs) < 2 {
+		return route{}, false
+	}
+	k := kv.Key{Type: typ, Bucket: segs[0]}
+	switch segs[1] {
+	case "props":
+		return route{kind: "props", api: a, key: k}, len(segs) == 2
+	case "keys":
+		switch len(segs) {
+		case 2:
+			return route{kind: "keys", api: a, key: k}, true
+		case 3:
+			k.Key = segs[2]
+			return route{kind: "object", api: a, key: k, hasKey: true}, true
+		case 4:
+			if segs[3] == "preflist" {
+				k.Key = segs[2]
+				return route{kind: "preflist", api: a, key: k, hasKey: true}, true
+			}
+		}
+	}
+	return route{}, false
+}
+
+// ServeHTTP implements net/http.Handler.
+func (h *Handler) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	op := h.serve(sw, r)
+	if sw.status == 0 {
+		sw.status = 200
+	}
+	h.obs.Request(op, sw.status, time.Since(start))
+}
+
+func (h *Handler) serve(w *statusWriter, r *nethttp.Request) string {
+	if r.Header.Get("Origin") == "null" {
+		textError(w, &apiError{status: 403, body: "Forbidden: requests with Origin: null are refused\n"})
+		return "other"
+	}
+	segs, err := splitPath(r.URL.EscapedPath())
+	if err != nil {
+		textError(w, badRequest("Malformed URL path: %v\n", err))
+		return "other"
+	}
+	rt, ok := parseRoute(segs)
+	if !ok {
+		notFound(w)
+		return "other"
+	}
+	switch rt.kind {
+	case "root":
+		h.serveRoot(w, r)
+		return "other"
+	case "ping":
+		if !allow(w, r, "GET", "HEAD") {
+			return "ping"
+		}
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(200)
+		if r.Method != "HEAD" {
+			w.Write([]byte("OK"))
+		}
+		return "ping"
+	case "metrics":
+		if h.o.Metrics == nil {
+			notFound(w)
+			return "other"
+		}
+		h.o.Metrics.ServeHTTP(w, r)
+		return "other"
+	case "object":
+		return h.serveObject(w, r, rt)
+	case "keys":
+		switch r.Method {
+		case "POST":
+			return h.serveObject(w, r, rt)
+		case "GET", "HEAD":
+			textError(w, &apiError{status: 501, body: "Listing keys is not implemented yet in this riakgo version\n"})
+			return "other"
+		}
+		allow(w, r, "GET", "HEAD", "POST")
+		return "other"
+	case "v1bucket":
+		switch r.Method {
+		case "POST":
+			return h.serveObject(w, r, rt)
+		case "GET", "HEAD", "PUT":
+			h.serveProps(w, r, rt)
+			return "props"
+		}
+		allow(w, r, "GET", "HEAD", "PUT", "POST")
+		return "other"
+	case "props":
+		h.serveProps(w, r, rt)
+		return "props"
+	case "typeprops":
+		h.serveTypeProps(w, r, rt)
+		return "props"
+	case "preflist":
+		h.servePreflist(w, r, rt)
+		return "other"
+	}
+	notFound(w)
+	return "other"
+}
+
+// allow answers 405 with an Allow header unless the method is listed.
+func allow(w nethttp.ResponseWriter, r *nethttp.Request, methods ...string) bool {
+	for _, m := range methods {
+		if r.Method == m {
+			return true
+		}
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	textError(w, &apiError{status: 405, body: fmt.Sprintf("Method %s is not allowed here; allowed: %s\n", r.Method, strings.Join(methods, ", "))})
+	return false
+}
+
+func notFound(w nethttp.ResponseWriter) {
+	textError(w, &apiError{status: 404, body: "not found\n"})
+}
+
+func textError(w nethttp.ResponseWriter, e *apiError) {
+	hd := w.Header()
+	for k, v := range e.header {
+		hd.Set(k, v)
+	}
+	hd.Set("Content-Type", "text/plain")
+	w.WriteHeader(e.status)
+	w.Write([]byte(e.body))
+}
+
+// mapError turns a kv error into Riak's status and text.
+func mapError(err error, k kv.Key) *apiError {
+	var ae *apiError
+	var qe *quorum.Error
+	var ms *siblings.TooManySiblingsError
+	var tl *siblings.TooLargeError
+	var pe *kv.PropsError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, kv.ErrNotFound):
+		return &apiError{status: 404, body: "not found\n"}
+	case errors.Is(err, kv.ErrUnknownType):
+		return &apiError{status: 404, body: "Unknown bucket type: " + k.Type}
+	case errors.Is(err, kv.ErrBadKey):
+		return badRequest("%s\n", strings.TrimPrefix(err.Error(), "riakgo/kv: "))
+	case errors.As(err, &qe):
+		if qe.ClientError() {
+			return badRequest("%s\n", qe.Error())
+		}
+		return &apiError{status: 503, body: qe.Error() + "\n"}
+	case errors.As(err, &ms):
+		return &apiError{status: 413, body: ms.Error() + "\n"}
+	case errors.As(err, &tl):
+		return &apiError{status: 413, body: tl.Error() + "\n"}
+	case errors.As(err, &pe):
+		b, _ := json.Marshal(pe.Reasons)
+		return &apiError{status: 400, body: string(b), header: map[string]string{}}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &apiError{status: 503, body: "request timed out\n"}
+	case errors.Is(err, kv.ErrClosed), errors.Is(err, kv.ErrOverload):
+		return &apiError{status: 503, body: err.Error() + "\n"}
+	}
+	return &apiError{status: 500, body: "Error:\n" + err.Error() + "\n"}
+}
+
+// serveRoot lists the resources, as Riak's GET / does.
+func (h *Handler) serveRoot(w nethttp.ResponseWriter, r *nethttp.Request) {
+	if !allow(w, r, "GET", "HEAD") {
+		return
+	}
+	res := [][2]string{
+		{"riak_kv_wm_bucket_type", "/types"},
+		{"riak_kv_wm_buckets", "/buckets"},
+		{"riak_kv_wm_object", "/buckets"},
+		{"riak_kv_wm_object", "/riak"},
+		{"riak_kv_wm_object", "/types"},
+		{"riak_kv_wm_ping", "/ping"},
+		{"riak_kv_wm_preflist", "/buckets"},
+		{"riak_kv_wm_props", "/buckets"},
+	}
+	links := make([]string, len(res))
+	for i, e := range res {
+		links[i] = "<" + e[1] + ">; rel=\"" + e[0] + "\""
+	}
+	w.Header().Set("Link", strings.Join(links, ", "))
+	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+		var b strings.Builder
+		b.WriteByte('{')
+		for i, e := range res {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%q:%q", e[0], e[1])
+		}
+		b.WriteByte('}')
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(b.String()))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html")
+	var b strings.Builder
+	b.WriteString("<html><body><ul>")
+	for _, e := range res {
+		fmt.Fprintf(&b, "<li><a href=%q>%s</a></li>", e[1], e[0])
+	}
+	b.WriteString("</ul></body></html>")
+	w.Write([]byte(b.String()))
+}
