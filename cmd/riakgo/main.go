@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+const usage = `usage: riakgo COMMAND [flags]
+
+commands:
+  start        run a node (flags: riakgo start -h)
+  bench        run the HTTP load generator against a node (riakgo bench -h)
+  bench-bare   serve the bare net/http ceiling used by bench --ceiling
+  version      print the version
+  help         print this help
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "start":
+		return runStart(args[1:], stdout, stderr)
+	case "bench":
+		return runBench(args[1:], stdout, stderr)
+	case "bench-bare":
+		return runBenchBare(args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		return runVersion(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "riakgo: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

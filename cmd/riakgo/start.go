@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/riakgo/riakgo/internal/node"
+)
+
+// startSettings lists every setting of riakgo start: its flag, its
+// RIAKGO_* environment variable and its config-file key are derived from
+// the name.
+var startSettings = []struct{ name, help string }{
+	{"name", "node name"},
+	{"data-dir", "data directory"},
+	{"http", "HTTP API listen address"},
+	{"cluster", "internode TCP address (reserved: clustering is not built yet)"},
+	{"gossip", "gossip (memberlist) address (reserved: clustering is not built yet)"},
+	{"ring-size", "number of partitions, a power of two; fixed when the data directory is created"},
+	{"delete-mode", "tombstone reaping: keep, immediate, or milliseconds"},
+	{"log-level", "debug, info, warn or error"},
+}
+
+func envName(setting string) string {
+	return "RIAKGO_" + strings.ToUpper(strings.ReplaceAll(setting, "-", "_"))
+}
+
+// readConfigFile parses a riak.conf-style file: "key = value" lines, # for
+// comments; keys are setting names with - or _.
+func readConfigFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	line := 0
+	known := map[string]bool{}
+	for _, s := range startSettings {
+		known[s.name] = true
+	}
+	for sc.Scan() {
+		line++
+		t := strings.TrimSpace(sc.Text())
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(t, "=")
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: expected key = value", path, line)
+		}
+		k = strings.ReplaceAll(strings.TrimSpace(k), "_", "-")
+		if !known[k] {
+			return nil, fmt.Errorf("%s:%d: unknown setting %q", path, line, k)
+		}
+		out[k] = strings.Trim(strings.TrimSpace(v), `"`)
+	}
+	return out, sc.Err()
+}
+
+func runStart(args []string, stdout, stderr io.Writer) int {
+	cfg := node.DefaultConfig()
+	defaults := map[string]string{
+		"name": cfg.Name, "data-dir": cfg.DataDir, "http": cfg.HTTP, "cluster": cfg.Cluster,
+		"gossip": cfg.Gossip, "ring-size": strconv.Itoa(cfg.RingSize), "delete-mode": cfg.DeleteMode,
+		"log-level": "info",
+	}
+	fs := flag.NewFlagSet("start", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", os.Getenv("RIAKGO_CONFIG"), "optional config file of key = value lines (env RIAKGO_CONFIG)")
+	vals := map[string]*string{}
+	for _, s := range startSettings {
+		vals[s.name] = fs.String(s.name, "", fmt.Sprintf("%s (default %q, env %s)", s.help, defaults[s.name], envName(s.name)))
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: riakgo start [flags]\n\nPrecedence: flags, then RIAKGO_* environment variables, then --config file, then defaults.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "riakgo start: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	file := map[string]string{}
+	if *configPath != "" {
+		var err error
+		if file, err = readConfigFile(*configPath); err != nil {
+			fmt.Fprintf(stderr, "riakgo start: config file: %v\n", err)
+			return 2
+		}
+	}
+	get := func(name string) string {
+		if v := *vals[name]; v != "" {
+			return v
+		}
+		if v, ok := os.LookupEnv(envName(name)); ok && v != "" {
+			return v
+		}
+		if v, ok := file[name]; ok {
+			return v
+		}
+		return defaults[name]
+	}
+	cfg.Name, cfg.DataDir, cfg.HTTP = get("name"), get("data-dir"), get("http")
+	cfg.Cluster, cfg.Gossip, cfg.DeleteMode = get("cluster"), get("gossip"), get("delete-mode")
+	rs, err := strconv.Atoi(get("ring-size"))
+	if err != nil {
+		fmt.Fprintf(stderr, "riakgo start: ring-size %q is not a number\n", get("ring-size"))
+		return 2
+	}
+	cfg.RingSize = rs
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(get("log-level"))); err != nil {
+		fmt.Fprintf(stderr, "riakgo start: log-level %q: use debug, info, warn or error\n", get("log-level"))
+		return 2
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "riakgo start: invalid configuration:\n  %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		return 2
+	}
+	// Catch signals before announcing the node, so that a SIGTERM sent as
+	// soon as it answers still shuts it down cleanly.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	n, err := node.Start(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "riakgo start: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "riakgo %s listening on http://%s (data in %s)\n", Version, n.HTTPAddr(), cfg.DataDir)
+	select {
+	case s := <-sig:
+		cfg.Logger.Info("shutting down", "signal", s.String())
+	case err := <-n.Done():
+		cfg.Logger.Error("http server stopped", "err", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.Stop(ctx); err != nil {
+		fmt.Fprintf(stderr, "riakgo start: shutdown: %v\n", err)
+		return 1
+	}
+	return 0
+}

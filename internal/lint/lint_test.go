@@ -1,0 +1,204 @@
+package lint
+
+import (
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/riakgo/riakgo"
+
+type pkg struct {
+	ImportPath string
+	Dir        string
+	Standard   bool
+	Imports    []string
+	GoFiles    []string
+}
+
+// listPackages runs `go list -json ./...` from the module root.
+func listPackages(t *testing.T) []pkg {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-json", module+"/...")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	var pkgs []pkg
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) < 10 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+	return pkgs
+}
+
+func rel(path string) string { return strings.TrimPrefix(strings.TrimPrefix(path, module), "/") }
+
+func isStd(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".")
+}
+
+// pure packages import only the standard library (minus I/O) and the pure
+// packages listed for them.
+var pure = map[string][]string{
+	"vclock":   {},
+	"quorum":   {},
+	"siblings": {"vclock"},
+	"dt":       {"vclock"},
+	"ring":     {"vclock"},
+}
+
+var forbiddenInPure = []string{"net", "net/http", "os", "os/exec", "syscall", "unsafe"}
+
+// exclusive third-party imports: only the named package may import them.
+var exclusive = map[string]string{
+	"github.com/cockroachdb/pebble":        "kv/storage/pebblestore",
+	"github.com/hashicorp/memberlist":      "internal/membership/memberlist",
+	"github.com/vmihailenco/msgpack":       "internal/wire",
+	"github.com/prometheus/client_golang":  "internal/metrics",
+	"github.com/HdrHistogram/hdrhistogram": "internal/bench",
+}
+
+// concrete adapters only the node wiring (and test clusters) may import.
+var adapters = []string{
+	"kv/storage/pebblestore", "kv/storage/memstore", "internal/transport/tcp",
+	"internal/transport/memnet", "internal/membership/memberlist", "internal/metrics",
+}
+
+var wiring = map[string]bool{"internal/node": true, "internal/testcluster": true}
+
+// layer numbers: a package may import only packages of a lower layer (or
+// its own subtree's contracts as listed).
+var layer = map[string]int{
+	"vclock": 0, "quorum": 0, "internal/clock": 0,
+	"siblings": 1, "dt": 1, "ring": 1,
+	"internal/wire": 2, "kv/storage": 2, "internal/transport": 2, "internal/membership": 2,
+	"kv/storage/memstore": 3, "kv/storage/pebblestore": 3, "kv/storage/storagetest": 3, "internal/metrics": 3,
+	"handoff": 4, "kv": 4,
+	"http": 5, "client": 5, "internal/bench": 5,
+	"internal/node": 6, "internal/testcluster": 6,
+	"cmd/riakgo": 7,
+}
+
+func layerOf(p string) (int, bool) {
+	for cand := p; cand != "" && cand != "."; cand = filepath.Dir(cand) {
+		if l, ok := layer[cand]; ok {
+			return l, true
+		}
+	}
+	return 0, false
+}
+
+// TestImportRules holds the dependency rules of DESIGN.md.
+func TestImportRules(t *testing.T) {
+	for _, p := range listPackages(t) {
+		me := rel(p.ImportPath)
+		myLayer, known := layerOf(me)
+		if !known && me != "internal/lint" {
+			t.Errorf("%s: package is not in the layer map of internal/lint; add it", me)
+		}
+		for _, imp := range p.Imports {
+			if allowed, ok := pure[me]; ok {
+				if isStd(imp) {
+					for _, f := range forbiddenInPure {
+						if imp == f {
+							t.Errorf("%s is pure but imports %s", me, imp)
+						}
+					}
+				} else if !strings.HasPrefix(imp, module+"/") || !contains(allowed, rel(imp)) {
+					t.Errorf("%s is pure but imports %s", me, imp)
+				}
+			}
+			for prefix, owner := range exclusive {
+				if strings.HasPrefix(imp, prefix) && me != owner {
+					t.Errorf("%s imports %s; only %s may", me, imp, owner)
+				}
+			}
+			if !strings.HasPrefix(imp, module+"/") {
+				continue
+			}
+			target := rel(imp)
+			for _, a := range adapters {
+				if (target == a || strings.HasPrefix(target, a+"/")) && !wiring[me] && !strings.HasPrefix(me, a) {
+					t.Errorf("%s imports the concrete adapter %s; only internal/node and internal/testcluster may", me, target)
+				}
+			}
+			if me == "handoff" && (target == "kv" || strings.HasPrefix(target, "kv/")) {
+				t.Errorf("handoff must not import kv (%s)", target)
+			}
+			if tl, ok := layerOf(target); ok && known && tl > myLayer {
+				t.Errorf("%s (layer %d) imports %s (layer %d): lower layers never import higher ones", me, myLayer, target, tl)
+			}
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestPurePackagesDoNoIO checks that pure packages never read the clock
+// and never start goroutines (time arrives as an argument).
+func TestPurePackagesDoNoIO(t *testing.T) {
+	for _, p := range listPackages(t) {
+		me := rel(p.ImportPath)
+		if _, ok := pure[me]; !ok {
+			continue
+		}
+		fset := token.NewFileSet()
+		for _, f := range p.GoFiles {
+			file, err := parser.ParseFile(fset, filepath.Join(p.Dir, f), nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(file, func(n ast.Node) bool {
+				switch n := n.(type) {
+				case *ast.GoStmt:
+					t.Errorf("%s: pure package starts a goroutine", fset.Position(n.Pos()))
+				case *ast.SelectorExpr:
+					if id, ok := n.X.(*ast.Ident); ok && id.Name == "time" && (n.Sel.Name == "Now" || n.Sel.Name == "Since" || n.Sel.Name == "Sleep") {
+						t.Errorf("%s: pure package calls time.%s", fset.Position(n.Pos()), n.Sel.Name)
+					}
+				}
+				return true
+			})
+		}
+	}
+}
+
+// TestDocFiles checks that every package has a doc.go with a package
+// comment.
+func TestDocFiles(t *testing.T) {
+	for _, p := range listPackages(t) {
+		path := filepath.Join(p.Dir, "doc.go")
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("%s has no doc.go", rel(p.ImportPath))
+			continue
+		}
+		file, err := parser.ParseFile(token.NewFileSet(), path, src, parser.ParseComments)
+		if err != nil || file.Doc == nil || len(strings.TrimSpace(file.Doc.Text())) < 40 {
+			t.Errorf("%s/doc.go has no package comment worth the name", rel(p.ImportPath))
+		}
+	}
+}
