@@ -21,11 +21,16 @@ func (v *Vnode) NewEpochForTest() (vclock.Actor, error) { return v.newEpoch() }
 func (v *Vnode) WipeForTest(k Key) error {
 	var b storage.Batch
 	b.Delete(v.part, appendStorageKey(nil, k))
-	return v.eng.Write(&b, storage.WriteOptions{})
+	err := v.eng.Write(&b, storage.WriteOptions{})
+	// The object cache forgets too, as it would in a restarted process.
+	v.stored(k, v.stripe(k), nil, 0, false)
+	return err
 }
 
 // StoreForTest overwrites k's stored object with o, without merging and
 // without limits (a stale or corrupt replica).
 func (v *Vnode) StoreForTest(k Key, o *siblings.Object) error {
-	return v.write(k, o, false, false)
+	size, err := v.write(k, o, false, false)
+	v.stored(k, v.stripe(k), o, size, err == nil)
+	return err
 }

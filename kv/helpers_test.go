@@ -277,8 +277,7 @@ func (e *env) restart() {
 // the service and opening a new one on the same engine.
 func (e *env) settle() {
 	e.t.Helper()
-	e.closeSvc()
-	e.open()
+	e.svc.WaitIdle()
 }
 
 func key(bucket, k string) kv.Key { return kv.Key{Type: kv.DefaultType, Bucket: bucket, Key: k} }

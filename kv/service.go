@@ -106,6 +106,9 @@ type Config struct {
 	Timeout time.Duration
 	// Metrics observes requests; nil means none.
 	Metrics Metrics
+	// ObjectCacheBytes bounds the cache of decoded objects shared by the
+	// vnodes (default 128 MiB; negative disables it).
+	ObjectCacheBytes int
 }
 
 // DefaultConfig returns Riak's defaults; Node, Ring and Engine must be set.
@@ -116,6 +119,8 @@ func DefaultConfig() Config {
 		DeleteMode: DefaultDeleteMode(),
 		Defaults:   DefaultProps(),
 		Timeout:    60 * time.Second,
+
+		ObjectCacheBytes: 128 << 20,
 	}
 }
 
@@ -145,9 +150,11 @@ type Service struct {
 	ring    *ring.Ring
 	buckets *buckets
 	vnodes  []*Vnode // by partition; this node owns every partition for now
-	bg      sync.WaitGroup
-	mu      sync.Mutex
-	closed  bool
+
+	mu       sync.Mutex
+	idle     *sync.Cond // signalled when inflight drops to 0
+	inflight int        // background tasks running
+	closed   bool
 }
 
 var _ Client = (*Service)(nil)
@@ -169,11 +176,13 @@ func New(cfg Config) (*Service, error) {
 		cfg.Timeout = 60 * time.Second
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, ring: cfg.Ring}
+	s.idle = sync.NewCond(&s.mu)
 	if s.metrics == nil {
 		s.metrics = nopMetrics{}
 	}
 	s.buckets = newBuckets(cfg.Engine, cfg.Defaults)
-	vc := vnodeConfig{eng: cfg.Engine, clk: cfg.Clock, log: cfg.Logger, limits: cfg.Limits, rand: cfg.Rand}
+	vc := vnodeConfig{eng: cfg.Engine, clk: cfg.Clock, log: cfg.Logger, limits: cfg.Limits, rand: cfg.Rand,
+		cache: newObjCache(cfg.ObjectCacheBytes)}
 	s.vnodes = make([]*Vnode, cfg.Ring.Size())
 	for p := range s.vnodes {
 		if cfg.Ring.Owner(p) != cfg.Node {
@@ -199,14 +208,40 @@ func (s *Service) Vnode(p int) *Vnode {
 	return s.vnodes[p]
 }
 
-// Close waits for background work (read repair, reaping) to finish. The
-// engine is the caller's to close.
+// Close refuses new requests, waits for background work (read repair, reap
+// checks) to finish and cancels pending tombstone reaps, so that nothing of
+// the service touches storage afterwards (a restarted node loses its reap
+// timers, as in Riak). The engine is the caller's to close.
 func (s *Service) Close() error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
-	s.bg.Wait()
+	s.WaitIdle()
+	for _, v := range s.vnodes {
+		if v != nil {
+			v.stopTimers()
+		}
+	}
 	return nil
+}
+
+// WaitIdle blocks until no background work (read repair, reap checks) is
+// running. Requests made meanwhile may start more.
+func (s *Service) WaitIdle() {
+	s.mu.Lock()
+	for s.inflight > 0 {
+		s.idle.Wait()
+	}
+	s.mu.Unlock()
+}
+
+func (s *Service) doneBackground() {
+	s.mu.Lock()
+	s.inflight--
+	if s.inflight == 0 {
+		s.idle.Broadcast()
+	}
+	s.mu.Unlock()
 }
 
 // startBackground registers one background task; it refuses once Close
@@ -217,7 +252,7 @@ func (s *Service) startBackground() bool {
 	if s.closed {
 		return false
 	}
-	s.bg.Add(1)
+	s.inflight++
 	return true
 }
 
@@ -407,7 +442,7 @@ func (s *Service) Delete(ctx context.Context, k Key, vc vclock.VClock, o Options
 	}
 	if s.startBackground() {
 		go func() {
-			defer s.bg.Done()
+			defer s.doneBackground()
 			s.reapCheck(k, props)
 		}()
 	}
@@ -482,7 +517,7 @@ func (s *Service) background(k Key, props Props, acts []Action) {
 		return
 	}
 	go func() {
-		defer s.bg.Done()
+		defer s.doneBackground()
 		s.perform(k, props, acts)
 	}()
 }

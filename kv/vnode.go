@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riakgo/riakgo/internal/clock"
@@ -100,11 +101,16 @@ type Vnode struct {
 	rand   func() uint64
 	seed   maphash.Seed
 	locks  [lockStripes]sync.Mutex
+	// gens counts writes per lock stripe; see objCache.
+	gens  [lockStripes]atomic.Uint64
+	cache *objCache // shared by the node's vnodes; nil disables caching
 
-	mu     sync.Mutex // guards id, epoch, leased
-	id     uint64
-	epoch  uint32
-	leased uint32
+	mu      sync.Mutex // guards id, epoch, leased, timers, stopped
+	id      uint64
+	epoch   uint32
+	leased  uint32
+	timers  map[clock.Timer]struct{} // pending delayed reaps
+	stopped bool
 }
 
 type vnodeConfig struct {
@@ -113,6 +119,7 @@ type vnodeConfig struct {
 	log    *slog.Logger
 	limits siblings.Limits
 	rand   func() uint64
+	cache  *objCache
 }
 
 func vnodeMetaKey(p storage.Partition) []byte {
@@ -122,7 +129,7 @@ func vnodeMetaKey(p storage.Partition) []byte {
 // openVnode loads (or creates) the vnode's identity and leases a block of
 // epochs past any it may have used before.
 func openVnode(p storage.Partition, cfg vnodeConfig) (*Vnode, error) {
-	v := &Vnode{part: p, eng: cfg.eng, clk: cfg.clk, log: cfg.log, limits: cfg.limits, rand: cfg.rand, seed: maphash.MakeSeed()}
+	v := &Vnode{part: p, eng: cfg.eng, clk: cfg.clk, log: cfg.log, limits: cfg.limits, rand: cfg.rand, seed: maphash.MakeSeed(), cache: cfg.cache}
 	raw, err := cfg.eng.GetMeta(vnodeMetaKey(p))
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
@@ -229,12 +236,61 @@ func (v *Vnode) actorFor(local *siblings.Object, ctx vclock.VClock) (vclock.Acto
 	return mine.Actor, nil
 }
 
-func (v *Vnode) lockFor(k Key) *sync.Mutex {
+// stripe returns the index of k's lock stripe.
+func (v *Vnode) stripe(k Key) int {
 	var h maphash.Hash
 	h.SetSeed(v.seed)
 	h.WriteString(k.Bucket)
 	h.WriteString(k.Key)
-	return &v.locks[h.Sum64()%lockStripes]
+	return int(h.Sum64() % lockStripes)
+}
+
+// appendCacheKey appends the object cache's key for k: the partition, then
+// the storage key.
+func (v *Vnode) appendCacheKey(dst []byte, k Key) []byte {
+	return appendStorageKey(append(dst, byte(v.part>>8), byte(v.part)), k)
+}
+
+// cached reads k through the object cache. Callers holding k's stripe lock
+// get exactly what storage holds; others may race with a write, which the
+// generation check keeps out of the cache.
+func (v *Vnode) cached(k Key) (*siblings.Object, error) {
+	if v.cache == nil {
+		o, _, err := v.read(k)
+		return o, err
+	}
+	kb := keyBufPool.Get().(*[]byte)
+	defer keyBufPool.Put(kb)
+	*kb = v.appendCacheKey((*kb)[:0], k)
+	if o, ok := v.cache.get(*kb); ok {
+		return o, nil
+	}
+	st := v.stripe(k)
+	g := v.gens[st].Load()
+	o, raw, err := v.read(k)
+	if err != nil {
+		return nil, err
+	}
+	v.cache.addIfUnchanged(*kb, o, len(raw), func() bool { return v.gens[st].Load() == g })
+	return o, nil
+}
+
+// stored records, under k's stripe lock, that k now holds o (nil: absent;
+// size is its encoded size), or that its state is unknown after a failed
+// write (known=false).
+func (v *Vnode) stored(k Key, st int, o *siblings.Object, size int, known bool) {
+	v.gens[st].Add(1)
+	if v.cache == nil {
+		return
+	}
+	kb := keyBufPool.Get().(*[]byte)
+	*kb = v.appendCacheKey((*kb)[:0], k)
+	if known {
+		v.cache.set(*kb, o, size)
+	} else {
+		v.cache.drop(*kb)
+	}
+	keyBufPool.Put(kb)
 }
 
 var keyBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
@@ -259,15 +315,15 @@ func (v *Vnode) read(k Key) (*siblings.Object, []byte, error) {
 	return o, raw, nil
 }
 
-// Get returns the stored object for k, or nil if there is none.
+// Get returns the stored object for k, or nil if there is none. The
+// object is shared: callers must not modify it.
 func (v *Vnode) Get(k Key) (*siblings.Object, error) {
-	o, _, err := v.read(k)
-	return o, err
+	return v.cached(k)
 }
 
 // write encodes and stores o. When check is set the object limits apply
 // (client writes); they never apply to replication or repair.
-func (v *Vnode) write(k Key, o *siblings.Object, sync, check bool) error {
+func (v *Vnode) write(k Key, o *siblings.Object, sync, check bool) (int, error) {
 	vb := valBufPool.Get().(*[]byte)
 	defer func() {
 		if cap(*vb) <= 1<<20 {
@@ -278,7 +334,7 @@ func (v *Vnode) write(k Key, o *siblings.Object, sync, check bool) error {
 	if check {
 		warn, err := v.limits.Check(len(o.Siblings), len(*vb))
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if warn != "" && v.log != nil {
 			v.log.Warn(warn, "key", k.String(), "partition", v.part)
@@ -291,7 +347,7 @@ func (v *Vnode) write(k Key, o *siblings.Object, sync, check bool) error {
 	b.Set(v.part, *kb, *vb)
 	err := v.eng.Write(&b, storage.WriteOptions{Sync: sync})
 	keyBufPool.Put(kb)
-	return err
+	return len(*vb), err
 }
 
 // CoordPut coordinates a client write: it reads the local copy, applies
@@ -299,10 +355,10 @@ func (v *Vnode) write(k Key, o *siblings.Object, sync, check bool) error {
 // not allow siblings, prunes the clock, checks the object limits and stores
 // the result, which it returns (the frontier object to replicate).
 func (v *Vnode) CoordPut(k Key, put siblings.Sibling, ctx vclock.VClock, props Props, sync bool) (*siblings.Object, error) {
-	l := v.lockFor(k)
-	l.Lock()
-	defer l.Unlock()
-	local, _, err := v.read(k)
+	st := v.stripe(k)
+	v.locks[st].Lock()
+	defer v.locks[st].Unlock()
+	local, err := v.cached(k)
 	if err != nil {
 		return nil, err
 	}
@@ -318,20 +374,34 @@ func (v *Vnode) CoordPut(k Key, put siblings.Sibling, ctx vclock.VClock, props P
 	if pruned := vclock.Prune(o.Clock, now, props.Prune()); len(pruned) != len(o.Clock) {
 		o = &siblings.Object{Clock: pruned, Siblings: o.Siblings}
 	}
-	if err := v.write(k, o, sync, true); err != nil {
+	if err := v.writeAndRecord(k, st, o, sync, true); err != nil {
 		return nil, err
 	}
 	return o, nil
+}
+
+// writeAndRecord stores o and records the result in the object cache.
+func (v *Vnode) writeAndRecord(k Key, st int, o *siblings.Object, sync, check bool) error {
+	size, err := v.write(k, o, sync, check)
+	switch {
+	case err == nil:
+		v.stored(k, st, o, size, true)
+	case errors.Is(err, siblings.ErrLimit):
+		// refused before anything was written: the stored object stands
+	default:
+		v.stored(k, st, nil, 0, false)
+	}
+	return err
 }
 
 // Put merges an object received by replication or read repair into the
 // local copy and stores the result, which it returns. Object limits do not
 // apply. Under last_write_wins the incoming object replaces the local one.
 func (v *Vnode) Put(k Key, in *siblings.Object, props Props, sync bool) (*siblings.Object, error) {
-	l := v.lockFor(k)
-	l.Lock()
-	defer l.Unlock()
-	local, _, err := v.read(k)
+	st := v.stripe(k)
+	v.locks[st].Lock()
+	defer v.locks[st].Unlock()
+	local, err := v.cached(k)
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +415,7 @@ func (v *Vnode) Put(k Key, in *siblings.Object, props Props, sync bool) (*siblin
 	if local != nil && siblings.Equal(o, local) {
 		return local, nil
 	}
-	if err := v.write(k, o, sync, false); err != nil {
+	if err := v.writeAndRecord(k, st, o, sync, false); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -367,15 +437,44 @@ func (v *Vnode) Reap(k Key, mode DeleteMode) {
 		return
 	}
 	snap := bytes.Clone(raw)
-	v.clk.AfterFunc(mode.Delay, func() { v.reapIf(k, snap) })
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.stopped {
+		return
+	}
+	if v.timers == nil {
+		v.timers = map[clock.Timer]struct{}{}
+	}
+	var t clock.Timer
+	t = v.clk.AfterFunc(mode.Delay, func() {
+		v.mu.Lock()
+		_, pending := v.timers[t]
+		delete(v.timers, t)
+		v.mu.Unlock()
+		if pending {
+			v.reapIf(k, snap)
+		}
+	})
+	v.timers[t] = struct{}{}
+}
+
+// stopTimers cancels pending reaps; the vnode schedules no more.
+func (v *Vnode) stopTimers() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.stopped = true
+	for t := range v.timers {
+		t.Stop()
+	}
+	v.timers = nil
 }
 
 // reapIf deletes k if it is a tombstone and, when want is set, if its
 // stored bytes are still want.
 func (v *Vnode) reapIf(k Key, want []byte) {
-	l := v.lockFor(k)
-	l.Lock()
-	defer l.Unlock()
+	st := v.stripe(k)
+	v.locks[st].Lock()
+	defer v.locks[st].Unlock()
 	o, raw, err := v.read(k)
 	if err != nil || o == nil || !o.IsTombstone() {
 		return
@@ -385,7 +484,12 @@ func (v *Vnode) reapIf(k Key, want []byte) {
 	}
 	var b storage.Batch
 	b.Delete(v.part, appendStorageKey(nil, k))
-	if err := v.eng.Write(&b, storage.WriteOptions{}); err != nil && v.log != nil {
-		v.log.Warn("reap tombstone", "key", k.String(), "err", err)
+	if err := v.eng.Write(&b, storage.WriteOptions{}); err != nil {
+		v.stored(k, st, nil, 0, false)
+		if v.log != nil {
+			v.log.Warn("reap tombstone", "key", k.String(), "err", err)
+		}
+		return
 	}
+	v.stored(k, st, nil, 0, true)
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The foundation benchmark: a fresh single node (ring 64, n_val 3), 50
 # workers, get:update 5:1, 1 KiB values, truncated pareto over 100k keys,
-# then the bare net/http ceiling with the identical workload in the same
+# after the bare net/http ceiling with the identical workload in the same
 # run; prints both and the ratios. Usage: scripts/bench.sh [DURATION]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +21,4 @@ for i in $(seq 1 300); do
 done
 "$BIN" bench --url http://127.0.0.1:$PORT --workers 50 --duration "$DURATION" \
   --mix get:5,update:1 --keys 100000 --keygen pareto --value-size 1024 \
-  --interval 10s --csv "$OUT/riakgo.csv" --ceiling
+  --interval 10s --csv "$OUT/riakgo.csv" --ceiling-first

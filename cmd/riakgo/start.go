@@ -30,6 +30,7 @@ var startSettings = []struct{ name, help string }{
 	{"ring-size", "number of partitions, a power of two; fixed when the data directory is created"},
 	{"delete-mode", "tombstone reaping: keep, immediate, or milliseconds"},
 	{"log-level", "debug, info, warn or error"},
+	{"pprof", "serve Go's net/http/pprof profiles on this address (off when empty)"},
 }
 
 func envName(setting string) string {
@@ -75,7 +76,7 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 	defaults := map[string]string{
 		"name": cfg.Name, "data-dir": cfg.DataDir, "http": cfg.HTTP, "cluster": cfg.Cluster,
 		"gossip": cfg.Gossip, "ring-size": strconv.Itoa(cfg.RingSize), "delete-mode": cfg.DeleteMode,
-		"log-level": "info",
+		"log-level": "info", "pprof": "",
 	}
 	fs := flag.NewFlagSet("start", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -141,6 +142,12 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
+	if addr := get("pprof"); addr != "" {
+		if err := servePprof(addr, cfg.Logger); err != nil {
+			fmt.Fprintf(stderr, "riakgo start: pprof: %v\n", err)
+			return 2
+		}
+	}
 	n, err := node.Start(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "riakgo start: %v\n", err)

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/riakgo/riakgo/kv/storage"
@@ -20,7 +21,7 @@ type Options struct {
 	// FS is the file system; nil means the operating system's. Tests pass
 	// vfs.NewMem() or a crashable memory FS.
 	FS vfs.FS
-	// CacheSize is the block cache size in bytes (default 64 MiB).
+	// CacheSize is the block cache size in bytes (default 256 MiB).
 	CacheSize int64
 	// MemTableSize is the memtable size in bytes (default 64 MiB).
 	MemTableSize uint64
@@ -53,7 +54,7 @@ func Open(dir string, o Options) (*Store, error) {
 		base = vfs.Default
 	}
 	if o.CacheSize == 0 {
-		o.CacheSize = 64 << 20
+		o.CacheSize = 256 << 20
 	}
 	if o.MemTableSize == 0 {
 		o.MemTableSize = 64 << 20
@@ -68,6 +69,14 @@ func Open(dir string, o Options) (*Store, error) {
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       24,
 		Logger:                      slogLogger{o.Logger},
+	}
+	// Bloom filters on every level: a point read of a key that a table
+	// does not hold then skips the table without reading its index and
+	// data blocks (every vnode read is a point read). Single-level
+	// indexes keep one index block per table, which stays cached.
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		opts.Levels[i].IndexBlockSize = 256 << 10
 	}
 	opts.EnsureDefaults()
 	db, err := pebble.Open(dir, opts)
