@@ -217,7 +217,7 @@ func FuzzParseContentType(f *testing.F) {
 
 func FuzzRoute(f *testing.F) {
 	for _, s := range []string{
-		"/", "", "/ping", "/metrics", "/riak/b", "/riak/b/k", "/riak/b/k/x",
+		"/", "", "/ping", "/metrics", "/riak/b", "/riak/b/k", "/riak/b/k/x", "/riak/b/k/b2,_,1", "/buckets/b/index/f_bin/v", "/stats",
 		"/buckets/b/keys/k", "/buckets/b/keys", "/buckets/b/props", "/buckets/b/keys/k/preflist",
 		"/types/t/buckets/b/keys/k", "/types/t/props", "/types/t/buckets/b/props", "/types",
 		"/buckets/a%2Fb/keys/c+d%20e", "/buckets//keys/", "//", "/buckets/%ZZ/keys/k", "/buckets/b/keys/%",
@@ -236,11 +236,13 @@ func FuzzRoute(f *testing.F) {
 			return
 		}
 		switch rt.kind {
-		case "object", "preflist":
+		case "object", "preflist", "linkwalk", "counter":
 			if !rt.hasKey {
 				t.Fatalf("%q: %s route without a key", raw, rt.kind)
 			}
-		case "root", "ping", "metrics", "keys", "props", "typeprops", "v1bucket":
+		case "linkwalk_":
+		case "root", "ping", "metrics", "keys", "props", "typeprops", "v1bucket",
+			"buckets", "index", "stats", "mapred", "search", "admin", "datatype":
 		default:
 			t.Fatalf("%q: unknown route kind %q", raw, rt.kind)
 		}

@@ -41,6 +41,8 @@ type Options struct {
 	// Rand returns random 64-bit values (generated keys, boundaries);
 	// nil uses math/rand/v2.
 	Rand func() uint64
+	// Version is riakgo's version, reported by /stats.
+	Version string
 }
 
 // DefaultMaxBodySize is Riak's max_object_size.
@@ -104,6 +106,7 @@ type route struct {
 	api    api
 	key    kv.Key
 	hasKey bool
+	rest   []string // remaining segments (index terms, link-walk steps, admin path)
 }
 
 // splitPath splits the raw path into segments and decodes each as Riak
@@ -134,19 +137,30 @@ func parseRoute(segs []string) (route, bool) {
 		return route{kind: "root"}, true
 	}
 	switch segs[0] {
-	case "ping":
-		return route{kind: "ping"}, n == 1
-	case "metrics":
-		return route{kind: "metrics"}, n == 1
+	case "ping", "metrics", "stats", "mapred":
+		return route{kind: segs[0]}, n == 1
+	case "search", "solr":
+		return route{kind: "search"}, true
+	case "admin":
+		return route{kind: "admin", rest: segs[1:]}, true
 	case "riak":
-		switch n {
-		case 2:
+		switch {
+		case n == 1:
+			return route{kind: "buckets", api: apiV1, key: kv.Key{Type: kv.DefaultType}}, true
+		case n == 2:
 			return route{kind: "v1bucket", api: apiV1, key: kv.Key{Type: kv.DefaultType, Bucket: segs[1]}}, true
-		case 3:
+		case n == 3:
 			return route{kind: "object", api: apiV1, key: kv.Key{Type: kv.DefaultType, Bucket: segs[1], Key: segs[2]}, hasKey: true}, true
+		default:
+			if !isWalk(segs[3:]) {
+				return route{}, false
+			}
+			return route{kind: "linkwalk", api: apiV1, key: kv.Key{Type: kv.DefaultType, Bucket: segs[1], Key: segs[2]}, hasKey: true, rest: segs[3:]}, true
 		}
-		return route{}, false
 	case "buckets":
+		if n == 1 {
+			return route{kind: "buckets", api: apiV2, key: kv.Key{Type: kv.DefaultType}}, true
+		}
 		return parseBucketRoute(segs[1:], apiV2, kv.DefaultType)
 	case "types":
 		if n < 2 {
@@ -155,11 +169,24 @@ func parseRoute(segs []string) (route, bool) {
 		if n == 3 && segs[2] == "props" {
 			return route{kind: "typeprops", api: apiV3, key: kv.Key{Type: segs[1]}}, true
 		}
-		if n >= 3 && segs[2] == "buckets" {
+		if n == 3 && segs[2] == "buckets" {
+			return route{kind: "buckets", api: apiV3, key: kv.Key{Type: segs[1]}}, true
+		}
+		if n >= 4 && segs[2] == "buckets" {
 			return parseBucketRoute(segs[3:], apiV3, segs[1])
 		}
 	}
 	return route{}, false
+}
+
+// isWalk reports whether segments look like link-walk steps (B,T,K).
+func isWalk(segs []string) bool {
+	for _, s := range segs {
+		if strings.Count(s, ",") != 2 {
+			return false
+		}
+	}
+	return len(segs) > 0
 }
 
 // parseBucketRoute parses what follows /buckets or /types/T/buckets.
@@ -171,6 +198,22 @@ func parseBucketRoute(segs []string, a api, typ string) (route, bool) {
 	switch segs[1] {
 	case "props":
 		return route{kind: "props", api: a, key: k}, len(segs) == 2
+	case "index":
+		if len(segs) == 4 || len(segs) == 5 {
+			return route{kind: "index", api: a, key: k, rest: segs[2:]}, true
+		}
+	case "counters":
+		if len(segs) == 3 {
+			k.Key = segs[2]
+			return route{kind: "counter", api: a, key: k, hasKey: true}, true
+		}
+	case "datatypes":
+		if len(segs) == 2 || len(segs) == 3 {
+			if len(segs) == 3 {
+				k.Key = segs[2]
+			}
+			return route{kind: "datatype", api: a, key: k, hasKey: len(segs) == 3}, true
+		}
 	case "keys":
 		switch len(segs) {
 		case 2:
@@ -178,11 +221,15 @@ func parseBucketRoute(segs []string, a api, typ string) (route, bool) {
 		case 3:
 			k.Key = segs[2]
 			return route{kind: "object", api: a, key: k, hasKey: true}, true
-		case 4:
-			if segs[3] == "preflist" {
-				k.Key = segs[2]
+		default:
+			k.Key = segs[2]
+			if len(segs) == 4 && segs[3] == "preflist" {
 				return route{kind: "preflist", api: a, key: k, hasKey: true}, true
 			}
+			if !isWalk(segs[3:]) {
+				return route{}, false
+			}
+			return route{kind: "linkwalk", api: a, key: k, hasKey: true, rest: segs[3:]}, true
 		}
 	}
 	return route{}, false
@@ -242,16 +289,50 @@ func (h *Handler) serve(w *statusWriter, r *nethttp.Request) string {
 		case "POST":
 			return h.serveObject(w, r, rt)
 		case "GET", "HEAD":
-			textError(w, &apiError{status: 501, body: "Listing keys is not implemented yet in this riakgo version\n"})
-			return "other"
+			h.serveKeys(w, r, rt)
+			return "list"
 		}
 		allow(w, r, "GET", "HEAD", "POST")
+		return "other"
+	case "buckets":
+		h.serveBuckets(w, r, rt)
+		return "list"
+	case "index":
+		h.serveIndex(w, r, rt)
+		return "index"
+	case "stats":
+		h.serveStats(w, r)
+		return "other"
+	case "admin":
+		h.serveAdmin(w, r, rt)
+		return "admin"
+	case "linkwalk":
+		h.serveLinkWalk(w, r, rt)
+		return "get"
+	case "counter":
+		h.serveCounter(w, r, rt)
+		return "other"
+	case "datatype":
+		h.serveDatatype(w, r, rt)
+		return "other"
+	case "mapred":
+		textError(w, &apiError{status: 501, body: "MapReduce is not supported by riakgo; use secondary indexes or key listing and compute in the client\n"})
+		return "other"
+	case "search":
+		textError(w, &apiError{status: 501, body: "Riak Search (Yokozuna/Solr) is not supported by riakgo; use secondary indexes\n"})
 		return "other"
 	case "v1bucket":
 		switch r.Method {
 		case "POST":
 			return h.serveObject(w, r, rt)
-		case "GET", "HEAD", "PUT":
+		case "GET", "HEAD":
+			if k := r.URL.Query().Get("keys"); k == "true" || k == "stream" {
+				h.serveKeys(w, r, rt)
+				return "list"
+			}
+			h.serveProps(w, r, rt)
+			return "props"
+		case "PUT":
 			h.serveProps(w, r, rt)
 			return "props"
 		}

@@ -95,18 +95,39 @@ func (h *Handler) readProps(r *nethttp.Request) (map[string]json.RawMessage, *ap
 	return doc.Props, nil
 }
 
-// serveTypeProps handles GET/HEAD of /types/T/props. Creating, activating
-// and updating types arrives with the bucket-type admin commands.
+// serveTypeProps handles GET/HEAD/PUT of /types/T/props. PUT updates an
+// active type (riak-admin bucket-type update).
 func (h *Handler) serveTypeProps(w nethttp.ResponseWriter, r *nethttp.Request, rt route) {
-	if !allow(w, r, "GET", "HEAD") {
-		return
+	switch r.Method {
+	case "GET", "HEAD":
+		p, err := h.c.BucketProps(rt.key.Type, "")
+		if err != nil && !errors.Is(err, kv.ErrBadKey) {
+			textError(w, mapError(err, rt.key))
+			return
+		}
+		writeJSON(w, 200, map[string]any{"props": p.JSON(rt.key.Type)})
+	case "PUT":
+		raw, ae := h.readProps(r)
+		if ae != nil {
+			textError(w, ae)
+			return
+		}
+		if err := h.c.UpdateType(rt.key.Type, raw); err != nil {
+			var pe *kv.PropsError
+			switch {
+			case errors.As(err, &pe):
+				writeJSON(w, 400, pe.Reasons)
+			case errors.Is(err, kv.ErrUnknownType), errors.Is(err, kv.ErrTypeNotActive):
+				textError(w, &apiError{status: 404, body: "Cannot modify unknown or inactive bucket type: " + rt.key.Type + "\n"})
+			default:
+				textError(w, mapError(err, rt.key))
+			}
+			return
+		}
+		w.WriteHeader(204)
+	default:
+		allow(w, r, "GET", "HEAD", "PUT")
 	}
-	p, err := h.c.BucketProps(rt.key.Type, "")
-	if err != nil && !errors.Is(err, kv.ErrBadKey) {
-		textError(w, mapError(err, rt.key))
-		return
-	}
-	writeJSON(w, 200, map[string]any{"props": p.JSON(rt.key.Type)})
 }
 
 // servePreflist answers the key's annotated preference list.

@@ -24,7 +24,10 @@ type bucketID struct{ typ, bucket string }
 type buckets struct {
 	eng   storage.Engine
 	mu    sync.RWMutex
-	types map[string]Props
+	types map[string]Props // active types only
+	// defined holds every created type (active or not) with its raw
+	// property overrides over DefaultTypedProps.
+	defined map[string]*typeRecord
 	// over caches each bucket's overrides (nil map: none) once loaded.
 	over map[bucketID]map[string]json.RawMessage
 	// eff caches the effective props of each bucket.
@@ -33,10 +36,11 @@ type buckets struct {
 
 func newBuckets(eng storage.Engine, defaults Props) *buckets {
 	return &buckets{
-		eng:   eng,
-		types: map[string]Props{DefaultType: defaults},
-		over:  map[bucketID]map[string]json.RawMessage{},
-		eff:   map[bucketID]Props{},
+		eng:     eng,
+		types:   map[string]Props{DefaultType: defaults},
+		defined: map[string]*typeRecord{},
+		over:    map[bucketID]map[string]json.RawMessage{},
+		eff:     map[bucketID]Props{},
 	}
 }
 

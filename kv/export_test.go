@@ -30,7 +30,8 @@ func (v *Vnode) WipeForTest(k Key) error {
 // StoreForTest overwrites k's stored object with o, without merging and
 // without limits (a stale or corrupt replica).
 func (v *Vnode) StoreForTest(k Key, o *siblings.Object) error {
-	size, err := v.write(k, o, false, false)
+	old, _, _ := v.read(k)
+	size, err := v.write(k, old, o, false, false)
 	v.stored(k, v.stripe(k), o, size, err == nil)
 	return err
 }

@@ -54,6 +54,28 @@ type Client interface {
 	ResetBucketProps(typ, bucket string) error
 	// Preflist returns the annotated preference list of a key.
 	Preflist(k Key) ([]PreflistEntry, error)
+
+	// ListBuckets streams the buckets of a type in chunks.
+	ListBuckets(ctx context.Context, typ string, emit func([]string) error) error
+	// ListKeys streams the keys of a bucket in chunks.
+	ListKeys(ctx context.Context, typ, bucket string, emit func([]string) error) error
+	// Query runs a secondary-index query, streaming results in (term, key)
+	// order; it returns the next page's continuation, if any.
+	Query(ctx context.Context, q IndexQuery, emit func([]IndexResult) error) (string, error)
+
+	// CreateType defines a bucket type (repeatable until activated).
+	CreateType(name string, props map[string]json.RawMessage) error
+	// ActivateType activates a created type.
+	ActivateType(name string) error
+	// UpdateType changes an active type's properties.
+	UpdateType(name string, props map[string]json.RawMessage) error
+	// TypeInfo returns a type's status and properties.
+	TypeInfo(name string) TypeInfo
+	// ListTypes returns every bucket type.
+	ListTypes() []TypeInfo
+
+	// Stats returns a snapshot of the node's counters.
+	Stats() Stats
 }
 
 // PreflistEntry is one preference-list entry as the preflist route shows it.
@@ -151,6 +173,8 @@ type Service struct {
 	buckets *buckets
 	vnodes  []*Vnode // by partition; this node owns every partition for now
 
+	stats stats
+
 	mu       sync.Mutex
 	idle     *sync.Cond // signalled when inflight drops to 0
 	inflight int        // background tasks running
@@ -181,6 +205,9 @@ func New(cfg Config) (*Service, error) {
 		s.metrics = nopMetrics{}
 	}
 	s.buckets = newBuckets(cfg.Engine, cfg.Defaults)
+	if err := s.buckets.loadTypes(); err != nil {
+		return nil, err
+	}
 	vc := vnodeConfig{eng: cfg.Engine, clk: cfg.Clock, log: cfg.Logger, limits: cfg.Limits, rand: cfg.Rand,
 		cache: newObjCache(cfg.ObjectCacheBytes)}
 	s.vnodes = make([]*Vnode, cfg.Ring.Size())
@@ -338,11 +365,16 @@ func (s *Service) Get(ctx context.Context, k Key, o Options) (*siblings.Object, 
 	if err := p.Validate(primaries, len(targets)); err != nil {
 		return nil, err
 	}
+	start := s.cfg.Clock.Now()
 	fsm := NewGetFSM(targets, p, props.keepsSiblings(), true)
 	resp, later := s.drive(k, props, fsm.Start(), fsm.Step)
 	if len(later) > 0 {
 		s.background(k, props, later)
 	}
+	now := s.cfg.Clock.Now()
+	s.stats.gets.add(now, 1)
+	s.stats.vgets.add(now, int64(len(targets)))
+	s.stats.getTime.add(now, now.Sub(start).Microseconds())
 	if resp.Err != nil {
 		return nil, resp.Err
 	}
@@ -352,7 +384,10 @@ func (s *Service) Get(ctx context.Context, k Key, o Options) (*siblings.Object, 
 	if resp.Obj.IsTombstone() {
 		return resp.Obj, ErrNotFound
 	}
-	s.metrics.ObjectRead(len(resp.Obj.Siblings), objectSize(resp.Obj))
+	size := objectSize(resp.Obj)
+	s.stats.sibs.add(now, int64(len(resp.Obj.Siblings)))
+	s.stats.size.add(now, int64(size))
+	s.metrics.ObjectRead(len(resp.Obj.Siblings), size)
 	return resp.Obj, nil
 }
 
@@ -403,6 +438,10 @@ func (s *Service) put(k Key, props Props, value []byte, meta siblings.Meta, vc v
 	}
 	fsm := NewPutFSM(targets, coord, siblings.Sibling{Value: value, Meta: meta}, vc, p, props.keepsSiblings())
 	resp, _ := s.drive(k, props, fsm.Start(), fsm.Step)
+	done := s.cfg.Clock.Now()
+	s.stats.puts.add(done, 1)
+	s.stats.vputs.add(done, int64(len(targets)))
+	s.stats.putTime.add(done, done.Sub(now).Microseconds())
 	if resp.Err != nil {
 		return nil, resp.Err
 	}
@@ -547,6 +586,7 @@ func (s *Service) perform(k Key, props Props, acts []Action) {
 	}
 	if repairs > 0 {
 		s.metrics.ReadRepairs(repairs)
+		s.stats.repairs.add(s.cfg.Clock.Now(), int64(repairs))
 	}
 }
 
@@ -564,6 +604,25 @@ func (s *Service) SetBucketProps(typ, bucket string, raw map[string]json.RawMess
 func (s *Service) ResetBucketProps(typ, bucket string) error {
 	return s.buckets.resetProps(typ, bucket)
 }
+
+// CreateType implements Client.
+func (s *Service) CreateType(name string, props map[string]json.RawMessage) error {
+	return s.buckets.createType(name, props)
+}
+
+// ActivateType implements Client.
+func (s *Service) ActivateType(name string) error { return s.buckets.activateType(name) }
+
+// UpdateType implements Client.
+func (s *Service) UpdateType(name string, props map[string]json.RawMessage) error {
+	return s.buckets.updateType(name, props)
+}
+
+// TypeInfo implements Client.
+func (s *Service) TypeInfo(name string) TypeInfo { return s.buckets.typeInfo(name) }
+
+// ListTypes implements Client.
+func (s *Service) ListTypes() []TypeInfo { return s.buckets.listTypes() }
 
 // Preflist implements Client.
 func (s *Service) Preflist(k Key) ([]PreflistEntry, error) {

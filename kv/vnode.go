@@ -323,7 +323,7 @@ func (v *Vnode) Get(k Key) (*siblings.Object, error) {
 
 // write encodes and stores o. When check is set the object limits apply
 // (client writes); they never apply to replication or repair.
-func (v *Vnode) write(k Key, o *siblings.Object, sync, check bool) (int, error) {
+func (v *Vnode) write(k Key, old, o *siblings.Object, sync, check bool) (int, error) {
 	vb := valBufPool.Get().(*[]byte)
 	defer func() {
 		if cap(*vb) <= 1<<20 {
@@ -345,6 +345,7 @@ func (v *Vnode) write(k Key, o *siblings.Object, sync, check bool) (int, error) 
 	var b storage.Batch
 	b.Ops = make([]storage.Op, 0, 1)
 	b.Set(v.part, *kb, *vb)
+	addIndexChanges(&b, v.part, k, old, o)
 	err := v.eng.Write(&b, storage.WriteOptions{Sync: sync})
 	keyBufPool.Put(kb)
 	return len(*vb), err
@@ -374,15 +375,15 @@ func (v *Vnode) CoordPut(k Key, put siblings.Sibling, ctx vclock.VClock, props P
 	if pruned := vclock.Prune(o.Clock, now, props.Prune()); len(pruned) != len(o.Clock) {
 		o = &siblings.Object{Clock: pruned, Siblings: o.Siblings}
 	}
-	if err := v.writeAndRecord(k, st, o, sync, true); err != nil {
+	if err := v.writeAndRecord(k, st, local, o, sync, true); err != nil {
 		return nil, err
 	}
 	return o, nil
 }
 
 // writeAndRecord stores o and records the result in the object cache.
-func (v *Vnode) writeAndRecord(k Key, st int, o *siblings.Object, sync, check bool) error {
-	size, err := v.write(k, o, sync, check)
+func (v *Vnode) writeAndRecord(k Key, st int, old, o *siblings.Object, sync, check bool) error {
+	size, err := v.write(k, old, o, sync, check)
 	switch {
 	case err == nil:
 		v.stored(k, st, o, size, true)
@@ -415,7 +416,7 @@ func (v *Vnode) Put(k Key, in *siblings.Object, props Props, sync bool) (*siblin
 	if local != nil && siblings.Equal(o, local) {
 		return local, nil
 	}
-	if err := v.writeAndRecord(k, st, o, sync, false); err != nil {
+	if err := v.writeAndRecord(k, st, local, o, sync, false); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -484,6 +485,7 @@ func (v *Vnode) reapIf(k Key, want []byte) {
 	}
 	var b storage.Batch
 	b.Delete(v.part, appendStorageKey(nil, k))
+	addIndexChanges(&b, v.part, k, o, nil)
 	if err := v.eng.Write(&b, storage.WriteOptions{}); err != nil {
 		v.stored(k, st, nil, 0, false)
 		if v.log != nil {

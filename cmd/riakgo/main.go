@@ -12,6 +12,7 @@ const usage = `usage: riakgo COMMAND [flags]
 
 commands:
   start        run a node (flags: riakgo start -h)
+  admin        riak-admin's verbs against a running node (riakgo admin -h)
   bench        run the HTTP load generator against a node (riakgo bench -h)
   bench-bare   serve the bare net/http ceiling used by bench --ceiling
   version      print the version
@@ -26,6 +27,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "start":
 		return runStart(args[1:], stdout, stderr)
+	case "admin":
+		return runAdmin(args[1:], stdout, stderr)
 	case "bench":
 		return runBench(args[1:], stdout, stderr)
 	case "bench-bare":

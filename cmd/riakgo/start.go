@@ -127,6 +127,7 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.RingSize = rs
+	cfg.Version = Version
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(get("log-level"))); err != nil {
 		fmt.Fprintf(stderr, "riakgo start: log-level %q: use debug, info, warn or error\n", get("log-level"))

@@ -46,6 +46,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock defaults to the wall clock.
 	Clock clock.Clock
+	// Version is reported by /stats.
+	Version string
 }
 
 // DefaultConfig returns the embedded defaults: data in ./data, HTTP on
@@ -142,7 +144,7 @@ func Start(cfg Config) (*Node, error) {
 	if n.svc, err = kv.New(kcfg); err != nil {
 		return fail(err)
 	}
-	h := riakhttp.NewHandler(n.svc, riakhttp.Options{Logger: log, Observer: n.metrics, Metrics: n.metrics.Handler()})
+	h := riakhttp.NewHandler(n.svc, riakhttp.Options{Logger: log, Observer: n.metrics, Metrics: n.metrics.Handler(), Version: cfg.Version})
 	n.ln, err = net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		n.svc.Close()

@@ -11,6 +11,31 @@ var ErrClosed = errors.New("riakgo/storage: closed")
 // Partition numbers a partition's key space (0 ≤ p < 65536).
 type Partition uint16
 
+// Space selects one of a partition's key spaces: its objects, or its
+// secondary-index entries.
+type Space uint8
+
+// The per-partition key spaces.
+const (
+	SpaceData  Space = iota // objects
+	SpaceIndex              // secondary-index entries
+)
+
+// Iterator walks one key range of one partition's space in byte order, on
+// a consistent snapshot taken when it was created. It is not safe for
+// concurrent use. Key and Value are valid until the next call to Next.
+type Iterator interface {
+	// Next advances to the next key; it returns false at the end or on an
+	// error (see Err).
+	Next() bool
+	Key() []byte
+	Value() []byte
+	// Err returns the error that stopped the iteration, if any.
+	Err() error
+	// Close releases the iterator; it must be called.
+	Close() error
+}
+
 // Engine is a node's storage. All methods are safe for concurrent use.
 // Slices passed in are not retained; slices returned by Get belong to the
 // caller; slices passed to a Scan callback are valid only during the call.
@@ -27,7 +52,10 @@ type Engine interface {
 	// in byte order, until fn returns an error (which Scan returns) or the
 	// keys run out. It sees a consistent snapshot.
 	Scan(p Partition, prefix []byte, fn func(key, value []byte) error) error
-	// DropPartition deletes every key of partition p.
+	// NewIterator returns an iterator over the keys k of partition p's
+	// space with lo ≤ k < hi (nil lo: from the start; nil hi: to the end).
+	NewIterator(space Space, p Partition, lo, hi []byte) (Iterator, error)
+	// DropPartition deletes every key of partition p, in every space.
 	DropPartition(p Partition) error
 	// Close releases the engine. Acknowledged writes are not lost.
 	Close() error
@@ -53,6 +81,7 @@ const (
 // Op is one operation of a Batch.
 type Op struct {
 	Kind      OpKind
+	Space     Space // for OpSet and OpDelete
 	Partition Partition
 	Key       []byte
 	Value     []byte
@@ -73,6 +102,16 @@ func (b *Batch) Set(p Partition, key, value []byte) {
 // Delete removes key from partition p.
 func (b *Batch) Delete(p Partition, key []byte) {
 	b.Ops = append(b.Ops, Op{Kind: OpDelete, Partition: p, Key: key})
+}
+
+// SetIndex stores an entry in partition p's index space.
+func (b *Batch) SetIndex(p Partition, key, value []byte) {
+	b.Ops = append(b.Ops, Op{Kind: OpSet, Space: SpaceIndex, Partition: p, Key: key, Value: value})
+}
+
+// DeleteIndex removes an entry from partition p's index space.
+func (b *Batch) DeleteIndex(p Partition, key []byte) {
+	b.Ops = append(b.Ops, Op{Kind: OpDelete, Space: SpaceIndex, Partition: p, Key: key})
 }
 
 // SetMeta stores a node metadata key.

@@ -29,11 +29,20 @@ var _ storage.Engine = (*Store)(nil)
 // New returns an empty store.
 func New() *Store { return &Store{tree: btree.NewG[item](32, less)} }
 
-func dataKey(p storage.Partition, key []byte) []byte {
+func spaceKey(sp storage.Space, p storage.Partition, key []byte) []byte {
 	k := make([]byte, 0, 3+len(key))
-	k = append(k, 'd', byte(p>>8), byte(p))
+	k = append(k, spacePrefix(sp), byte(p>>8), byte(p))
 	return append(k, key...)
 }
+
+func spacePrefix(sp storage.Space) byte {
+	if sp == storage.SpaceIndex {
+		return 'i'
+	}
+	return 'd'
+}
+
+func dataKey(p storage.Partition, key []byte) []byte { return spaceKey(storage.SpaceData, p, key) }
 
 func metaKey(key []byte) []byte { return append([]byte{'m'}, key...) }
 
@@ -66,9 +75,9 @@ func (s *Store) Write(b *storage.Batch, _ storage.WriteOptions) error {
 	for _, op := range b.Ops {
 		switch op.Kind {
 		case storage.OpSet:
-			s.tree.ReplaceOrInsert(item{key: dataKey(op.Partition, op.Key), value: bytes.Clone(op.Value)})
+			s.tree.ReplaceOrInsert(item{key: spaceKey(op.Space, op.Partition, op.Key), value: bytes.Clone(op.Value)})
 		case storage.OpDelete:
-			s.tree.Delete(item{key: dataKey(op.Partition, op.Key)})
+			s.tree.Delete(item{key: spaceKey(op.Space, op.Partition, op.Key)})
 		case storage.OpSetMeta:
 			s.tree.ReplaceOrInsert(item{key: metaKey(op.Key), value: bytes.Clone(op.Value)})
 		case storage.OpDeleteMeta:
@@ -107,25 +116,63 @@ func (s *Store) Scan(p storage.Partition, prefix []byte, fn func(key, value []by
 
 // DropPartition implements storage.Engine.
 func (s *Store) DropPartition(p storage.Partition) error {
-	lo := dataKey(p, nil)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return storage.ErrClosed
 	}
-	var dead []item
-	s.tree.AscendGreaterOrEqual(item{key: lo}, func(it item) bool {
-		if !bytes.HasPrefix(it.key, lo) {
-			return false
+	for _, sp := range []storage.Space{storage.SpaceData, storage.SpaceIndex} {
+		lo := spaceKey(sp, p, nil)
+		var dead []item
+		s.tree.AscendGreaterOrEqual(item{key: lo}, func(it item) bool {
+			if !bytes.HasPrefix(it.key, lo) {
+				return false
+			}
+			dead = append(dead, it)
+			return true
+		})
+		for _, it := range dead {
+			s.tree.Delete(it)
 		}
-		dead = append(dead, it)
-		return true
-	})
-	for _, it := range dead {
-		s.tree.Delete(it)
 	}
 	return nil
 }
+
+// NewIterator implements storage.Engine. The iterator walks a copy of the
+// range taken when it is created.
+func (s *Store) NewIterator(sp storage.Space, p storage.Partition, lo, hi []byte) (storage.Iterator, error) {
+	prefix := spaceKey(sp, p, nil)
+	start := spaceKey(sp, p, lo)
+	var end []byte
+	if hi != nil {
+		end = spaceKey(sp, p, hi)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, storage.ErrClosed
+	}
+	it := &memIter{pos: -1}
+	s.tree.AscendGreaterOrEqual(item{key: start}, func(x item) bool {
+		if !bytes.HasPrefix(x.key, prefix) || (end != nil && bytes.Compare(x.key, end) >= 0) {
+			return false
+		}
+		it.items = append(it.items, x)
+		return true
+	})
+	return it, nil
+}
+
+type memIter struct {
+	items []item
+	pos   int
+}
+
+func (m *memIter) Next() bool    { m.pos++; return m.pos < len(m.items) }
+func (m *memIter) Key() []byte   { return m.items[m.pos].key[3:] }
+func (m *memIter) Value() []byte { return m.items[m.pos].value }
+func (m *memIter) Err() error    { return nil }
+func (m *memIter) Close() error  { m.items = nil; return nil }
 
 // Close implements storage.Engine.
 func (s *Store) Close() error {

@@ -88,13 +88,22 @@ func Open(dir string, o Options) (*Store, error) {
 }
 
 const (
-	prefixData = 'd'
-	prefixMeta = 'm'
+	prefixData  = 'd'
+	prefixIndex = 'i'
+	prefixMeta  = 'm'
 )
 
-func appendDataKey(dst []byte, p storage.Partition, key []byte) []byte {
-	dst = append(dst, prefixData, byte(p>>8), byte(p))
+func appendSpaceKey(dst []byte, sp storage.Space, p storage.Partition, key []byte) []byte {
+	prefix := byte(prefixData)
+	if sp == storage.SpaceIndex {
+		prefix = prefixIndex
+	}
+	dst = append(dst, prefix, byte(p>>8), byte(p))
 	return append(dst, key...)
+}
+
+func appendDataKey(dst []byte, p storage.Partition, key []byte) []byte {
+	return appendSpaceKey(dst, storage.SpaceData, p, key)
 }
 
 // acquire admits a call, or returns ErrClosed once Close has begun. A
@@ -152,7 +161,7 @@ func (s *Store) Write(b *storage.Batch, opts storage.WriteOptions) error {
 		kb = kb[:0]
 		switch op.Kind {
 		case storage.OpSet, storage.OpDelete:
-			kb = appendDataKey(kb, op.Partition, op.Key)
+			kb = appendSpaceKey(kb, op.Space, op.Partition, op.Key)
 		default:
 			kb = append(append(kb, prefixMeta), op.Key...)
 		}
@@ -226,8 +235,83 @@ func (s *Store) DropPartition(p storage.Partition) error {
 		return err
 	}
 	defer s.release()
-	lo := appendDataKey(nil, p, nil)
-	return s.db.DeleteRange(lo, prefixEnd(lo), pebble.Sync)
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, sp := range []storage.Space{storage.SpaceData, storage.SpaceIndex} {
+		lo := appendSpaceKey(nil, sp, p, nil)
+		if err := b.DeleteRange(lo, prefixEnd(lo), nil); err != nil {
+			return err
+		}
+	}
+	return b.Commit(pebble.Sync)
+}
+
+// NewIterator implements storage.Engine.
+func (s *Store) NewIterator(sp storage.Space, p storage.Partition, lo, hi []byte) (storage.Iterator, error) {
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	prefix := appendSpaceKey(nil, sp, p, nil)
+	lower := appendSpaceKey(nil, sp, p, lo)
+	upper := prefixEnd(prefix)
+	if hi != nil {
+		upper = appendSpaceKey(nil, sp, p, hi)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		s.release()
+		return nil, err
+	}
+	return &pebbleIter{s: s, it: it}, nil
+}
+
+// pebbleIter adapts a Pebble iterator. It holds the store open (Close
+// waits for it) until it is closed.
+type pebbleIter struct {
+	s       *Store
+	it      *pebble.Iterator
+	started bool
+	err     error
+	closed  bool
+}
+
+func (p *pebbleIter) Next() bool {
+	if p.closed || p.err != nil {
+		return false
+	}
+	var ok bool
+	if !p.started {
+		p.started = true
+		ok = p.it.First()
+	} else {
+		ok = p.it.Next()
+	}
+	if !ok {
+		p.err = p.it.Error()
+	}
+	return ok
+}
+
+func (p *pebbleIter) Key() []byte { return p.it.Key()[3:] }
+
+func (p *pebbleIter) Value() []byte {
+	v, err := p.it.ValueAndErr()
+	if err != nil && p.err == nil {
+		p.err = err
+	}
+	return v
+}
+
+func (p *pebbleIter) Err() error { return p.err }
+
+func (p *pebbleIter) Close() error {
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	err := p.it.Close()
+	p.s.release()
+	return err
 }
 
 // Flush forces the memtable to an sstable (used by tests and tools).

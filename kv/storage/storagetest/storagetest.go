@@ -56,6 +56,10 @@ func Run(t *testing.T, open func(t *testing.T) storage.Engine) {
 		{"Closed", testClosed},
 		{"CloseDuringScan", testCloseDuringScan},
 		{"CloseConcurrent", testCloseConcurrent},
+		{"IteratorRange", testIteratorRange},
+		{"IteratorSnapshot", testIteratorSnapshot},
+		{"IndexSpaceSeparate", testIndexSpaceSeparate},
+		{"DropPartitionDropsIndex", testDropPartitionDropsIndex},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -1220,4 +1224,157 @@ func testCloseConcurrent(t *testing.T, e storage.Engine) {
 		}
 	})
 	within(t, "workers", wg.Wait)
+}
+
+// ---- iterators and the index space ----
+
+func collectIter(t *testing.T, e storage.Engine, sp storage.Space, p storage.Partition, lo, hi []byte) []string {
+	t.Helper()
+	it, err := e.NewIterator(sp, p, lo, hi)
+	if err != nil {
+		t.Fatalf("NewIterator: %v", err)
+	}
+	defer it.Close()
+	var out []string
+	for it.Next() {
+		out = append(out, string(it.Key())+"="+string(it.Value()))
+	}
+	if err := it.Err(); err != nil {
+		t.Fatalf("iterator: %v", err)
+	}
+	return out
+}
+
+func testIteratorRange(t *testing.T, e storage.Engine) {
+	var b storage.Batch
+	for _, k := range []string{"a", "b", "ba", "c", "d\xff", "e"} {
+		b.Set(5, []byte(k), []byte("v"+k))
+	}
+	b.Set(4, []byte("b"), []byte("other partition"))
+	b.Set(6, []byte("a"), []byte("other partition"))
+	if err := e.Write(&b, storage.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		lo, hi string
+		nilLo  bool
+		nilHi  bool
+		want   []string
+	}{
+		{nilLo: true, nilHi: true, want: []string{"a=va", "b=vb", "ba=vba", "c=vc", "d\xff=vd\xff", "e=ve"}},
+		{lo: "b", hi: "c", want: []string{"b=vb", "ba=vba"}},
+		{lo: "b", nilHi: true, want: []string{"b=vb", "ba=vba", "c=vc", "d\xff=vd\xff", "e=ve"}},
+		{nilLo: true, hi: "b", want: []string{"a=va"}},
+		{lo: "bb", hi: "bc", want: nil},
+		{lo: "d", hi: "d\xff\x00", want: []string{"d\xff=vd\xff"}},
+	}
+	for _, c := range cases {
+		var lo, hi []byte
+		if !c.nilLo {
+			lo = []byte(c.lo)
+		}
+		if !c.nilHi {
+			hi = []byte(c.hi)
+		}
+		got := collectIter(t, e, storage.SpaceData, 5, lo, hi)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("[%q, %q): got %q, want %q", c.lo, c.hi, got, c.want)
+		}
+	}
+	// The last partition's range ends at the end of the key space.
+	var b2 storage.Batch
+	b2.Set(65535, []byte("\xff\xff"), []byte("x"))
+	if err := e.Write(&b2, storage.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := collectIter(t, e, storage.SpaceData, 65535, nil, nil); len(got) != 1 {
+		t.Errorf("partition 65535: %q", got)
+	}
+}
+
+func testIteratorSnapshot(t *testing.T, e storage.Engine) {
+	var b storage.Batch
+	b.Set(1, []byte("a"), []byte("1"))
+	b.Set(1, []byte("b"), []byte("1"))
+	if err := e.Write(&b, storage.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	it, err := e.NewIterator(storage.SpaceData, 1, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b2 storage.Batch
+	b2.Set(1, []byte("c"), []byte("2"))
+	b2.Delete(1, []byte("b"))
+	if err := e.Write(&b2, storage.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for it.Next() {
+		got = append(got, string(it.Key()))
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("iterator saw %q, want the snapshot [a b]", got)
+	}
+}
+
+func testIndexSpaceSeparate(t *testing.T, e storage.Engine) {
+	var b storage.Batch
+	b.SetIndex(3, []byte("k"), []byte("idx"))
+	b.Set(3, []byte("k"), []byte("obj"))
+	if err := e.Write(&b, storage.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := e.Get(3, []byte("k")); err != nil || string(v) != "obj" {
+		t.Fatalf("Get: %q %v", v, err)
+	}
+	if got := collectIter(t, e, storage.SpaceIndex, 3, nil, nil); !slices.Equal(got, []string{"k=idx"}) {
+		t.Errorf("index space: %q", got)
+	}
+	if got := collectIter(t, e, storage.SpaceData, 3, nil, nil); !slices.Equal(got, []string{"k=obj"}) {
+		t.Errorf("data space: %q", got)
+	}
+	var scanned []string
+	if err := e.Scan(3, nil, func(k, v []byte) error { scanned = append(scanned, string(v)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(scanned, []string{"obj"}) {
+		t.Errorf("Scan sees index entries: %q", scanned)
+	}
+	var d storage.Batch
+	d.DeleteIndex(3, []byte("k"))
+	if err := e.Write(&d, storage.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := collectIter(t, e, storage.SpaceIndex, 3, nil, nil); len(got) != 0 {
+		t.Errorf("index entry not deleted: %q", got)
+	}
+	if v, err := e.Get(3, []byte("k")); err != nil || string(v) != "obj" {
+		t.Fatalf("DeleteIndex removed the object: %q %v", v, err)
+	}
+}
+
+func testDropPartitionDropsIndex(t *testing.T, e storage.Engine) {
+	var b storage.Batch
+	for _, p := range []storage.Partition{2, 3, 4} {
+		b.Set(p, []byte("k"), []byte("v"))
+		b.SetIndex(p, []byte("i"), []byte("v"))
+	}
+	if err := e.Write(&b, storage.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.DropPartition(3); err != nil {
+		t.Fatal(err)
+	}
+	if got := collectIter(t, e, storage.SpaceIndex, 3, nil, nil); len(got) != 0 {
+		t.Errorf("index of dropped partition: %q", got)
+	}
+	for _, p := range []storage.Partition{2, 4} {
+		if got := collectIter(t, e, storage.SpaceIndex, p, nil, nil); len(got) != 1 {
+			t.Errorf("index of partition %d: %q", p, got)
+		}
+	}
 }

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+// riakgo admin [--url URL] VERB … speaks riak-admin's verbs to a node over
+// HTTP, with riak-admin's output layout. Unlike riak-admin, a failed
+// command exits non-zero.
+
+const adminUsage = `usage: riakgo admin [--url http://127.0.0.1:8098] COMMAND
+
+commands:
+  bucket-type create NAME ['{"props":{...}}']
+  bucket-type activate NAME
+  bucket-type update NAME '{"props":{...}}'
+  bucket-type status NAME
+  bucket-type list
+`
+
+type adminClient struct {
+	base string
+	http *http.Client
+}
+
+func (c *adminClient) do(method, path string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("cannot reach the node at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+func runAdmin(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("admin", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	defURL := os.Getenv("RIAKGO_URL")
+	if defURL == "" {
+		defURL = "http://127.0.0.1:8098"
+	}
+	base := fs.String("url", defURL, "HTTP address of the node (env RIAKGO_URL)")
+	fs.Usage = func() { fmt.Fprint(stderr, adminUsage) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		fmt.Fprint(stderr, adminUsage)
+		return 2
+	}
+	c := &adminClient{base: strings.TrimRight(*base, "/"), http: &http.Client{Timeout: 60 * time.Second}}
+	switch rest[0] {
+	case "bucket-type":
+		return adminBucketType(c, rest[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "riakgo admin: unknown command %q\n\n%s", rest[0], adminUsage)
+	return 2
+}
+
+type adminType struct {
+	Name   string         `json:"name"`
+	Status string         `json:"status"`
+	Active bool           `json:"active"`
+	Props  map[string]any `json:"props"`
+	Error  string         `json:"error"`
+	// Reasons per property, for validation failures.
+	Reasons map[string]string `json:"reasons"`
+}
+
+func adminBucketType(c *adminClient, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, adminUsage)
+		return 2
+	}
+	verb := args[0]
+	need := map[string]int{"create": 2, "activate": 2, "update": 3, "status": 2, "list": 1}
+	n, ok := need[verb]
+	if !ok || len(args) < n || len(args) > 3 || (verb != "create" && len(args) != n) {
+		fmt.Fprint(stderr, adminUsage)
+		return 2
+	}
+	name := ""
+	if len(args) > 1 {
+		name = args[1]
+	}
+	path := "/admin/bucket-types/" + url.PathEscape(name)
+	var code int
+	var body []byte
+	var err error
+	switch verb {
+	case "list":
+		code, body, err = c.do("GET", "/admin/bucket-types", nil)
+	case "status":
+		code, body, err = c.do("GET", path, nil)
+	case "create":
+		props := "{}"
+		if len(args) == 3 && strings.TrimSpace(args[2]) != "" {
+			props = args[2]
+		}
+		if !json.Valid([]byte(props)) {
+			fmt.Fprintf(stderr, "Cannot create bucket type %s: invalid json\n", name)
+			return 1
+		}
+		if props == "{}" {
+			props = `{"props":{}}`
+		}
+		code, body, err = c.do("PUT", path, []byte(props))
+	case "activate":
+		code, body, err = c.do("POST", path+"/activate", nil)
+	case "update":
+		if !json.Valid([]byte(args[2])) {
+			fmt.Fprintf(stderr, "Cannot update bucket type: %s: invalid json\n", name)
+			return 1
+		}
+		code, body, err = c.do("PUT", path+"/props", []byte(args[2]))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "riakgo admin: %v\n", err)
+		return 1
+	}
+	var t adminType
+	_ = json.Unmarshal(body, &t)
+	if verb == "list" {
+		if code != 200 {
+			fmt.Fprintf(stderr, "riakgo admin: %s\n", strings.TrimSpace(string(body)))
+			return 1
+		}
+		var l struct{ Types []adminType }
+		if err := json.Unmarshal(body, &l); err != nil {
+			fmt.Fprintf(stderr, "riakgo admin: bad answer: %v\n", err)
+			return 1
+		}
+		for _, t := range l.Types {
+			state := "not active"
+			if t.Active {
+				state = "active"
+			}
+			fmt.Fprintf(stdout, "%s (%s)\n", t.Name, state)
+		}
+		return 0
+	}
+	if code >= 300 {
+		msg := t.Error
+		if msg == "" {
+			msg = strings.TrimSpace(string(body))
+		}
+		switch verb {
+		case "status":
+			fmt.Fprintf(stdout, "%s is not an existing bucket type\n", name)
+		case "create":
+			fmt.Fprintf(stderr, "Error creating bucket type %s:\n", name)
+		case "update":
+			fmt.Fprintf(stderr, "Error updating bucket type %s:\n", name)
+		default:
+			fmt.Fprintf(stderr, "Error activating bucket type %s:\n", name)
+		}
+		if len(t.Reasons) > 0 {
+			keys := make([]string, 0, len(t.Reasons))
+			for k := range t.Reasons {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				fmt.Fprintf(stderr, "%s: %s\n", k, t.Reasons[k])
+			}
+		} else {
+			fmt.Fprintln(stderr, msg)
+		}
+		return 1
+	}
+	switch verb {
+	case "create":
+		fmt.Fprintf(stdout, "%s created\n", name)
+	case "activate":
+		fmt.Fprintf(stdout, "%s has been activated\n", name)
+	case "update":
+		fmt.Fprintf(stdout, "%s updated\n", name)
+	case "status":
+		switch t.Status {
+		case "active":
+			fmt.Fprintf(stdout, "%s is active\n", name)
+		case "ready":
+			fmt.Fprintf(stdout, "%s has been created and may be activated\n", name)
+		default:
+			fmt.Fprintf(stdout, "%s has been created but cannot be activated yet\n", name)
+		}
+		fmt.Fprintln(stdout)
+		keys := make([]string, 0, len(t.Props))
+		for k := range t.Props {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			v, _ := json.Marshal(t.Props[k])
+			fmt.Fprintf(stdout, "%s: %s\n", k, strings.Trim(string(v), `"`))
+		}
+	}
+	return 0
+}

@@ -1,0 +1,171 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	nethttp "net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/riakgo/riakgo/kv"
+)
+
+// serveIndex answers a secondary-index query:
+// [/types/T]/buckets/B/index/<field>/<value>[/<end>].
+func (h *Handler) serveIndex(w nethttp.ResponseWriter, r *nethttp.Request, rt route) {
+	if !allow(w, r, "GET", "HEAD") {
+		return
+	}
+	qs := r.URL.Query()
+	field := strings.ToLower(rt.rest[0])
+	q := kv.IndexQuery{Type: rt.key.Type, Bucket: rt.key.Bucket, Field: field, Start: rt.rest[1], End: rt.rest[1]}
+	if len(rt.rest) == 3 {
+		q.End, q.Range = rt.rest[2], true
+	}
+	if field != "$bucket" && field != "$key" && !strings.HasSuffix(field, "_bin") && !strings.HasSuffix(field, "_int") {
+		textError(w, badRequest("Invalid query: {unknown_field_type,<<\"%s\">>}\n", field))
+		return
+	}
+	boolParam := func(name string) (bool, *apiError) {
+		switch v := qs.Get(name); strings.ToLower(v) {
+		case "", "false":
+			return false, nil
+		case "true":
+			return true, nil
+		default:
+			return false, badRequest("%s query parameter must be true or false\n", name)
+		}
+	}
+	var ae *apiError
+	if q.ReturnTerms, ae = boolParam("return_terms"); ae != nil {
+		textError(w, ae)
+		return
+	}
+	stream, ae := boolParam("stream")
+	if ae != nil {
+		textError(w, ae)
+		return
+	}
+	if _, ae = boolParam("pagination_sort"); ae != nil {
+		textError(w, ae)
+		return
+	}
+	if !q.Range || field == "$key" || field == "$bucket" {
+		q.ReturnTerms = false // Riak ignores it for exact matches and $key
+	}
+	if v := qs.Get("max_results"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			textError(w, badRequest("Invalid \"max_results\". \"%s\" is not a positive integer\n", v))
+			return
+		}
+		q.MaxResults = n
+	}
+	q.Continuation = qs.Get("continuation")
+	if re := qs.Get("term_regex"); re != "" {
+		if strings.HasSuffix(field, "_int") {
+			textError(w, badRequest("Can not use term regular expressions on integer queries\n"))
+			return
+		}
+		rx, err := regexp.Compile(re)
+		if err != nil {
+			textError(w, badRequest("Invalid term regular expression %q: %v\n", re, err))
+			return
+		}
+		q.TermRegex = rx
+	}
+	timeout := time.Minute
+	if v := qs.Get("timeout"); v != "" {
+		ms, err := strconv.Atoi(v)
+		if err != nil || ms < 0 {
+			textError(w, badRequest("Bad timeout value %q. Must be a non-negative integer\n", v))
+			return
+		}
+		if ms > 0 {
+			timeout = time.Duration(ms) * time.Millisecond
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+
+	render := func(res []kv.IndexResult) any {
+		if q.ReturnTerms {
+			out := make([]map[string]string, len(res))
+			for i, x := range res {
+				out[i] = map[string]string{x.Term: x.Key}
+			}
+			return map[string]any{"results": out}
+		}
+		keys := make([]string, len(res))
+		for i, x := range res {
+			keys[i] = x.Key
+		}
+		return map[string]any{"keys": keys}
+	}
+
+	if !stream {
+		var all []kv.IndexResult
+		cont, err := h.c.Query(ctx, q, func(c []kv.IndexResult) error { all = append(all, c...); return nil })
+		if err != nil {
+			h.indexError(w, err, rt)
+			return
+		}
+		body := render(all).(map[string]any)
+		if cont != "" {
+			body["continuation"] = cont
+		}
+		writeJSON(w, 200, body)
+		return
+	}
+	boundary := kv.Base62(h.o.Rand(), h.o.Rand())
+	started := false
+	part := func(v any) {
+		if !started {
+			started = true
+			w.Header().Set("Content-Type", "multipart/mixed;boundary="+boundary)
+			w.WriteHeader(200)
+		}
+		b, _ := json.Marshal(v)
+		w.Write([]byte("\r\n--" + boundary + "\r\nContent-Type: application/json\r\n\r\n"))
+		w.Write(b)
+		if f, ok := w.(nethttp.Flusher); ok {
+			f.Flush()
+		}
+	}
+	cont, err := h.c.Query(ctx, q, func(c []kv.IndexResult) error { part(render(c)); return nil })
+	if err != nil && !started {
+		h.indexError(w, err, rt)
+		return
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		part(map[string]string{"error": "timeout"})
+	case err != nil:
+		part(map[string]string{"error": err.Error()})
+	case cont != "":
+		part(map[string]string{"continuation": cont})
+	}
+	if !started {
+		part(render(nil))
+	}
+	w.Write([]byte("\r\n--" + boundary + "--\r\n"))
+}
+
+func (h *Handler) indexError(w nethttp.ResponseWriter, err error, rt route) {
+	switch {
+	case errors.Is(err, kv.ErrBadIndex):
+		msg := strings.TrimPrefix(err.Error(), kv.ErrBadIndex.Error()+": ")
+		if strings.HasPrefix(msg, "invalid continuation") {
+			textError(w, badRequest("Invalid continuation: %s\n", strings.TrimPrefix(msg, "invalid continuation ")))
+			return
+		}
+		textError(w, badRequest("Invalid query: %s\n", msg))
+	case errors.Is(err, context.DeadlineExceeded):
+		textError(w, &apiError{status: 503, body: "request timed out\n"})
+	default:
+		textError(w, mapError(err, rt.key))
+	}
+}

@@ -1,0 +1,172 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	nethttp "net/http"
+	"strconv"
+	"time"
+)
+
+// Listing follows Riak: ?buckets=true / ?keys=true answer one JSON object;
+// =stream sends a chunked sequence of {"buckets":[…]} / {"keys":[…]}
+// objects ending with an empty list; a timeout mid-stream sends
+// {"error":"timeout"} and stops. Nothing holds more than one chunk of
+// names in memory while streaming.
+
+// listTimeout parses ?timeout (ms) with a default.
+func listTimeout(r *nethttp.Request, def time.Duration) (time.Duration, *apiError) {
+	s := r.URL.Query().Get("timeout")
+	if s == "" {
+		return def, nil
+	}
+	ms, err := strconv.Atoi(s)
+	if err != nil || ms < 0 {
+		return 0, badRequest("Bad timeout value %q\n", s)
+	}
+	if ms == 0 {
+		return def, nil
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+// streamer writes chunked JSON objects.
+type streamer struct {
+	w     nethttp.ResponseWriter
+	field string
+	wrote bool
+}
+
+func (s *streamer) start() {
+	if s.wrote {
+		return
+	}
+	s.wrote = true
+	s.w.Header().Set("Content-Type", "application/json")
+	s.w.WriteHeader(200)
+}
+
+func (s *streamer) chunk(names []string) error {
+	s.start()
+	b, err := json.Marshal(map[string][]string{s.field: names})
+	if err != nil {
+		return err
+	}
+	if _, err := s.w.Write(b); err != nil {
+		return err
+	}
+	if f, ok := s.w.(nethttp.Flusher); ok {
+		f.Flush()
+	}
+	return nil
+}
+
+func (h *Handler) serveBuckets(w nethttp.ResponseWriter, r *nethttp.Request, rt route) {
+	if !allow(w, r, "GET", "HEAD") {
+		return
+	}
+	mode := r.URL.Query().Get("buckets")
+	if mode != "true" && mode != "stream" {
+		textError(w, badRequest("List buckets with ?buckets=true or ?buckets=stream\n"))
+		return
+	}
+	timeout, ae := listTimeout(r, 5*time.Minute)
+	if ae != nil {
+		textError(w, ae)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	h.list(w, ctx, rt, "buckets", mode == "stream", func(emit func([]string) error) error {
+		return h.c.ListBuckets(ctx, rt.key.Type, emit)
+	})
+}
+
+func (h *Handler) serveKeys(w nethttp.ResponseWriter, r *nethttp.Request, rt route) {
+	q := r.URL.Query()
+	mode := q.Get("keys")
+	if mode != "true" && mode != "stream" {
+		// Riak answers {} without a keys parameter (new API).
+		writeJSON(w, 200, map[string]any{})
+		return
+	}
+	def := 8 * time.Minute
+	if mode == "stream" {
+		def = time.Minute
+	}
+	timeout, ae := listTimeout(r, def)
+	if ae != nil {
+		textError(w, ae)
+		return
+	}
+	if rt.api == apiV1 && q.Get("props") != "false" {
+		// The old API puts the bucket's props first.
+		p, err := h.c.BucketProps(rt.key.Type, rt.key.Bucket)
+		if err != nil {
+			textError(w, mapError(err, rt.key))
+			return
+		}
+		if mode == "true" {
+			var keys []string
+			ctx, cancel := context.WithTimeout(r.Context(), timeout)
+			defer cancel()
+			err := h.c.ListKeys(ctx, rt.key.Type, rt.key.Bucket, func(c []string) error { keys = append(keys, c...); return nil })
+			if err != nil {
+				textError(w, mapError(err, rt.key))
+				return
+			}
+			if keys == nil {
+				keys = []string{}
+			}
+			writeJSON(w, 200, map[string]any{"props": p.JSON(rt.key.Bucket), "keys": keys})
+			return
+		}
+		b, _ := json.Marshal(map[string]any{"props": p.JSON(rt.key.Bucket)})
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(200)
+		w.Write(b)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	h.list(w, ctx, rt, "keys", mode == "stream", func(emit func([]string) error) error {
+		return h.c.ListKeys(ctx, rt.key.Type, rt.key.Bucket, emit)
+	})
+}
+
+// list runs a listing, buffered or streamed.
+func (h *Handler) list(w nethttp.ResponseWriter, ctx context.Context, rt route, field string, stream bool, run func(func([]string) error) error) {
+	if !stream {
+		all := []string{}
+		if err := run(func(c []string) error { all = append(all, c...); return nil }); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				textError(w, &apiError{status: 503, body: "request timed out\n"})
+				return
+			}
+			textError(w, mapError(err, rt.key))
+			return
+		}
+		writeJSON(w, 200, map[string]any{field: all})
+		return
+	}
+	st := &streamer{w: w, field: field}
+	if sw, ok := w.(*statusWriter); ok && sw.status != 0 {
+		st.wrote = true // the v1 props chunk went first
+	}
+	err := run(st.chunk)
+	switch {
+	case err == nil:
+		st.chunk([]string{})
+	case !st.wrote:
+		if errors.Is(err, context.DeadlineExceeded) {
+			textError(w, &apiError{status: 503, body: "request timed out\n"})
+			return
+		}
+		textError(w, mapError(err, rt.key))
+	case errors.Is(err, context.DeadlineExceeded):
+		w.Write([]byte(`{"error":"timeout"}`))
+	default:
+		b, _ := json.Marshal(map[string]string{"error": err.Error()})
+		w.Write(b)
+	}
+}
