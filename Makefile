@@ -8,7 +8,7 @@ PKGS     := ./...
 RACE_PKGS := ./kv/... ./http/... ./internal/... ./cmd/...
 BENCH_DURATION ?= 60s
 
-.PHONY: all build run test test-unit test-race test-e2e lint fmt bench bench-go fuzz-smoke clean
+.PHONY: all build run test test-unit test-race test-clients lint fmt bench bench-go bench-listing fuzz-smoke clean
 
 all: build
 
@@ -42,6 +42,21 @@ fmt:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./vclock/ ./siblings/ ./internal/wire/ ./kv/...
 	./scripts/bench.sh $(BENCH_DURATION)
+
+# Key listing of 1,000,000 keys: peak RSS while streaming vs an idle node.
+bench-listing:
+	./scripts/bench-listing.sh 1000000
+
+CLIENT_SUITES := clients/nodiak clients/riak-js
+
+# The Riak client libraries' own mocha suites (nodiak, riak-js) against a
+# fresh node; see docs/compatibility.md, "Client suites".
+test-clients: $(CLIENT_SUITES:%=%/node_modules/.package-lock.json)
+	./clients/run.sh
+
+# npm ci when a suite's node_modules is missing or older than its lock file.
+clients/%/node_modules/.package-lock.json: clients/%/package.json clients/%/package-lock.json
+	cd clients/$* && npm ci --no-audit --no-fund
 
 bench-go:
 	$(GO) test -run '^$$' -bench . ./...

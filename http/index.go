@@ -36,7 +36,8 @@ func (h *Handler) serveIndex(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 		case "true":
 			return true, nil
 		default:
-			return false, badRequest("%s query parameter must be true or false\n", name)
+			// Riak's text, without a newline (riak_kv_wm_index).
+			return false, badRequest("Invalid %q. %q is not a boolean", name, qs.Get(name))
 		}
 	}
 	var ae *apiError
@@ -59,7 +60,7 @@ func (h *Handler) serveIndex(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 	if v := qs.Get("max_results"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
-			textError(w, badRequest("Invalid \"max_results\". \"%s\" is not a positive integer\n", v))
+			textError(w, badRequest("Invalid \"max_results\". \"%s\" is not a positive integer", v))
 			return
 		}
 		q.MaxResults = n
@@ -67,7 +68,7 @@ func (h *Handler) serveIndex(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 	q.Continuation = qs.Get("continuation")
 	if re := qs.Get("term_regex"); re != "" {
 		if strings.HasSuffix(field, "_int") {
-			textError(w, badRequest("Can not use term regular expressions on integer queries\n"))
+			textError(w, badRequest("Can not use term regular expressions on integer queries"))
 			return
 		}
 		rx, err := regexp.Compile(re)

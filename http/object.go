@@ -297,9 +297,13 @@ func (h *Handler) putObject(w *statusWriter, r *nethttp.Request, rt route) {
 		return
 	}
 	if created {
+		w.Header().Set("Content-Type", ctype)
 		w.WriteHeader(201)
 		return
 	}
+	// Riak's 204s carry a Content-Type (clients parse it); for a write it
+	// is the stored media type.
+	w.Header().Set("Content-Type", ctype)
 	w.WriteHeader(204)
 }
 
@@ -361,6 +365,7 @@ func (h *Handler) deleteObject(w *statusWriter, r *nethttp.Request, rt route) {
 		textError(w, mapError(err, rt.key))
 		return
 	}
+	w.Header().Set("Content-Type", "text/plain")
 	w.WriteHeader(204)
 }
 

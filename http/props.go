@@ -60,6 +60,7 @@ func (h *Handler) serveProps(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 			textError(w, mapError(err, k))
 			return
 		}
+		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(204)
 	case "DELETE":
 		if rt.api == apiV1 {
@@ -70,6 +71,7 @@ func (h *Handler) serveProps(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 			textError(w, mapError(err, k))
 			return
 		}
+		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(204)
 	default:
 		allow(w, r, "GET", "HEAD", "PUT", "DELETE")
@@ -124,6 +126,7 @@ func (h *Handler) serveTypeProps(w nethttp.ResponseWriter, r *nethttp.Request, r
 			}
 			return
 		}
+		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(204)
 	default:
 		allow(w, r, "GET", "HEAD", "PUT")

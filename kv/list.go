@@ -70,7 +70,8 @@ func (s *Service) ListKeys(ctx context.Context, typ, bucket string, emit func(ke
 					it.Close()
 					return err
 				}
-				chunk = chunk[:0]
+				// A new chunk: emit may keep the one it was given.
+				chunk = make([]string, 0, listChunk)
 			}
 		}
 		err = it.Err()

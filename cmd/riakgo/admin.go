@@ -169,7 +169,12 @@ func adminBucketType(c *adminClient, args []string, stdout, stderr io.Writer) in
 		}
 		switch verb {
 		case "status":
-			fmt.Fprintf(stdout, "%s is not an existing bucket type\n", name)
+			if code == http.StatusNotFound {
+				// riak-admin's whole answer; the body adds nothing.
+				fmt.Fprintf(stdout, "%s is not an existing bucket type\n", name)
+				return 1
+			}
+			fmt.Fprintf(stderr, "Error reading bucket type %s:\n", name)
 		case "create":
 			fmt.Fprintf(stderr, "Error creating bucket type %s:\n", name)
 		case "update":

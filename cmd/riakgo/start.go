@@ -30,6 +30,8 @@ var startSettings = []struct{ name, help string }{
 	{"ring-size", "number of partitions, a power of two; fixed when the data directory is created"},
 	{"delete-mode", "tombstone reaping: keep, immediate, or milliseconds"},
 	{"log-level", "debug, info, warn or error"},
+	{"block-cache", "Pebble block cache in MiB"},
+	{"object-cache", "decoded-object cache in MiB (0 disables it)"},
 	{"pprof", "serve Go's net/http/pprof profiles on this address (off when empty)"},
 }
 
@@ -77,6 +79,7 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 		"name": cfg.Name, "data-dir": cfg.DataDir, "http": cfg.HTTP, "cluster": cfg.Cluster,
 		"gossip": cfg.Gossip, "ring-size": strconv.Itoa(cfg.RingSize), "delete-mode": cfg.DeleteMode,
 		"log-level": "info", "pprof": "",
+		"block-cache": strconv.Itoa(cfg.BlockCacheMiB), "object-cache": strconv.Itoa(cfg.ObjectCacheMiB),
 	}
 	fs := flag.NewFlagSet("start", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -128,6 +131,17 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.RingSize = rs
 	cfg.Version = Version
+	for _, c := range []struct {
+		name string
+		dst  *int
+	}{{"block-cache", &cfg.BlockCacheMiB}, {"object-cache", &cfg.ObjectCacheMiB}} {
+		n, err := strconv.Atoi(get(c.name))
+		if err != nil {
+			fmt.Fprintf(stderr, "riakgo start: %s %q is not a number of MiB\n", c.name, get(c.name))
+			return 2
+		}
+		*c.dst = n
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(get("log-level"))); err != nil {
 		fmt.Fprintf(stderr, "riakgo start: log-level %q: use debug, info, warn or error\n", get("log-level"))

@@ -48,6 +48,10 @@ type Config struct {
 	Clock clock.Clock
 	// Version is reported by /stats.
 	Version string
+	// BlockCacheMiB is Pebble's block cache (default 256).
+	BlockCacheMiB int
+	// ObjectCacheMiB is the decoded-object cache (default 128; 0 disables).
+	ObjectCacheMiB int
 }
 
 // DefaultConfig returns the embedded defaults: data in ./data, HTTP on
@@ -61,6 +65,9 @@ func DefaultConfig() Config {
 		Gossip:     "127.0.0.1:7946",
 		RingSize:   ring.DefaultSize,
 		DeleteMode: "3000",
+
+		BlockCacheMiB:  256,
+		ObjectCacheMiB: 128,
 	}
 }
 
@@ -83,6 +90,12 @@ func (c Config) Validate() error {
 	}
 	if _, err := kv.ParseDeleteMode(c.DeleteMode); err != nil {
 		errs = append(errs, err)
+	}
+	if c.BlockCacheMiB < 1 {
+		errs = append(errs, fmt.Errorf("block-cache %d MiB: must be at least 1", c.BlockCacheMiB))
+	}
+	if c.ObjectCacheMiB < 0 {
+		errs = append(errs, fmt.Errorf("object-cache %d MiB: must not be negative", c.ObjectCacheMiB))
 	}
 	return errors.Join(errs...)
 }
@@ -114,7 +127,7 @@ func Start(cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data-dir %s: %w", cfg.DataDir, err)
 	}
-	store, err := pebblestore.Open(filepath.Join(cfg.DataDir, "kv"), pebblestore.Options{Logger: log})
+	store, err := pebblestore.Open(filepath.Join(cfg.DataDir, "kv"), pebblestore.Options{Logger: log, CacheSize: int64(cfg.BlockCacheMiB) << 20})
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +154,10 @@ func Start(cfg Config) (*Node, error) {
 	kcfg.DeleteMode = dm
 	kcfg.Limits = siblings.DefaultLimits()
 	kcfg.Metrics = n.metrics
+	kcfg.ObjectCacheBytes = cfg.ObjectCacheMiB << 20
+	if cfg.ObjectCacheMiB == 0 {
+		kcfg.ObjectCacheBytes = -1
+	}
 	if n.svc, err = kv.New(kcfg); err != nil {
 		return fail(err)
 	}
