@@ -19,8 +19,9 @@ run: build
 	./$(BIN) start
 
 # Every test: unit and property tests, the race detector on concurrent
-# packages, the real-process end-to-end tests, and lint.
-test: lint test-unit test-race
+# packages, the real-process end-to-end tests, lint, and the Riak client
+# libraries' own suites (nodiak, riak-js) against a fresh node.
+test: lint test-unit test-race test-clients
 
 test-unit:
 	$(GO) test -count=1 $(PKGS)

@@ -133,7 +133,9 @@ run_suite() {
   echo
   echo "== $name: mocha in ${dir#"$root"/} (skipping: ${lists[*]#"$root"/})"
   # mocha runs in the background so that a signal reaches the traps at once;
-  # tail shows its log live and stops when mocha does.
+  # tail shows its log live and stops when mocha does. The log exists
+  # before either starts, so tail never races the redirection.
+  : >"$work/$name.out"
   (
     cd "$dir" &&
       RIAKGO_SUMMARY="$work/$name.json" RIAKGO_EXCLUDE_FILE="$exclude" RIAKGO_BROKEN_FILE="$broken" \

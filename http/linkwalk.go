@@ -149,13 +149,3 @@ func (h *Handler) serveLinkWalk(w nethttp.ResponseWriter, r *nethttp.Request, rt
 		w.Write([]byte(b.String()))
 	}
 }
-
-// serveCounter answers the legacy 1.4 counters route.
-func (h *Handler) serveCounter(w nethttp.ResponseWriter, r *nethttp.Request, rt route) {
-	textError(w, &apiError{status: 501, body: "Legacy counters are not implemented yet in this riakgo version\n"})
-}
-
-// serveDatatype answers the data-type routes.
-func (h *Handler) serveDatatype(w nethttp.ResponseWriter, r *nethttp.Request, rt route) {
-	textError(w, &apiError{status: 501, body: "Data types are not implemented yet in this riakgo version\n"})
-}

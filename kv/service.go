@@ -415,6 +415,12 @@ func (s *Service) Put(ctx context.Context, k Key, value []byte, meta siblings.Me
 }
 
 func (s *Service) put(k Key, props Props, value []byte, meta siblings.Meta, vc vclock.VClock, w, dw, pw quorum.Value) (*siblings.Object, error) {
+	return s.write(k, props, value, meta, vc, nil, w, dw, pw)
+}
+
+// write runs a coordinated write of value (or, with m, of the mutation's
+// result) and answers at W/DW/PW.
+func (s *Service) write(k Key, props Props, value []byte, meta siblings.Meta, vc vclock.VClock, m Mutation, w, dw, pw quorum.Value) (*siblings.Object, error) {
 	n := props.NVal
 	p := quorum.Put{
 		N:  n,
@@ -436,7 +442,7 @@ func (s *Service) put(k Key, props Props, value []byte, meta siblings.Meta, vc v
 			break
 		}
 	}
-	fsm := NewPutFSM(targets, coord, siblings.Sibling{Value: value, Meta: meta}, vc, p, props.keepsSiblings())
+	fsm := NewPutFSM(targets, coord, siblings.Sibling{Value: value, Meta: meta}, vc, p, props.keepsSiblings()).WithMutation(m)
 	resp, _ := s.drive(k, props, fsm.Start(), fsm.Step)
 	done := s.cfg.Clock.Now()
 	s.stats.puts.add(done, 1)
@@ -526,7 +532,11 @@ func (s *Service) drive(k Key, props Props, acts []Action, step func(Event) []Ac
 			v, err := s.vnodeFor(a.Target)
 			var obj *siblings.Object
 			if err == nil {
-				obj, err = v.CoordPut(k, a.Put, a.Ctx, props, syncOne)
+				if a.Mutate != nil {
+					obj, err = v.CoordUpdate(k, a.Mutate, a.Put.Meta, props, syncOne)
+				} else {
+					obj, err = v.CoordPut(k, a.Put, a.Ctx, props, syncOne)
+				}
 			}
 			next = step(PutReply{Index: a.Index, Durable: true, Obj: obj, Err: err})
 		case SendPut:

@@ -356,6 +356,24 @@ func (v *Vnode) write(k Key, old, o *siblings.Object, sync, check bool) (int, er
 // not allow siblings, prunes the clock, checks the object limits and stores
 // the result, which it returns (the frontier object to replicate).
 func (v *Vnode) CoordPut(k Key, put siblings.Sibling, ctx vclock.VClock, props Props, sync bool) (*siblings.Object, error) {
+	return v.coordinate(k, put, ctx, nil, props, sync)
+}
+
+// Mutation computes a data-type write at the coordinating vnode from the
+// locally stored object (nil if absent) and the vnode's actor for the key:
+// it returns the new value, which replaces every local sibling (the
+// mutation has merged them). It runs under the key's lock and must not
+// block.
+type Mutation func(local *siblings.Object, actor vclock.Actor) (siblings.Sibling, error)
+
+// CoordUpdate coordinates a data-type operation (Riak's "action at a
+// distance"): the mutation runs on the local copy with this vnode's actor
+// and the result is stored and returned for replication.
+func (v *Vnode) CoordUpdate(k Key, m Mutation, meta siblings.Meta, props Props, sync bool) (*siblings.Object, error) {
+	return v.coordinate(k, siblings.Sibling{Meta: meta}, nil, m, props, sync)
+}
+
+func (v *Vnode) coordinate(k Key, put siblings.Sibling, ctx vclock.VClock, m Mutation, props Props, sync bool) (*siblings.Object, error) {
 	st := v.stripe(k)
 	v.locks[st].Lock()
 	defer v.locks[st].Unlock()
@@ -363,9 +381,19 @@ func (v *Vnode) CoordPut(k Key, put siblings.Sibling, ctx vclock.VClock, props P
 	if err != nil {
 		return nil, err
 	}
+	if m != nil && local != nil {
+		ctx = local.Clock
+	}
 	actor, err := v.actorFor(local, ctx)
 	if err != nil {
 		return nil, err
+	}
+	if m != nil {
+		meta := put.Meta
+		if put, err = m(local, actor); err != nil {
+			return nil, err
+		}
+		put.Meta.VTag, put.Meta.LastModified = meta.VTag, meta.LastModified
 	}
 	now := v.clk.Now().Unix()
 	o := siblings.Update(local, put, ctx, actor, now, siblings.UpdateOptions{DVV: props.DVVEnabled, LastWriteWins: props.LastWriteWins})

@@ -48,7 +48,9 @@ type Config struct {
 	Clock clock.Clock
 	// Version is reported by /stats.
 	Version string
-	// BlockCacheMiB is Pebble's block cache (default 256).
+	// BlockCacheMiB is Pebble's block cache (default 32; the object cache
+	// holds hot objects, and a small block cache keeps listing scans from
+	// growing the process).
 	BlockCacheMiB int
 	// ObjectCacheMiB is the decoded-object cache (default 128; 0 disables).
 	ObjectCacheMiB int
@@ -66,7 +68,7 @@ func DefaultConfig() Config {
 		RingSize:   ring.DefaultSize,
 		DeleteMode: "3000",
 
-		BlockCacheMiB:  256,
+		BlockCacheMiB:  32,
 		ObjectCacheMiB: 128,
 	}
 }
