@@ -1,0 +1,80 @@
+package dt
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// Sentinel errors. Every error this package returns wraps exactly one of
+// them, so callers test with errors.Is and map them to Riak's responses.
+var (
+	// ErrPrecondition is wrapped by *PreconditionError: a remove that would
+	// remove nothing (Riak's {precondition,{not_present,X}}). The value is
+	// left unchanged.
+	ErrPrecondition = errors.New("riakgo/dt: precondition failed")
+
+	// ErrTypeMismatch is returned when an operation or a value of one kind
+	// meets a value of another kind (merging a set into a map, applying a
+	// CounterOp to a set).
+	ErrTypeMismatch = errors.New("riakgo/dt: data type mismatch")
+
+	// ErrInvalidOp is returned for operations that no replica could apply:
+	// a map field whose type cannot be embedded, a nested operation of the
+	// wrong kind for its field, a register timestamp ≤ 0, nesting deeper
+	// than MaxDepth, an HLL precision outside 4..16.
+	ErrInvalidOp = errors.New("riakgo/dt: invalid operation")
+
+	// ErrInvalidActor is returned when an operation that needs a new dot is
+	// applied with the zero actor, which no vnode ever uses.
+	ErrInvalidActor = errors.New("riakgo/dt: invalid actor")
+
+	// ErrTooManyDeferred is returned when a context remove would have to be
+	// deferred (the replica has not seen the whole context) but the value
+	// already holds MaxDeferred deferred contexts. Deferred removes are
+	// never dropped, because dropping one resurrects data; the caller should
+	// catch the replica up (merge from other replicas) and retry.
+	ErrTooManyDeferred = errors.New("riakgo/dt: too many deferred operations")
+
+	// ErrOverflow is returned when an increment would overflow an actor's
+	// 64-bit increment or decrement total.
+	ErrOverflow = errors.New("riakgo/dt: counter overflow")
+
+	// ErrMalformed is wrapped by every decoding error: bytes that are not
+	// the canonical encoding of a valid value or context.
+	ErrMalformed = errors.New("riakgo/dt: malformed encoding")
+)
+
+// PreconditionError reports a remove that would have removed nothing at a
+// replica that has seen the whole context the client sent: the element (or
+// map field) is absent, or every add of it that is present was concurrent
+// with the client's read. It is Riak's {precondition,{not_present,X}}.
+type PreconditionError struct {
+	// Path holds the map fields leading to the set or map the remove was
+	// aimed at, outermost first; it is empty at the top level.
+	Path []Field
+	// Element is the absent set element, or for a map field removal the
+	// field in Riak's name_type form.
+	Element string
+}
+
+// Error renders the error as Riak prints it, prefixed with the path.
+func (e *PreconditionError) Error() string {
+	var b strings.Builder
+	b.WriteString("riakgo/dt: precondition {not_present,<<")
+	b.WriteString(strconv.Quote(e.Element))
+	b.WriteString(">>}")
+	if len(e.Path) > 0 {
+		b.WriteString(" in ")
+		for i, f := range e.Path {
+			if i > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(f.String())
+		}
+	}
+	return b.String()
+}
+
+// Unwrap makes errors.Is(err, ErrPrecondition) true.
+func (e *PreconditionError) Unwrap() error { return ErrPrecondition }
