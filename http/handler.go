@@ -419,15 +419,24 @@ func (h *Handler) serveRoot(w nethttp.ResponseWriter, r *nethttp.Request) {
 	if !allow(w, r, "GET", "HEAD") {
 		return
 	}
+	// Names with several prefixes appear several times, as in Riak; JSON
+	// readers keep the last, so the /buckets form comes last.
 	res := [][2]string{
 		{"riak_kv_wm_bucket_type", "/types"},
+		{"riak_kv_wm_buckets", "/riak"},
 		{"riak_kv_wm_buckets", "/buckets"},
-		{"riak_kv_wm_object", "/buckets"},
+		{"riak_kv_wm_counter", "/buckets"},
+		{"riak_kv_wm_index", "/buckets"},
+		{"riak_kv_wm_keylist", "/buckets"},
+		{"riak_kv_wm_link_walker", "/riak"},
+		{"riak_kv_wm_link_walker", "/buckets"},
 		{"riak_kv_wm_object", "/riak"},
 		{"riak_kv_wm_object", "/types"},
+		{"riak_kv_wm_object", "/buckets"},
 		{"riak_kv_wm_ping", "/ping"},
 		{"riak_kv_wm_preflist", "/buckets"},
 		{"riak_kv_wm_props", "/buckets"},
+		{"riak_kv_wm_stats", "/stats"},
 	}
 	links := make([]string, len(res))
 	for i, e := range res {

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/riakgo/riakgo/client"
 )
 
 // These tests run the real binary: they build riakgo once, start it on a
@@ -110,12 +112,12 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 	return l.w.Write(b)
 }
 
-var client = &http.Client{Timeout: 10 * time.Second}
+var httpc = &http.Client{Timeout: 10 * time.Second}
 
 func put(url, body string) (int, error) {
 	req, _ := http.NewRequest("PUT", url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "text/plain")
-	resp, err := client.Do(req)
+	resp, err := httpc.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -125,7 +127,7 @@ func put(url, body string) (int, error) {
 }
 
 func get(url string) (int, string, error) {
-	resp, err := client.Get(url)
+	resp, err := httpc.Get(url)
 	if err != nil {
 		return 0, "", err
 	}
@@ -143,6 +145,10 @@ func TestKillNineKeepsAcknowledgedWrites(t *testing.T) {
 	var mu sync.Mutex
 	acked := map[string]string{}
 	ctx, cancel := context.WithCancel(context.Background())
+	c, err := client.New(p.url)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
 		wg.Add(1)
@@ -151,15 +157,13 @@ func TestKillNineKeepsAcknowledgedWrites(t *testing.T) {
 			for i := 0; ctx.Err() == nil; i++ {
 				k := fmt.Sprintf("w%d-%d", w, i)
 				v := fmt.Sprintf("value of %s", k)
-				code, err := put(p.url+"/buckets/crash/keys/"+k, v)
+				_, err := c.Put(ctx, client.Loc{Bucket: "crash", Key: k}, client.Content{Value: []byte(v), ContentType: "text/plain"}, "", nil)
 				if err != nil {
 					return // the node is gone
 				}
-				if code == 204 {
-					mu.Lock()
-					acked[k] = v
-					mu.Unlock()
-				}
+				mu.Lock()
+				acked[k] = v
+				mu.Unlock()
 			}
 		}(w)
 	}
@@ -185,13 +189,17 @@ func TestKillNineKeepsAcknowledgedWrites(t *testing.T) {
 	wg.Wait()
 
 	p2 := startNode(t, dir)
+	c2, err := client.New(p2.url)
+	if err != nil {
+		t.Fatal(err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	t.Logf("%d writes acknowledged before SIGKILL", len(acked))
 	for k, v := range acked {
-		code, body, err := get(p2.url + "/buckets/crash/keys/" + k)
-		if err != nil || code != 200 || body != v {
-			t.Fatalf("acknowledged write %s lost after SIGKILL: status %d body %q err %v", k, code, body, err)
+		o, err := c2.Get(context.Background(), client.Loc{Bucket: "crash", Key: k}, nil)
+		if err != nil || len(o.Siblings) != 1 || string(o.Siblings[0].Value) != v {
+			t.Fatalf("acknowledged write %s lost after SIGKILL: %+v %v", k, o, err)
 		}
 	}
 }
