@@ -87,7 +87,9 @@ func (h *Handler) datatypeError(w nethttp.ResponseWriter, err error, rt route) {
 	case errors.Is(err, kv.ErrNotDatatype):
 		textError(w, &apiError{status: 409, body: "The stored object is not a " + "data type value of this bucket: " + err.Error() + "\n"})
 	case errors.As(err, &pe):
-		textError(w, &apiError{status: 412, body: pe.Error() + "\n"})
+		// Riak: 500 Error:\n{precondition,{not_present,<<"x">>}}; riakgo
+		// keeps the text and answers 412 (the client's context is stale).
+		textError(w, &apiError{status: 412, body: "Error:\n{precondition,{not_present,<<" + strconv.Quote(pe.Element) + ">>}}\n"})
 	case errors.Is(err, dt.ErrInvalidOp):
 		textError(w, badRequest("%s\n", err.Error()))
 	default:
@@ -95,13 +97,3 @@ func (h *Handler) datatypeError(w nethttp.ResponseWriter, err error, rt route) {
 	}
 }
 
-// serveDatatype answers the data-type routes; on the default type Riak
-// redirects to the legacy counters URL.
-func (h *Handler) serveDatatype(w nethttp.ResponseWriter, r *nethttp.Request, rt route) {
-	if rt.key.Type == kv.DefaultType && rt.hasKey {
-		w.Header().Set("Location", "/buckets/"+esc(rt.key.Bucket)+"/counters/"+esc(rt.key.Key))
-		textError(w, &apiError{status: 301, body: "Counters in the default bucket-type should use the legacy URL\n"})
-		return
-	}
-	textError(w, &apiError{status: 501, body: "Data types are not implemented yet in this riakgo version\n"})
-}

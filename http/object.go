@@ -253,6 +253,11 @@ func (h *Handler) putObject(w *statusWriter, r *nethttp.Request, rt route) {
 		textError(w, ae)
 		return
 	}
+	if props, err := h.c.BucketProps(rt.key.Type, rt.key.Bucket); err == nil && props.Datatype != "" {
+		textError(w, &apiError{status: 403, body: "Bucket datatype '" + props.Datatype + "': write its values through /types/" +
+			rt.key.Type + "/buckets/" + rt.key.Bucket + "/datatypes/KEY with a data-type operation\n"})
+		return
+	}
 	created := !rt.hasKey
 	if created {
 		rt.key.Key = kv.Base62(h.o.Rand(), h.o.Rand())

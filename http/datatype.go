@@ -1,0 +1,172 @@
+package http
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	nethttp "net/http"
+	"strings"
+	"time"
+
+	"github.com/riakgo/riakgo/dt"
+	"github.com/riakgo/riakgo/kv"
+)
+
+// Data types (reference §11): GET/POST /types/T/buckets/B/datatypes/K, and
+// POST /types/T/buckets/B/datatypes to create with a generated key.
+
+// topLevelKinds are the data types a bucket type's datatype may name.
+var topLevelKinds = map[dt.Kind]bool{dt.KindCounter: true, dt.KindSet: true, dt.KindMap: true, dt.KindHLL: true, dt.KindGSet: true}
+
+func (h *Handler) serveDatatype(w nethttp.ResponseWriter, r *nethttp.Request, rt route) {
+	if rt.key.Type == kv.DefaultType && rt.hasKey {
+		w.Header().Set("Location", "/buckets/"+esc(rt.key.Bucket)+"/counters/"+esc(rt.key.Key))
+		textError(w, &apiError{status: 301, body: "Counters in the default bucket-type should use the legacy URL\n"})
+		return
+	}
+	dc, ok := h.c.(DatatypeClient)
+	if !ok {
+		textError(w, &apiError{status: 501, body: "Data types are not available on this node\n"})
+		return
+	}
+	switch {
+	case r.Method == "POST":
+	case (r.Method == "GET" || r.Method == "HEAD") && rt.hasKey:
+	default:
+		if rt.hasKey {
+			allow(w, r, "GET", "HEAD", "POST")
+		} else {
+			allow(w, r, "POST")
+		}
+		return
+	}
+	props, err := h.c.BucketProps(rt.key.Type, rt.key.Bucket)
+	if err != nil {
+		if errors.Is(err, kv.ErrUnknownType) {
+			textError(w, &apiError{status: 404, body: "Unknown bucket type: " + rt.key.Type + "\n"})
+			return
+		}
+		textError(w, mapError(err, rt.key))
+		return
+	}
+	kind, ok := dt.ParseKind(props.Datatype)
+	if !ok || !topLevelKinds[kind] {
+		name := props.Datatype
+		if name == "" {
+			name = "undefined"
+		}
+		textError(w, &apiError{status: 403, body: "Bucket datatype '" + name + "' is not a supported type.\n"})
+		return
+	}
+	if !props.AllowMult {
+		textError(w, &apiError{status: 403, body: "Bucket must be allow_mult=true\n"})
+		return
+	}
+	q := r.URL.Query()
+	opts, ae := requestOptions(q)
+	if ae != nil {
+		textError(w, ae)
+		return
+	}
+	includeContext := true
+	switch strings.ToLower(q.Get("include_context")) {
+	case "", "true":
+	case "false":
+		includeContext = false
+	default:
+		textError(w, badRequest("include_context query parameter must be true or false\n"))
+		return
+	}
+	render := func(v dt.CRDT) map[string]any {
+		out := map[string]any{"type": kind.String(), "value": v.Value()}
+		if includeContext && (kind == dt.KindSet || kind == dt.KindMap) {
+			if c := v.Context(); !c.IsZero() {
+				if b := c.Bytes(); len(b) > 0 {
+					out["context"] = base64.StdEncoding.EncodeToString(b)
+				}
+			}
+		}
+		return out
+	}
+
+	if r.Method != "POST" {
+		v, err := dc.FetchDatatype(r.Context(), rt.key, kind, opts)
+		if errors.Is(err, kv.ErrNotFound) {
+			writeJSON(w, 404, map[string]string{"type": kind.String(), "error": "notfound"})
+			return
+		}
+		if err != nil {
+			h.datatypeError(w, err, rt)
+			return
+		}
+		writeJSON(w, 200, render(v))
+		return
+	}
+
+	if mt, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); strings.TrimSpace(strings.ToLower(mt)) != "application/json" {
+		// Riak answers 406 here, not 415.
+		textError(w, &apiError{status: 406, body: "Data type operations must be sent with Content-Type: application/json\n"})
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+	if err != nil {
+		textError(w, badRequest("Could not read the request body: %v\n", err))
+		return
+	}
+	if !json.Valid(body) {
+		textError(w, badRequest("Couldn't decode JSON: the body is not valid JSON\n"))
+		return
+	}
+	opJSON, ctxText, err := splitContext(body)
+	if err != nil {
+		textError(w, badRequest("Couldn't decode JSON: %v\n", err))
+		return
+	}
+	op, err := parseOp(kind, opJSON, time.Now().UnixMicro(), 0)
+	var fe *errField
+	switch {
+	case errors.As(err, &fe):
+		textError(w, badRequest("%s\n", fe.Error()))
+		return
+	case err != nil:
+		textError(w, badRequest("Invalid operation on datatype '%s': %s\n", kind, strings.TrimSpace(string(opJSON))))
+		return
+	}
+	var dctx dt.Context
+	if ctxText != "" {
+		raw, err := base64.StdEncoding.DecodeString(ctxText)
+		if err == nil {
+			dctx, err = dt.ParseContext(raw)
+		}
+		if err != nil {
+			textError(w, badRequest("Invalid context: send back the context of an earlier fetch unchanged\n"))
+			return
+		}
+	}
+	created := !rt.hasKey
+	if created {
+		rt.key.Key = kv.Base62(h.o.Rand(), h.o.Rand())
+		rt.hasKey = true
+	}
+	v, err := dc.UpdateDatatype(r.Context(), rt.key, kind, op, dctx, opts)
+	if err != nil {
+		h.datatypeError(w, err, rt)
+		return
+	}
+	if created {
+		w.Header().Set("Location", "/types/"+esc(rt.key.Type)+"/buckets/"+esc(rt.key.Bucket)+"/keys/"+esc(rt.key.Key))
+	}
+	switch {
+	case opts.ReturnBody && created:
+		writeJSON(w, 201, render(v))
+	case opts.ReturnBody:
+		writeJSON(w, 200, render(v))
+	case created:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(201)
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(204)
+	}
+}

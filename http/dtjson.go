@@ -1,0 +1,278 @@
+package http
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/riakgo/riakgo/dt"
+)
+
+// Parsing Riak's JSON data-type operations (reference §11.2) into dt ops.
+// Object members are read in the order sent, because Riak applies a set's
+// add/remove/add_all/remove_all in that order.
+
+// errOp marks an operation that does not fit the data type; the handler
+// answers 400 `Invalid operation on datatype '<t>': <json>`.
+var errOp = errors.New("invalid operation")
+
+// errField marks a bad map field name: 400 `Invalid map field name '<f>'`.
+type errField struct{ name string }
+
+func (e *errField) Error() string { return "Invalid map field name '" + e.name + "'" }
+
+// member is one "key": value pair of a JSON object, in order.
+type member struct {
+	key string
+	val json.RawMessage
+}
+
+// members reads a JSON object's members in order; ok is false if raw is
+// not an object.
+func members(raw json.RawMessage) ([]member, bool, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	t, err := dec.Token()
+	if err != nil {
+		return nil, false, err
+	}
+	if d, ok := t.(json.Delim); !ok || d != '{' {
+		return nil, false, nil
+	}
+	var out []member
+	for dec.More() {
+		kt, err := dec.Token()
+		if err != nil {
+			return nil, true, err
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, true, err
+		}
+		out = append(out, member{key: kt.(string), val: v})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, true, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, true, fmt.Errorf("trailing data after the JSON object")
+	}
+	return out, true, nil
+}
+
+// splitContext removes a top-level "context" member from an operation
+// body and returns the rest and the context's text.
+func splitContext(body []byte) (json.RawMessage, string, error) {
+	ms, isObj, err := members(body)
+	if err != nil {
+		return nil, "", err
+	}
+	if !isObj {
+		return body, "", nil
+	}
+	var ctx string
+	var b bytes.Buffer
+	b.WriteByte('{')
+	n := 0
+	for _, m := range ms {
+		if m.key == "context" {
+			if err := json.Unmarshal(m.val, &ctx); err != nil {
+				return nil, "", fmt.Errorf("context must be a string")
+			}
+			continue
+		}
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(m.key)
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(m.val)
+		n++
+	}
+	b.WriteByte('}')
+	return b.Bytes(), ctx, nil
+}
+
+func jsonString(raw json.RawMessage) (string, bool) {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+func jsonStrings(raw json.RawMessage) ([]string, bool) {
+	var l []string
+	if json.Unmarshal(raw, &l) != nil {
+		return nil, false
+	}
+	return l, true
+}
+
+func jsonInt(raw json.RawMessage) (int64, bool) {
+	var n json.Number
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if dec.Decode(&n) != nil {
+		return 0, false
+	}
+	v, err := n.Int64()
+	return v, err == nil
+}
+
+// parseOp parses an operation on a value of kind k. now is the register
+// timestamp (microseconds) for assignments.
+func parseOp(k dt.Kind, raw json.RawMessage, now int64, depth int) (dt.Op, error) {
+	if depth > dt.MaxDepth {
+		return nil, fmt.Errorf("%w: maps nested deeper than %d", errOp, dt.MaxDepth)
+	}
+	raw = bytes.TrimSpace(raw)
+	switch k {
+	case dt.KindCounter:
+		if n, ok := jsonInt(raw); ok {
+			return dt.CounterOp{Delta: n}, nil
+		}
+		if s, ok := jsonString(raw); ok {
+			switch s {
+			case "increment":
+				return dt.CounterOp{Delta: 1}, nil
+			case "decrement":
+				return dt.CounterOp{Delta: -1}, nil
+			}
+			return nil, errOp
+		}
+		ms, isObj, err := members(raw)
+		if err != nil || !isObj || len(ms) != 1 {
+			return nil, errOp
+		}
+		n, ok := jsonInt(ms[0].val)
+		if !ok {
+			return nil, errOp
+		}
+		switch ms[0].key {
+		case "increment":
+			return dt.CounterOp{Delta: n}, nil
+		case "decrement":
+			return dt.CounterOp{Delta: -n}, nil
+		}
+		return nil, errOp
+	case dt.KindSet, dt.KindGSet, dt.KindHLL:
+		ms, isObj, err := members(raw)
+		if err != nil || !isObj || len(ms) == 0 {
+			return nil, errOp
+		}
+		var set dt.SetOp
+		var adds []string
+		for _, m := range ms {
+			var elems []string
+			switch m.key {
+			case "add", "remove":
+				s, ok := jsonString(m.val)
+				if !ok {
+					return nil, errOp
+				}
+				elems = []string{s}
+			case "add_all", "remove_all":
+				l, ok := jsonStrings(m.val)
+				if !ok {
+					return nil, errOp
+				}
+				elems = l
+			default:
+				return nil, errOp
+			}
+			remove := strings.HasPrefix(m.key, "remove")
+			if remove && k != dt.KindSet {
+				return nil, errOp // gsets and hlls only grow
+			}
+			if remove {
+				set = set.Remove(elems...)
+			} else {
+				set = set.Add(elems...)
+				adds = append(adds, elems...)
+			}
+		}
+		switch k {
+		case dt.KindGSet:
+			return dt.GSetOp{Elements: adds}, nil
+		case dt.KindHLL:
+			return dt.HLLOp{Elements: adds}, nil
+		}
+		return set, nil
+	case dt.KindRegister:
+		if s, ok := jsonString(raw); ok {
+			return dt.RegisterOp{Value: s, Timestamp: now}, nil
+		}
+		ms, isObj, err := members(raw)
+		if err != nil || !isObj || len(ms) != 1 || ms[0].key != "assign" {
+			return nil, errOp
+		}
+		s, ok := jsonString(ms[0].val)
+		if !ok {
+			return nil, errOp
+		}
+		return dt.RegisterOp{Value: s, Timestamp: now}, nil
+	case dt.KindFlag:
+		s, ok := jsonString(raw)
+		if !ok {
+			return nil, errOp
+		}
+		switch s {
+		case "enable":
+			return dt.FlagOp{Enable: true}, nil
+		case "disable":
+			return dt.FlagOp{Enable: false}, nil
+		}
+		return nil, errOp
+	case dt.KindMap:
+		ms, isObj, err := members(raw)
+		if err != nil || !isObj || len(ms) == 0 {
+			return nil, errOp
+		}
+		var op dt.MapOp
+		for _, m := range ms {
+			switch m.key {
+			case "remove":
+				var names []string
+				if s, ok := jsonString(m.val); ok {
+					names = []string{s}
+				} else if l, ok := jsonStrings(m.val); ok {
+					names = l
+				} else {
+					return nil, errOp
+				}
+				for _, n := range names {
+					f, err := dt.ParseField(n)
+					if err != nil {
+						return nil, &errField{n}
+					}
+					op = op.Remove(f)
+				}
+			case "update":
+				fields, isObj, err := members(m.val)
+				if err != nil || !isObj {
+					return nil, errOp
+				}
+				for _, fm := range fields {
+					f, err := dt.ParseField(fm.key)
+					if err != nil {
+						return nil, &errField{fm.key}
+					}
+					sub, err := parseOp(f.Type, fm.val, now, depth+1)
+					if err != nil {
+						return nil, err
+					}
+					op = op.Update(f, sub)
+				}
+			default:
+				return nil, errOp
+			}
+		}
+		return op, nil
+	}
+	return nil, errOp
+}
