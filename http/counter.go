@@ -96,4 +96,3 @@ func (h *Handler) datatypeError(w nethttp.ResponseWriter, err error, rt route) {
 		textError(w, mapError(err, rt.key))
 	}
 }
-
