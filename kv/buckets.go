@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/riakgo/riakgo/kv/storage"
@@ -32,6 +33,8 @@ type buckets struct {
 	over map[bucketID]map[string]json.RawMessage
 	// eff caches the effective props of each bucket.
 	eff map[bucketID]Props
+	// checkResolver reports whether a resolver name is known.
+	checkResolver func(string) bool
 }
 
 func newBuckets(eng storage.Engine, defaults Props) *buckets {
@@ -151,6 +154,9 @@ func (b *buckets) setProps(typ, bucket string, raw map[string]json.RawMessage) e
 	if err != nil {
 		return err
 	}
+	if err := b.validResolver(p); err != nil {
+		return err
+	}
 	enc, err := json.Marshal(merged)
 	if err != nil {
 		return err
@@ -183,4 +189,15 @@ func (b *buckets) resetProps(typ, bucket string) error {
 	delete(b.eff, id)
 	b.mu.Unlock()
 	return nil
+}
+
+// validResolver checks a resolver property against the known resolvers.
+func (b *buckets) validResolver(p Props) error {
+	if b.checkResolver == nil || b.checkResolver(p.Resolver) {
+		if p.Resolver == "datatype" && p.Datatype == "" {
+			return &PropsError{Reasons: map[string]string{"resolver": "datatype resolution needs a bucket type with a datatype"}}
+		}
+		return nil
+	}
+	return &PropsError{Reasons: map[string]string{"resolver": "unknown resolver " + strconv.Quote(p.Resolver)}}
 }

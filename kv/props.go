@@ -34,6 +34,13 @@ type Props struct {
 	// Datatype is the immutable data-type property of a bucket type
 	// ("" for plain key-value buckets).
 	Datatype string
+	// Resolver (riakgo) names how reads resolve siblings: "" or
+	// allow_mult (the client resolves), last_write_wins (the latest value
+	// wins and is written back), datatype (the bucket's data type merges
+	// them), or the name of a registered resolver (json_set_union,
+	// numeric_max, longest, or one registered in Go), whose result is
+	// written back.
+	Resolver string
 }
 
 // DefaultProps returns the properties of the default bucket type, Riak's
@@ -222,6 +229,19 @@ var propSetters = map[string]propSetter{
 		}
 		return ""
 	},
+	"resolver": func(p *Props, raw json.RawMessage) string {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return "must be a string naming a resolver"
+		}
+		for _, c := range s {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+				return "resolver names use a-z, 0-9 and _"
+			}
+		}
+		p.Resolver = s
+		return ""
+	},
 	"consistent": func(p *Props, raw json.RawMessage) string {
 		if b, ok := coerceBool(raw); !ok || b {
 			return "strongly consistent buckets are not supported by riakgo"
@@ -299,6 +319,9 @@ func (p Props) JSON(name string) map[string]any {
 	}
 	if p.Datatype != "" {
 		m["datatype"] = p.Datatype
+	}
+	if p.Resolver != "" {
+		m["resolver"] = p.Resolver
 	}
 	return m
 }

@@ -131,6 +131,9 @@ type Config struct {
 	// ObjectCacheBytes bounds the cache of decoded objects shared by the
 	// vnodes (default 128 MiB; negative disables it).
 	ObjectCacheBytes int
+	// Resolvers are the named sibling resolvers buckets may choose with
+	// the resolver property (default: the built-ins).
+	Resolvers *siblings.Registry
 }
 
 // DefaultConfig returns Riak's defaults; Node, Ring and Engine must be set.
@@ -199,12 +202,23 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 60 * time.Second
 	}
+	if cfg.Resolvers == nil {
+		cfg.Resolvers = siblings.NewRegistry()
+	}
 	s := &Service{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, ring: cfg.Ring}
 	s.idle = sync.NewCond(&s.mu)
 	if s.metrics == nil {
 		s.metrics = nopMetrics{}
 	}
 	s.buckets = newBuckets(cfg.Engine, cfg.Defaults)
+	s.buckets.checkResolver = func(name string) bool {
+		switch name {
+		case "", "allow_mult", "last_write_wins", "datatype":
+			return true
+		}
+		_, ok := cfg.Resolvers.Get(name)
+		return ok
+	}
 	if err := s.buckets.loadTypes(); err != nil {
 		return nil, err
 	}
@@ -384,11 +398,49 @@ func (s *Service) Get(ctx context.Context, k Key, o Options) (*siblings.Object, 
 	if resp.Obj.IsTombstone() {
 		return resp.Obj, ErrNotFound
 	}
-	size := objectSize(resp.Obj)
-	s.stats.sibs.add(now, int64(len(resp.Obj.Siblings)))
+	obj := resp.Obj
+	if len(obj.Siblings) > 1 {
+		if resolved, err := s.resolveOnRead(k, props, obj); err != nil {
+			s.log.Warn("sibling resolver failed; returning the siblings", "key", k.String(), "resolver", props.Resolver, "err", err)
+		} else {
+			obj = resolved
+		}
+	}
+	size := objectSize(obj)
+	s.stats.sibs.add(now, int64(len(obj.Siblings)))
 	s.stats.size.add(now, int64(size))
-	s.metrics.ObjectRead(len(resp.Obj.Siblings), size)
-	return resp.Obj, nil
+	s.metrics.ObjectRead(len(obj.Siblings), size)
+	return obj, nil
+}
+
+// resolveOnRead applies the bucket's resolver to an object with siblings
+// and writes the result back with the object's clock, so that the
+// siblings it replaces are gone from every replica that takes the write.
+// It returns obj unchanged when the bucket keeps siblings for the client.
+func (s *Service) resolveOnRead(k Key, props Props, obj *siblings.Object) (*siblings.Object, error) {
+	var res siblings.Sibling
+	live := siblings.LiveSiblings(obj)
+	if len(live) == 0 {
+		return obj, nil
+	}
+	switch props.Resolver {
+	case "", "allow_mult", "datatype":
+		return obj, nil
+	case "last_write_wins":
+		res = siblings.ChooseLatest(&siblings.Object{Clock: obj.Clock, Siblings: live}).Siblings[0]
+	default:
+		r, ok := s.cfg.Resolvers.Get(props.Resolver)
+		if !ok {
+			return obj, fmt.Errorf("riakgo/kv: unknown resolver %q", props.Resolver)
+		}
+		var err error
+		if res, err = r.Resolve(live); err != nil {
+			return obj, err
+		}
+	}
+	meta := res.Meta
+	meta.Deleted = false
+	return s.put(k, props, res.Value, meta, obj.Clock, quorum.ValDefault, quorum.ValDefault, quorum.ValDefault)
 }
 
 // Put implements Client.

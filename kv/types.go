@@ -177,7 +177,11 @@ func (b *buckets) createType(name string, raw map[string]json.RawMessage) error 
 	if err := validTypeName(name); err != nil {
 		return err
 	}
-	if _, err := createProps(raw); err != nil {
+	p, err := createProps(raw)
+	if err != nil {
+		return err
+	}
+	if err := b.validResolver(p); err != nil {
 		return err
 	}
 	b.mu.Lock()
@@ -266,6 +270,9 @@ func (b *buckets) updateType(name string, raw map[string]json.RawMessage) error 
 	}
 	p, err := createProps(merged)
 	if err != nil {
+		return err
+	}
+	if err := b.validResolver(p); err != nil {
 		return err
 	}
 	next := &typeRecord{Active: true, Props: merged}
