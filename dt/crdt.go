@@ -22,7 +22,8 @@ type CRDT interface {
 	// Value returns the client-visible value in the shape of Riak's HTTP
 	// API: counter → int64, set and gset → sorted []string, map →
 	// map[string]any keyed name_type, register → string, flag → bool,
-	// hll → uint64. The result shares no memory with the receiver.
+	// hll → uint64; riakgo's own: oplog → OpLogValue, bcounter → int64.
+	// The result shares no memory with the receiver.
 	Value() any
 
 	// Context returns the causal context a client must send back with
@@ -80,6 +81,8 @@ var (
 	_ CRDT = (*Flag)(nil)
 	_ CRDT = (*GSet)(nil)
 	_ CRDT = (*HLL)(nil)
+	_ CRDT = (*OpLog)(nil)
+	_ CRDT = (*BCounter)(nil)
 )
 
 // New returns an empty value of kind k (an HLL at DefaultHLLPrecision).
@@ -99,6 +102,10 @@ func New(k Kind) (CRDT, error) {
 		return &GSet{}, nil
 	case KindHLL:
 		return &HLL{}, nil
+	case KindOpLog:
+		return &OpLog{}, nil
+	case KindBCounter:
+		return &BCounter{}, nil
 	}
 	return nil, fmt.Errorf("%w: unknown kind %d", ErrTypeMismatch, uint8(k))
 }

@@ -11,6 +11,11 @@
 //   - Flag: enable-wins.
 //   - GSet: grow-only set.
 //   - HLL: HyperLogLog cardinality sketch, precision 4..16 (default 14).
+//   - OpLog: versioned op-log register, a balance made of uniquely
+//     identified operations (actor, seq) with per-actor compacted prefixes;
+//     the correct replacement for replay-last-op sibling resolution.
+//   - BCounter: bounded counter that never goes below zero, by escrow:
+//     replicas hold rights, decrement only their own and transfer them.
 //
 // All of them implement CRDT. Set, Flag and Map are dot stores sharing one
 // causal kernel: every add carries a dot, the value's clock (a version
@@ -32,7 +37,8 @@
 //
 // Riak's data types are operation-based at the API and state-based inside:
 // a client sends an operation (CounterOp, SetOp, MapOp, RegisterOp, FlagOp,
-// GSetOp, HLLOp, mirroring Riak's JSON operations), the coordinating vnode
+// GSetOp, HLLOp, mirroring Riak's JSON operations; OpLogOp, BCounterOp and
+// BTransferOp for riakgo's own types), the coordinating vnode
 // applies it to its local value with its own actor (vclock.Actor: vnode id
 // plus per-key epoch), then replicates the whole value, which the other
 // replicas merge. Removes need the causal Context the client read: a remove
@@ -70,6 +76,5 @@
 //
 // The package is pure: no clocks (timestamps arrive in RegisterOp), no
 // goroutines, no I/O; it imports the standard library and vclock only.
-// riak_dt's remaining types in riakgo's design (the versioned op-log
-// register, the bounded counter and process-group state) are not here yet.
+// The last type in riakgo's design, process-group state, is not here yet.
 package dt

@@ -13,7 +13,8 @@ import (
 type Kind uint8
 
 // The data types. Counter, Set, Map, GSet and HLL are bucket data types;
-// Counter, Set, Map, Register and Flag may be embedded in a map.
+// Counter, Set, Map, Register and Flag may be embedded in a map. OpLog and
+// BCounter are riakgo's own (no Riak equivalent) and cannot be embedded.
 const (
 	KindCounter  Kind = 'C' // PN-counter (top level) / dotted counter (in a map)
 	KindSet      Kind = 'S' // add-wins observed-remove set without tombstones (ORSWOT)
@@ -22,6 +23,8 @@ const (
 	KindFlag     Kind = 'F' // enable-wins flag
 	KindGSet     Kind = 'G' // grow-only set
 	KindHLL      Kind = 'H' // HyperLogLog cardinality sketch
+	KindOpLog    Kind = 'O' // versioned op-log register (balance of uniquely identified operations)
+	KindBCounter Kind = 'B' // bounded counter (non-negative, escrow rights per replica)
 )
 
 var kindNames = [...]struct {
@@ -30,10 +33,11 @@ var kindNames = [...]struct {
 }{
 	{KindCounter, "counter"}, {KindSet, "set"}, {KindMap, "map"}, {KindRegister, "register"},
 	{KindFlag, "flag"}, {KindGSet, "gset"}, {KindHLL, "hll"},
+	{KindOpLog, "oplog"}, {KindBCounter, "bcounter"},
 }
 
 // String returns the type's Riak name: counter, set, map, register, flag,
-// gset or hll.
+// gset or hll; riakgo's own types are oplog and bcounter.
 func (k Kind) String() string {
 	for _, n := range kindNames {
 		if n.k == k {

@@ -194,7 +194,7 @@ func validateOp(op Op, depth int) error {
 				return err
 			}
 		}
-	case CounterOp, SetOp, FlagOp, GSetOp, HLLOp:
+	case CounterOp, SetOp, FlagOp, GSetOp, HLLOp, OpLogOp, BCounterOp, BTransferOp:
 	default:
 		return fmt.Errorf("%w: unknown operation %T", ErrInvalidOp, op)
 	}

@@ -15,6 +15,7 @@ commands:
   admin        riak-admin's verbs against a running node (riakgo admin -h)
   bench        run the HTTP load generator against a node (riakgo bench -h)
   bench-bare   serve the bare net/http ceiling used by bench --ceiling
+  lab          replay a concurrent history under each sibling strategy (docs/lab.md)
   version      print the version
   help         print this help
 `
@@ -31,6 +32,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runAdmin(args[1:], stdout, stderr)
 	case "bench":
 		return runBench(args[1:], stdout, stderr)
+	case "lab":
+		return runLab(args[1:], stdout, stderr)
 	case "bench-bare":
 		return runBenchBare(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
