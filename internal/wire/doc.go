@@ -5,5 +5,8 @@
 //
 // Decoders treat their input as hostile: they bound every length, never
 // panic, and return ErrMalformed for anything they did not produce (fuzzed).
-// Callers: kv (storage values), and later the transport.
+// The internode frame codec (frame.go), the message-type registry (msg.go)
+// and the version handshake (hello.go) serve internal/transport; message
+// bodies are the owners' structs with msgpack tags, decoded by DecodeBody.
+// Callers: kv (storage values) and internal/transport (frames).
 package wire

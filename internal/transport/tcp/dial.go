@@ -1,0 +1,271 @@
+package tcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/riakgo/riakgo/internal/transport"
+	"github.com/riakgo/riakgo/internal/wire"
+)
+
+// peer is the pool of outbound connections to one node.
+type peer struct {
+	id    NodeID
+	mu    sync.Mutex
+	next  int
+	slots []poolSlot
+}
+
+type poolSlot struct {
+	c    *conn
+	dial *dialing // the dial in progress, if any
+}
+
+// dialing is one dial attempt that several calls may wait on.
+type dialing struct {
+	done chan struct{}
+	c    *conn
+	err  error
+}
+
+// conn returns an open connection to node to, dialling one if the pool
+// slot whose turn it is has none. The dial runs in its own goroutine
+// (bounded by DialTimeout and HandshakeTimeout, not by ctx), so a caller
+// that gives up does not fail the others waiting on the same dial.
+func (t *Transport) conn(ctx context.Context, to NodeID) (*conn, error) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil, transport.ErrClosed
+	}
+	p := t.peers[to]
+	if p == nil {
+		p = &peer{id: to, slots: make([]poolSlot, t.cfg.PoolSize)}
+		t.peers[to] = p
+	}
+	t.mu.Unlock()
+
+	p.mu.Lock()
+	s := &p.slots[p.next]
+	p.next = (p.next + 1) % len(p.slots)
+	if s.c != nil && !s.c.isDead() {
+		c := s.c
+		p.mu.Unlock()
+		return c, nil
+	}
+	d := s.dial
+	if d == nil {
+		d = &dialing{done: make(chan struct{})}
+		s.dial = d
+		if !t.spawn(func() {
+			c, err := t.dial(to)
+			p.mu.Lock()
+			s.dial = nil
+			if err == nil {
+				s.c = c
+			}
+			p.mu.Unlock()
+			d.c, d.err = c, err
+			close(d.done)
+		}) {
+			s.dial = nil
+			p.mu.Unlock()
+			return nil, transport.ErrClosed
+		}
+	}
+	p.mu.Unlock()
+	select {
+	case <-d.done:
+		return d.c, d.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Handshake refusal codes, sent in the acceptor's error frame.
+const (
+	refuseMalformed uint16 = 1
+	refuseVersion   uint16 = 2
+	refuseCluster   uint16 = 3
+)
+
+func refusalCode(err error) uint16 {
+	switch {
+	case errors.Is(err, wire.ErrVersion):
+		return refuseVersion
+	case errors.Is(err, wire.ErrWrongCluster):
+		return refuseCluster
+	}
+	return refuseMalformed
+}
+
+func refusalError(code uint16) error {
+	switch code {
+	case refuseVersion:
+		return wire.ErrVersion
+	case refuseCluster:
+		return wire.ErrWrongCluster
+	}
+	return wire.ErrMalformed
+}
+
+// dial connects to node to and performs the handshake. Errors wrap
+// transport.ErrUnreachable (and the handshake's reason) or
+// transport.ErrClosed.
+func (t *Transport) dial(to NodeID) (*conn, error) {
+	c, err := t.dialHandshake(to)
+	if err != nil {
+		if t.base.Err() != nil {
+			return nil, transport.ErrClosed
+		}
+		t.st.dialFailures.Add(1)
+		t.log.Debug("tcp: dial failed", "peer", string(to), "err", err)
+		return nil, err
+	}
+	if !c.start() {
+		return nil, transport.ErrClosed
+	}
+	t.st.dials.Add(1)
+	return c, nil
+}
+
+func (t *Transport) dialHandshake(to NodeID) (*conn, error) {
+	addr, ok := t.cfg.Resolve(to)
+	if !ok {
+		return nil, fmt.Errorf("%w: no address for %s", transport.ErrUnreachable, to)
+	}
+	ctx, cancel := context.WithTimeout(t.base, t.cfg.DialTimeout)
+	defer cancel()
+	d := net.Dialer{KeepAlive: 15 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: dial %s at %s: %v", transport.ErrUnreachable, to, addr, err)
+	}
+	fail := func(err error) (*conn, error) {
+		nc.Close()
+		return nil, fmt.Errorf("%w: handshake with %s at %s: %w", transport.ErrUnreachable, to, addr, err)
+	}
+	stop := context.AfterFunc(t.base, func() { nc.Close() })
+	defer stop()
+	if err := nc.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
+		return fail(err)
+	}
+	b, err := wire.AppendFrame(nil, wire.Header{Type: wire.MsgHello}, &t.hello)
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := nc.Write(b); err != nil {
+		return fail(err)
+	}
+	f, err := wire.ReadFrame(nc, wire.MaxHelloSize)
+	if err != nil {
+		return fail(err)
+	}
+	if f.Type != wire.MsgHello || f.Flags&wire.FlagResponse == 0 {
+		return fail(fmt.Errorf("%w: answered hello with %s %s", wire.ErrMalformed, f.Type, f.Flags))
+	}
+	if f.Flags&wire.FlagError != 0 {
+		var eb wire.ErrorBody
+		if err := wire.DecodeBody(f.Body, &eb); err != nil {
+			return fail(err)
+		}
+		return fail(fmt.Errorf("%w: refused by the peer: %s", refusalError(eb.Code), eb.Message))
+	}
+	var h wire.Hello
+	if err := wire.DecodeBody(f.Body, &h); err != nil {
+		return fail(err)
+	}
+	if _, err := wire.CheckHello(t.hello, h); err != nil {
+		return fail(err)
+	}
+	if NodeID(h.Node) != to {
+		return fail(fmt.Errorf("the node at %s is %s, not %s", addr, h.Node, to))
+	}
+	if err := nc.SetDeadline(time.Time{}); err != nil {
+		return fail(err)
+	}
+	return t.newConn(nc, to, true), nil
+}
+
+func (t *Transport) acceptLoop() {
+	defer t.wg.Done()
+	for {
+		nc, err := t.ln.Accept()
+		if err != nil {
+			if t.isClosed() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			t.log.Warn("tcp: accept failed", "err", err)
+			select { // e.g. out of file descriptors: let some close
+			case <-time.After(50 * time.Millisecond):
+			case <-t.base.Done():
+				return
+			}
+			continue
+		}
+		if !t.spawn(func() { t.accept(nc) }) {
+			nc.Close()
+			return
+		}
+	}
+}
+
+// accept performs the acceptor's side of the handshake and starts the
+// connection.
+func (t *Transport) accept(nc net.Conn) {
+	stop := context.AfterFunc(t.base, func() { nc.Close() })
+	peer, err := t.acceptHandshake(nc)
+	stop()
+	if err != nil {
+		nc.Close()
+		if t.base.Err() == nil {
+			t.st.refused.Add(1)
+			t.log.Warn("tcp: refused connection", "remote", nc.RemoteAddr().String(), "err", err)
+		}
+		return
+	}
+	t.newConn(nc, peer, false).start()
+}
+
+func (t *Transport) acceptHandshake(nc net.Conn) (NodeID, error) {
+	if err := nc.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
+		return "", err
+	}
+	f, err := wire.ReadFrame(nc, wire.MaxHelloSize)
+	if err != nil {
+		return "", fmt.Errorf("reading hello: %w", err)
+	}
+	refuse := func(err error) (NodeID, error) {
+		b, encErr := wire.AppendFrame(nil, wire.Header{Type: wire.MsgHello, Flags: wire.FlagResponse | wire.FlagError},
+			&wire.ErrorBody{Code: refusalCode(err), Message: err.Error()})
+		if encErr == nil {
+			_, _ = nc.Write(b)
+		}
+		return "", err
+	}
+	if f.Type != wire.MsgHello || f.Flags != 0 {
+		return refuse(fmt.Errorf("%w: expected hello, got %s %s", wire.ErrMalformed, f.Type, f.Flags))
+	}
+	var h wire.Hello
+	if err := wire.DecodeBody(f.Body, &h); err != nil {
+		return refuse(err)
+	}
+	if _, err := wire.CheckHello(t.hello, h); err != nil {
+		return refuse(err)
+	}
+	b, err := wire.AppendFrame(nil, wire.Header{Type: wire.MsgHello, Flags: wire.FlagResponse}, &t.hello)
+	if err != nil {
+		return "", err
+	}
+	if _, err := nc.Write(b); err != nil {
+		return "", err
+	}
+	if err := nc.SetDeadline(time.Time{}); err != nil {
+		return "", err
+	}
+	return NodeID(h.Node), nil
+}

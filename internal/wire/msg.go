@@ -1,0 +1,81 @@
+package wire
+
+import "strconv"
+
+// MsgType identifies an internode message: the one byte after a frame's
+// length prefix. The transport routes a frame to the handler registered for
+// its type; the owner of the message (kv, handoff, membership) defines the
+// body as a plain Go struct with msgpack tags.
+type MsgType uint8
+
+// The message types.
+//
+// WARNING: ONLY APPEND TO THIS LIST. The numbers are part of the protocol:
+// nodes of different releases exchange them. Never renumber, reuse or remove
+// a type; retire one by leaving its constant in place with a "retired"
+// comment. testdata/msgtypes.golden holds every number ever assigned and
+// TestMsgTypesAppendOnly fails when one changes.
+//
+// Blocks, so that owners append without colliding:
+//
+//	  1–15   transport (handshake, ping)
+//	 16–79   kv (vnode requests, coordinator forwarding, read repair)
+//	 80–111  handoff and anti-entropy
+//	112–143  ring and membership
+//	144–239  unassigned
+//	240–254  tests only: product code never sends them
+//	255      never assigned
+const (
+	// MsgInvalid is the zero value; no frame carries it.
+	MsgInvalid MsgType = 0
+	// MsgHello is the version handshake, the first frame on every
+	// connection in each direction; its body is a Hello.
+	MsgHello MsgType = 1
+	// MsgPing is a liveness probe answered by every transport with an
+	// empty body; it needs no registered handler.
+	MsgPing MsgType = 2
+)
+
+// Message types reserved for tests (transport conformance suites, fuzzing).
+// Product code never sends or handles them.
+const (
+	MsgTest1 MsgType = 251
+	MsgTest2 MsgType = 252
+	MsgTest3 MsgType = 253
+	MsgTest4 MsgType = 254
+)
+
+// msgNames is the registry: the name of every assigned type. A read-only
+// table, indexed by MsgType.
+var msgNames = [256]string{
+	MsgHello: "hello",
+	MsgPing:  "ping",
+
+	MsgTest1: "test1",
+	MsgTest2: "test2",
+	MsgTest3: "test3",
+	MsgTest4: "test4",
+}
+
+// String returns the registered name of t, or "msg(N)" for a number this
+// release does not know (a newer peer may send one).
+func (t MsgType) String() string {
+	if n := msgNames[t]; n != "" {
+		return n
+	}
+	return "msg(" + strconv.Itoa(int(t)) + ")"
+}
+
+// Known reports whether t is assigned in this release's registry.
+func (t MsgType) Known() bool { return msgNames[t] != "" }
+
+// MsgTypes returns every assigned message type in ascending order.
+func MsgTypes() []MsgType {
+	var out []MsgType
+	for i, n := range msgNames {
+		if n != "" {
+			out = append(out, MsgType(i))
+		}
+	}
+	return out
+}
