@@ -6,6 +6,7 @@ import (
 	"io"
 	nethttp "net/http"
 	"strconv"
+	"strings"
 
 	"github.com/riakgo/riakgo/dt"
 	"github.com/riakgo/riakgo/kv"
@@ -83,7 +84,10 @@ func (h *Handler) serveCounter(w nethttp.ResponseWriter, r *nethttp.Request, rt 
 
 func (h *Handler) datatypeError(w nethttp.ResponseWriter, err error, rt route) {
 	var pe *dt.PreconditionError
+	var ir *dt.InsufficientRightsError
 	switch {
+	case errors.As(err, &ir):
+		textError(w, &apiError{status: 409, body: strings.TrimPrefix(ir.Error(), "riakgo/dt: ") + "\n"})
 	case errors.Is(err, kv.ErrNotDatatype):
 		textError(w, &apiError{status: 409, body: "The stored object is not a " + "data type value of this bucket: " + err.Error() + "\n"})
 	case errors.As(err, &pe):

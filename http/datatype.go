@@ -17,7 +17,8 @@ import (
 // POST /types/T/buckets/B/datatypes to create with a generated key.
 
 // topLevelKinds are the data types a bucket type's datatype may name.
-var topLevelKinds = map[dt.Kind]bool{dt.KindCounter: true, dt.KindSet: true, dt.KindMap: true, dt.KindHLL: true, dt.KindGSet: true}
+var topLevelKinds = map[dt.Kind]bool{dt.KindCounter: true, dt.KindSet: true, dt.KindMap: true, dt.KindHLL: true, dt.KindGSet: true,
+	dt.KindOpLog: true, dt.KindBCounter: true}
 
 func (h *Handler) serveDatatype(w nethttp.ResponseWriter, r *nethttp.Request, rt route) {
 	if rt.key.Type == kv.DefaultType && rt.hasKey {

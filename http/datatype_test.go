@@ -151,3 +151,26 @@ func FuzzDatatypeOp(f *testing.F) {
 }
 
 func dtParseKind(s string) (dt.Kind, bool) { return dt.ParseKind(s) }
+
+func TestDatatypeOpLogAndBCounter(t *testing.T) {
+	e := datatypeEnv(t)
+	e.makeType("ledgers", `{"datatype":"oplog"}`)
+	e.makeType("stock", `{"datatype":"bcounter"}`)
+	p := "/types/ledgers/buckets/acct/datatypes/alice"
+	e.dtPost(p, `{"deposit":100,"note":"salary"}`).want(t, 204, "")
+	e.dtPost(p, `{"withdraw":30}`).want(t, 204, "")
+	e.dtPost(p+"?returnbody=true", `5`).want(t, 200, `{"type":"oplog","value":{"balance":75,"version":3}}`)
+	r := e.dtPost(p, `{"deposit":1,"withdraw":2}`)
+	if r.StatusCode != 400 {
+		t.Errorf("two amounts: %d", r.StatusCode)
+	}
+
+	q := "/types/stock/buckets/w/datatypes/widgets"
+	e.dtPost(q, `{"increment":3}`).want(t, 204, "")
+	e.dtPost(q, `{"decrement":2}`).want(t, 204, "")
+	r = e.dtPost(q, `{"decrement":2}`)
+	if r.StatusCode != 409 || !strings.Contains(r.Body(), "insufficient rights") {
+		t.Fatalf("overdraw: %d %q, want 409 naming the rights", r.StatusCode, r.Body())
+	}
+	e.get(q).want(t, 200, `{"type":"bcounter","value":1}`)
+}

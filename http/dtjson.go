@@ -160,6 +160,50 @@ func parseOp(k dt.Kind, raw json.RawMessage, now int64, depth int) (dt.Op, error
 			return dt.CounterOp{Delta: -n}, nil
 		}
 		return nil, errOp
+	case dt.KindBCounter:
+		c, err := parseOp(dt.KindCounter, raw, now, depth)
+		if err != nil {
+			return nil, err
+		}
+		return dt.BCounterOp{Delta: c.(dt.CounterOp).Delta}, nil
+	case dt.KindOpLog:
+		// A bare integer (negative withdraws), or {"deposit":N} /
+		// {"withdraw":N} with an optional "note".
+		if n, ok := jsonInt(raw); ok {
+			return dt.OpLogOp{Amount: n}, nil
+		}
+		ms, isObj, err := members(raw)
+		if err != nil || !isObj || len(ms) == 0 {
+			return nil, errOp
+		}
+		var op dt.OpLogOp
+		amounts := 0
+		for _, m := range ms {
+			switch m.key {
+			case "deposit", "withdraw":
+				n, ok := jsonInt(m.val)
+				if !ok || n < 0 {
+					return nil, errOp
+				}
+				if m.key == "withdraw" {
+					n = -n
+				}
+				op.Amount = n
+				amounts++
+			case "note":
+				s, ok := jsonString(m.val)
+				if !ok {
+					return nil, errOp
+				}
+				op.Note = s
+			default:
+				return nil, errOp
+			}
+		}
+		if amounts != 1 {
+			return nil, errOp
+		}
+		return op, nil
 	case dt.KindSet, dt.KindGSet, dt.KindHLL:
 		ms, isObj, err := members(raw)
 		if err != nil || !isObj || len(ms) == 0 {

@@ -49,7 +49,8 @@ type TypeInfo struct {
 	Props  Props
 }
 
-var supportedDatatypes = map[string]bool{"counter": true, "set": true, "map": true, "hll": true, "gset": true}
+var supportedDatatypes = map[string]bool{"counter": true, "set": true, "map": true, "hll": true, "gset": true,
+	"oplog": true, "bcounter": true}
 
 const typesIndexKey = "btypes"
 
