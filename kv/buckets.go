@@ -197,6 +197,9 @@ func (b *buckets) validResolver(p Props) error {
 		if p.Resolver == "datatype" && p.Datatype == "" {
 			return &PropsError{Reasons: map[string]string{"resolver": "datatype resolution needs a bucket type with a datatype"}}
 		}
+		if p.Resolver == "oplog" && p.Datatype != "oplog" {
+			return &PropsError{Reasons: map[string]string{"resolver": "oplog resolution needs a bucket type with datatype oplog"}}
+		}
 		return nil
 	}
 	return &PropsError{Reasons: map[string]string{"resolver": "unknown resolver " + strconv.Quote(p.Resolver)}}

@@ -37,7 +37,8 @@ type Props struct {
 	// Resolver (riakgo) names how reads resolve siblings: "" or
 	// allow_mult (the client resolves), last_write_wins (the latest value
 	// wins and is written back), datatype (the bucket's data type merges
-	// them), or the name of a registered resolver (json_set_union,
+	// them), oplog (the bucket type's op-log register), or the name of a
+	// registered resolver (json_set_union,
 	// numeric_max, longest, or one registered in Go), whose result is
 	// written back.
 	Resolver string

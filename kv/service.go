@@ -213,7 +213,7 @@ func New(cfg Config) (*Service, error) {
 	s.buckets = newBuckets(cfg.Engine, cfg.Defaults)
 	s.buckets.checkResolver = func(name string) bool {
 		switch name {
-		case "", "allow_mult", "last_write_wins", "datatype":
+		case "", "allow_mult", "last_write_wins", "datatype", "oplog":
 			return true
 		}
 		_, ok := cfg.Resolvers.Get(name)
@@ -424,7 +424,7 @@ func (s *Service) resolveOnRead(k Key, props Props, obj *siblings.Object) (*sibl
 		return obj, nil
 	}
 	switch props.Resolver {
-	case "", "allow_mult", "datatype":
+	case "", "allow_mult", "datatype", "oplog":
 		return obj, nil
 	case "last_write_wins":
 		res = siblings.ChooseLatest(&siblings.Object{Clock: obj.Clock, Siblings: live}).Siblings[0]
