@@ -47,7 +47,8 @@ func (s *Service) ListKeys(ctx context.Context, typ, bucket string, emit func(ke
 	}
 	prefix := appendBucketPrefix(nil, typ, bucket)
 	chunk := make([]string, 0, listChunk)
-	for p, v := range s.vnodes {
+	for p := range s.vnodes {
+		v := s.Vnode(p)
 		if v == nil {
 			continue
 		}
@@ -98,7 +99,8 @@ func (s *Service) ListBuckets(ctx context.Context, typ string, emit func(buckets
 	tprefix = append(tprefix, typ...)
 	seen := map[string]bool{}
 	var chunk []string
-	for p, v := range s.vnodes {
+	for p := range s.vnodes {
+		v := s.Vnode(p)
 		if v == nil {
 			continue
 		}
@@ -278,7 +280,8 @@ func (s *Service) Query(ctx context.Context, q IndexQuery, emit func([]IndexResu
 		}
 		return false, sc.it.Err()
 	}
-	for p, v := range s.vnodes {
+	for p := range s.vnodes {
+		v := s.Vnode(p)
 		if v == nil {
 			continue
 		}

@@ -9,9 +9,12 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riakgo/riakgo/internal/clock"
+	"github.com/riakgo/riakgo/internal/transport"
+	"github.com/riakgo/riakgo/internal/wire"
 	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/quorum"
 	"github.com/riakgo/riakgo/ring"
@@ -134,6 +137,11 @@ type Config struct {
 	// Resolvers are the named sibling resolvers buckets may choose with
 	// the resolver property (default: the built-ins).
 	Resolvers *siblings.Registry
+	// Transport reaches vnodes on other nodes; nil for a single node.
+	Transport transport.Transport
+	// Up reports whether a node is up (membership); nil means every node
+	// is up. Down primaries are replaced by fallbacks.
+	Up func(ring.NodeID) bool
 }
 
 // DefaultConfig returns Riak's defaults; Node, Ring and Engine must be set.
@@ -174,7 +182,10 @@ type Service struct {
 	metrics Metrics
 	ring    *ring.Ring
 	buckets *buckets
-	vnodes  []*Vnode // by partition; this node owns every partition for now
+	vnodes  []atomic.Pointer[Vnode] // by partition: owned ones at start, fallbacks on demand
+	vcfg    vnodeConfig
+	openMu  sync.Mutex // serialises opening vnodes
+	tr      transport.Transport
 
 	stats stats
 
@@ -222,18 +233,20 @@ func New(cfg Config) (*Service, error) {
 	if err := s.buckets.loadTypes(); err != nil {
 		return nil, err
 	}
-	vc := vnodeConfig{eng: cfg.Engine, clk: cfg.Clock, log: cfg.Logger, limits: cfg.Limits, rand: cfg.Rand,
+	s.vcfg = vnodeConfig{eng: cfg.Engine, clk: cfg.Clock, log: cfg.Logger, limits: cfg.Limits, rand: cfg.Rand,
 		cache: newObjCache(cfg.ObjectCacheBytes)}
-	s.vnodes = make([]*Vnode, cfg.Ring.Size())
+	s.vnodes = make([]atomic.Pointer[Vnode], cfg.Ring.Size())
 	for p := range s.vnodes {
 		if cfg.Ring.Owner(p) != cfg.Node {
 			continue
 		}
-		v, err := openVnode(storage.Partition(p), vc)
-		if err != nil {
+		if _, err := s.localVnode(p); err != nil {
 			return nil, err
 		}
-		s.vnodes[p] = v
+	}
+	s.tr = cfg.Transport
+	if s.tr != nil {
+		s.registerHandlers(s.tr)
 	}
 	return s, nil
 }
@@ -246,7 +259,29 @@ func (s *Service) Vnode(p int) *Vnode {
 	if p < 0 || p >= len(s.vnodes) {
 		return nil
 	}
-	return s.vnodes[p]
+	return s.vnodes[p].Load()
+}
+
+// localVnode returns this node's vnode for partition p, opening it if the
+// node does not own p (a fallback vnode taking writes for a down primary).
+func (s *Service) localVnode(p int) (*Vnode, error) {
+	if p < 0 || p >= len(s.vnodes) {
+		return nil, fmt.Errorf("riakgo/kv: no partition %d", p)
+	}
+	if v := s.vnodes[p].Load(); v != nil {
+		return v, nil
+	}
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
+	if v := s.vnodes[p].Load(); v != nil {
+		return v, nil
+	}
+	v, err := openVnode(storage.Partition(p), s.vcfg)
+	if err != nil {
+		return nil, err
+	}
+	s.vnodes[p].Store(v)
+	return v, nil
 }
 
 // Close refuses new requests, waits for background work (read repair, reap
@@ -258,8 +293,8 @@ func (s *Service) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.WaitIdle()
-	for _, v := range s.vnodes {
-		if v != nil {
+	for p := range s.vnodes {
+		if v := s.Vnode(p); v != nil {
 			v.stopTimers()
 		}
 	}
@@ -326,7 +361,7 @@ func boolOr(p *bool, def bool) bool {
 
 // prefList returns the key's preference list and its count of primaries.
 func (s *Service) prefList(k Key, n int) ([]ring.Target, int) {
-	targets := ring.PrefList(s.ring, ring.KeyHash(k.Type, k.Bucket, k.Key), n, nil)
+	targets := ring.PrefList(s.ring, ring.KeyHash(k.Type, k.Bucket, k.Key), n, s.cfg.Up)
 	primaries := 0
 	for _, t := range targets {
 		if t.Primary {
@@ -338,13 +373,9 @@ func (s *Service) prefList(k Key, n int) ([]ring.Target, int) {
 
 func (s *Service) vnodeFor(t ring.Target) (*Vnode, error) {
 	if t.Node != s.cfg.Node {
-		return nil, fmt.Errorf("riakgo/kv: partition %d is on %s, which this node cannot reach yet", t.Partition, t.Node)
+		return nil, fmt.Errorf("riakgo/kv: partition %d is on %s, which this node cannot reach", t.Partition, t.Node)
 	}
-	v := s.Vnode(t.Partition)
-	if v == nil {
-		return nil, fmt.Errorf("riakgo/kv: no local vnode for partition %d", t.Partition)
-	}
-	return v, nil
+	return s.localVnode(t.Partition)
 }
 
 func objectSize(o *siblings.Object) int {
@@ -560,56 +591,191 @@ func (s *Service) reapCheck(k Key, props Props) {
 	s.perform(k, props, later)
 }
 
-// drive runs a coordinator to completion against local vnodes. It returns
-// the client's answer and the follow-up actions (read repair, reaping) that
-// may run after the client has been answered.
+// drive runs a coordinator: local vnode actions are performed inline,
+// actions for vnodes on other nodes go through the transport in their own
+// goroutines and come back as events. It returns the client's answer and
+// the follow-up actions (read repair, reaping) that may run after the
+// client has been answered. If the answer comes while remote replies are
+// still due, the rest of the run continues in the background (its
+// follow-ups are performed there), and drive returns no follow-ups.
 func (s *Service) drive(k Key, props Props, acts []Action, step func(Event) []Action) (Respond, []Action) {
-	var resp Respond
-	var later []Action
-	syncOne := props.SyncOnWrite == "one" || props.SyncOnWrite == "all"
-	syncAll := props.SyncOnWrite == "all"
-	for len(acts) > 0 {
-		a := acts[0]
-		acts = acts[1:]
-		var next []Action
-		switch a := a.(type) {
-		case SendGet:
-			v, err := s.vnodeFor(a.Target)
-			var obj *siblings.Object
-			if err == nil {
-				obj, err = v.Get(k)
-			}
-			next = step(GetReply{Index: a.Index, Obj: obj, Err: err})
-		case SendCoordPut:
-			v, err := s.vnodeFor(a.Target)
-			var obj *siblings.Object
-			if err == nil {
-				if a.Mutate != nil {
-					obj, err = v.CoordUpdate(k, a.Mutate, a.Put.Meta, props, syncOne)
-				} else {
-					obj, err = v.CoordPut(k, a.Put, a.Ctx, props, syncOne)
-				}
-			}
-			next = step(PutReply{Index: a.Index, Durable: true, Obj: obj, Err: err})
-		case SendPut:
-			if a.Repair {
-				later = append(later, a)
-				continue
-			}
-			v, err := s.vnodeFor(a.Target)
-			var obj *siblings.Object
-			if err == nil {
-				obj, err = v.Put(k, a.Obj, props, syncAll)
-			}
-			next = step(PutReply{Index: a.Index, Durable: true, Obj: obj, Err: err})
-		case SendReap:
-			later = append(later, a)
-		case Respond:
-			resp = a
-		}
-		acts = append(acts, next...)
+	r := &runner{s: s, k: k, props: props, step: step,
+		syncOne: props.SyncOnWrite == "one" || props.SyncOnWrite == "all",
+		syncAll: props.SyncOnWrite == "all"}
+	r.acts = acts
+	if !r.run(false) {
+		return r.resp, r.later
 	}
-	return resp, later
+	// Answered with remote replies outstanding: finish in the background.
+	if !s.startBackground() {
+		r.stop()
+		return r.resp, nil
+	}
+	resp := r.resp
+	go func() {
+		defer s.doneBackground()
+		r.run(true)
+		r.stop()
+		s.perform(k, props, r.later)
+	}()
+	return resp, nil
+}
+
+// runner is one coordinator run (see drive). Not safe for concurrent use:
+// exactly one goroutine runs it at a time.
+type runner struct {
+	s                *Service
+	k                Key
+	props            Props
+	step             func(Event) []Action
+	syncOne, syncAll bool
+
+	acts      []Action
+	later     []Action
+	resp      Respond
+	responded bool
+	events    chan Event
+	pending   int
+	timer     clock.Timer
+	cancel    context.CancelFunc
+	ctx       context.Context
+}
+
+// run performs actions until nothing is outstanding. Unless toEnd, it
+// returns true as soon as the client is answered while remote replies are
+// still due; otherwise it returns false when the run is over.
+func (r *runner) run(toEnd bool) bool {
+	for {
+		for len(r.acts) > 0 {
+			a := r.acts[0]
+			r.acts = r.acts[1:]
+			r.perform(a)
+		}
+		if r.pending == 0 {
+			r.stop()
+			return false
+		}
+		if r.responded && !toEnd {
+			return true
+		}
+		ev := <-r.events
+		if _, ok := ev.(TimeoutEvent); !ok {
+			r.pending--
+		} else {
+			r.timer = nil
+		}
+		r.acts = append(r.acts, r.step(ev)...)
+		if _, ok := ev.(TimeoutEvent); ok && r.pending > 0 {
+			// Nothing more will be asked of the late replies; they land
+			// in the buffered channel and are dropped.
+			r.pending = 0
+		}
+	}
+}
+
+func (r *runner) stop() {
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+	if r.cancel != nil {
+		r.cancel()
+	}
+}
+
+func target(a Action) (ring.Target, bool) {
+	switch a := a.(type) {
+	case SendGet:
+		return a.Target, true
+	case SendCoordPut:
+		return a.Target, true
+	case SendPut:
+		return a.Target, !a.Repair
+	}
+	return ring.Target{}, false
+}
+
+// perform does one action: inline when local, through the transport when
+// remote; follow-ups are set aside.
+func (r *runner) perform(a Action) {
+	s, k, props := r.s, r.k, r.props
+	switch a := a.(type) {
+	case Respond:
+		r.resp, r.responded = a, true
+		return
+	case SendReap:
+		r.later = append(r.later, a)
+		return
+	case SendPut:
+		if a.Repair {
+			r.later = append(r.later, a)
+			return
+		}
+	}
+	t, _ := target(a)
+	if t.Node != s.cfg.Node {
+		if s.tr == nil {
+			r.acts = append(r.acts, r.step(failed(a, fmt.Errorf("riakgo/kv: %s is not this node and there is no transport", t.Node)))...)
+			return
+		}
+		if r.events == nil {
+			r.events = make(chan Event, 256)
+			r.ctx, r.cancel = context.WithTimeout(context.Background(), s.cfg.Timeout)
+			ev := r.events
+			r.timer = s.cfg.Clock.AfterFunc(s.cfg.Timeout, func() {
+				select {
+				case ev <- TimeoutEvent{}:
+				default:
+				}
+			})
+		}
+		r.pending++
+		ev, ctx := r.events, r.ctx
+		go func() { ev <- s.remote(ctx, k, props, a, r.syncOne, r.syncAll) }()
+		return
+	}
+	var next []Action
+	switch a := a.(type) {
+	case SendGet:
+		v, err := s.vnodeFor(a.Target)
+		var obj *siblings.Object
+		if err == nil {
+			obj, err = v.Get(k)
+		}
+		next = r.step(GetReply{Index: a.Index, Obj: obj, Err: err})
+	case SendCoordPut:
+		v, err := s.vnodeFor(a.Target)
+		var obj *siblings.Object
+		if err == nil {
+			if a.Mutate != nil {
+				obj, err = v.CoordUpdate(k, a.Mutate, a.Put.Meta, props, r.syncOne)
+			} else {
+				obj, err = v.CoordPut(k, a.Put, a.Ctx, props, r.syncOne)
+			}
+		}
+		next = r.step(PutReply{Index: a.Index, Durable: true, Obj: obj, Err: err})
+	case SendPut:
+		v, err := s.vnodeFor(a.Target)
+		var obj *siblings.Object
+		if err == nil {
+			obj, err = v.Put(k, a.Obj, props, r.syncAll)
+		}
+		next = r.step(PutReply{Index: a.Index, Durable: true, Obj: obj, Err: err})
+	}
+	r.acts = append(r.acts, next...)
+}
+
+// failed is the event of an action that could not be sent.
+func failed(a Action, err error) Event {
+	switch a := a.(type) {
+	case SendGet:
+		return GetReply{Index: a.Index, Err: err}
+	case SendCoordPut:
+		return PutReply{Index: a.Index, Durable: true, Err: err}
+	case SendPut:
+		return PutReply{Index: a.Index, Durable: true, Err: err}
+	}
+	return nil
 }
 
 // background performs follow-up actions off the request path.
@@ -623,25 +789,43 @@ func (s *Service) background(k Key, props Props, acts []Action) {
 	}()
 }
 
-// perform runs read repairs, then reaping, in order.
+// perform runs read repairs, then reaping, in order, locally or through the
+// transport.
 func (s *Service) perform(k Key, props Props, acts []Action) {
 	repairs := 0
 	for _, a := range acts {
 		switch a := a.(type) {
 		case SendPut:
-			v, err := s.vnodeFor(a.Target)
-			if err == nil {
-				_, err = v.Put(k, a.Obj, props, false)
+			var err error
+			if a.Target.Node == s.cfg.Node {
+				var v *Vnode
+				if v, err = s.vnodeFor(a.Target); err == nil {
+					_, err = v.Put(k, a.Obj, props, false)
+				}
+			} else if s.tr != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+				ev := s.remote(ctx, k, props, SendPut{Index: a.Index, Target: a.Target, Obj: a.Obj}, false, false)
+				cancel()
+				err = ev.(PutReply).Err
 			}
 			if err != nil {
-				s.log.Warn("read repair failed", "key", k.String(), "partition", a.Target.Partition, "err", err)
+				s.log.Warn("read repair failed", "key", k.String(), "partition", a.Target.Partition, "node", a.Target.Node, "err", err)
 				continue
 			}
 			repairs++
 		case SendReap:
 			for _, t := range a.Targets {
-				if v, err := s.vnodeFor(t); err == nil {
-					v.Reap(k, s.cfg.DeleteMode)
+				if t.Node == s.cfg.Node {
+					if v, err := s.vnodeFor(t); err == nil {
+						v.Reap(k, s.cfg.DeleteMode)
+					}
+				} else if s.tr != nil {
+					ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+					var resp vnodeResp
+					if err := s.tr.Call(ctx, t.Node, wire.MsgKVReap, newVnodeReq(t, k, props), &resp); err != nil {
+						s.log.Warn("reap failed", "key", k.String(), "node", t.Node, "err", err)
+					}
+					cancel()
 				}
 			}
 		}

@@ -36,6 +36,19 @@ const (
 	MsgPing MsgType = 2
 )
 
+// kv: requests from a coordinator to a vnode on another node. Bodies are
+// defined by package kv.
+const (
+	// MsgKVGet reads a key from a vnode.
+	MsgKVGet MsgType = 16
+	// MsgKVPut merges an object into a vnode's copy (replication, repair).
+	MsgKVPut MsgType = 17
+	// MsgKVCoordPut has a vnode coordinate a client write.
+	MsgKVCoordPut MsgType = 18
+	// MsgKVReap asks a vnode to reap a tombstone per its delete_mode.
+	MsgKVReap MsgType = 19
+)
+
 // Message types reserved for tests (transport conformance suites, fuzzing).
 // Product code never sends or handles them.
 const (
@@ -50,6 +63,11 @@ const (
 var msgNames = [256]string{
 	MsgHello: "hello",
 	MsgPing:  "ping",
+
+	MsgKVGet:      "kv_get",
+	MsgKVPut:      "kv_put",
+	MsgKVCoordPut: "kv_coord_put",
+	MsgKVReap:     "kv_reap",
 
 	MsgTest1: "test1",
 	MsgTest2: "test2",

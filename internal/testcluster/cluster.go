@@ -1,0 +1,198 @@
+package testcluster
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riakgo/riakgo/internal/clock"
+	"github.com/riakgo/riakgo/internal/transport/memnet"
+	"github.com/riakgo/riakgo/kv"
+	"github.com/riakgo/riakgo/kv/storage/memstore"
+	"github.com/riakgo/riakgo/ring"
+)
+
+// Options configure a cluster.
+type Options struct {
+	// RingSize is the number of partitions (default 16).
+	RingSize int
+	// Seed seeds every random choice (default: time-based, logged).
+	Seed uint64
+	// Timeout is each request's deadline (default 2 s).
+	Timeout time.Duration
+	// Configure, if set, adjusts each node's kv configuration.
+	Configure func(i int, c *kv.Config)
+}
+
+// Node is one member of the cluster.
+type Node struct {
+	ID    ring.NodeID
+	Store *memstore.Store
+	Svc   *kv.Service
+	alive bool
+}
+
+// Cluster is N nodes in one process.
+type Cluster struct {
+	t     testing.TB
+	opts  Options
+	Net   *memnet.Network
+	Ring  *ring.Ring
+	Nodes []*Node
+
+	mu    sync.Mutex
+	group map[ring.NodeID]int // partition group of each node
+	rnd   *rand.Rand
+	rndMu sync.Mutex
+}
+
+// New starts n nodes sharing a ring whose partitions are dealt round-robin.
+func New(t testing.TB, n int, o Options) *Cluster {
+	t.Helper()
+	if o.RingSize == 0 {
+		o.RingSize = 16
+	}
+	if o.Seed == 0 {
+		o.Seed = uint64(time.Now().UnixNano())
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 2 * time.Second
+	}
+	t.Logf("testcluster: %d nodes, ring %d, seed %d", n, o.RingSize, o.Seed)
+	owners := make([]ring.NodeID, o.RingSize)
+	ids := make([]ring.NodeID, n)
+	for i := range ids {
+		ids[i] = ring.NodeID(fmt.Sprintf("node%d@test", i+1))
+	}
+	for p := range owners {
+		owners[p] = ids[p%n]
+	}
+	r, err := ring.FromOwners(owners)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{
+		t: t, opts: o, Ring: r, group: map[ring.NodeID]int{},
+		Net: memnet.New(memnet.Options{Seed: o.Seed, Clock: clock.Real{}, CallTimeout: o.Timeout}),
+		rnd: rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
+	}
+	for _, id := range ids {
+		nd := &Node{ID: id, Store: memstore.New(), alive: true}
+		c.Nodes = append(c.Nodes, nd)
+	}
+	for i := range c.Nodes {
+		c.start(i)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func (c *Cluster) rand64() uint64 {
+	c.rndMu.Lock()
+	defer c.rndMu.Unlock()
+	return c.rnd.Uint64()
+}
+
+// up reports whether node `of` sees node `id` as up: alive and on its side
+// of any partition.
+func (c *Cluster) up(of ring.NodeID) func(ring.NodeID) bool {
+	return func(id ring.NodeID) bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		var target *Node
+		for _, n := range c.Nodes {
+			if n.ID == id {
+				target = n
+			}
+		}
+		return target != nil && target.alive && c.group[of] == c.group[id]
+	}
+}
+
+func (c *Cluster) start(i int) {
+	nd := c.Nodes[i]
+	cfg := kv.DefaultConfig()
+	cfg.Node = nd.ID
+	cfg.Ring = c.Ring
+	cfg.Engine = nd.Store
+	cfg.Rand = c.rand64
+	cfg.Timeout = c.opts.Timeout
+	cfg.Transport = c.Net.Endpoint(nd.ID)
+	cfg.Up = c.up(nd.ID)
+	if c.opts.Configure != nil {
+		c.opts.Configure(i, &cfg)
+	}
+	svc, err := kv.New(cfg)
+	if err != nil {
+		c.t.Fatalf("start %s: %v", nd.ID, err)
+	}
+	nd.Svc = svc
+}
+
+// Client returns node i's service (0-based).
+func (c *Cluster) Client(i int) *kv.Service { return c.Nodes[i].Svc }
+
+// Partition splits the nodes (0-based indexes) into groups that reach only
+// each other; nodes not listed are alone.
+func (c *Cluster) Partition(groups ...[]int) {
+	c.mu.Lock()
+	var ids [][]ring.NodeID
+	for i, n := range c.Nodes {
+		c.group[n.ID] = 1000 + i
+	}
+	for g, members := range groups {
+		var gid []ring.NodeID
+		for _, i := range members {
+			c.group[c.Nodes[i].ID] = g
+			gid = append(gid, c.Nodes[i].ID)
+		}
+		ids = append(ids, gid)
+	}
+	c.mu.Unlock()
+	c.Net.Partition(ids...)
+}
+
+// Heal ends every partition.
+func (c *Cluster) Heal() {
+	c.mu.Lock()
+	c.group = map[ring.NodeID]int{}
+	c.mu.Unlock()
+	c.Net.Heal()
+}
+
+// Kill stops node i as a crash would: its service stops, other nodes see
+// it down, its storage is kept for Restart.
+func (c *Cluster) Kill(i int) {
+	nd := c.Nodes[i]
+	c.mu.Lock()
+	nd.alive = false
+	c.mu.Unlock()
+	nd.Svc.Close()
+	nd.Store.Close()
+	c.Net.Endpoint(nd.ID).Close()
+}
+
+// Restart brings a killed node back on its old storage.
+func (c *Cluster) Restart(i int) {
+	nd := c.Nodes[i]
+	nd.Store.Reopen()
+	c.start(i)
+	c.mu.Lock()
+	nd.alive = true
+	c.mu.Unlock()
+}
+
+// Close stops every live node.
+func (c *Cluster) Close() {
+	for _, nd := range c.Nodes {
+		c.mu.Lock()
+		alive := nd.alive
+		nd.alive = false
+		c.mu.Unlock()
+		if alive {
+			nd.Svc.Close()
+		}
+	}
+}

@@ -1,0 +1,233 @@
+package kv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/riakgo/riakgo/internal/transport"
+	"github.com/riakgo/riakgo/internal/wire"
+	"github.com/riakgo/riakgo/ring"
+	"github.com/riakgo/riakgo/siblings"
+	"github.com/riakgo/riakgo/vclock"
+)
+
+// Vnode requests between nodes. A coordinator on one node sends these to
+// vnodes on others through the transport; the bodies carry the bucket
+// properties the vnode needs, so a vnode never depends on its node having
+// seen the latest bucket metadata.
+
+// vnodeProps are the bucket properties a vnode applies.
+type vnodeProps struct {
+	AllowMult     bool   `msgpack:"am"`
+	LastWriteWins bool   `msgpack:"lww"`
+	DVV           bool   `msgpack:"dvv"`
+	Young         int64  `msgpack:"yv"`
+	Old           int64  `msgpack:"ov"`
+	Small         int    `msgpack:"sv"`
+	Big           int    `msgpack:"bv"`
+	SyncOnWrite   string `msgpack:"sync"`
+}
+
+func toVnodeProps(p Props) vnodeProps {
+	return vnodeProps{AllowMult: p.AllowMult, LastWriteWins: p.LastWriteWins, DVV: p.DVVEnabled,
+		Young: p.YoungVclock, Old: p.OldVclock, Small: p.SmallVclock, Big: p.BigVclock, SyncOnWrite: p.SyncOnWrite}
+}
+
+func (v vnodeProps) props() Props {
+	p := DefaultProps()
+	p.AllowMult, p.LastWriteWins, p.DVVEnabled = v.AllowMult, v.LastWriteWins, v.DVV
+	p.YoungVclock, p.OldVclock, p.SmallVclock, p.BigVclock = v.Young, v.Old, v.Small, v.Big
+	p.SyncOnWrite = v.SyncOnWrite
+	return p
+}
+
+// vnodeReq is the body of every kv message.
+type vnodeReq struct {
+	Partition int        `msgpack:"p"`
+	Type      string     `msgpack:"t"`
+	Bucket    string     `msgpack:"b"`
+	Key       string     `msgpack:"k"`
+	Props     vnodeProps `msgpack:"props"`
+	// Obj is an encoded object: the object to merge (put) or, for a
+	// coordinated put, a one-sibling object holding the new value.
+	Obj  []byte `msgpack:"o,omitempty"`
+	Ctx  []byte `msgpack:"c,omitempty"` // coordinated put: the client's vclock
+	Sync bool   `msgpack:"s,omitempty"`
+}
+
+// vnodeResp answers a kv message: the vnode's object (nil: none).
+type vnodeResp struct {
+	Obj []byte `msgpack:"o,omitempty"`
+}
+
+func (r *vnodeReq) key() Key { return Key{Type: r.Type, Bucket: r.Bucket, Key: r.Key} }
+
+func newVnodeReq(t ring.Target, k Key, props Props) vnodeReq {
+	return vnodeReq{Partition: t.Partition, Type: k.Type, Bucket: k.Bucket, Key: k.Key, Props: toVnodeProps(props)}
+}
+
+func encodeOpt(o *siblings.Object) []byte {
+	if o == nil {
+		return nil
+	}
+	return wire.EncodeObject(o)
+}
+
+func decodeOpt(b []byte) (*siblings.Object, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	return wire.DecodeObject(b)
+}
+
+// registerHandlers serves the kv messages on the transport.
+func (s *Service) registerHandlers(t transport.Transport) {
+	t.Handle(wire.MsgKVGet, func(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
+		var req vnodeReq
+		if err := body.Decode(&req); err != nil {
+			return nil, err
+		}
+		v, err := s.localVnode(req.Partition)
+		if err != nil {
+			return nil, err
+		}
+		o, err := v.Get(req.key())
+		if err != nil {
+			return nil, err
+		}
+		return vnodeResp{Obj: encodeOpt(o)}, nil
+	})
+	t.Handle(wire.MsgKVPut, func(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
+		var req vnodeReq
+		if err := body.Decode(&req); err != nil {
+			return nil, err
+		}
+		in, err := decodeOpt(req.Obj)
+		if err != nil || in == nil {
+			return nil, fmt.Errorf("riakgo/kv: put without a valid object: %v", err)
+		}
+		v, err := s.localVnode(req.Partition)
+		if err != nil {
+			return nil, err
+		}
+		o, err := v.Put(req.key(), in, req.Props.props(), req.Sync)
+		if err != nil {
+			return nil, err
+		}
+		return vnodeResp{Obj: encodeOpt(o)}, nil
+	})
+	t.Handle(wire.MsgKVCoordPut, func(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
+		var req vnodeReq
+		if err := body.Decode(&req); err != nil {
+			return nil, err
+		}
+		in, err := decodeOpt(req.Obj)
+		if err != nil || in == nil || len(in.Siblings) != 1 {
+			return nil, fmt.Errorf("riakgo/kv: coordinated put without a value: %v", err)
+		}
+		var vc vclock.VClock
+		if len(req.Ctx) > 0 {
+			if err := vc.UnmarshalBinary(req.Ctx); err != nil {
+				return nil, err
+			}
+		}
+		v, err := s.localVnode(req.Partition)
+		if err != nil {
+			return nil, err
+		}
+		o, err := v.CoordPut(req.key(), in.Siblings[0], vc, req.Props.props(), req.Sync)
+		if err != nil {
+			return nil, remoteLimitError(err)
+		}
+		return vnodeResp{Obj: encodeOpt(o)}, nil
+	})
+	t.Handle(wire.MsgKVReap, func(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
+		var req vnodeReq
+		if err := body.Decode(&req); err != nil {
+			return nil, err
+		}
+		v, err := s.localVnode(req.Partition)
+		if err != nil {
+			return nil, err
+		}
+		v.Reap(req.key(), s.cfg.DeleteMode)
+		return vnodeResp{}, nil
+	})
+}
+
+// Application error codes carried by transport.RemoteError.
+const (
+	codeTooManySiblings = transport.CodeApp + 1
+	codeTooLarge        = transport.CodeApp + 2
+)
+
+// remoteLimitError turns object-limit errors into coded remote errors so
+// the coordinator can map them like local ones.
+func remoteLimitError(err error) error {
+	var ms *siblings.TooManySiblingsError
+	var tl *siblings.TooLargeError
+	switch {
+	case errors.As(err, &ms):
+		return transport.Errorf(codeTooManySiblings, "%d %d", ms.Siblings, ms.Max)
+	case errors.As(err, &tl):
+		return transport.Errorf(codeTooLarge, "%d %d", tl.Size, tl.Max)
+	}
+	return err
+}
+
+// fromRemote rebuilds object-limit errors from a remote vnode.
+func fromRemote(err error) error {
+	var re *transport.RemoteError
+	if !errors.As(err, &re) {
+		return err
+	}
+	var a, b int
+	switch re.Code {
+	case codeTooManySiblings:
+		if _, e := fmt.Sscanf(re.Message, "%d %d", &a, &b); e == nil {
+			return &siblings.TooManySiblingsError{Siblings: a, Max: b}
+		}
+	case codeTooLarge:
+		if _, e := fmt.Sscanf(re.Message, "%d %d", &a, &b); e == nil {
+			return &siblings.TooLargeError{Size: a, Max: b}
+		}
+	}
+	return err
+}
+
+// remote performs one vnode action on another node and returns the event
+// to feed the coordinator.
+func (s *Service) remote(ctx context.Context, k Key, props Props, a Action, syncOne, syncAll bool) Event {
+	call := func(typ wire.MsgType, t ring.Target, req vnodeReq) (*siblings.Object, error) {
+		var resp vnodeResp
+		if err := s.tr.Call(ctx, t.Node, typ, req, &resp); err != nil {
+			return nil, fromRemote(err)
+		}
+		return decodeOpt(resp.Obj)
+	}
+	switch a := a.(type) {
+	case SendGet:
+		o, err := call(wire.MsgKVGet, a.Target, newVnodeReq(a.Target, k, props))
+		return GetReply{Index: a.Index, Obj: o, Err: err}
+	case SendCoordPut:
+		if a.Mutate != nil {
+			return PutReply{Index: a.Index, Durable: true, Err: errors.New("riakgo/kv: data-type operations cannot be coordinated on another node yet")}
+		}
+		req := newVnodeReq(a.Target, k, props)
+		req.Obj = wire.EncodeObject(&siblings.Object{Siblings: []siblings.Sibling{a.Put}})
+		if len(a.Ctx) > 0 {
+			req.Ctx = a.Ctx.AppendBinary(nil)
+		}
+		req.Sync = syncOne
+		o, err := call(wire.MsgKVCoordPut, a.Target, req)
+		return PutReply{Index: a.Index, Durable: true, Obj: o, Err: err}
+	case SendPut:
+		req := newVnodeReq(a.Target, k, props)
+		req.Obj = wire.EncodeObject(a.Obj)
+		req.Sync = syncAll && !a.Repair
+		o, err := call(wire.MsgKVPut, a.Target, req)
+		return PutReply{Index: a.Index, Durable: true, Obj: o, Err: err}
+	}
+	return nil
+}
