@@ -46,6 +46,10 @@ func (h *Handler) serveCounter(w nethttp.ResponseWriter, r *nethttp.Request, rt 
 		textError(w, &apiError{status: 409, body: "Counters require bucket property 'allow_mult=true'\n"})
 		return
 	}
+	if props.LastWriteWins {
+		textError(w, &apiError{status: 409, body: "Counters require bucket property 'last_write_wins=false'\n"})
+		return
+	}
 	if r.Method == "POST" {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 64))
 		if err != nil {

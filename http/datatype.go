@@ -64,6 +64,10 @@ func (h *Handler) serveDatatype(w nethttp.ResponseWriter, r *nethttp.Request, rt
 		textError(w, &apiError{status: 403, body: "Bucket must be allow_mult=true\n"})
 		return
 	}
+	if props.LastWriteWins {
+		textError(w, &apiError{status: 403, body: "Bucket must not be last_write_wins=true: concurrent data-type updates would be lost\n"})
+		return
+	}
 	q := r.URL.Query()
 	opts, ae := requestOptions(q)
 	if ae != nil {

@@ -197,6 +197,9 @@ func (b *buckets) validResolver(p Props) error {
 		if p.Resolver == "datatype" && p.Datatype == "" {
 			return &PropsError{Reasons: map[string]string{"resolver": "datatype resolution needs a bucket type with a datatype"}}
 		}
+		if p.Datatype != "" && p.Resolver != "" && p.Resolver != "allow_mult" && p.Resolver != "datatype" && p.Resolver != "oplog" {
+			return &PropsError{Reasons: map[string]string{"resolver": "a data-type bucket resolves siblings with its data type; value resolvers would drop updates"}}
+		}
 		if p.Resolver == "oplog" && p.Datatype != "oplog" {
 			return &PropsError{Reasons: map[string]string{"resolver": "oplog resolution needs a bucket type with datatype oplog"}}
 		}

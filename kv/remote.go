@@ -81,9 +81,25 @@ func decodeOpt(b []byte) (*siblings.Object, error) {
 	return wire.DecodeObject(b)
 }
 
+// ErrUnavailable wraps a failure to reach a vnode on another node (the
+// HTTP layer answers 503).
+var ErrUnavailable = errors.New("riakgo/kv: vnode unavailable")
+
+// guarded runs a handler as background work of the service, so that Close
+// waits for it and a closed service refuses requests.
+func (s *Service) guarded(h transport.Handler) transport.Handler {
+	return func(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
+		if !s.startBackground() {
+			return nil, ErrClosed
+		}
+		defer s.doneBackground()
+		return h(ctx, from, body)
+	}
+}
+
 // registerHandlers serves the kv messages on the transport.
 func (s *Service) registerHandlers(t transport.Transport) {
-	t.Handle(wire.MsgKVGet, func(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
+	t.Handle(wire.MsgKVGet, s.guarded(func(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
 		var req vnodeReq
 		if err := body.Decode(&req); err != nil {
 			return nil, err
@@ -97,8 +113,8 @@ func (s *Service) registerHandlers(t transport.Transport) {
 			return nil, err
 		}
 		return vnodeResp{Obj: encodeOpt(o)}, nil
-	})
-	t.Handle(wire.MsgKVPut, func(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
+	}))
+	t.Handle(wire.MsgKVPut, s.guarded(func(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
 		var req vnodeReq
 		if err := body.Decode(&req); err != nil {
 			return nil, err
@@ -116,8 +132,8 @@ func (s *Service) registerHandlers(t transport.Transport) {
 			return nil, err
 		}
 		return vnodeResp{Obj: encodeOpt(o)}, nil
-	})
-	t.Handle(wire.MsgKVCoordPut, func(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
+	}))
+	t.Handle(wire.MsgKVCoordPut, s.guarded(func(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
 		var req vnodeReq
 		if err := body.Decode(&req); err != nil {
 			return nil, err
@@ -141,8 +157,8 @@ func (s *Service) registerHandlers(t transport.Transport) {
 			return nil, remoteLimitError(err)
 		}
 		return vnodeResp{Obj: encodeOpt(o)}, nil
-	})
-	t.Handle(wire.MsgKVReap, func(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
+	}))
+	t.Handle(wire.MsgKVReap, s.guarded(func(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
 		var req vnodeReq
 		if err := body.Decode(&req); err != nil {
 			return nil, err
@@ -153,7 +169,7 @@ func (s *Service) registerHandlers(t transport.Transport) {
 		}
 		v.Reap(req.key(), s.cfg.DeleteMode)
 		return vnodeResp{}, nil
-	})
+	}))
 }
 
 // Application error codes carried by transport.RemoteError.
@@ -202,7 +218,11 @@ func (s *Service) remote(ctx context.Context, k Key, props Props, a Action, sync
 	call := func(typ wire.MsgType, t ring.Target, req vnodeReq) (*siblings.Object, error) {
 		var resp vnodeResp
 		if err := s.tr.Call(ctx, t.Node, typ, req, &resp); err != nil {
-			return nil, fromRemote(err)
+			var re *transport.RemoteError
+			if errors.As(err, &re) {
+				return nil, fromRemote(err)
+			}
+			return nil, fmt.Errorf("%w: %s on %s: %v", ErrUnavailable, typ, t.Node, err)
 		}
 		return decodeOpt(resp.Obj)
 	}

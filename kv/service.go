@@ -436,6 +436,9 @@ func (s *Service) Get(ctx context.Context, k Key, o Options) (*siblings.Object, 
 		} else {
 			obj = resolved
 		}
+		if obj.IsTombstone() {
+			return obj, ErrNotFound
+		}
 	}
 	size := objectSize(obj)
 	s.stats.sibs.add(now, int64(len(obj.Siblings)))
@@ -458,7 +461,8 @@ func (s *Service) resolveOnRead(k Key, props Props, obj *siblings.Object) (*sibl
 	case "", "allow_mult", "datatype", "oplog":
 		return obj, nil
 	case "last_write_wins":
-		res = siblings.ChooseLatest(&siblings.Object{Clock: obj.Clock, Siblings: live}).Siblings[0]
+		// Tombstones take part: a newer delete wins over older values.
+		res = siblings.ChooseLatest(obj).Siblings[0]
 	default:
 		r, ok := s.cfg.Resolvers.Get(props.Resolver)
 		if !ok {
@@ -470,7 +474,9 @@ func (s *Service) resolveOnRead(k Key, props Props, obj *siblings.Object) (*sibl
 		}
 	}
 	meta := res.Meta
-	meta.Deleted = false
+	if props.Resolver != "last_write_wins" {
+		meta.Deleted = false
+	}
 	return s.put(k, props, res.Value, meta, obj.Clock, quorum.ValDefault, quorum.ValDefault, quorum.ValDefault)
 }
 
@@ -518,12 +524,22 @@ func (s *Service) write(k Key, props Props, value []byte, meta siblings.Meta, vc
 	now := s.cfg.Clock.Now()
 	meta.VTag = NewVTag(s.cfg.Rand)
 	meta.LastModified = now.UnixMicro()
-	coord := 0
-	for i, t := range targets {
-		if t.Node == s.cfg.Node {
-			coord = i
-			break
+	// The coordinator: a local primary, else a remote primary, else a
+	// local fallback, else the first target.
+	coord := -1
+	for _, want := range []func(ring.Target) bool{
+		func(t ring.Target) bool { return t.Primary && t.Node == s.cfg.Node },
+		func(t ring.Target) bool { return t.Primary },
+		func(t ring.Target) bool { return t.Node == s.cfg.Node },
+	} {
+		for i, t := range targets {
+			if coord < 0 && want(t) {
+				coord = i
+			}
 		}
+	}
+	if coord < 0 {
+		coord = 0
 	}
 	fsm := NewPutFSM(targets, coord, siblings.Sibling{Value: value, Meta: meta}, vc, p, props.keepsSiblings()).WithMutation(m)
 	resp, _ := s.drive(k, props, fsm.Start(), fsm.Step)

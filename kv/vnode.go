@@ -111,6 +111,14 @@ type Vnode struct {
 	leased  uint32
 	timers  map[clock.Timer]struct{} // pending delayed reaps
 	stopped bool
+	// bootEpoch is the last epoch an earlier run of this vnode may have
+	// used (with bootID its id then). An actor at or below it may have
+	// issued dots that storage lost in a machine crash (a rolled-back
+	// key), so the first write of such a key in this run takes a fresh
+	// epoch.
+	bootEpoch uint32
+	bootID    uint64
+	reaping   sync.WaitGroup // timer callbacks running
 }
 
 type vnodeConfig struct {
@@ -142,6 +150,7 @@ func openVnode(p storage.Partition, cfg vnodeConfig) (*Vnode, error) {
 		v.id = binary.BigEndian.Uint64(raw)
 		v.leased = binary.BigEndian.Uint32(raw[8:])
 		v.epoch = v.leased // never reuse an epoch that may have been handed out
+		v.bootEpoch, v.bootID = v.leased, v.id
 		if v.leased == math.MaxUint32 {
 			v.id, v.epoch, v.leased = v.newID(), 0, 0
 		}
@@ -223,6 +232,15 @@ func (v *Vnode) actorFor(local *siblings.Object, ctx vclock.VClock) (vclock.Acto
 		}
 	}
 	if !found {
+		return v.newEpoch()
+	}
+	v.mu.Lock()
+	stale := mine.Actor.ID == v.bootID && mine.Actor.Epoch <= v.bootEpoch
+	v.mu.Unlock()
+	if stale {
+		// The actor comes from an earlier run: the local copy may be
+		// older than what that actor issued (a write lost in a machine
+		// crash), so continuing its counter could reissue a dot.
 		return v.newEpoch()
 	}
 	for _, e := range ctx {
@@ -440,8 +458,17 @@ func (v *Vnode) Put(k Key, in *siblings.Object, props Props, sync bool) (*siblin
 		if !props.keepsSiblings() {
 			o = siblings.ChooseLatest(o)
 		}
+	} else if local != nil && local.LastModified() > in.LastModified() {
+		o = local // last write wins: a late, older copy never overwrites a newer write
 	}
 	if local != nil && siblings.Equal(o, local) {
+		if sync {
+			// Nothing to write, but the caller was promised that the
+			// object is on stable storage: sync what is there.
+			if err := v.eng.Write(&storage.Batch{}, storage.WriteOptions{Sync: true}); err != nil {
+				return nil, err
+			}
+		}
 		return local, nil
 	}
 	if err := v.writeAndRecord(k, st, local, o, sync, false); err != nil {
@@ -479,8 +506,12 @@ func (v *Vnode) Reap(k Key, mode DeleteMode) {
 		v.mu.Lock()
 		_, pending := v.timers[t]
 		delete(v.timers, t)
+		if pending {
+			v.reaping.Add(1) // under mu: stopTimers waits for it
+		}
 		v.mu.Unlock()
 		if pending {
+			defer v.reaping.Done()
 			v.reapIf(k, snap)
 		}
 	})
@@ -496,6 +527,9 @@ func (v *Vnode) stopTimers() {
 		t.Stop()
 	}
 	v.timers = nil
+	v.mu.Unlock()
+	v.reaping.Wait() // reaps already running finish before we return
+	v.mu.Lock()
 }
 
 // reapIf deletes k if it is a tombstone and, when want is set, if its

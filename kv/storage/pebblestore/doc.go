@@ -13,5 +13,12 @@
 // commit returns once its record has been written to the OS, and group
 // commit still batches concurrent writers. Write with Sync then really
 // fsyncs the WAL files, and a WAL file is fsynced before it is closed.
-// Sstables, the manifest and directories are always synced for real.
+// Sstables, the manifest and directories are always synced for real. A
+// failed WAL fsync is sticky: the store refuses every later write, because
+// after a failed fsync the OS may report later ones as successful without
+// the data.
+//
+// The store stays at Pebble's minimum format version on purpose: later
+// formats record WAL sync offsets (FormatWALSyncChunks), which the deferred
+// sync would make untrue. Raise it only together with that design.
 package pebblestore

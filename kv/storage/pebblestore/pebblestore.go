@@ -154,6 +154,9 @@ func (s *Store) Write(b *storage.Batch, opts storage.WriteOptions) error {
 		return err
 	}
 	defer s.release()
+	if err := s.wal.err(); err != nil {
+		return err
+	}
 	pb := s.db.NewBatch()
 	defer pb.Close()
 	var kb []byte
@@ -345,6 +348,25 @@ type walFS struct {
 	vfs.FS
 	mu   sync.Mutex
 	open map[*walFile]struct{}
+	// failed is the first WAL fsync error. It is sticky: after a failed
+	// fsync Linux may mark the pages clean, so a later fsync "succeeds"
+	// without the data; every later write fails instead.
+	failed error
+}
+
+func (w *walFS) fail(err error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.failed == nil {
+		w.failed = fmt.Errorf("riakgo/pebblestore: WAL fsync failed; the store refuses writes until restarted: %w", err)
+	}
+	return w.failed
+}
+
+func (w *walFS) err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed
 }
 
 func isWAL(name string) bool { return strings.HasSuffix(name, ".log") }
@@ -387,7 +409,7 @@ func (w *walFS) syncAll() error {
 	w.mu.Unlock()
 	for _, f := range files {
 		if err := f.realSync(); err != nil {
-			return err
+			return w.fail(err)
 		}
 	}
 	return nil
@@ -430,6 +452,9 @@ func (f *walFile) Close() error {
 	}
 	f.closed = true
 	f.mu.Unlock()
+	if serr != nil {
+		serr = f.fs.fail(serr)
+	}
 	f.fs.mu.Lock()
 	delete(f.fs.open, f)
 	f.fs.mu.Unlock()
