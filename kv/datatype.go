@@ -117,7 +117,7 @@ func (s *Service) UpdateDatatype(ctx context.Context, k Key, kind dt.Kind, op dt
 		}
 		return siblings.Sibling{Value: b, Meta: siblings.Meta{ContentType: DatatypeContentType(kind)}}, nil
 	}
-	obj, err := s.write(k, props, nil, siblings.Meta{}, nil, mutate, o.W, o.DW, o.PW)
+	obj, err := s.write(k, props, nil, siblings.Meta{}, nil, mutate, o)
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,8 @@ type Options struct {
 	NotFoundOK, BasicQuorum *bool
 	// ReturnBody asks Put to return the stored object.
 	ReturnBody bool
-	// Timeout bounds the request (default Config.Timeout).
+	// Timeout bounds how long the request waits for vnodes on other nodes
+	// (default Config.Timeout); local vnodes answer inline.
 	Timeout time.Duration
 }
 
@@ -189,6 +190,11 @@ type Service struct {
 
 	stats stats
 
+	// base is cancelled by Close: in-flight calls to other nodes stop
+	// instead of holding Close until their timeout.
+	base       context.Context
+	cancelBase context.CancelFunc
+
 	mu       sync.Mutex
 	idle     *sync.Cond // signalled when inflight drops to 0
 	inflight int        // background tasks running
@@ -218,6 +224,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, ring: cfg.Ring}
 	s.idle = sync.NewCond(&s.mu)
+	s.base, s.cancelBase = context.WithCancel(context.Background())
 	if s.metrics == nil {
 		s.metrics = nopMetrics{}
 	}
@@ -292,6 +299,7 @@ func (s *Service) Close() error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
+	s.cancelBase()
 	s.WaitIdle()
 	for p := range s.vnodes {
 		if v := s.Vnode(p); v != nil {
@@ -336,6 +344,15 @@ func (s *Service) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closed
+}
+
+// timeout is a request's deadline for vnodes on other nodes: its own (the
+// timeout parameter) or the service default. Local vnodes answer inline.
+func (s *Service) timeout(o Options) time.Duration {
+	if o.Timeout > 0 {
+		return o.Timeout
+	}
+	return s.cfg.Timeout
 }
 
 func validateKey(k Key) error {
@@ -412,7 +429,7 @@ func (s *Service) Get(ctx context.Context, k Key, o Options) (*siblings.Object, 
 	}
 	start := s.cfg.Clock.Now()
 	fsm := NewGetFSM(targets, p, props.keepsSiblings(), true)
-	resp, later := s.drive(k, props, fsm.Start(), fsm.Step)
+	resp, later := s.drive(k, props, s.timeout(o), fsm.Start(), fsm.Step)
 	if len(later) > 0 {
 		s.background(k, props, later)
 	}
@@ -477,7 +494,7 @@ func (s *Service) resolveOnRead(k Key, props Props, obj *siblings.Object) (*sibl
 	if props.Resolver != "last_write_wins" {
 		meta.Deleted = false
 	}
-	return s.put(k, props, res.Value, meta, obj.Clock, quorum.ValDefault, quorum.ValDefault, quorum.ValDefault)
+	return s.put(k, props, res.Value, meta, obj.Clock, Options{})
 }
 
 // Put implements Client.
@@ -492,7 +509,7 @@ func (s *Service) Put(ctx context.Context, k Key, value []byte, meta siblings.Me
 	if err != nil {
 		return nil, err
 	}
-	obj, err := s.put(k, props, value, meta, vc, o.W, o.DW, o.PW)
+	obj, err := s.put(k, props, value, meta, vc, o)
 	if err != nil {
 		return nil, err
 	}
@@ -503,13 +520,14 @@ func (s *Service) Put(ctx context.Context, k Key, value []byte, meta siblings.Me
 	return obj, nil
 }
 
-func (s *Service) put(k Key, props Props, value []byte, meta siblings.Meta, vc vclock.VClock, w, dw, pw quorum.Value) (*siblings.Object, error) {
-	return s.write(k, props, value, meta, vc, nil, w, dw, pw)
+func (s *Service) put(k Key, props Props, value []byte, meta siblings.Meta, vc vclock.VClock, o Options) (*siblings.Object, error) {
+	return s.write(k, props, value, meta, vc, nil, o)
 }
 
 // write runs a coordinated write of value (or, with m, of the mutation's
 // result) and answers at W/DW/PW.
-func (s *Service) write(k Key, props Props, value []byte, meta siblings.Meta, vc vclock.VClock, m Mutation, w, dw, pw quorum.Value) (*siblings.Object, error) {
+func (s *Service) write(k Key, props Props, value []byte, meta siblings.Meta, vc vclock.VClock, m Mutation, o Options) (*siblings.Object, error) {
+	w, dw, pw := o.W, o.DW, o.PW
 	n := props.NVal
 	p := quorum.Put{
 		N:  n,
@@ -542,7 +560,7 @@ func (s *Service) write(k Key, props Props, value []byte, meta siblings.Meta, vc
 		coord = 0
 	}
 	fsm := NewPutFSM(targets, coord, siblings.Sibling{Value: value, Meta: meta}, vc, p, props.keepsSiblings()).WithMutation(m)
-	resp, _ := s.drive(k, props, fsm.Start(), fsm.Step)
+	resp, _ := s.drive(k, props, s.timeout(o), fsm.Start(), fsm.Step)
 	done := s.cfg.Clock.Now()
 	s.stats.puts.add(done, 1)
 	s.stats.vputs.add(done, int64(len(targets)))
@@ -581,7 +599,7 @@ func (s *Service) Delete(ctx context.Context, k Key, vc vclock.VClock, o Options
 		vc = obj.Clock
 	}
 	meta := siblings.Meta{Deleted: true}
-	if _, err := s.put(k, props, []byte{}, meta, vc, o.W, o.DW, o.PW); err != nil {
+	if _, err := s.put(k, props, []byte{}, meta, vc, o); err != nil {
 		return err
 	}
 	if s.startBackground() {
@@ -603,7 +621,7 @@ func (s *Service) reapCheck(k Key, props Props) {
 		return
 	}
 	fsm := NewGetFSM(targets, p, props.keepsSiblings(), true)
-	_, later := s.drive(k, props, fsm.Start(), fsm.Step)
+	_, later := s.drive(k, props, s.cfg.Timeout, fsm.Start(), fsm.Step)
 	s.perform(k, props, later)
 }
 
@@ -614,8 +632,8 @@ func (s *Service) reapCheck(k Key, props Props) {
 // client has been answered. If the answer comes while remote replies are
 // still due, the rest of the run continues in the background (its
 // follow-ups are performed there), and drive returns no follow-ups.
-func (s *Service) drive(k Key, props Props, acts []Action, step func(Event) []Action) (Respond, []Action) {
-	r := &runner{s: s, k: k, props: props, step: step,
+func (s *Service) drive(k Key, props Props, timeout time.Duration, acts []Action, step func(Event) []Action) (Respond, []Action) {
+	r := &runner{s: s, k: k, props: props, step: step, timeout: timeout,
 		syncOne: props.SyncOnWrite == "one" || props.SyncOnWrite == "all",
 		syncAll: props.SyncOnWrite == "all"}
 	r.acts = acts
@@ -646,6 +664,7 @@ type runner struct {
 	step             func(Event) []Action
 	syncOne, syncAll bool
 
+	timeout   time.Duration // the request's deadline for remote vnodes
 	acts      []Action
 	later     []Action
 	resp      Respond
@@ -736,9 +755,15 @@ func (r *runner) perform(a Action) {
 		}
 		if r.events == nil {
 			r.events = make(chan Event, 256)
-			r.ctx, r.cancel = context.WithTimeout(context.Background(), s.cfg.Timeout)
+			// Replication carries on after the client is answered (or
+			// gone), so the remote calls' context ends only at the
+			// request's timeout.
+			// The calls get a little longer than the request, so that a
+			// vnode that does not answer in time shows as the request's
+			// timeout (Riak's "request timed out"), not as a failure.
+			r.ctx, r.cancel = context.WithTimeout(s.base, r.timeout+r.timeout/4+100*time.Millisecond)
 			ev := r.events
-			r.timer = s.cfg.Clock.AfterFunc(s.cfg.Timeout, func() {
+			r.timer = s.cfg.Clock.AfterFunc(r.timeout, func() {
 				select {
 				case ev <- TimeoutEvent{}:
 				default:
@@ -819,7 +844,7 @@ func (s *Service) perform(k Key, props Props, acts []Action) {
 					_, err = v.Put(k, a.Obj, props, false)
 				}
 			} else if s.tr != nil {
-				ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+				ctx, cancel := context.WithTimeout(s.base, s.cfg.Timeout)
 				ev := s.remote(ctx, k, props, SendPut{Index: a.Index, Target: a.Target, Obj: a.Obj}, false, false)
 				cancel()
 				err = ev.(PutReply).Err
@@ -836,7 +861,7 @@ func (s *Service) perform(k Key, props Props, acts []Action) {
 						v.Reap(k, s.cfg.DeleteMode)
 					}
 				} else if s.tr != nil {
-					ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+					ctx, cancel := context.WithTimeout(s.base, s.cfg.Timeout)
 					var resp vnodeResp
 					if err := s.tr.Call(ctx, t.Node, wire.MsgKVReap, newVnodeReq(t, k, props), &resp); err != nil {
 						s.log.Warn("reap failed", "key", k.String(), "node", t.Node, "err", err)

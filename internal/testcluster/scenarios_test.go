@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/quorum"
@@ -155,4 +156,33 @@ func TestPartitionKeepsEveryWriteAsSiblings(t *testing.T) {
 		t.Fatalf("the majority's write is gone: %v", seen)
 	}
 	t.Logf("values seen after heal: %v (the minority's write sits on fallback vnodes until hinted handoff)", seen)
+}
+
+// A node that the membership still believes up but that no longer answers
+// (a partition not yet detected): a request asking for all replicas ends at
+// its own timeout with Riak's timeout error, not after the service default.
+func TestRequestTimeoutWithSilentPeer(t *testing.T) {
+	c := New(t, 3, Options{Timeout: time.Minute})
+	k := key("b", "k")
+	if err := put(t, c.Client(0), k, "v", kv.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	c.Net.Partition([]ring.NodeID{c.Nodes[0].ID, c.Nodes[1].ID}, []ring.NodeID{c.Nodes[2].ID}) // up views unchanged
+	start := time.Now()
+	_, err := c.Client(0).Get(bg, k, kv.Options{R: quorum.ValAll, Timeout: 200 * time.Millisecond})
+	t.Logf("R=all answered after %v: %v", time.Since(start), err)
+	var qe *quorum.Error
+	if !errors.As(err, &qe) || qe.Kind != quorum.Timeout {
+		t.Fatalf("R=all with a silent replica: %v, want a timeout", err)
+	}
+	if qe.Error() != "request timed out" {
+		t.Errorf("text %q", qe.Error())
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("the request waited %v: the default timeout, not its own", d)
+	}
+	// R=2 still answers from the two reachable replicas.
+	if _, err := c.Client(0).Get(bg, k, kv.Options{R: quorum.Of(2), Timeout: 200 * time.Millisecond}); err != nil {
+		t.Fatalf("R=2: %v", err)
+	}
 }
