@@ -1,8 +1,9 @@
 package bench
 
 import (
+	"github.com/riakgo/riakgo/client"
+
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -35,8 +36,9 @@ var (
 type runner struct {
 	cfg    Config
 	client *http.Client
-	base   url.URL // scheme, host and user info of cfg.URL
-	prefix string  // escaped request path up to and including ".../keys/"
+	rc     *client.Client // riakgo's Go client over the same *http.Client
+	base   url.URL        // scheme, host and user info of cfg.URL
+	prefix string         // escaped request path up to and including ".../keys/"
 	mix    []MixEntry
 	total  int // sum of the mix's weights
 
@@ -65,6 +67,9 @@ func newRunner(cfg Config) (*runner, error) {
 		client: newClient(cfg),
 		base:   url.URL{Scheme: u.Scheme, Host: u.Host, User: u.User},
 		prefix: p.String(),
+	}
+	if r.rc, err = client.New(cfg.URL, client.WithHTTPClient(r.client)); err != nil {
+		return nil, err
 	}
 	for _, e := range cfg.Mix {
 		if e.Weight > 0 {
@@ -103,7 +108,6 @@ type worker struct {
 	rng   *rand.Rand
 	keys  *keyGen
 	value []byte
-	path  []byte        // scratch buffer for request paths
 	tmpl  *http.Request // empty request carrying the context for requests
 	rec   *recorder
 }
@@ -116,7 +120,6 @@ func newWorker(r *runner, id int, seed int64) *worker {
 		rng:   rng,
 		keys:  newKeyGen(r.cfg.KeyGen, r.cfg.Keys, rng),
 		value: make([]byte, r.cfg.ValueSize),
-		path:  make([]byte, 0, len(r.prefix)+20),
 		rec:   newRecorder(r.cfg.Mix),
 	}
 	for i := 0; i < len(w.value); i += 8 {
@@ -133,55 +136,35 @@ func (w *worker) setContext(ctx context.Context) {
 	w.tmpl = new(http.Request).WithContext(ctx)
 }
 
-// requestBox holds everything a request needs, allocated together. Boxes are
-// never re-used: the transport may still read the body or headers from
-// another goroutine after the response has been returned.
-type requestBox struct {
-	req  http.Request
-	url  url.URL
-	body bodyReader
-}
-
-// bodyReader is a request body reading the worker's shared value.
-type bodyReader struct{ bytes.Reader }
-
-// Close implements io.Closer.
-func (*bodyReader) Close() error { return nil }
-
 // roundTrip sends one request for key, reads and discards the whole response
 // body so the connection can be re-used, and returns the status code and,
 // when wantVclock is set, the X-Riak-Vclock response header.
 func (w *worker) roundTrip(method string, key int64, withBody bool, hdr http.Header, wantVclock bool) (status int, vclock string, err error) {
-	b := new(requestBox)
-	b.req = *w.tmpl // copies the context
-	b.url = w.run.base
-	w.path = strconv.AppendInt(append(w.path[:0], w.run.prefix...), key, 10)
-	// Opaque is sent verbatim as the request path; the prefix is already
-	// escaped and keys are digits.
-	b.url.Opaque = string(w.path)
-	b.req.Method = method
-	b.req.URL = &b.url
-	b.req.Host = b.url.Host
-	b.req.Header = hdr
+	// Requests go through riakgo's Go client (Exchange: the object request
+	// with no interpretation of the answer), over the runner's tuned
+	// *http.Client.
+	loc := client.Loc{Type: w.run.cfg.Type, Bucket: w.run.cfg.Bucket, Key: strconv.FormatInt(key, 10)}
+	var body []byte
 	if withBody {
-		if len(w.value) == 0 {
-			b.req.Body = http.NoBody
-		} else {
-			b.body.Reset(w.value)
-			b.req.Body = &b.body
-			b.req.ContentLength = int64(len(w.value))
+		body = w.value
+		if body == nil {
+			body = []byte{}
 		}
 	}
-	resp, err := w.run.client.Do(&b.req)
-	if err != nil {
-		return 0, "", err
+	status, vclock, err = w.run.rc.Exchange(w.tmpl.Context(), method, loc, body, reqContentType(hdr), hdr.Get(VclockHeader))
+	if !wantVclock {
+		vclock = ""
 	}
-	if wantVclock {
-		vclock = resp.Header.Get(VclockHeader)
+	return status, vclock, err
+}
+
+// reqContentType is the Content-Type of a request header set (the bench's
+// values are opaque bytes).
+func reqContentType(h http.Header) string {
+	if ct := h.Get("Content-Type"); ct != "" {
+		return ct
 	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, vclock, err
+	return "application/octet-stream"
 }
 
 // pickOp draws the next operation from the mix.
