@@ -43,6 +43,8 @@ type Options struct {
 	Rand func() uint64
 	// Version is riakgo's version, reported by /stats.
 	Version string
+	// Cluster, if set, serves the cluster admin routes (see cluster.go).
+	Cluster ClusterAdmin
 }
 
 // DefaultMaxBodySize is Riak's max_object_size.

@@ -15,6 +15,8 @@ var (
 	ErrBadProps = errors.New("riakgo/kv: invalid bucket properties")
 	// ErrClosed: the service has been stopped.
 	ErrClosed = errors.New("riakgo/kv: service closed")
+	// ErrRingSize: SetRing with a ring of another size (or none).
+	ErrRingSize = errors.New("riakgo/kv: the ring size cannot change")
 	// ErrOverload: too many requests in flight.
 	ErrOverload = errors.New("riakgo/kv: overload")
 )

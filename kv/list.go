@@ -27,7 +27,7 @@ const listChunk = 1000
 // primaryOf reports whether partition p is the primary partition of the
 // object (typ, bucket, key).
 func (s *Service) primaryOf(p int, typ, bucket string, key []byte) bool {
-	return s.ring.Partition(ring.KeyHash(typ, bucket, string(key))) == p
+	return s.ring.Load().Partition(ring.KeyHash(typ, bucket, string(key))) == p
 }
 
 // appendBucketPrefix appends the storage-key prefix of a bucket's objects.

@@ -110,7 +110,8 @@ func (nopMetrics) ReadRepairs(int)        {}
 type Config struct {
 	// Node is this node's name.
 	Node ring.NodeID
-	// Ring is the partition ring (a single-node ring for now).
+	// Ring is the initial partition ring; the node wiring installs later
+	// ones with SetRing as the cluster state changes.
 	Ring *ring.Ring
 	// Engine is the node's storage.
 	Engine storage.Engine
@@ -181,7 +182,7 @@ type Service struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics Metrics
-	ring    *ring.Ring
+	ring    atomic.Pointer[ring.Ring] // replaced by SetRing; the size never changes
 	buckets *buckets
 	vnodes  []atomic.Pointer[Vnode] // by partition: owned ones at start, fallbacks on demand
 	vcfg    vnodeConfig
@@ -222,7 +223,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Resolvers == nil {
 		cfg.Resolvers = siblings.NewRegistry()
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, ring: cfg.Ring}
+	s := &Service{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics}
+	s.ring.Store(cfg.Ring)
 	s.idle = sync.NewCond(&s.mu)
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	if s.metrics == nil {
@@ -258,8 +260,41 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Ring returns the service's ring.
-func (s *Service) Ring() *ring.Ring { return s.ring }
+// Ring returns the service's current ring.
+func (s *Service) Ring() *ring.Ring { return s.ring.Load() }
+
+// SetRing installs a new ownership ring (the cluster state changed).
+// Requests started afterwards route by r; vnodes of partitions this node
+// now owns open on demand. The ring size cannot change (ErrRingSize).
+// Safe for concurrent use.
+func (s *Service) SetRing(r *ring.Ring) error {
+	if r == nil || r.Size() != len(s.vnodes) {
+		return fmt.Errorf("%w: the ring has %d partitions", ErrRingSize, len(s.vnodes))
+	}
+	s.ring.Store(r)
+	return nil
+}
+
+// PartitionEmpty reports whether this node stores no object and no index
+// entry in partition p (an ownership transfer of p can complete at once).
+func (s *Service) PartitionEmpty(p int) (bool, error) {
+	for _, sp := range []storage.Space{storage.SpaceData, storage.SpaceIndex} {
+		it, err := s.cfg.Engine.NewIterator(sp, storage.Partition(p), nil, nil)
+		if err != nil {
+			return false, err
+		}
+		more := it.Next()
+		err = it.Err()
+		it.Close()
+		if err != nil {
+			return false, err
+		}
+		if more {
+			return false, nil
+		}
+	}
+	return true, nil
+}
 
 // Vnode returns the local vnode of partition p, or nil.
 func (s *Service) Vnode(p int) *Vnode {
@@ -378,7 +413,7 @@ func boolOr(p *bool, def bool) bool {
 
 // prefList returns the key's preference list and its count of primaries.
 func (s *Service) prefList(k Key, n int) ([]ring.Target, int) {
-	targets := ring.PrefList(s.ring, ring.KeyHash(k.Type, k.Bucket, k.Key), n, s.cfg.Up)
+	targets := ring.PrefList(s.ring.Load(), ring.KeyHash(k.Type, k.Bucket, k.Key), n, s.cfg.Up)
 	primaries := 0
 	for _, t := range targets {
 		if t.Primary {
@@ -920,7 +955,7 @@ func (s *Service) Preflist(k Key) ([]PreflistEntry, error) {
 	targets, _ := s.prefList(k, props.NVal)
 	out := make([]PreflistEntry, len(targets))
 	for i, t := range targets {
-		out[i] = PreflistEntry{Partition: s.ring.Index(t.Partition), Node: t.Node, Primary: t.Primary}
+		out[i] = PreflistEntry{Partition: s.ring.Load().Index(t.Partition), Node: t.Node, Primary: t.Primary}
 	}
 	return out, nil
 }

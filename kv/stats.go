@@ -127,7 +127,7 @@ func (s *Service) Stats() Stats {
 	now := s.cfg.Clock.Now()
 	st := &s.stats
 	return Stats{
-		Node: string(s.cfg.Node), RingSize: s.ring.Size(), Members: []string{string(s.cfg.Node)},
+		Node: string(s.cfg.Node), RingSize: s.ring.Load().Size(), Members: []string{string(s.cfg.Node)},
 		NodeGets: st.gets.minute(now), NodeGetsTotal: st.gets.total.Load(),
 		NodePuts: st.puts.minute(now), NodePutsTotal: st.puts.total.Load(),
 		VnodeGets: st.vgets.minute(now), VnodeGetsTotal: st.vgets.total.Load(),

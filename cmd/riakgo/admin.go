@@ -22,6 +22,13 @@ import (
 const adminUsage = `usage: riakgo admin [--url http://127.0.0.1:8098] COMMAND
 
 commands:
+  cluster join SEED          stage joining the cluster of the member whose gossip address is SEED
+  cluster leave [NODE]       stage a leave of NODE (default: this node)
+  cluster plan               show the staged changes and their transitions
+  cluster commit             apply the staged changes (on the claimant)
+  cluster clear              discard the staged changes
+  member-status              members, their status and ring ownership
+  ring-status                claimant, pending ownership handoffs, unreachable nodes
   bucket-type create NAME ['{"props":{...}}']
   bucket-type activate NAME
   bucket-type update NAME '{"props":{...}}'
@@ -75,6 +82,12 @@ func runAdmin(args []string, stdout, stderr io.Writer) int {
 	switch rest[0] {
 	case "bucket-type":
 		return adminBucketType(c, rest[1:], stdout, stderr)
+	case "cluster":
+		return adminCluster(c, rest[1:], stdout, stderr)
+	case "member-status":
+		return adminMemberStatus(c, rest[1:], stdout, stderr)
+	case "ring-status":
+		return adminRingStatus(c, rest[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "riakgo admin: unknown command %q\n\n%s", rest[0], adminUsage)
 	return 2

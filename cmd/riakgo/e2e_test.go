@@ -54,7 +54,8 @@ type proc struct {
 // listening line (deadline, no sleeps).
 func startNode(t *testing.T, dataDir string, extra ...string) *proc {
 	t.Helper()
-	args := append([]string{"start", "--data-dir", dataDir, "--http", "127.0.0.1:0", "--log-level", "warn"}, extra...)
+	args := append([]string{"start", "--data-dir", dataDir, "--http", "127.0.0.1:0", "--cluster", "127.0.0.1:0",
+		"--gossip", "127.0.0.1:0", "--log-level", "warn"}, extra...)
 	cmd := exec.Command(binPath, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -258,7 +259,7 @@ func TestRingSizeIsFixed(t *testing.T) {
 func TestEnvAndConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "riakgo.conf")
-	os.WriteFile(conf, []byte("# test\nring_size = 8\nhttp = 127.0.0.1:0\n"), 0o644)
+	os.WriteFile(conf, []byte("# test\nring_size = 8\nhttp = 127.0.0.1:0\ncluster = 127.0.0.1:0\ngossip = 127.0.0.1:0\n"), 0o644)
 	cmd := exec.Command(binPath, "start", "--config", conf, "--data-dir", filepath.Join(dir, "d"))
 	cmd.Env = append(os.Environ(), "RIAKGO_NAME=envnode@127.0.0.1")
 	var out bytes.Buffer

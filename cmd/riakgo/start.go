@@ -25,8 +25,8 @@ var startSettings = []struct{ name, help string }{
 	{"name", "node name"},
 	{"data-dir", "data directory"},
 	{"http", "HTTP API listen address"},
-	{"cluster", "internode TCP address (reserved: clustering is not built yet)"},
-	{"gossip", "gossip (memberlist) address (reserved: clustering is not built yet)"},
+	{"cluster", "internode TCP address (port 0 picks one)"},
+	{"gossip", "gossip (memberlist) address, IP:port (port 0 picks one)"},
 	{"ring-size", "number of partitions, a power of two; fixed when the data directory is created"},
 	{"delete-mode", "tombstone reaping: keep, immediate, or milliseconds"},
 	{"log-level", "debug, info, warn or error"},
@@ -168,7 +168,8 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "riakgo start: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "riakgo %s listening on http://%s (data in %s)\n", Version, n.HTTPAddr(), cfg.DataDir)
+	fmt.Fprintf(stdout, "riakgo %s listening on http://%s (data in %s; gossip %s, internode %s)\n", Version, n.HTTPAddr(), cfg.DataDir,
+		n.GossipAddr(), n.ClusterAddr())
 	select {
 	case s := <-sig:
 		cfg.Logger.Info("shutting down", "signal", s.String())

@@ -14,7 +14,10 @@ import (
 
 	riakhttp "github.com/riakgo/riakgo/http"
 	"github.com/riakgo/riakgo/internal/clock"
+	"github.com/riakgo/riakgo/internal/membership"
+	"github.com/riakgo/riakgo/internal/membership/memberlist"
 	"github.com/riakgo/riakgo/internal/metrics"
+	"github.com/riakgo/riakgo/internal/transport/tcp"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/kv/storage/pebblestore"
@@ -31,11 +34,10 @@ type Config struct {
 	DataDir string
 	// HTTP is the client API listen address.
 	HTTP string
-	// Cluster is the internode (TCP) address. Clustering is not built
-	// yet: the address is validated and reported, not bound.
+	// Cluster is the internode (TCP) address (port 0 picks one).
 	Cluster string
-	// Gossip is the membership (memberlist) address; like Cluster, not
-	// bound until clustering exists.
+	// Gossip is the membership (memberlist) address, an IP and port
+	// (port 0 picks one).
 	Gossip string
 	// RingSize is the number of partitions (power of two). It is fixed
 	// when the data directory is created.
@@ -111,12 +113,18 @@ type Node struct {
 	metrics *metrics.Registry
 	srv     *nethttp.Server
 	ln      net.Listener
+	tr      *tcp.Transport
+	ml      *memberlist.Memberlist
+	cl      *cluster
 	done    chan error
 }
 
 var metaRingSize = []byte("ring_size")
 
-// Start opens storage, starts the service and begins serving HTTP.
+// Start opens storage, joins nothing (a fresh node is a cluster of one; a
+// restarted node gossips with the members of its persisted ring), starts
+// the internode transport, the membership and the service, and begins
+// serving HTTP.
 func Start(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -125,6 +133,7 @@ func Start(cfg Config) (*Node, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
+	clk := clock.OrReal(cfg.Clock)
 	dm, _ := kv.ParseDeleteMode(cfg.DeleteMode)
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data-dir %s: %w", cfg.DataDir, err)
@@ -133,8 +142,13 @@ func Start(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	self := ring.NodeID(cfg.Name)
 	n := &Node{cfg: cfg, log: log, store: store, done: make(chan error, 1)}
+	var cleanup []func()
 	fail := func(err error) (*Node, error) {
+		for i := len(cleanup) - 1; i >= 0; i-- {
+			cleanup[i]()
+		}
 		store.Close()
 		return nil, err
 	}
@@ -142,14 +156,50 @@ func Start(cfg Config) (*Node, error) {
 	if err != nil {
 		return fail(err)
 	}
-	r, err := ring.New(size, ring.NodeID(cfg.Name))
+	n.ln, err = net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		return fail(fmt.Errorf("http listen %s: %w", cfg.HTTP, err))
+	}
+	cleanup = append(cleanup, func() { n.ln.Close() })
+
+	// Internode transport and membership.
+	n.cl = &cluster{self: self, log: log.With("component", "cluster"), clk: clk, eng: store,
+		foreign: map[ring.NodeID]ring.State{}, kick: make(chan struct{}, 1), stop: make(chan struct{})}
+	var ml *memberlist.Memberlist
+	tcfg := tcp.DefaultConfig()
+	tcfg.Node = self
+	tcfg.ListenAddr = cfg.Cluster
+	tcfg.Logger = log.With("component", "transport")
+	tcfg.Resolve = func(id ring.NodeID) (string, bool) { return membership.Resolver(ml)(id) }
+	if n.tr, err = tcp.New(tcfg); err != nil {
+		return fail(fmt.Errorf("cluster listen %s: %w", cfg.Cluster, err))
+	}
+	cleanup = append(cleanup, func() { n.tr.Close() })
+	meta := membership.Meta{ClusterAddr: n.tr.Addr().String(), HTTPAddr: n.ln.Addr().String(), Incarnation: membership.NewIncarnation()}
+	mcfg := memberlist.DefaultConfig()
+	mcfg.Name = self
+	mcfg.BindAddr = cfg.Gossip
+	mcfg.Meta = meta
+	mcfg.PushPullInterval = 2 * time.Second
+	mcfg.Logger = log.With("component", "membership")
+	if ml, err = memberlist.New(mcfg); err != nil {
+		return fail(fmt.Errorf("gossip listen %s: %w", cfg.Gossip, err))
+	}
+	n.ml = ml
+	n.cl.ml = ml
+	cleanup = append(cleanup, func() { ml.Shutdown() })
+
+	// The cluster state: persisted, or a fresh cluster of one.
+	rmeta := ring.MemberMeta{GossipAddr: ml.Local().GossipAddr, InternodeAddr: meta.ClusterAddr, HTTPAddr: meta.HTTPAddr}
+	st, fresh, err := loadState(store, self, size, rmeta, clk.Now())
 	if err != nil {
 		return fail(err)
 	}
+
 	n.metrics = metrics.New()
 	kcfg := kv.DefaultConfig()
-	kcfg.Node = ring.NodeID(cfg.Name)
-	kcfg.Ring = r
+	kcfg.Node = self
+	kcfg.Ring = st.Ring()
 	kcfg.Engine = store
 	kcfg.Clock = cfg.Clock
 	kcfg.Logger = log
@@ -160,15 +210,38 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.ObjectCacheMiB == 0 {
 		kcfg.ObjectCacheBytes = -1
 	}
+	kcfg.Transport = n.tr
+	kcfg.Up = ml.Up
 	if n.svc, err = kv.New(kcfg); err != nil {
 		return fail(err)
 	}
-	h := riakhttp.NewHandler(n.svc, riakhttp.Options{Logger: log, Observer: n.metrics, Metrics: n.metrics.Handler(), Version: cfg.Version})
-	n.ln, err = net.Listen("tcp", cfg.HTTP)
-	if err != nil {
-		n.svc.Close()
-		return fail(fmt.Errorf("http listen %s: %w", cfg.HTTP, err))
+	cleanup = append(cleanup, func() { n.svc.Close() })
+	n.cl.svc = n.svc
+	n.cl.mu.Lock()
+	n.cl.install(st)
+	n.cl.mu.Unlock()
+	n.cl.persist()
+	ml.SetStateHandler(n.cl)
+	n.cl.wg.Add(1)
+	go n.cl.loop()
+	if !fresh {
+		// Gossip with the members the persisted ring knows.
+		var seeds []string
+		for _, m := range st.Members() {
+			if m.Node != self && m.Status != ring.StatusInvalid && m.Meta.GossipAddr != "" {
+				seeds = append(seeds, m.Meta.GossipAddr)
+			}
+		}
+		if len(seeds) > 0 {
+			go func() {
+				if _, err := ml.Join(seeds); err != nil {
+					log.Warn("could not reach any member of the persisted ring", "err", err)
+				}
+			}()
+		}
 	}
+
+	h := riakhttp.NewHandler(n.svc, riakhttp.Options{Logger: log, Observer: n.metrics, Metrics: n.metrics.Handler(), Version: cfg.Version, Cluster: n})
 	n.srv = &nethttp.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -176,8 +249,12 @@ func Start(cfg Config) (*Node, error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go func() { n.done <- n.srv.Serve(n.ln) }()
-	log.Info("riakgo node started", "name", cfg.Name, "http", n.ln.Addr().String(), "data_dir", cfg.DataDir,
-		"ring_size", size, "delete_mode", dm.String())
+	meta.Ready = true
+	if err := ml.SetLocalMeta(meta); err != nil {
+		log.Warn("cannot publish the ready flag", "err", err)
+	}
+	log.Info("riakgo node started", "name", cfg.Name, "http", n.ln.Addr().String(), "cluster", meta.ClusterAddr,
+		"gossip", ml.Local().GossipAddr, "data_dir", cfg.DataDir, "ring_size", size, "delete_mode", dm.String())
 	return n, nil
 }
 
@@ -213,14 +290,94 @@ func (n *Node) Service() *kv.Service { return n.svc }
 func (n *Node) Done() <-chan error { return n.done }
 
 // Stop shuts the node down: it stops accepting requests, lets in-flight
-// ones finish (until ctx ends), waits for background work and closes
-// storage.
+// ones finish (until ctx ends), leaves the membership (the peers see it
+// left, not failed; it stays a ring member), waits for background work
+// and closes storage.
 func (n *Node) Stop(ctx context.Context) error {
 	err := n.srv.Shutdown(ctx)
+	if lerr := n.ml.Leave(2 * time.Second); lerr != nil {
+		n.log.Warn("membership leave", "err", lerr)
+	}
+	n.ml.Shutdown()
+	close(n.cl.stop)
+	n.cl.wg.Wait()
 	n.svc.Close()
+	n.tr.Close()
 	if cerr := n.store.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
 	n.log.Info("riakgo node stopped", "name", n.cfg.Name)
 	return err
+}
+
+// GossipAddr returns the membership address (the one "cluster join" takes).
+func (n *Node) GossipAddr() string { return n.ml.Local().GossipAddr }
+
+// ClusterAddr returns the internode address.
+func (n *Node) ClusterAddr() string { return n.tr.Addr().String() }
+
+// The node implements riakhttp.ClusterAdmin.
+var _ riakhttp.ClusterAdmin = (*Node)(nil)
+
+// Self implements riakhttp.ClusterAdmin.
+func (n *Node) Self() ring.NodeID { return ring.NodeID(n.cfg.Name) }
+
+// ClusterState implements riakhttp.ClusterAdmin.
+func (n *Node) ClusterState() ring.State { return n.cl.State() }
+
+// NodeUp implements riakhttp.ClusterAdmin.
+func (n *Node) NodeUp(id ring.NodeID) bool { return n.ml.Up(id) }
+
+func adminErr(err error) error {
+	switch {
+	case errors.Is(err, ErrUnreachable):
+		return &riakhttp.AdminError{Status: 502, Reason: "unreachable", Msg: err.Error()}
+	case errors.Is(err, ErrNoSeedRing):
+		return &riakhttp.AdminError{Status: 502, Reason: "no_seed_ring", Msg: err.Error()}
+	case errors.Is(err, ErrForward):
+		return &riakhttp.AdminError{Status: 502, Reason: "claimant_unreachable", Msg: err.Error()}
+	}
+	return err
+}
+
+// ClusterJoin implements riakhttp.ClusterAdmin.
+func (n *Node) ClusterJoin(ctx context.Context, seed string) error {
+	return adminErr(n.cl.Join(ctx, seed))
+}
+
+// ClusterLeave implements riakhttp.ClusterAdmin.
+func (n *Node) ClusterLeave(ctx context.Context, node ring.NodeID) error {
+	return n.cl.Leave(node)
+}
+
+// ClusterClear implements riakhttp.ClusterAdmin.
+func (n *Node) ClusterClear(ctx context.Context) error { return n.cl.Clear() }
+
+// ClusterPlan implements riakhttp.ClusterAdmin: the claimant's plan.
+func (n *Node) ClusterPlan(ctx context.Context, forwarded bool) (riakhttp.PlanJSON, error) {
+	url, err := n.cl.claimantURL()
+	if err != nil && !forwarded {
+		return riakhttp.PlanJSON{}, adminErr(err)
+	}
+	if url == "" || forwarded {
+		p, err := n.cl.State().Plan()
+		if err != nil {
+			return riakhttp.PlanJSON{}, err
+		}
+		return riakhttp.PlanToJSON(p), nil
+	}
+	var out riakhttp.PlanJSON
+	return out, adminErr(forward(ctx, "GET", url+"/admin/cluster/plan", &out))
+}
+
+// ClusterCommit implements riakhttp.ClusterAdmin: commit on the claimant.
+func (n *Node) ClusterCommit(ctx context.Context, forwarded bool) error {
+	url, err := n.cl.claimantURL()
+	if err != nil && !forwarded {
+		return adminErr(err)
+	}
+	if url == "" || forwarded {
+		return n.cl.Commit()
+	}
+	return adminErr(forward(ctx, "POST", url+"/admin/cluster/commit", nil))
 }

@@ -1,0 +1,335 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	nethttp "net/http"
+	"strings"
+
+	"github.com/riakgo/riakgo/ring"
+)
+
+// Cluster admin routes back `riakgo admin cluster …`, `member-status` and
+// `ring-status`:
+//
+//	POST /admin/cluster/join      body {"seed":"host:port"} (a member's gossip address)
+//	POST /admin/cluster/leave     body {"node":"name"} or empty (this node)
+//	POST /admin/cluster/clear
+//	GET  /admin/cluster/plan      run on the claimant (forwarded if needed)
+//	POST /admin/cluster/commit    run on the claimant (forwarded if needed)
+//	GET  /admin/member-status
+//	GET  /admin/ring-status
+//
+// Answers are JSON; failures carry {"error": "...", "reason": "..."}
+// where reason is a stable word the CLI maps to riak-admin's messages.
+
+// ClusterAdmin is the node's cluster control, implemented by the node
+// wiring and passed in Options. Methods are safe for concurrent use.
+type ClusterAdmin interface {
+	// Self returns this node's name.
+	Self() ring.NodeID
+	// ClusterState returns the current cluster state (an immutable value).
+	ClusterState() ring.State
+	// NodeUp reports whether a member is alive and serving.
+	NodeUp(ring.NodeID) bool
+	// ClusterJoin joins the cluster of the member at seed (its gossip
+	// address) as a joining node.
+	ClusterJoin(ctx context.Context, seed string) error
+	// ClusterLeave stages a leave of node (this node if empty).
+	ClusterLeave(ctx context.Context, node ring.NodeID) error
+	// ClusterClear discards the staged changes.
+	ClusterClear(ctx context.Context) error
+	// ClusterPlan and ClusterCommit run on the claimant: a node that is
+	// not the claimant forwards them to it, unless forwarded is set
+	// (the request already came from another node).
+	ClusterPlan(ctx context.Context, forwarded bool) (PlanJSON, error)
+	ClusterCommit(ctx context.Context, forwarded bool) error
+}
+
+// ForwardedHeader marks an admin request forwarded by another node.
+const ForwardedHeader = "X-Riakgo-Forwarded"
+
+// AdminError is a cluster admin failure with its HTTP status and reason
+// word (for errors the ring sentinels do not describe, such as an
+// unreachable seed or a forwarded failure).
+type AdminError struct {
+	Status int
+	Reason string
+	Msg    string
+}
+
+func (e *AdminError) Error() string { return e.Msg }
+
+// MemberJSON is one member-status row.
+type MemberJSON struct {
+	Node       string  `json:"node"`
+	Status     string  `json:"status"`
+	RingPct    float64 `json:"ring_pct"`
+	PendingPct float64 `json:"pending_pct"`
+	Claimant   bool    `json:"claimant,omitempty"`
+}
+
+// MoveJSON counts partitions moving from one node to another.
+type MoveJSON struct {
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Count int    `json:"count"`
+}
+
+// ChangeJSON is one staged change.
+type ChangeJSON struct {
+	Node   string `json:"node"`
+	Action string `json:"action"`
+	Target string `json:"target,omitempty"`
+}
+
+// TransitionJSON is one planned transition.
+type TransitionJSON struct {
+	Members      []MemberJSON `json:"members"`
+	Reassigned   []MoveJSON   `json:"reassigned"`
+	Transfers    []MoveJSON   `json:"transfers"`
+	MeetsTargetN bool         `json:"meets_target_n"`
+}
+
+// PlanJSON is "cluster plan".
+type PlanJSON struct {
+	Changes     []ChangeJSON     `json:"changes"`
+	Transitions []TransitionJSON `json:"transitions"`
+}
+
+func membersJSON(rows []ring.MemberStatus) []MemberJSON {
+	out := make([]MemberJSON, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, MemberJSON{Node: string(r.Node), Status: r.Status.String(), RingPct: r.RingPct, PendingPct: r.PendingPct, Claimant: r.Claimant})
+	}
+	return out
+}
+
+func movesJSON(ms []ring.Move) []MoveJSON {
+	out := make([]MoveJSON, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, MoveJSON{From: string(m.From), To: string(m.To), Count: m.Count})
+	}
+	return out
+}
+
+// PlanToJSON converts a plan for the plan route.
+func PlanToJSON(p ring.Plan) PlanJSON {
+	out := PlanJSON{Changes: []ChangeJSON{}, Transitions: []TransitionJSON{}}
+	for _, c := range p.Changes {
+		out.Changes = append(out.Changes, ChangeJSON{Node: string(c.Node), Action: c.Action.String(), Target: string(c.Target)})
+	}
+	for _, t := range p.Transitions {
+		out.Transitions = append(out.Transitions, TransitionJSON{
+			Members: membersJSON(t.Members), Reassigned: movesJSON(t.Reassigned),
+			Transfers: movesJSON(t.Transfers), MeetsTargetN: t.MeetsTargetN,
+		})
+	}
+	return out
+}
+
+// clusterError maps a cluster admin error to a status and a reason word.
+func clusterError(w nethttp.ResponseWriter, err error) {
+	var ae *AdminError
+	if errors.As(err, &ae) {
+		writeJSON(w, ae.Status, map[string]string{"error": ae.Msg, "reason": ae.Reason})
+		return
+	}
+	for _, m := range []struct {
+		err    error
+		status int
+		reason string
+	}{
+		{ring.ErrNotReady, 409, "ring_not_ready"},
+		{ring.ErrNothingPlanned, 409, "nothing_planned"},
+		{ring.ErrPlanChanged, 409, "plan_changed"},
+		{ring.ErrNotClaimant, 409, "not_claimant"},
+		{ring.ErrAlreadyMember, 409, "already_member"},
+		{ring.ErrNotSingleNode, 409, "not_single_node"},
+		{ring.ErrSizeMismatch, 409, "different_ring_size"},
+		{ring.ErrNotMember, 404, "not_member"},
+		{ring.ErrOnlyMember, 409, "only_member"},
+		{ring.ErrAlreadyLeaving, 409, "already_leaving"},
+		{ring.ErrIsClaimant, 409, "is_claimant"},
+		{ring.ErrBadChange, 400, "invalid"},
+	} {
+		if errors.Is(err, m.err) {
+			writeJSON(w, m.status, map[string]string{"error": err.Error(), "reason": m.reason})
+			return
+		}
+	}
+	writeJSON(w, 500, map[string]string{"error": err.Error(), "reason": "error"})
+}
+
+// readJSONBody decodes an optional JSON object body into v.
+func readJSONBody(w nethttp.ResponseWriter, r *nethttp.Request, v any) bool {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		jsonError(w, 400, "could not read the request body: "+err.Error())
+		return false
+	}
+	if strings.TrimSpace(string(body)) == "" {
+		return true
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		jsonError(w, 400, "invalid json: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func (h *Handler) serveCluster(w nethttp.ResponseWriter, r *nethttp.Request, rest []string) {
+	ca := h.o.Cluster
+	if ca == nil {
+		jsonError(w, 501, "clustering is not enabled on this node")
+		return
+	}
+	forwarded := r.Header.Get(ForwardedHeader) != ""
+	switch {
+	case rest[0] == "member-status" && len(rest) == 1:
+		if !allow(w, r, "GET", "HEAD") {
+			return
+		}
+		st := ca.ClusterState()
+		rows, pending := st.MemberStatus()
+		counts := map[string]int{}
+		for s, n := range st.StatusCounts() {
+			counts[s.String()] = n
+		}
+		writeJSON(w, 200, map[string]any{"members": membersJSON(rows), "pending": pending, "counts": counts})
+	case rest[0] == "ring-status" && len(rest) == 1:
+		if !allow(w, r, "GET", "HEAD") {
+			return
+		}
+		h.serveRingStatus(w, ca)
+	case rest[0] == "cluster" && len(rest) == 2:
+		switch rest[1] {
+		case "join":
+			if !allow(w, r, "POST") {
+				return
+			}
+			var body struct {
+				Seed string `json:"seed"`
+			}
+			if !readJSONBody(w, r, &body) {
+				return
+			}
+			if body.Seed == "" {
+				jsonError(w, 400, "seed is required")
+				return
+			}
+			if err := ca.ClusterJoin(r.Context(), body.Seed); err != nil {
+				clusterError(w, err)
+				return
+			}
+			writeJSON(w, 200, map[string]string{"node": string(ca.Self()), "seed": body.Seed})
+		case "leave":
+			if !allow(w, r, "POST") {
+				return
+			}
+			var body struct {
+				Node string `json:"node"`
+			}
+			if !readJSONBody(w, r, &body) {
+				return
+			}
+			node := ring.NodeID(body.Node)
+			if node == "" {
+				node = ca.Self()
+			}
+			if err := ca.ClusterLeave(r.Context(), node); err != nil {
+				clusterError(w, err)
+				return
+			}
+			writeJSON(w, 200, map[string]string{"node": string(node)})
+		case "clear":
+			if !allow(w, r, "POST") {
+				return
+			}
+			if err := ca.ClusterClear(r.Context()); err != nil {
+				clusterError(w, err)
+				return
+			}
+			writeJSON(w, 200, map[string]string{})
+		case "plan":
+			if !allow(w, r, "GET", "HEAD") {
+				return
+			}
+			p, err := ca.ClusterPlan(r.Context(), forwarded)
+			if err != nil {
+				clusterError(w, err)
+				return
+			}
+			writeJSON(w, 200, p)
+		case "commit":
+			if !allow(w, r, "POST") {
+				return
+			}
+			if err := ca.ClusterCommit(r.Context(), forwarded); err != nil {
+				clusterError(w, err)
+				return
+			}
+			writeJSON(w, 200, map[string]string{})
+		default:
+			notFound(w)
+		}
+	default:
+		notFound(w)
+	}
+}
+
+// RingStatusJSON is ring-status.
+type RingStatusJSON struct {
+	Claimant       string        `json:"claimant"`
+	ClaimantStatus string        `json:"claimant_status"`
+	ClaimantUp     bool          `json:"claimant_up"`
+	Ready          bool          `json:"ready"`
+	Handoffs       []HandoffJSON `json:"handoffs"`
+	Down           []string      `json:"down"`
+	Unreachable    []string      `json:"unreachable"`
+}
+
+// HandoffJSON is one (owner, next owner) group of pending transfers.
+type HandoffJSON struct {
+	Owner     string         `json:"owner"`
+	NextOwner string         `json:"next_owner"`
+	Transfers []TransferJSON `json:"transfers"`
+}
+
+// TransferJSON is one pending transfer.
+type TransferJSON struct {
+	Partition int    `json:"partition"`
+	Index     string `json:"index"`
+	Complete  bool   `json:"complete"`
+}
+
+func (h *Handler) serveRingStatus(w nethttp.ResponseWriter, ca ClusterAdmin) {
+	st := ca.ClusterState()
+	rs := st.RingStatus()
+	out := RingStatusJSON{
+		Claimant: string(rs.Claimant), ClaimantStatus: rs.ClaimantStatus.String(), ClaimantUp: ca.NodeUp(rs.Claimant),
+		Ready: rs.Ready, Handoffs: []HandoffJSON{}, Down: []string{}, Unreachable: []string{},
+	}
+	r := st.Ring()
+	for _, ho := range rs.Handoffs {
+		hj := HandoffJSON{Owner: string(ho.Owner), NextOwner: string(ho.NextOwner)}
+		for _, t := range ho.Transfers {
+			hj.Transfers = append(hj.Transfers, TransferJSON{Partition: t.Partition, Index: r.Index(t.Partition).String(), Complete: t.Complete})
+		}
+		out.Handoffs = append(out.Handoffs, hj)
+	}
+	for _, n := range rs.Down {
+		out.Down = append(out.Down, string(n))
+	}
+	for _, m := range st.Members() {
+		switch m.Status {
+		case ring.StatusValid, ring.StatusLeaving, ring.StatusExiting, ring.StatusJoining:
+			if m.Node != ca.Self() && !ca.NodeUp(m.Node) {
+				out.Unreachable = append(out.Unreachable, string(m.Node))
+			}
+		}
+	}
+	writeJSON(w, 200, out)
+}

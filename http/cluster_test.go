@@ -1,0 +1,111 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/riakgo/riakgo/ring"
+)
+
+// fakeCluster is a ClusterAdmin over a ring.State, for the routes alone.
+type fakeCluster struct {
+	mu        sync.Mutex
+	st        ring.State
+	forwarded bool
+	joinErr   error
+}
+
+func (f *fakeCluster) Self() ring.NodeID { return "a" }
+func (f *fakeCluster) ClusterState() ring.State {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.st
+}
+func (f *fakeCluster) NodeUp(n ring.NodeID) bool { return n == "a" }
+func (f *fakeCluster) ClusterJoin(ctx context.Context, seed string) error {
+	return f.joinErr
+}
+func (f *fakeCluster) ClusterLeave(ctx context.Context, node ring.NodeID) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, err := f.st.Stage("a", ring.Change{Node: node, Action: ring.ActionLeave}, 2)
+	f.st = st
+	return err
+}
+func (f *fakeCluster) ClusterClear(ctx context.Context) error { return nil }
+func (f *fakeCluster) ClusterPlan(ctx context.Context, forwarded bool) (PlanJSON, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.forwarded = forwarded
+	p, err := f.st.Plan()
+	return PlanToJSON(p), err
+}
+func (f *fakeCluster) ClusterCommit(ctx context.Context, forwarded bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, err := f.st.Commit("a", nil, 3)
+	f.st = st
+	return err
+}
+
+func TestClusterRoutes(t *testing.T) {
+	if r := newEnv(t, Options{}).do("GET", "/admin/member-status", nil, nil); r.StatusCode != 501 {
+		t.Fatalf("without a cluster: %d %s", r.StatusCode, r.Body())
+	}
+	a, err := ring.NewState("c", 8, 0, "a", ring.MemberMeta{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ring.Join(ring.State{}, a, "b", ring.MemberMeta{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ = st.Advance("a", 1)
+	fc := &fakeCluster{st: st, joinErr: &AdminError{Status: 502, Reason: "unreachable", Msg: "nope"}}
+	e := newEnv(t, Options{Cluster: fc})
+
+	r := e.do("GET", "/admin/member-status", nil, nil)
+	var ms struct {
+		Members []MemberJSON
+		Pending bool
+		Counts  map[string]int
+	}
+	if err := json.Unmarshal(r.body, &ms); err != nil || r.StatusCode != 200 || len(ms.Members) != 2 || ms.Counts["joining"] != 1 || ms.Members[0].RingPct != 100 {
+		t.Fatalf("member-status: %d %s", r.StatusCode, r.Body())
+	}
+	r = e.do("POST", "/admin/cluster/join", nil, []byte(`{"seed":"127.0.0.1:1"}`))
+	if r.StatusCode != 502 || !strings.Contains(r.Body(), `"reason":"unreachable"`) {
+		t.Fatalf("join: %d %s", r.StatusCode, r.Body())
+	}
+	if r = e.do("POST", "/admin/cluster/join", nil, []byte(`{}`)); r.StatusCode != 400 {
+		t.Fatalf("join without seed: %d", r.StatusCode)
+	}
+	r = e.do("GET", "/admin/cluster/plan", hdr(ForwardedHeader, "1"), nil)
+	var p PlanJSON
+	if err := json.Unmarshal(r.body, &p); err != nil || r.StatusCode != 200 || len(p.Changes) != 1 || p.Changes[0].Action != "join" || !fc.forwarded {
+		t.Fatalf("plan: %d %s", r.StatusCode, r.Body())
+	}
+	if r = e.do("POST", "/admin/cluster/commit", nil, nil); r.StatusCode != 200 {
+		t.Fatalf("commit: %d %s", r.StatusCode, r.Body())
+	}
+	// b, now valid, has not seen the committed ring: not ready.
+	r = e.do("POST", "/admin/cluster/commit", nil, nil)
+	if r.StatusCode != 409 || !strings.Contains(r.Body(), `"reason":"ring_not_ready"`) {
+		t.Fatalf("second commit: %d %s", r.StatusCode, r.Body())
+	}
+	r = e.do("POST", "/admin/cluster/leave", nil, []byte(`{"node":"zzz"}`))
+	if r.StatusCode != 404 || !strings.Contains(r.Body(), `"reason":"not_member"`) {
+		t.Fatalf("leave of a stranger: %d %s", r.StatusCode, r.Body())
+	}
+	r = e.do("GET", "/admin/ring-status", nil, nil)
+	var rs RingStatusJSON
+	if err := json.Unmarshal(r.body, &rs); err != nil || r.StatusCode != 200 || rs.Claimant != "a" || !rs.ClaimantUp || len(rs.Handoffs) != 1 || len(rs.Unreachable) != 1 {
+		t.Fatalf("ring-status: %d %s", r.StatusCode, r.Body())
+	}
+	if r = e.do("GET", "/admin/cluster/commit", nil, nil); r.StatusCode != 405 {
+		t.Fatalf("GET commit: %d", r.StatusCode)
+	}
+}

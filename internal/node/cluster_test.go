@@ -1,0 +1,151 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	riakhttp "github.com/riakgo/riakgo/http"
+	"github.com/riakgo/riakgo/ring"
+)
+
+func TestStatePayloadRoundTrip(t *testing.T) {
+	st, err := ring.NewState("c", 8, 0, "a", ring.MemberMeta{HTTPAddr: "h"}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, got, err := unwrapState(wrapState("a", st))
+	if err != nil || from != "a" || !ring.Equal(got, st) {
+		t.Fatalf("round trip: %q %v %v", from, got, err)
+	}
+	for _, bad := range [][]byte{nil, {9}, {gossipVersion, 200}, {gossipVersion, 1, 'a', 0xff}} {
+		if _, _, err := unwrapState(bad); err == nil {
+			t.Errorf("unwrap %x: no error", bad)
+		}
+	}
+}
+
+func startTestNode(t *testing.T, dir, name string) *Node {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Name = name
+	cfg.DataDir = dir
+	cfg.HTTP, cfg.Cluster, cfg.Gossip = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.RingSize = 16
+	cfg.Logger = slog.New(slog.NewTextHandler(testWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	n, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func stopNode(t *testing.T, n *Node) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.Stop(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition
+	}
+}
+
+// TestJoinCommitRestart: two in-process nodes join and commit; the ring
+// is split and persisted, and a restarted node comes back with it.
+func TestJoinCommitRestart(t *testing.T) {
+	dir := t.TempDir()
+	a := startTestNode(t, filepath.Join(dir, "a"), "a@127.0.0.1")
+	defer stopNode(t, a)
+	b := startTestNode(t, filepath.Join(dir, "b"), "b@127.0.0.1")
+
+	if err := b.ClusterJoin(context.Background(), b.GossipAddr()); !errors.Is(err, ring.ErrBadChange) {
+		t.Fatalf("self join: %v", err)
+	}
+	if err := b.ClusterJoin(context.Background(), "127.0.0.1:1"); err == nil {
+		t.Fatal("join of an unreachable seed succeeded")
+	}
+	if err := b.ClusterJoin(context.Background(), a.GossipAddr()); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ClusterJoin(context.Background(), a.GossipAddr()); !errors.Is(err, ring.ErrAlreadyMember) && !errors.Is(err, ring.ErrNotSingleNode) {
+		t.Fatalf("second join: %v", err)
+	}
+	waitFor(t, "a to see b joining", func() bool { return a.ClusterState().Status("b@127.0.0.1") == ring.StatusJoining })
+	if _, err := a.ClusterPlan(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	// b forwards the commit to the claimant a.
+	waitFor(t, "commit", func() bool { return b.ClusterCommit(context.Background(), false) == nil })
+	split := func(n *Node) func() bool {
+		return func() bool {
+			st := n.ClusterState()
+			rows, pending := st.MemberStatus()
+			return !pending && len(rows) == 2 && rows[0].RingPct == 50 && rows[1].RingPct == 50
+		}
+	}
+	waitFor(t, "a's ring split in halves", split(a))
+	waitFor(t, "b's ring split in halves", split(b))
+	if err := b.ClusterCommit(context.Background(), false); err == nil {
+		t.Fatal("a second commit succeeded")
+	} else {
+		var ae *riakhttp.AdminError
+		if !errors.As(err, &ae) || (ae.Reason != "nothing_planned" && ae.Reason != "ring_not_ready") {
+			t.Fatalf("second commit: %v", err)
+		}
+	}
+
+	stopNode(t, b)
+	b = startTestNode(t, filepath.Join(dir, "b"), "b@127.0.0.1")
+	defer stopNode(t, b)
+	if !split(b)() {
+		t.Fatalf("restarted b lost its ring: %v", b.ClusterState())
+	}
+	if !slices.Equal(b.svc.Ring().Owners(), b.ClusterState().Owners()) {
+		t.Fatal("kv does not route by the restored ring")
+	}
+	waitFor(t, "a to see the restarted b up", func() bool { return a.NodeUp("b@127.0.0.1") })
+}
+
+// testWriter writes to the test's output until the test ends, then
+// discards: memberlist's goroutines may log a last line after a node's
+// Stop returns, and testing panics on writes after completion.
+func testWriter(t *testing.T) io.Writer {
+	w := &cutoffWriter{w: t.Output()}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return w
+}
+
+type cutoffWriter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	done bool
+}
+
+func (c *cutoffWriter) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done {
+		return len(b), nil
+	}
+	return c.w.Write(b)
+}
