@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -180,5 +182,135 @@ Valid:1 / Leaving:0 / Exiting:0 / Joining:1 / Down:0
 	}
 	if n := len(banner("Membership", '=')); n != 79 {
 		t.Errorf("banner is %d columns", n)
+	}
+}
+
+// formCluster starts three processes and joins them; it returns their
+// processes, gossip and cluster addresses and data directories.
+func formCluster(t *testing.T) (nodes []*proc, gossip, cluster, dirs []string) {
+	t.Helper()
+	dir := t.TempDir()
+	for i := 1; i <= 3; i++ {
+		g, c := freePort(t), freePort(t)
+		d := filepath.Join(dir, fmt.Sprintf("n%d", i))
+		gossip, cluster, dirs = append(gossip, g), append(cluster, c), append(dirs, d)
+		nodes = append(nodes, startNode(t, d, "--name", fmt.Sprintf("riakgo%d@127.0.0.1", i), "--gossip", g, "--cluster", c))
+	}
+	adminOK(t, nodes[1].url, "cluster", "join", gossip[0])
+	adminOK(t, nodes[2].url, "cluster", "join", gossip[0])
+	deadline := time.Now().Add(60 * time.Second)
+	pollAdmin(t, "plan with both joins", deadline, func(out string, code int) bool {
+		return code == 0 && strings.Contains(out, "'riakgo2@127.0.0.1'") && strings.Contains(out, "'riakgo3@127.0.0.1'")
+	}, nodes[0].url, "cluster", "plan")
+	pollAdmin(t, "commit", deadline, func(out string, code int) bool {
+		return code == 0 && strings.Contains(out, "Cluster changes committed")
+	}, nodes[0].url, "cluster", "commit")
+	pollAdmin(t, "3 valid members", deadline, func(out string, code int) bool {
+		rows := memberRowRE.FindAllStringSubmatch(out, -1)
+		if code != 0 || len(rows) != 3 {
+			return false
+		}
+		for _, r := range rows {
+			if r[1] != "valid" || r[3] != "--" {
+				return false
+			}
+		}
+		return true
+	}, nodes[0].url, "member-status")
+	return nodes, gossip, cluster, dirs
+}
+
+// TestKillOneNodeUnderLoad: under a steady write load at N=3, W=2, a
+// SIGKILLed node costs no client-visible error once failure detection has
+// seen it (fallbacks take its writes), every acknowledged write reads at
+// R=2 afterwards, and PW=3 answers 503 PW-value unsatisfied until the node
+// restarts.
+func TestKillOneNodeUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process cluster test")
+	}
+	nodes, gossip, cluster, dirs := formCluster(t)
+	defer func() {
+		if t.Failed() {
+			for i, n := range nodes {
+				t.Logf("node %d stderr:\n%s", i+1, n.stderr())
+			}
+		}
+	}()
+	n1, n2 := nodes[0].url, nodes[1].url
+	acked := map[string]string{}
+	write := func(phase string, n int) (errs int) {
+		for i := 0; i < n; i++ {
+			k := fmt.Sprintf("%s-%d", phase, i)
+			base := n1
+			if i%2 == 1 {
+				base = n2
+			}
+			code, err := put(base+"/buckets/load/keys/"+k+"?w=2", "v-"+k)
+			if err != nil || code != 204 {
+				errs++
+				continue
+			}
+			acked[k] = "v-" + k
+		}
+		return errs
+	}
+	if e := write("before", 100); e != 0 {
+		t.Fatalf("%d errors with every node up", e)
+	}
+	nodes[2].cmd.Process.Kill()
+	nodes[2].cmd.Wait()
+	during := write("detecting", 50) // errors are possible until the failure is detected
+	deadline := time.Now().Add(60 * time.Second)
+	pollAdmin(t, "node 3 seen down", deadline, func(out string, code int) bool {
+		return code == 0 && strings.Contains(out, "riakgo3@127.0.0.1") && !strings.Contains(out, "All nodes are up and reachable")
+	}, n1, "ring-status")
+	if e := write("after", 200); e != 0 {
+		t.Fatalf("%d client-visible errors after failure detection (fallbacks should take the writes)", e)
+	}
+	t.Logf("%d writes acknowledged, %d errors while the failure was being detected", len(acked), during)
+	for k, v := range acked {
+		code, body, err := get(n1 + "/buckets/load/keys/" + k + "?r=2")
+		if err != nil || code != 200 || body != v {
+			t.Fatalf("acknowledged write %s at R=2: %d %q %v", k, code, body, err)
+		}
+	}
+	// PW=3 needs every primary: refused while node 3 is down (for a key
+	// with a primary there), accepted once it is back.
+	var pwKey string
+	for i := 0; i < 50 && pwKey == ""; i++ {
+		k := fmt.Sprintf("pw-%d", i)
+		req, _ := http.NewRequest("PUT", n1+"/buckets/load/keys/"+k+"?pw=3", strings.NewReader("x"))
+		req.Header.Set("Content-Type", "text/plain")
+		resp, err := httpc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 503 {
+			if !strings.HasPrefix(string(b), "PW-value unsatisfied: ") {
+				t.Fatalf("PW=3 with a node down: 503 %q", b)
+			}
+			pwKey = k
+		}
+	}
+	if pwKey == "" {
+		t.Fatal("no PW=3 write was refused with a node down")
+	}
+	nodes[2] = startNode(t, dirs[2], "--name", "riakgo3@127.0.0.1", "--gossip", gossip[2], "--cluster", cluster[2])
+	pollAdmin(t, "node 3 back", time.Now().Add(60*time.Second), func(out string, code int) bool {
+		return code == 0 && strings.Contains(out, "All nodes are up and reachable")
+	}, n1, "ring-status")
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		code, err := put(n1+"/buckets/load/keys/"+pwKey+"?pw=3", "y")
+		if err == nil && code == 204 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PW=3 after node 3 restarted: %d %v", code, err)
+		}
+		time.Sleep(100 * time.Millisecond) // polling a condition
 	}
 }
