@@ -49,12 +49,13 @@ var (
 )
 
 type cluster struct {
-	self ring.NodeID
-	log  *slog.Logger
-	clk  clock.Clock
-	ml   *memberlist.Memberlist
-	svc  *kv.Service // set before the handler is registered
-	eng  storage.Engine
+	self  ring.NodeID
+	log   *slog.Logger
+	clk   clock.Clock
+	ml    *memberlist.Memberlist
+	svc   *kv.Service // set before the handler is registered
+	ticks int         // loop only
+	eng   storage.Engine
 
 	mu        sync.Mutex
 	state     ring.State
@@ -205,7 +206,30 @@ func (c *cluster) loop() {
 		case <-t.C:
 			c.tick()
 			c.persist()
+			c.ticks++
+			if c.ticks%handoffEvery == 0 {
+				c.hintedHandoff()
+			}
 		}
+	}
+}
+
+// handoffEvery is how many ticks pass between hinted-handoff rounds.
+const handoffEvery = 5
+
+// hintedHandoff returns writes taken by this node's fallback vnodes to
+// their owners once those are up (kv.Service.HintedHandoff; the full
+// handoff protocol is the handoff issue's).
+func (c *cluster) hintedHandoff() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := c.svc.HintedHandoff(ctx)
+	if err != nil {
+		c.log.Warn("hinted handoff", "err", err)
+		return
+	}
+	if st.Sent > 0 || st.Failed > 0 {
+		c.log.Info("hinted handoff", "partitions", st.Partitions, "sent", st.Sent, "dropped", st.Dropped, "failed", st.Failed)
 	}
 }
 
