@@ -39,6 +39,9 @@ type ClusterAdmin interface {
 	ClusterJoin(ctx context.Context, seed string) error
 	// ClusterLeave stages a leave of node (this node if empty).
 	ClusterLeave(ctx context.Context, node ring.NodeID) error
+	// ClusterStage stages force-remove (node), replace or force-replace
+	// (node by target).
+	ClusterStage(ctx context.Context, action string, node, target ring.NodeID) error
 	// ClusterClear discards the staged changes.
 	ClusterClear(ctx context.Context) error
 	// ClusterPlan and ClusterCommit run on the claimant: a node that is
@@ -244,6 +247,26 @@ func (h *Handler) serveCluster(w nethttp.ResponseWriter, r *nethttp.Request, res
 				return
 			}
 			writeJSON(w, 200, map[string]string{"node": string(node)})
+		case "force-remove", "replace", "force-replace":
+			if !allow(w, r, "POST") {
+				return
+			}
+			var body struct {
+				Node   string `json:"node"`
+				Target string `json:"target"`
+			}
+			if !readJSONBody(w, r, &body) {
+				return
+			}
+			if body.Node == "" || (rest[1] != "force-remove") != (body.Target != "") {
+				jsonError(w, 400, "give node, and target for a replacement")
+				return
+			}
+			if err := ca.ClusterStage(r.Context(), rest[1], ring.NodeID(body.Node), ring.NodeID(body.Target)); err != nil {
+				clusterError(w, err)
+				return
+			}
+			writeJSON(w, 200, map[string]string{"node": body.Node, "target": body.Target})
 		case "clear":
 			if !allow(w, r, "POST") {
 				return

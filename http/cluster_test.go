@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ type fakeCluster struct {
 	st        ring.State
 	forwarded bool
 	joinErr   error
+	staged    []string
 }
 
 func (f *fakeCluster) Self() ring.NodeID { return "a" }
@@ -36,6 +38,12 @@ func (f *fakeCluster) ClusterLeave(ctx context.Context, node ring.NodeID) error 
 	return err
 }
 func (f *fakeCluster) ClusterClear(ctx context.Context) error { return nil }
+func (f *fakeCluster) ClusterStage(ctx context.Context, action string, node, target ring.NodeID) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.staged = append(f.staged, action+" "+string(node)+" "+string(target))
+	return nil
+}
 func (f *fakeCluster) ClusterPlan(ctx context.Context, forwarded bool) (PlanJSON, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -107,5 +115,32 @@ func TestClusterRoutes(t *testing.T) {
 	}
 	if r = e.do("GET", "/admin/cluster/commit", nil, nil); r.StatusCode != 405 {
 		t.Fatalf("GET commit: %d", r.StatusCode)
+	}
+}
+
+func TestClusterStageRoutes(t *testing.T) {
+	fc := &fakeCluster{}
+	h := NewHandler(nil, Options{Cluster: fc})
+	do := func(path, body string) int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if c := do("/admin/cluster/force-remove", `{"node":"b"}`); c != 200 {
+		t.Errorf("force-remove: %d", c)
+	}
+	if c := do("/admin/cluster/replace", `{"node":"b","target":"c"}`); c != 200 {
+		t.Errorf("replace: %d", c)
+	}
+	if c := do("/admin/cluster/force-replace", `{"node":"b"}`); c != 400 {
+		t.Errorf("force-replace without a target: %d", c)
+	}
+	if c := do("/admin/cluster/force-remove", `{"node":"b","target":"c"}`); c != 400 {
+		t.Errorf("force-remove with a target: %d", c)
+	}
+	if len(fc.staged) != 2 || fc.staged[0] != "force-remove b " || fc.staged[1] != "replace b c" {
+		t.Errorf("staged %q", fc.staged)
 	}
 }

@@ -24,6 +24,9 @@ const adminUsage = `usage: riakgo admin [--url http://127.0.0.1:8098] COMMAND
 commands:
   cluster join SEED          stage joining the cluster of the member whose gossip address is SEED
   cluster leave [NODE]       stage a leave of NODE (default: this node)
+  cluster force-remove NODE  stage removing NODE without handing off its data
+  cluster replace NODE NEW   stage NEW (a joining node) taking over NODE's partitions
+  cluster force-replace NODE NEW   likewise without handing off NODE's data
   cluster plan               show the staged changes and their transitions
   cluster commit             apply the staged changes (on the claimant)
   cluster clear              discard the staged changes

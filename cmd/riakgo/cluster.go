@@ -144,6 +144,14 @@ func adminCluster(c *adminClient, args []string, stdout, stderr io.Writer) int {
 			b, _ = json.Marshal(map[string]string{"node": arg})
 		}
 		code, body, err = c.do("POST", "/admin/cluster/leave", b)
+	case verb == "force-remove" && len(args) == 2:
+		arg = args[1]
+		b, _ := json.Marshal(map[string]string{"node": arg})
+		code, body, err = c.do("POST", "/admin/cluster/force-remove", b)
+	case (verb == "replace" || verb == "force-replace") && len(args) == 3:
+		arg = args[1]
+		b, _ := json.Marshal(map[string]string{"node": args[1], "target": args[2]})
+		code, body, err = c.do("POST", "/admin/cluster/"+verb, b)
 	case verb == "plan" && len(args) == 1:
 		code, body, err = c.do("GET", "/admin/cluster/plan", nil)
 	case verb == "commit" && len(args) == 1:
@@ -171,6 +179,12 @@ func adminCluster(c *adminClient, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "Success: staged join request for '%s' to '%s'\n", a.Node, arg)
 	case "leave":
 		fmt.Fprintf(stdout, "Success: staged leave request for '%s'\n", a.Node)
+	case "force-remove":
+		fmt.Fprintf(stdout, "Success: staged remove request for '%s'\n", arg)
+	case "replace":
+		fmt.Fprintf(stdout, "Success: staged replacement of '%s' with '%s'\n", args[1], args[2])
+	case "force-replace":
+		fmt.Fprintf(stdout, "Success: staged forced replacement of '%s' with '%s'\n", args[1], args[2])
 	case "commit":
 		fmt.Fprintln(stdout, "Cluster changes committed")
 	case "clear":

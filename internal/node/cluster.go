@@ -362,6 +362,25 @@ func (c *cluster) Leave(node ring.NodeID) error {
 	})
 }
 
+// Stage stages force-remove, replace or force-replace (riak-admin's
+// names).
+func (c *cluster) Stage(action string, node, target ring.NodeID) error {
+	var a ring.Action
+	switch action {
+	case "force-remove":
+		a = ring.ActionRemove
+	case "replace":
+		a = ring.ActionReplace
+	case "force-replace":
+		a = ring.ActionForceReplace
+	default:
+		return fmt.Errorf("unknown cluster change %q", action)
+	}
+	return c.update(func(st ring.State, now int64) (ring.State, error) {
+		return st.Stage(c.self, ring.Change{Node: node, Action: a, Target: target}, now)
+	})
+}
+
 // Clear is "cluster clear".
 func (c *cluster) Clear() error {
 	return c.update(func(st ring.State, now int64) (ring.State, error) { return st.Clear(c.self, now) })

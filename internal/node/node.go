@@ -350,6 +350,11 @@ func (n *Node) ClusterLeave(ctx context.Context, node ring.NodeID) error {
 	return n.cl.Leave(node)
 }
 
+// ClusterStage implements riakhttp.ClusterAdmin.
+func (n *Node) ClusterStage(ctx context.Context, action string, node, target ring.NodeID) error {
+	return n.cl.Stage(action, node, target)
+}
+
 // ClusterClear implements riakhttp.ClusterAdmin.
 func (n *Node) ClusterClear(ctx context.Context) error { return n.cl.Clear() }
 
