@@ -26,6 +26,9 @@ type Options struct {
 	Configure func(i int, c *kv.Config)
 }
 
+// Start is the manual clock's initial time.
+var Start = time.Unix(1_700_000_000, 0)
+
 // Node is one member of the cluster.
 type Node struct {
 	ID    ring.NodeID
@@ -36,9 +39,12 @@ type Node struct {
 
 // Cluster is N nodes in one process.
 type Cluster struct {
-	t     testing.TB
-	opts  Options
-	Net   *memnet.Network
+	t    testing.TB
+	opts Options
+	Net  *memnet.Network
+	// Clock drives every node and the network: it moves only when the
+	// test advances it (timeouts, delays, reap timers, timestamps).
+	Clock *clock.Manual
 	Ring  *ring.Ring
 	Nodes []*Node
 
@@ -73,9 +79,10 @@ func New(t testing.TB, n int, o Options) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	clk := clock.NewManual(Start)
 	c := &Cluster{
-		t: t, opts: o, Ring: r, group: map[ring.NodeID]int{},
-		Net: memnet.New(memnet.Options{Seed: o.Seed, Clock: clock.Real{}, CallTimeout: o.Timeout}),
+		t: t, opts: o, Ring: r, group: map[ring.NodeID]int{}, Clock: clk,
+		Net: memnet.New(memnet.Options{Seed: o.Seed, Clock: clk, CallTimeout: o.Timeout}),
 		rnd: rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 	}
 	for _, id := range ids {
@@ -119,6 +126,7 @@ func (c *Cluster) start(i int) {
 	cfg.Engine = nd.Store
 	cfg.Rand = c.rand64
 	cfg.Timeout = c.opts.Timeout
+	cfg.Clock = c.Clock
 	cfg.Transport = c.Net.Endpoint(nd.ID)
 	cfg.Up = c.up(nd.ID)
 	if c.opts.Configure != nil {
