@@ -22,7 +22,7 @@ type CRDT interface {
 	// Value returns the client-visible value in the shape of Riak's HTTP
 	// API: counter → int64, set and gset → sorted []string, map →
 	// map[string]any keyed name_type, register → string, flag → bool,
-	// hll → uint64; riakgo's own: oplog → OpLogValue, bcounter → int64.
+	// hll → uint64; riakgo's own: oplog → OpLogValue, bcounter → int64, pg → sorted []PGEntry.
 	// The result shares no memory with the receiver.
 	Value() any
 
@@ -83,6 +83,7 @@ var (
 	_ CRDT = (*HLL)(nil)
 	_ CRDT = (*OpLog)(nil)
 	_ CRDT = (*BCounter)(nil)
+	_ CRDT = (*PG)(nil)
 )
 
 // New returns an empty value of kind k (an HLL at DefaultHLLPrecision).
@@ -106,6 +107,8 @@ func New(k Kind) (CRDT, error) {
 		return &OpLog{}, nil
 	case KindBCounter:
 		return &BCounter{}, nil
+	case KindPG:
+		return &PG{}, nil
 	}
 	return nil, fmt.Errorf("%w: unknown kind %d", ErrTypeMismatch, uint8(k))
 }

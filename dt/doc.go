@@ -16,6 +16,10 @@
 //     the correct replacement for replay-last-op sibling resolution.
 //   - BCounter: bounded counter that never goes below zero, by escrow:
 //     replicas hold rights, decrement only their own and transfer them.
+//   - PG: process-group state (riak_pg, cpg, Erlang pg): members
+//     (owner node, incarnation, id) with cpg join counts and metadata,
+//     written only by their owner node, a dot store like Set so leaves
+//     leave nothing behind; pruning by incarnation or node for dead owners.
 //
 // All of them implement CRDT. Set, Flag and Map are dot stores sharing one
 // causal kernel: every add carries a dot, the value's clock (a version
@@ -38,7 +42,7 @@
 // Riak's data types are operation-based at the API and state-based inside:
 // a client sends an operation (CounterOp, SetOp, MapOp, RegisterOp, FlagOp,
 // GSetOp, HLLOp, mirroring Riak's JSON operations; OpLogOp, BCounterOp and
-// BTransferOp for riakgo's own types), the coordinating vnode
+// BTransferOp, PGOp and PGPruneOp for riakgo's own types), the coordinating vnode
 // applies it to its local value with its own actor (vclock.Actor: vnode id
 // plus per-key epoch), then replicates the whole value, which the other
 // replicas merge. Removes need the causal Context the client read: a remove
@@ -76,5 +80,4 @@
 //
 // The package is pure: no clocks (timestamps arrive in RegisterOp), no
 // goroutines, no I/O; it imports the standard library and vclock only.
-// The last type in riakgo's design, process-group state, is not here yet.
 package dt

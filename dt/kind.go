@@ -25,6 +25,7 @@ const (
 	KindHLL      Kind = 'H' // HyperLogLog cardinality sketch
 	KindOpLog    Kind = 'O' // versioned op-log register (balance of uniquely identified operations)
 	KindBCounter Kind = 'B' // bounded counter (non-negative, escrow rights per replica)
+	KindPG       Kind = 'P' // process-group state (owner-written members with join counts)
 )
 
 var kindNames = [...]struct {
@@ -33,11 +34,11 @@ var kindNames = [...]struct {
 }{
 	{KindCounter, "counter"}, {KindSet, "set"}, {KindMap, "map"}, {KindRegister, "register"},
 	{KindFlag, "flag"}, {KindGSet, "gset"}, {KindHLL, "hll"},
-	{KindOpLog, "oplog"}, {KindBCounter, "bcounter"},
+	{KindOpLog, "oplog"}, {KindBCounter, "bcounter"}, {KindPG, "pg"},
 }
 
 // String returns the type's Riak name: counter, set, map, register, flag,
-// gset or hll; riakgo's own types are oplog and bcounter.
+// gset or hll; riakgo's own types are oplog, bcounter and pg.
 func (k Kind) String() string {
 	for _, n := range kindNames {
 		if n.k == k {

@@ -194,7 +194,7 @@ func validateOp(op Op, depth int) error {
 				return err
 			}
 		}
-	case CounterOp, SetOp, FlagOp, GSetOp, HLLOp, OpLogOp, BCounterOp, BTransferOp:
+	case CounterOp, SetOp, FlagOp, GSetOp, HLLOp, OpLogOp, BCounterOp, BTransferOp, PGOp, PGPruneOp:
 	default:
 		return fmt.Errorf("%w: unknown operation %T", ErrInvalidOp, op)
 	}
