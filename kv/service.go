@@ -796,7 +796,16 @@ func (r *runner) perform(a Action) {
 			// The calls get a little longer than the request, so that a
 			// vnode that does not answer in time shows as the request's
 			// timeout (Riak's "request timed out"), not as a failure.
-			r.ctx, r.cancel = context.WithTimeout(s.base, r.timeout+r.timeout/4+100*time.Millisecond)
+			callTimeout := r.timeout + r.timeout/4 + 100*time.Millisecond
+			if _, wall := s.cfg.Clock.(clock.Real); wall {
+				r.ctx, r.cancel = context.WithTimeout(s.base, callTimeout)
+			} else {
+				// A test clock: the calls end when that clock says so,
+				// never by wall time.
+				ctx, cancel := context.WithCancel(s.base)
+				t := s.cfg.Clock.AfterFunc(callTimeout, cancel)
+				r.ctx, r.cancel = ctx, func() { t.Stop(); cancel() }
+			}
 			ev := r.events
 			r.timer = s.cfg.Clock.AfterFunc(r.timeout, func() {
 				select {

@@ -173,6 +173,13 @@ func TestRequestTimeoutWithSilentPeer(t *testing.T) {
 	if err := put(t, c.Client(0), k, "v", kv.Options{}); err != nil {
 		t.Fatal(err)
 	}
+	// Let the write's replication finish first, so that the only calls
+	// in flight below are the read's.
+	idle, cancelIdle := context.WithTimeout(bg, 10*time.Second)
+	defer cancelIdle()
+	if err := c.Net.Wait(idle, func(s memnet.Stats) bool { return s.Pending == 0 && s.Busy == 0 }); err != nil {
+		t.Fatalf("network not idle after the write: %v", err)
+	}
 	c.Net.Partition([]ring.NodeID{c.Nodes[0].ID, c.Nodes[1].ID}, []ring.NodeID{c.Nodes[2].ID}) // up views unchanged
 	type result struct {
 		err error
