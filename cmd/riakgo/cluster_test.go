@@ -262,9 +262,11 @@ func TestKillOneNodeUnderLoad(t *testing.T) {
 	nodes[2].cmd.Wait()
 	during := write("detecting", 50) // errors are possible until the failure is detected
 	deadline := time.Now().Add(60 * time.Second)
-	pollAdmin(t, "node 3 seen down", deadline, func(out string, code int) bool {
-		return code == 0 && strings.Contains(out, "riakgo3@127.0.0.1") && !strings.Contains(out, "All nodes are up and reachable")
-	}, n1, "ring-status")
+	for _, n := range []string{n1, n2} { // both nodes the writers use must have seen it
+		pollAdmin(t, "node 3 seen down", deadline, func(out string, code int) bool {
+			return code == 0 && strings.Contains(out, "riakgo3@127.0.0.1") && !strings.Contains(out, "All nodes are up and reachable")
+		}, n, "ring-status")
+	}
 	if e := write("after", 200); e != 0 {
 		t.Fatalf("%d client-visible errors after failure detection (fallbacks should take the writes)", e)
 	}
