@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 
+	"github.com/riakgo/riakgo/internal/wire"
 	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/ring"
 )
@@ -45,39 +46,37 @@ func (s *Service) ListKeys(ctx context.Context, typ, bucket string, emit func(ke
 	if _, err := s.buckets.typeProps(typ); err != nil {
 		return err
 	}
-	prefix := appendBucketPrefix(nil, typ, bucket)
 	chunk := make([]string, 0, listChunk)
+	add := func(key string) error {
+		chunk = append(chunk, key)
+		if len(chunk) == listChunk {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := emit(chunk); err != nil {
+				return err
+			}
+			// A new chunk: emit may keep the one it was given.
+			chunk = make([]string, 0, listChunk)
+		}
+		return nil
+	}
+	r := s.Ring()
 	for p := range s.vnodes {
-		v := s.Vnode(p)
-		if v == nil {
+		if owner := r.Owner(p); s.tr != nil && owner != s.cfg.Node {
+			// Coverage: the owner lists its partition's keys.
+			keys, err := s.remoteList(ctx, wire.MsgKVListKeys, owner, p, typ, bucket)
+			if err != nil {
+				return err
+			}
+			for _, k := range keys {
+				if err := add(k); err != nil {
+					return err
+				}
+			}
 			continue
 		}
-		it, err := s.cfg.Engine.NewIterator(storage.SpaceData, storage.Partition(p), prefix, prefixEnd(prefix))
-		if err != nil {
-			return err
-		}
-		for it.Next() {
-			key := it.Key()[len(prefix):]
-			if !s.primaryOf(p, typ, bucket, key) {
-				continue
-			}
-			chunk = append(chunk, string(key))
-			if len(chunk) == listChunk {
-				if err := ctx.Err(); err != nil {
-					it.Close()
-					return err
-				}
-				if err := emit(chunk); err != nil {
-					it.Close()
-					return err
-				}
-				// A new chunk: emit may keep the one it was given.
-				chunk = make([]string, 0, listChunk)
-			}
-		}
-		err = it.Err()
-		it.Close()
-		if err != nil {
+		if err := s.partitionKeys(p, typ, bucket, add); err != nil {
 			return err
 		}
 	}
@@ -85,6 +84,101 @@ func (s *Service) ListKeys(ctx context.Context, typ, bucket string, emit func(ke
 		return emit(chunk)
 	}
 	return nil
+}
+
+// partitionKeys calls fn for every key of a bucket whose primary partition
+// is p, from this node's vnode of p.
+func (s *Service) partitionKeys(p int, typ, bucket string, fn func(string) error) error {
+	if s.Vnode(p) == nil {
+		return nil
+	}
+	prefix := appendBucketPrefix(nil, typ, bucket)
+	it, err := s.cfg.Engine.NewIterator(storage.SpaceData, storage.Partition(p), prefix, prefixEnd(prefix))
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.Next() {
+		key := it.Key()[len(prefix):]
+		if !s.primaryOf(p, typ, bucket, key) {
+			continue
+		}
+		if err := fn(string(key)); err != nil {
+			return err
+		}
+	}
+	return it.Err()
+}
+
+// listReq asks a node for the keys (or buckets) of one partition.
+type listReq struct {
+	Partition int    `msgpack:"p"`
+	Type      string `msgpack:"t"`
+	Bucket    string `msgpack:"b,omitempty"`
+}
+
+// listResp carries the names.
+type listResp struct {
+	Names []string `msgpack:"n"`
+}
+
+// remoteList asks node for a partition's keys (MsgKVListKeys) or buckets
+// (MsgKVListBuckets). A node that cannot answer fails the listing: a
+// partial listing would look complete.
+func (s *Service) remoteList(ctx context.Context, typ wire.MsgType, node ring.NodeID, p int, btype, bucket string) ([]string, error) {
+	if s.cfg.Up != nil && !s.cfg.Up(node) {
+		return nil, fmt.Errorf("%w: partition %d's owner %s is down; the listing would be incomplete", ErrUnavailable, p, node)
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	var resp listResp
+	if err := s.tr.Call(cctx, node, typ, listReq{Partition: p, Type: btype, Bucket: bucket}, &resp); err != nil {
+		return nil, fmt.Errorf("%w: listing partition %d on %s: %v", ErrUnavailable, p, node, err)
+	}
+	return resp.Names, nil
+}
+
+// partitionBuckets calls fn for every bucket of a type with objects in this
+// node's vnode of p.
+func (s *Service) partitionBuckets(ctx context.Context, p int, typ string, fn func(string)) error {
+	if s.Vnode(p) == nil {
+		return nil
+	}
+	tprefix := binary.AppendUvarint(nil, uint64(len(typ)))
+	tprefix = append(tprefix, typ...)
+	lo, hi := tprefix, prefixEnd(tprefix)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		it, err := s.cfg.Engine.NewIterator(storage.SpaceData, storage.Partition(p), lo, hi)
+		if err != nil {
+			return err
+		}
+		var bucket []byte
+		found := it.Next()
+		if found {
+			rest := it.Key()[len(tprefix):]
+			n, k := binary.Uvarint(rest)
+			if k > 0 && uint64(len(rest)-k) >= n {
+				bucket = bytes.Clone(rest[k : k+int(n)])
+			} else {
+				found = false
+			}
+		}
+		err = it.Err()
+		it.Close()
+		if err != nil {
+			return err
+		}
+		if !found {
+			return nil
+		}
+		fn(string(bucket))
+		if lo = prefixEnd(appendBucketPrefix(nil, typ, string(bucket))); lo == nil {
+			return nil
+		}
+	}
 }
 
 // ListBuckets streams the names of the buckets of a type that hold at least
@@ -95,52 +189,28 @@ func (s *Service) ListBuckets(ctx context.Context, typ string, emit func(buckets
 	if _, err := s.buckets.typeProps(typ); err != nil {
 		return err
 	}
-	tprefix := binary.AppendUvarint(nil, uint64(len(typ)))
-	tprefix = append(tprefix, typ...)
 	seen := map[string]bool{}
 	var chunk []string
+	note := func(b string) {
+		if !seen[b] {
+			seen[b] = true
+			chunk = append(chunk, b)
+		}
+	}
+	r := s.Ring()
 	for p := range s.vnodes {
-		v := s.Vnode(p)
-		if v == nil {
+		if owner := r.Owner(p); s.tr != nil && owner != s.cfg.Node {
+			names, err := s.remoteList(ctx, wire.MsgKVListBuckets, owner, p, typ, "")
+			if err != nil {
+				return err
+			}
+			for _, b := range names {
+				note(b)
+			}
 			continue
 		}
-		lo := tprefix
-		hi := prefixEnd(tprefix)
-		for {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			it, err := s.cfg.Engine.NewIterator(storage.SpaceData, storage.Partition(p), lo, hi)
-			if err != nil {
-				return err
-			}
-			var bucket []byte
-			found := it.Next()
-			if found {
-				rest := it.Key()[len(tprefix):]
-				n, k := binary.Uvarint(rest)
-				if k > 0 && uint64(len(rest)-k) >= n {
-					bucket = bytes.Clone(rest[k : k+int(n)])
-				} else {
-					found = false
-				}
-			}
-			err = it.Err()
-			it.Close()
-			if err != nil {
-				return err
-			}
-			if !found {
-				break
-			}
-			if !seen[string(bucket)] {
-				seen[string(bucket)] = true
-				chunk = append(chunk, string(bucket))
-			}
-			lo = prefixEnd(appendBucketPrefix(nil, typ, string(bucket)))
-			if lo == nil {
-				break
-			}
+		if err := s.partitionBuckets(ctx, p, typ, note); err != nil {
+			return err
 		}
 	}
 	sort.Strings(chunk)

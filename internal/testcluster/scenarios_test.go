@@ -221,3 +221,53 @@ func TestRequestTimeoutWithSilentPeer(t *testing.T) {
 		t.Fatalf("R=2: %v", err)
 	}
 }
+
+// Listing keys and buckets through any node covers every node's
+// partitions, each key once; with an owner down the listing fails rather
+// than answer incomplete.
+func TestListingCoversTheCluster(t *testing.T) {
+	c := New(t, 3, Options{})
+	want := map[string]bool{}
+	for i := 0; i < 120; i++ {
+		k := fmt.Sprint("k", i)
+		if err := put(t, c.Client(i%3), key("lst", k), "v", kv.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		want[k] = true
+	}
+	if err := put(t, c.Client(0), key("other", "x"), "v", kv.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range c.Nodes {
+		got := map[string]int{}
+		err := c.Client(i).ListKeys(bg, kv.DefaultType, "lst", func(keys []string) error {
+			for _, k := range keys {
+				got[k]++
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("list through node %d: %v", i+1, err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("list through node %d: %d keys, want %d", i+1, len(got), len(want))
+		}
+		for k, n := range got {
+			if !want[k] || n != 1 {
+				t.Fatalf("list through node %d: key %q seen %d times", i+1, k, n)
+			}
+		}
+		var buckets []string
+		if err := c.Client(i).ListBuckets(bg, kv.DefaultType, func(b []string) error { buckets = append(buckets, b...); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(buckets) != 2 || buckets[0] != "lst" || buckets[1] != "other" {
+			t.Fatalf("buckets through node %d: %v", i+1, buckets)
+		}
+	}
+	c.Kill(2)
+	err := c.Client(0).ListKeys(bg, kv.DefaultType, "lst", func([]string) error { return nil })
+	if !errors.Is(err, kv.ErrUnavailable) {
+		t.Fatalf("listing with an owner down: %v, want ErrUnavailable", err)
+	}
+}

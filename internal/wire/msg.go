@@ -47,6 +47,10 @@ const (
 	MsgKVCoordPut MsgType = 18
 	// MsgKVReap asks a vnode to reap a tombstone per its delete_mode.
 	MsgKVReap MsgType = 19
+	// MsgKVListKeys lists the keys of a bucket in one partition.
+	MsgKVListKeys MsgType = 20
+	// MsgKVListBuckets lists the buckets of a type in one partition.
+	MsgKVListBuckets MsgType = 21
 )
 
 // Message types reserved for tests (transport conformance suites, fuzzing).
@@ -68,6 +72,9 @@ var msgNames = [256]string{
 	MsgKVPut:      "kv_put",
 	MsgKVCoordPut: "kv_coord_put",
 	MsgKVReap:     "kv_reap",
+
+	MsgKVListKeys:    "kv_list_keys",
+	MsgKVListBuckets: "kv_list_buckets",
 
 	MsgTest1: "test1",
 	MsgTest2: "test2",
