@@ -238,6 +238,16 @@ func TestListingCoversTheCluster(t *testing.T) {
 	if err := put(t, c.Client(0), key("other", "x"), "v", kv.Options{}); err != nil {
 		t.Fatal(err)
 	}
+	// Writes answer at W=2; the third replica's copy may still be on its
+	// way. Listing is eventual like Riak's: wait for replication to land.
+	idle, cancelIdle := context.WithTimeout(bg, 10*time.Second)
+	defer cancelIdle()
+	for i := range c.Nodes {
+		c.Client(i).WaitIdle()
+	}
+	if err := c.Net.Wait(idle, func(s memnet.Stats) bool { return s.Pending == 0 && s.Busy == 0 }); err != nil {
+		t.Fatal(err)
+	}
 	for i := range c.Nodes {
 		got := map[string]int{}
 		err := c.Client(i).ListKeys(bg, kv.DefaultType, "lst", func(keys []string) error {
