@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/riakgo/riakgo/internal/testwait"
 )
 
 // freePort returns a loopback port free for both TCP and UDP (memberlist
@@ -39,16 +41,17 @@ func freePort(t *testing.T) string {
 // deadline passes, and returns the last output.
 func pollAdmin(t *testing.T, what string, deadline time.Time, ok func(out string, code int) bool, url string, args ...string) string {
 	t.Helper()
-	for {
-		out, errs, code := admin(t, url, args...)
+	var out string
+	testwait.Until(t, time.Until(deadline), func() error {
+		var errs string
+		var code int
+		out, errs, code = admin(t, url, args...)
 		if ok(out, code) {
-			return out
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: gave up; last riakgo admin %q: exit %d\nstdout: %s\nstderr: %s", what, args, code, out, errs)
-		}
-		time.Sleep(200 * time.Millisecond) // polling a condition, not waiting for time to pass
-	}
+		return fmt.Errorf("%s: last riakgo admin %q: exit %d\nstdout: %s\nstderr: %s", what, args, code, out, errs)
+	})
+	return out
 }
 
 var memberRowRE = regexp.MustCompile(`(?m)^(\w+)\s+([0-9.]+)%\s+(--|[0-9.]+%)\s+'([^']+)'$`)
@@ -142,17 +145,14 @@ func TestThreeProcessCluster(t *testing.T) {
 		}
 	}
 	for i := 0; i < 20; i++ {
-		url := fmt.Sprintf("%s/buckets/c/keys/k%d", n3, i)
-		for {
+		url, want := fmt.Sprintf("%s/buckets/c/keys/k%d", n3, i), fmt.Sprintf("v%d", i)
+		testwait.Until(t, time.Until(deadline), func() error {
 			code, body, err := get(url)
-			if err == nil && code == 200 && body == fmt.Sprintf("v%d", i) {
-				break
+			if err == nil && code == 200 && body == want {
+				return nil
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("get k%d through node 3: %d %q %v", i, code, body, err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return fmt.Errorf("get k%d through node 3: %d %q %v", i, code, body, err)
+		})
 	}
 	// The preference lists span the three nodes.
 	_, pl, _ := get(n3 + "/buckets/c/keys/k0/preflist")
@@ -304,15 +304,11 @@ func TestKillOneNodeUnderLoad(t *testing.T) {
 	pollAdmin(t, "node 3 back", time.Now().Add(60*time.Second), func(out string, code int) bool {
 		return code == 0 && strings.Contains(out, "All nodes are up and reachable")
 	}, n1, "ring-status")
-	deadline = time.Now().Add(60 * time.Second)
-	for {
+	testwait.Until(t, 60*time.Second, func() error {
 		code, err := put(n1+"/buckets/load/keys/"+pwKey+"?pw=3", "y")
 		if err == nil && code == 204 {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("PW=3 after node 3 restarted: %d %v", code, err)
-		}
-		time.Sleep(100 * time.Millisecond) // polling a condition
-	}
+		return fmt.Errorf("PW=3 after node 3 restarted: %d %v", code, err)
+	})
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/riakgo/riakgo/client"
+	"github.com/riakgo/riakgo/internal/testwait"
 )
 
 // These tests run the real binary: they build riakgo once, start it on a
@@ -169,19 +170,15 @@ func TestKillNineKeepsAcknowledgedWrites(t *testing.T) {
 		}(w)
 	}
 	// Let a few hundred writes be acknowledged, then kill without warning.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testwait.Until(t, 30*time.Second, func() error {
 		mu.Lock()
 		n := len(acked)
 		mu.Unlock()
 		if n >= 500 {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d writes acknowledged in 30s", n)
-		}
-		time.Sleep(time.Millisecond) // polling a condition, not waiting for time to pass
-	}
+		return fmt.Errorf("only %d of 500 writes acknowledged", n)
+	})
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -271,18 +268,16 @@ func TestEnvAndConfigFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	deadline := time.Now().Add(30 * time.Second)
 	var url string
-	for url == "" && time.Now().Before(deadline) {
-		if o := output(); strings.Contains(o, "listening on ") {
-			url = strings.Fields(o[strings.Index(o, "listening on ")+len("listening on "):])[0]
-			break
+	testwait.Until(t, 30*time.Second, func() error {
+		o := output()
+		i := strings.Index(o, "listening on ")
+		if i < 0 {
+			return fmt.Errorf("did not start: %s", o)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if url == "" {
-		t.Fatalf("did not start: %s", output())
-	}
+		url = strings.Fields(o[i+len("listening on "):])[0]
+		return nil
+	})
 	_, body, err := get(url + "/buckets/b/keys/k/preflist")
 	if err != nil || !strings.Contains(body, "envnode@127.0.0.1") {
 		t.Fatalf("preflist %q %v: RIAKGO_NAME not applied", body, err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	riakhttp "github.com/riakgo/riakgo/http"
+	"github.com/riakgo/riakgo/internal/testwait"
 	"github.com/riakgo/riakgo/ring"
 )
 
@@ -55,17 +56,6 @@ func stopNode(t *testing.T, n *Node) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a condition
-	}
-}
-
 // TestJoinCommitRestart: two in-process nodes join and commit; the ring
 // is split and persisted, and a restarted node comes back with it.
 func TestJoinCommitRestart(t *testing.T) {
@@ -86,12 +76,12 @@ func TestJoinCommitRestart(t *testing.T) {
 	if err := b.ClusterJoin(context.Background(), a.GossipAddr()); !errors.Is(err, ring.ErrAlreadyMember) && !errors.Is(err, ring.ErrNotSingleNode) {
 		t.Fatalf("second join: %v", err)
 	}
-	waitFor(t, "a to see b joining", func() bool { return a.ClusterState().Status("b@127.0.0.1") == ring.StatusJoining })
+	testwait.For(t, 30*time.Second, "a to see b joining", func() bool { return a.ClusterState().Status("b@127.0.0.1") == ring.StatusJoining })
 	if _, err := a.ClusterPlan(context.Background(), false); err != nil {
 		t.Fatal(err)
 	}
 	// b forwards the commit to the claimant a.
-	waitFor(t, "commit", func() bool { return b.ClusterCommit(context.Background(), false) == nil })
+	testwait.For(t, 30*time.Second, "commit", func() bool { return b.ClusterCommit(context.Background(), false) == nil })
 	split := func(n *Node) func() bool {
 		return func() bool {
 			st := n.ClusterState()
@@ -99,8 +89,8 @@ func TestJoinCommitRestart(t *testing.T) {
 			return !pending && len(rows) == 2 && rows[0].RingPct == 50 && rows[1].RingPct == 50
 		}
 	}
-	waitFor(t, "a's ring split in halves", split(a))
-	waitFor(t, "b's ring split in halves", split(b))
+	testwait.For(t, 30*time.Second, "a's ring split in halves", split(a))
+	testwait.For(t, 30*time.Second, "b's ring split in halves", split(b))
 	if err := b.ClusterCommit(context.Background(), false); err == nil {
 		t.Fatal("a second commit succeeded")
 	} else {
@@ -119,7 +109,7 @@ func TestJoinCommitRestart(t *testing.T) {
 	if !slices.Equal(b.svc.Ring().Owners(), b.ClusterState().Owners()) {
 		t.Fatal("kv does not route by the restored ring")
 	}
-	waitFor(t, "a to see the restarted b up", func() bool { return a.NodeUp("b@127.0.0.1") })
+	testwait.For(t, 30*time.Second, "a to see the restarted b up", func() bool { return a.NodeUp("b@127.0.0.1") })
 }
 
 // testWriter writes to the test's output until the test ends, then

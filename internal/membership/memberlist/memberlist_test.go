@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/riakgo/riakgo/internal/membership"
+	"github.com/riakgo/riakgo/internal/testwait"
 )
 
 // These tests run real memberlist instances (real timers) on an in-memory
@@ -83,7 +84,7 @@ func joinAll(t *testing.T, ms []*Memberlist) {
 			t.Fatalf("%s: Join(%s) = %d, %v", m.Local().ID, seed, n, err)
 		}
 	}
-	waitFor(t, "all nodes see all alive", func() bool {
+	testwait.For(t, deadline, "all nodes see all alive", func() bool {
 		for _, m := range ms {
 			if aliveCount(m) != len(ms) {
 				return false
@@ -101,21 +102,6 @@ func aliveCount(m *Memberlist) int {
 		}
 	}
 	return n
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	timeout := time.After(deadline)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-timeout:
-			t.Fatalf("timed out waiting until %s", what)
-		}
-	}
 }
 
 // waitEvent reads m's events until one matches, failing at the deadline.
@@ -206,7 +192,7 @@ func TestJoinUpAndMeta(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "every node sees every node up", func() bool {
+	testwait.For(t, deadline, "every node sees every node up", func() bool {
 		for _, m := range ms {
 			for _, id := range []NodeID{"a", "b", "c"} {
 				if !m.Up(id) {
@@ -256,7 +242,7 @@ func TestStateExchangeOnJoin(t *testing.T) {
 	if !rb.has("a") {
 		t.Fatal("joiner did not merge the seed's state")
 	}
-	waitFor(t, "the seed merges the joiner's state", func() bool { return ra.has("b") })
+	testwait.For(t, deadline, "the seed merges the joiner's state", func() bool { return ra.has("b") })
 }
 
 func TestStateExchangeByPushPull(t *testing.T) {
@@ -268,7 +254,7 @@ func TestStateExchangeByPushPull(t *testing.T) {
 	for i, m := range ms {
 		m.SetStateHandler(rs[i])
 	}
-	waitFor(t, "push/pull spreads every state", func() bool {
+	testwait.For(t, deadline, "push/pull spreads every state", func() bool {
 		for _, r := range rs {
 			if !r.has("a", "b", "c") {
 				return false
@@ -289,7 +275,7 @@ func TestBroadcastReachesAll(t *testing.T) {
 	if err := ms[0].Broadcast(small); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the small broadcast reaches b and c", func() bool { return rs[1].has("small") && rs[2].has("small") })
+	testwait.For(t, deadline, "the small broadcast reaches b and c", func() bool { return rs[1].has("small") && rs[2].has("small") })
 
 	// Larger than a gossip packet: sent over reliable streams.
 	big := bytes.Repeat([]byte("x"), 5000)
@@ -297,7 +283,7 @@ func TestBroadcastReachesAll(t *testing.T) {
 	if err := ms[1].Broadcast(big); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the large broadcast reaches a and c", func() bool { return rs[0].has("big") && rs[2].has("big") })
+	testwait.For(t, deadline, "the large broadcast reaches a and c", func() bool { return rs[0].has("big") && rs[2].has("big") })
 	if !bytes.Equal(rs[0].lastMerged(), big) {
 		t.Fatalf("a merged %d bytes, want the %d-byte payload intact", len(rs[0].lastMerged()), len(big))
 	}
@@ -312,7 +298,7 @@ func TestShutdownDetectedAsFailed(t *testing.T) {
 	for _, m := range ms {
 		_ = m.SetLocalMeta(membership.Meta{Ready: true})
 	}
-	waitFor(t, "a and b see c up", func() bool { return ms[0].Up("c") && ms[1].Up("c") })
+	testwait.For(t, deadline, "a and b see c up", func() bool { return ms[0].Up("c") && ms[1].Up("c") })
 	if err := ms[2].Shutdown(); err != nil {
 		t.Fatal(err)
 	}
@@ -410,7 +396,7 @@ func TestSlowConsumerDoesNotBlockGossip(t *testing.T) {
 	for _, m := range ms[1:] {
 		_ = m.SetLocalMeta(membership.Meta{Ready: true})
 	}
-	waitFor(t, "a sees b and c up despite its full event channel", func() bool { return ms[0].Up("b") && ms[0].Up("c") })
+	testwait.For(t, deadline, "a sees b and c up despite its full event channel", func() bool { return ms[0].Up("b") && ms[0].Up("c") })
 	// b's and c's joins waited behind a's own (one of them held by the
 	// pump), so at least one ready update replaced a waiting join.
 	if ms[0].EventsCoalesced() == 0 {
@@ -418,7 +404,7 @@ func TestSlowConsumerDoesNotBlockGossip(t *testing.T) {
 	}
 	// Reading now, the newest event of each member carries its ready meta.
 	latest := map[NodeID]membership.Event{}
-	waitFor(t, "a's events catch up", func() bool {
+	testwait.For(t, deadline, "a's events catch up", func() bool {
 		for {
 			select {
 			case e := <-ms[0].Events():
