@@ -44,37 +44,44 @@ func genState(r *rand.Rand, k Kind, steps int) CRDT {
 // single-byte corruption is refused or decodes to a value whose encoding is
 // exactly the corrupted input (only canonical encodings are accepted).
 func TestEncodingRoundTrip(t *testing.T) {
-	r := newRand(t)
 	for _, k := range allKinds {
-		for i := range 60 {
-			v := genState(r, k, r.IntN(40))
-			roundTrip(t, v)
-			b := enc(t, v)
-			if Kind(b[0]) != k || b[1] != encodingVersion {
-				t.Fatalf("%v: header %x", k, b[:2])
+		t.Run(k.String(), func(t *testing.T) { checkHostileEncodings(t, k) })
+	}
+}
+
+// checkHostileEncodings runs TestEncodingRoundTrip's checks on kind k; a
+// corruption that decodes must also merge with itself to itself.
+func checkHostileEncodings(t *testing.T, k Kind) {
+	r := newRand(t)
+	for i := range 80 {
+		v := genState(r, k, r.IntN(60))
+		roundTrip(t, v)
+		b := enc(t, v)
+		if Kind(b[0]) != k || b[1] != encodingVersion {
+			t.Fatalf("%v: header %x", k, b[:2])
+		}
+		refused := func(what string, in []byte) {
+			t.Helper()
+			x, _ := New(k)
+			if err := x.UnmarshalBinary(in); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("%v #%d: %s %x accepted (err %v)", k, i, what, in, err)
 			}
-			checkRefused := func(what string, in []byte) {
-				t.Helper()
-				x, _ := New(k)
-				if err := x.UnmarshalBinary(in); !errors.Is(err, ErrMalformed) {
-					t.Fatalf("%v #%d: %s %x accepted (err %v)", k, i, what, in, err)
+		}
+		for n := 0; n < len(b) && n < 400; n++ {
+			refused("prefix", b[:n])
+		}
+		refused("extension", append(bytes.Clone(b), 0))
+		for range 60 {
+			c := bytes.Clone(b)
+			c[r.IntN(len(c))] ^= byte(1 + r.IntN(255))
+			x, _ := New(k)
+			if err := x.UnmarshalBinary(c); err == nil {
+				if !bytes.Equal(enc(t, x), c) {
+					t.Fatalf("%v: accepted non-canonical %x", k, c)
 				}
-			}
-			for n := 0; n < len(b) && n < 400; n++ {
-				checkRefused("prefix", b[:n])
-			}
-			checkRefused("extension", append(bytes.Clone(b), 0))
-			for range 40 {
-				c := bytes.Clone(b)
-				c[r.IntN(len(c))] ^= byte(1 + r.IntN(255))
-				x, _ := New(k)
-				if err := x.UnmarshalBinary(c); err == nil {
-					if !bytes.Equal(enc(t, x), c) {
-						t.Fatalf("%v: accepted non-canonical %x", k, c)
-					}
-				} else if !errors.Is(err, ErrMalformed) {
-					t.Fatalf("%v: error %v does not wrap ErrMalformed", k, err)
-				}
+				sameBytes(t, "self merge", merged(t, x, x), x)
+			} else if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("%v: error %v does not wrap ErrMalformed", k, err)
 			}
 		}
 	}
