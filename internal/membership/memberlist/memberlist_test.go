@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/riakgo/riakgo/internal/membership"
+	"github.com/riakgo/riakgo/internal/testlog"
 	"github.com/riakgo/riakgo/internal/testwait"
 )
 
@@ -22,33 +23,6 @@ import (
 
 const deadline = 20 * time.Second
 
-// tlog routes log lines to t.Log until the test's cleanup, so memberlist
-// goroutines that outlive the test do not log into a finished test.
-type tlog struct {
-	t    *testing.T
-	mu   sync.Mutex
-	done bool
-}
-
-func (w *tlog) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimSpace(string(p)))
-	}
-	return len(p), nil
-}
-
-func testLogger(t *testing.T) *slog.Logger {
-	w := &tlog{t: t}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		w.done = true
-	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
 // start creates one node per name on tn (or on loopback UDP/TCP if tn is
 // nil), each shut down at the end of the test.
 func start(t *testing.T, tn *testNet, tweak func(*Config), names ...NodeID) []*Memberlist {
@@ -57,7 +31,7 @@ func start(t *testing.T, tn *testNet, tweak func(*Config), names ...NodeID) []*M
 	for _, name := range names {
 		cfg := DefaultLocalConfig()
 		cfg.Name = name
-		cfg.Logger = testLogger(t)
+		cfg.Logger = testlog.New(t)
 		cfg.Meta = membership.Meta{ClusterAddr: "cluster-" + string(name), HTTPAddr: "http-" + string(name)}
 		if tn != nil {
 			cfg.transport = tn.transport(string(name))

@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/riakgo/riakgo/internal/clock"
+	"github.com/riakgo/riakgo/internal/testlog"
 	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/transport/memnet"
 	"github.com/riakgo/riakgo/internal/transport/transporttest"
@@ -23,7 +22,7 @@ var epoch = time.Unix(1_700_000_000, 0)
 
 func TestConformance(t *testing.T) {
 	transporttest.Run(t, func(t *testing.T) *transporttest.Env {
-		n := memnet.New(memnet.Options{Seed: 1, Clock: clock.NewManual(epoch), Logger: testLogger(t)})
+		n := memnet.New(memnet.Options{Seed: 1, Clock: clock.NewManual(epoch), Logger: testlog.New(t)})
 		a, b := n.Endpoint("a"), n.Endpoint("b")
 		t.Cleanup(func() { a.Close(); b.Close() })
 		return &transporttest.Env{A: a, B: b, RestartB: func(t *testing.T) transport.Transport {
@@ -33,34 +32,6 @@ func TestConformance(t *testing.T) {
 			return nb
 		}}
 	})
-}
-
-// tlog routes log lines to t.Log until the test's cleanup, so handler
-// goroutines that outlive the test (memnet's Close does not wait for them)
-// do not log into a finished test.
-type tlog struct {
-	t    *testing.T
-	mu   sync.Mutex
-	done bool
-}
-
-func (w *tlog) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimSpace(string(p)))
-	}
-	return len(p), nil
-}
-
-func testLogger(t *testing.T) *slog.Logger {
-	w := &tlog{t: t}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		w.done = true
-	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // Test message: a sequence number and a payload.
@@ -89,7 +60,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, seed uint64, names ...transport.NodeID) *fixture {
 	f := &fixture{t: t, clk: clock.NewManual(epoch), ep: map[transport.NodeID]*memnet.Endpoint{}}
-	f.net = memnet.New(memnet.Options{Seed: seed, Clock: f.clk, Logger: testLogger(t)})
+	f.net = memnet.New(memnet.Options{Seed: seed, Clock: f.clk, Logger: testlog.New(t)})
 	for _, id := range names {
 		f.start(id)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -12,39 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riakgo/riakgo/internal/testlog"
 	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/transport/tcp"
 	"github.com/riakgo/riakgo/internal/transport/transporttest"
 	"github.com/riakgo/riakgo/internal/wire"
 )
-
-// tlog routes log lines to t.Log until the test's cleanup, so handler
-// goroutines that outlive the test (memnet's Close does not wait for them)
-// do not log into a finished test.
-type tlog struct {
-	t    *testing.T
-	mu   sync.Mutex
-	done bool
-}
-
-func (w *tlog) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimSpace(string(p)))
-	}
-	return len(p), nil
-}
-
-func testLogger(t *testing.T) *slog.Logger {
-	w := &tlog{t: t}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		w.done = true
-	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
 
 // book is an address book the tests fill as they start nodes.
 type book struct {
@@ -74,7 +46,7 @@ func start(t *testing.T, bk *book, id transport.NodeID, addr string, tweak func(
 	cfg.Node = id
 	cfg.ListenAddr = addr
 	cfg.Resolve = bk.resolve
-	cfg.Logger = testLogger(t)
+	cfg.Logger = testlog.New(t)
 	if tweak != nil {
 		tweak(&cfg)
 	}
