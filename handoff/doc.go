@@ -1,8 +1,23 @@
-// Package handoff will move partitions between nodes: hinted handoff from
-// fallback vnodes back to their primaries, ownership transfers on joins and
-// leaves, and anti-entropy exchanges, behind a small Partition interface
-// that kv's vnodes satisfy (handoff never imports kv).
+// Package handoff moves partitions between nodes: hinted handoff from a
+// fallback vnode back to its primary, ownership transfers when a join,
+// leave or replace moves a partition, and the anti-entropy exchanges that
+// find replicas that drifted apart.
 //
-// Not built yet: it arrives with clustering. A single node owns every
-// partition and has nothing to hand off.
+// A Manager sends and receives transfers over the internode transport. It
+// never imports kv: the node's vnodes satisfy the small Vnodes interface
+// (fold a partition, merge a batch, and the hooks an ownership transfer
+// needs to forward writes).
+//
+// The protocol: Begin reserves a slot on the receiver (refused when the
+// receiver is at its concurrency limit); batches of objects, bounded by
+// count and bytes, follow, each a call whose answer comes only after the
+// receiver has merged and synced the batch (the back-pressure); End frees
+// the receiver's slot. Merging is idempotent, so a batch sent twice does
+// no harm. A broken transfer retries from the last acknowledged key, a
+// bounded number of times; a transfer whose receiver stops answering times
+// out and frees its slot on both sides.
+//
+// The node decides what to transfer on a periodic scan (Manager.Start for
+// each job it finds), never by vnode idleness, so handoff happens under
+// steady traffic too.
 package handoff

@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"sync"
 
+	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/siblings"
 )
 
@@ -151,6 +152,23 @@ func (c *objCache) clear() {
 		s.m = make(map[string]*cacheEntry)
 		s.head.next, s.head.prev = &s.head, &s.head
 		s.bytes = 0
+		s.mu.Unlock()
+	}
+}
+
+// dropPartition removes every entry of partition p (its data was dropped).
+func (c *objCache) dropPartition(p storage.Partition) {
+	prefix := string([]byte{byte(p >> 8), byte(p)})
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for key, e := range s.m {
+			if len(key) >= 2 && key[:2] == prefix {
+				s.unlink(e)
+				s.bytes -= e.size
+				delete(s.m, key)
+			}
+		}
 		s.mu.Unlock()
 	}
 }

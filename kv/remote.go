@@ -104,6 +104,9 @@ func (s *Service) registerHandlers(t transport.Transport) {
 		if err := body.Decode(&req); err != nil {
 			return nil, err
 		}
+		if to := s.forwardTo(req.Partition); to != "" {
+			return s.forward(ctx, to, wire.MsgKVGet, &req)
+		}
 		v, err := s.localVnode(req.Partition)
 		if err != nil {
 			return nil, err
@@ -123,11 +126,17 @@ func (s *Service) registerHandlers(t transport.Transport) {
 		if err != nil || in == nil {
 			return nil, fmt.Errorf("riakgo/kv: put without a valid object: %v", err)
 		}
+		if to := s.forwardTo(req.Partition); to != "" {
+			return s.forward(ctx, to, wire.MsgKVPut, &req)
+		}
 		v, err := s.localVnode(req.Partition)
 		if err != nil {
 			return nil, err
 		}
 		o, err := v.Put(req.key(), in, req.Props.props(), req.Sync)
+		if fe := (*ForwardError)(nil); errors.As(err, &fe) {
+			return s.forward(ctx, fe.To, wire.MsgKVPut, &req)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -148,11 +157,17 @@ func (s *Service) registerHandlers(t transport.Transport) {
 				return nil, err
 			}
 		}
+		if to := s.forwardTo(req.Partition); to != "" {
+			return s.forward(ctx, to, wire.MsgKVCoordPut, &req)
+		}
 		v, err := s.localVnode(req.Partition)
 		if err != nil {
 			return nil, err
 		}
 		o, err := v.CoordPut(req.key(), in.Siblings[0], vc, req.Props.props(), req.Sync)
+		if fe := (*ForwardError)(nil); errors.As(err, &fe) {
+			return s.forward(ctx, fe.To, wire.MsgKVCoordPut, &req)
+		}
 		if err != nil {
 			return nil, remoteLimitError(err)
 		}
@@ -191,6 +206,20 @@ func (s *Service) registerHandlers(t transport.Transport) {
 		v.Reap(req.key(), s.cfg.DeleteMode)
 		return vnodeResp{}, nil
 	}))
+}
+
+// forward passes a vnode request on to the node its partition moved to
+// and returns that node's answer.
+func (s *Service) forward(ctx context.Context, to ring.NodeID, typ wire.MsgType, req *vnodeReq) (any, error) {
+	var resp vnodeResp
+	if err := s.tr.Call(ctx, to, typ, req, &resp); err != nil {
+		var re *transport.RemoteError
+		if errors.As(err, &re) {
+			return nil, transport.Errorf(re.Code, "%s", re.Message)
+		}
+		return nil, err
+	}
+	return resp, nil
 }
 
 // Application error codes carried by transport.RemoteError.

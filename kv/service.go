@@ -184,7 +184,8 @@ type Service struct {
 	metrics Metrics
 	ring    atomic.Pointer[ring.Ring] // replaced by SetRing; the size never changes
 	buckets *buckets
-	vnodes  []atomic.Pointer[Vnode] // by partition: owned ones at start, fallbacks on demand
+	vnodes  []atomic.Pointer[Vnode]       // by partition: owned ones at start, fallbacks on demand
+	fwd     []atomic.Pointer[ring.NodeID] // by partition: where to forward after a drop
 	vcfg    vnodeConfig
 	openMu  sync.Mutex // serialises opening vnodes
 	tr      transport.Transport
@@ -245,6 +246,7 @@ func New(cfg Config) (*Service, error) {
 	s.vcfg = vnodeConfig{eng: cfg.Engine, clk: cfg.Clock, log: cfg.Logger, limits: cfg.Limits, rand: cfg.Rand,
 		cache: newObjCache(cfg.ObjectCacheBytes)}
 	s.vnodes = make([]atomic.Pointer[Vnode], cfg.Ring.Size())
+	s.fwd = make([]atomic.Pointer[ring.NodeID], cfg.Ring.Size())
 	for p := range s.vnodes {
 		if cfg.Ring.Owner(p) != cfg.Node {
 			continue
@@ -783,6 +785,13 @@ func (r *runner) perform(a Action) {
 		}
 	}
 	t, _ := target(a)
+	if t.Node == s.cfg.Node {
+		if to := s.forwardTo(t.Partition); to != "" && to != s.cfg.Node {
+			// The partition is moving (or has moved) to another node.
+			a = retarget(a, to)
+			t.Node = to
+		}
+	}
 	if t.Node != s.cfg.Node {
 		if s.tr == nil {
 			r.acts = append(r.acts, r.step(failed(a, fmt.Errorf("riakgo/kv: %s is not this node and there is no transport", t.Node)))...)
@@ -838,6 +847,15 @@ func (r *runner) perform(a Action) {
 				obj, err = v.CoordPut(k, a.Put, a.Ctx, props, r.syncOne)
 			}
 		}
+		if fe := (*ForwardError)(nil); errors.As(err, &fe) {
+			if fe.Obj != nil {
+				// Applied here; the new owner must take it as well.
+				r.perform(SendPut{Index: a.Index, Target: ring.Target{Partition: a.Target.Partition, Node: fe.To, Primary: a.Target.Primary}, Obj: fe.Obj})
+			} else {
+				r.perform(retarget(a, fe.To))
+			}
+			return
+		}
 		next = r.step(PutReply{Index: a.Index, Durable: true, Obj: obj, Err: err})
 	case SendPut:
 		v, err := s.vnodeFor(a.Target)
@@ -845,9 +863,29 @@ func (r *runner) perform(a Action) {
 		if err == nil {
 			obj, err = v.Put(k, a.Obj, props, r.syncAll)
 		}
+		if fe := (*ForwardError)(nil); errors.As(err, &fe) {
+			r.perform(retarget(a, fe.To))
+			return
+		}
 		next = r.step(PutReply{Index: a.Index, Durable: true, Obj: obj, Err: err})
 	}
 	r.acts = append(r.acts, next...)
+}
+
+// retarget sends a vnode action to the same partition on node to.
+func retarget(a Action, to ring.NodeID) Action {
+	switch a := a.(type) {
+	case SendGet:
+		a.Target.Node = to
+		return a
+	case SendCoordPut:
+		a.Target.Node = to
+		return a
+	case SendPut:
+		a.Target.Node = to
+		return a
+	}
+	return a
 }
 
 // failed is the event of an action that could not be sent.
@@ -882,6 +920,11 @@ func (s *Service) perform(k Key, props Props, acts []Action) {
 		switch a := a.(type) {
 		case SendPut:
 			var err error
+			if a.Target.Node == s.cfg.Node {
+				if to := s.forwardTo(a.Target.Partition); to != "" {
+					a.Target.Node = to
+				}
+			}
 			if a.Target.Node == s.cfg.Node {
 				var v *Vnode
 				if v, err = s.vnodeFor(a.Target); err == nil {

@@ -119,6 +119,11 @@ type Vnode struct {
 	bootEpoch uint32
 	bootID    uint64
 	reaping   sync.WaitGroup // timer callbacks running
+
+	// ho is the ownership-transfer state (nil: none); see handoff.go.
+	ho atomic.Pointer[handoffState]
+	// closed is set when the partition's data was dropped here.
+	closed atomic.Bool
 }
 
 type vnodeConfig struct {
@@ -298,6 +303,7 @@ func (v *Vnode) cached(k Key) (*siblings.Object, error) {
 // write (known=false).
 func (v *Vnode) stored(k Key, st int, o *siblings.Object, size int, known bool) {
 	v.gens[st].Add(1)
+	v.noteWrite(k)
 	if v.cache == nil {
 		return
 	}
@@ -395,6 +401,10 @@ func (v *Vnode) coordinate(k Key, put siblings.Sibling, ctx vclock.VClock, m Mut
 	st := v.stripe(k)
 	v.locks[st].Lock()
 	defer v.locks[st].Unlock()
+	to, fwd := v.forwarding()
+	if fwd && (m == nil || v.closed.Load()) {
+		return nil, &ForwardError{To: to}
+	}
 	local, err := v.cached(k)
 	if err != nil {
 		return nil, err
@@ -424,6 +434,11 @@ func (v *Vnode) coordinate(k Key, put siblings.Sibling, ctx vclock.VClock, m Mut
 	if err := v.writeAndRecord(k, st, local, o, sync, true); err != nil {
 		return nil, err
 	}
+	if fwd {
+		// A data-type update on a forwarding vnode: applied here, where
+		// its mutation can run; the result must reach the new owner.
+		return o, &ForwardError{To: to, Obj: o}
+	}
 	return o, nil
 }
 
@@ -445,9 +460,17 @@ func (v *Vnode) writeAndRecord(k Key, st int, old, o *siblings.Object, sync, che
 // local copy and stores the result, which it returns. Object limits do not
 // apply. Under last_write_wins the incoming object replaces the local one.
 func (v *Vnode) Put(k Key, in *siblings.Object, props Props, sync bool) (*siblings.Object, error) {
+	return v.merge(k, in, props, sync)
+}
+
+// merge is Put; a forwarding vnode refuses with a *ForwardError.
+func (v *Vnode) merge(k Key, in *siblings.Object, props Props, sync bool) (*siblings.Object, error) {
 	st := v.stripe(k)
 	v.locks[st].Lock()
 	defer v.locks[st].Unlock()
+	if to, fwd := v.forwarding(); fwd {
+		return nil, &ForwardError{To: to}
+	}
 	local, err := v.cached(k)
 	if err != nil {
 		return nil, err
@@ -481,8 +504,8 @@ func (v *Vnode) Put(k Key, in *siblings.Object, props Props, sync bool) (*siblin
 // tombstone. With a delay it removes it only if it is still the same
 // tombstone when the delay has passed.
 func (v *Vnode) Reap(k Key, mode DeleteMode) {
-	if mode.Keep {
-		return
+	if mode.Keep || v.handingOff() {
+		return // a tombstone must travel with an ownership transfer
 	}
 	if mode.Immediate || mode.Delay <= 0 {
 		v.reapIf(k, nil)
@@ -538,6 +561,9 @@ func (v *Vnode) reapIf(k Key, want []byte) {
 	st := v.stripe(k)
 	v.locks[st].Lock()
 	defer v.locks[st].Unlock()
+	if v.handingOff() || v.closed.Load() {
+		return
+	}
 	o, raw, err := v.read(k)
 	if err != nil || o == nil || !o.IsTombstone() {
 		return

@@ -18,6 +18,7 @@ type Registry struct {
 	siblings    *prometheus.HistogramVec
 	objectSize  *prometheus.HistogramVec
 	readRepairs prometheus.Counter
+	ho          *handoffMetrics
 
 	// pre-resolved children for the hot paths
 	latencyByOp  map[string]prometheus.Observer
@@ -58,6 +59,7 @@ func New() *Registry {
 	})
 	r.reg.MustRegister(r.latency, r.responses, r.siblings, r.objectSize, r.readRepairs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.ho = newHandoffMetrics(r.reg)
 	r.latencyByOp = map[string]prometheus.Observer{}
 	for _, op := range ops {
 		r.latencyByOp[op] = r.latency.WithLabelValues(op)

@@ -13,10 +13,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riakgo/riakgo/handoff"
 	riakhttp "github.com/riakgo/riakgo/http"
 	"github.com/riakgo/riakgo/internal/clock"
 	"github.com/riakgo/riakgo/internal/membership"
 	"github.com/riakgo/riakgo/internal/membership/memberlist"
+	"github.com/riakgo/riakgo/internal/transfers"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/ring"
@@ -54,7 +56,9 @@ type cluster struct {
 	clk   clock.Clock
 	ml    *memberlist.Memberlist
 	svc   *kv.Service // set before the handler is registered
-	ticks int         // loop only
+	drv   *transfers.Driver
+	mgr   *handoff.Manager
+	ticks int // loop only
 	eng   storage.Engine
 
 	mu        sync.Mutex
@@ -206,30 +210,7 @@ func (c *cluster) loop() {
 		case <-t.C:
 			c.tick()
 			c.persist()
-			c.ticks++
-			if c.ticks%handoffEvery == 0 {
-				c.hintedHandoff()
-			}
 		}
-	}
-}
-
-// handoffEvery is how many ticks pass between hinted-handoff rounds.
-const handoffEvery = 5
-
-// hintedHandoff returns writes taken by this node's fallback vnodes to
-// their owners once those are up (kv.Service.HintedHandoff; the full
-// handoff protocol is the handoff issue's).
-func (c *cluster) hintedHandoff() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := c.svc.HintedHandoff(ctx)
-	if err != nil {
-		c.log.Warn("hinted handoff", "err", err)
-		return
-	}
-	if st.Sent > 0 || st.Failed > 0 {
-		c.log.Info("hinted handoff", "partitions", st.Partitions, "sent", st.Sent, "dropped", st.Dropped, "failed", st.Failed)
 	}
 }
 
@@ -251,29 +232,23 @@ func (c *cluster) persist() {
 	c.persisted = b
 }
 
-// tick is the periodic step: Advance (the claimant's work), then complete
-// the pending ownership transfers from this node whose partition holds no
-// data here, and gossip while the cluster has not settled.
-//
-// Ownership handoff (moving a non-empty partition's data to its next
-// owner) is not built yet: a transfer of a partition that holds data here
-// stays pending, and the ring-status shows it waiting. A write that lands
-// on a partition between the emptiness check and the claimant's flip of
-// the owner stays on this node until handoff exists.
+// tick is the periodic step: Advance (the claimant's work), the handoff
+// scan (transfers.Driver: start ownership and hinted transfers, drop
+// partitions whose ownership moved), completion marks for the ownership
+// transfers that finished, and gossip while the cluster has not settled.
 func (c *cluster) tick() {
+	c.mu.Lock()
+	st, _ := c.state.Advance(c.self, c.now())
+	c.mu.Unlock()
+	complete := c.drv.Step(st.Ring(), st.Transfers())
+	c.mgr.Sweep()
+
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
-	st, _ := c.state.Advance(c.self, now)
-	for _, t := range st.Transfers() {
-		if t.From != c.self || t.Complete {
-			continue
-		}
-		empty, err := c.svc.PartitionEmpty(t.Partition)
-		if err != nil || !empty {
-			continue
-		}
-		if nst, err := st.CompleteTransfer(c.self, t.Partition, now); err == nil {
+	st, _ = c.state.Advance(c.self, now)
+	for _, p := range complete {
+		if nst, err := st.CompleteTransfer(c.self, p, now); err == nil {
 			st = nst
 		}
 	}

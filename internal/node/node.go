@@ -12,11 +12,13 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/riakgo/riakgo/handoff"
 	riakhttp "github.com/riakgo/riakgo/http"
 	"github.com/riakgo/riakgo/internal/clock"
 	"github.com/riakgo/riakgo/internal/membership"
 	"github.com/riakgo/riakgo/internal/membership/memberlist"
 	"github.com/riakgo/riakgo/internal/metrics"
+	"github.com/riakgo/riakgo/internal/transfers"
 	"github.com/riakgo/riakgo/internal/transport/tcp"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/kv/storage"
@@ -56,6 +58,9 @@ type Config struct {
 	BlockCacheMiB int
 	// ObjectCacheMiB is the decoded-object cache (default 128; 0 disables).
 	ObjectCacheMiB int
+	// HandoffConcurrency is handoff_concurrency: transfers in and out
+	// at once (default 2).
+	HandoffConcurrency int
 }
 
 // DefaultConfig returns the embedded defaults: data in ./data, HTTP on
@@ -70,8 +75,9 @@ func DefaultConfig() Config {
 		RingSize:   ring.DefaultSize,
 		DeleteMode: "3000",
 
-		BlockCacheMiB:  32,
-		ObjectCacheMiB: 128,
+		BlockCacheMiB:      32,
+		ObjectCacheMiB:     128,
+		HandoffConcurrency: 2,
 	}
 }
 
@@ -98,6 +104,9 @@ func (c Config) Validate() error {
 	if c.BlockCacheMiB < 1 {
 		errs = append(errs, fmt.Errorf("block-cache %d MiB: must be at least 1", c.BlockCacheMiB))
 	}
+	if c.HandoffConcurrency < 0 {
+		errs = append(errs, fmt.Errorf("handoff-concurrency %d: must not be negative", c.HandoffConcurrency))
+	}
 	if c.ObjectCacheMiB < 0 {
 		errs = append(errs, fmt.Errorf("object-cache %d MiB: must not be negative", c.ObjectCacheMiB))
 	}
@@ -116,6 +125,7 @@ type Node struct {
 	tr      *tcp.Transport
 	ml      *memberlist.Memberlist
 	cl      *cluster
+	mgr     *handoff.Manager
 	done    chan error
 }
 
@@ -217,6 +227,15 @@ func Start(cfg Config) (*Node, error) {
 	}
 	cleanup = append(cleanup, func() { n.svc.Close() })
 	n.cl.svc = n.svc
+	n.cl.drv = transfers.NewDriver(self, n.svc, ml.Up, log.With("component", "handoff"))
+	hcfg := handoff.Config{Self: self, Transport: n.tr, Vnodes: transfers.Vnodes{Svc: n.svc}, Clock: cfg.Clock,
+		Logger: log.With("component", "handoff"), Metrics: n.metrics, Concurrency: cfg.HandoffConcurrency, Done: n.cl.drv.Done}
+	if n.mgr, err = handoff.New(hcfg); err != nil {
+		return fail(err)
+	}
+	cleanup = append(cleanup, n.mgr.Close)
+	n.cl.drv.SetManager(n.mgr)
+	n.cl.mgr = n.mgr
 	n.cl.mu.Lock()
 	n.cl.install(st)
 	n.cl.mu.Unlock()
@@ -301,6 +320,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	n.ml.Shutdown()
 	close(n.cl.stop)
 	n.cl.wg.Wait()
+	n.mgr.Close()
 	n.svc.Close()
 	n.tr.Close()
 	if cerr := n.store.Close(); cerr != nil && err == nil {

@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riakgo/riakgo/handoff"
 	"github.com/riakgo/riakgo/internal/clock"
+	"github.com/riakgo/riakgo/internal/testlog"
+	"github.com/riakgo/riakgo/internal/transfers"
 	"github.com/riakgo/riakgo/internal/transport/memnet"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/kv/storage/memstore"
@@ -24,6 +27,12 @@ type Options struct {
 	Timeout time.Duration
 	// Configure, if set, adjusts each node's kv configuration.
 	Configure func(i int, c *kv.Config)
+	// Handoff, if set, adjusts each node's handoff configuration.
+	Handoff func(i int, c *handoff.Config)
+	// Dynamic gives every node a gossiped cluster state (ring.State):
+	// nodes can join and leave with plan/commit, and Tick runs gossip and
+	// the handoff scan. Otherwise the ring is fixed, dealt round-robin.
+	Dynamic bool
 }
 
 // Start is the manual clock's initial time.
@@ -34,7 +43,14 @@ type Node struct {
 	ID    ring.NodeID
 	Store *memstore.Store
 	Svc   *kv.Service
+	// Mgr runs the node's transfers; Drv decides them (as a real node's
+	// tick does).
+	Mgr   *handoff.Manager
+	Drv   *transfers.Driver
 	alive bool
+	// state is the node's cluster state in a dynamic cluster (zero in a
+	// static one).
+	state ring.State
 }
 
 // Cluster is N nodes in one process.
@@ -89,6 +105,9 @@ func New(t testing.TB, n int, o Options) *Cluster {
 		nd := &Node{ID: id, Store: memstore.New(), alive: true}
 		c.Nodes = append(c.Nodes, nd)
 	}
+	if o.Dynamic {
+		c.buildStates()
+	}
 	for i := range c.Nodes {
 		c.start(i)
 	}
@@ -132,11 +151,24 @@ func (c *Cluster) start(i int) {
 	if c.opts.Configure != nil {
 		c.opts.Configure(i, &cfg)
 	}
+	if !nd.state.IsZero() {
+		cfg.Ring = nd.state.Ring()
+	}
 	svc, err := kv.New(cfg)
 	if err != nil {
 		c.t.Fatalf("start %s: %v", nd.ID, err)
 	}
 	nd.Svc = svc
+	nd.Drv = transfers.NewDriver(nd.ID, svc, c.up(nd.ID), testlog.New(c.t).With("node", string(nd.ID)))
+	hcfg := handoff.Config{Self: nd.ID, Transport: cfg.Transport, Vnodes: transfers.Vnodes{Svc: svc}, Clock: c.Clock,
+		Logger: testlog.New(c.t).With("node", string(nd.ID)), Done: nd.Drv.Done, Timeout: 30 * time.Second}
+	if c.opts.Handoff != nil {
+		c.opts.Handoff(i, &hcfg)
+	}
+	if nd.Mgr, err = handoff.New(hcfg); err != nil {
+		c.t.Fatalf("start %s: %v", nd.ID, err)
+	}
+	nd.Drv.SetManager(nd.Mgr)
 }
 
 // Client returns node i's service (0-based).
@@ -177,6 +209,7 @@ func (c *Cluster) Kill(i int) {
 	c.mu.Lock()
 	nd.alive = false
 	c.mu.Unlock()
+	nd.Mgr.Close()
 	nd.Svc.Close()
 	nd.Store.Close()
 	c.Net.Endpoint(nd.ID).Close()
@@ -200,6 +233,7 @@ func (c *Cluster) Close() {
 		nd.alive = false
 		c.mu.Unlock()
 		if alive {
+			nd.Mgr.Close()
 			nd.Svc.Close()
 		}
 	}

@@ -51,6 +51,19 @@ const (
 	MsgKVListKeys MsgType = 20
 	// MsgKVListBuckets lists the buckets of a type in one partition.
 	MsgKVListBuckets MsgType = 21
+	// MsgHandoffBegin opens a transfer on the receiver (a slot).
+	MsgHandoffBegin MsgType = 22
+	// MsgHandoffBatch carries a batch of a transfer's objects.
+	MsgHandoffBatch MsgType = 23
+	// MsgHandoffEnd closes a transfer and frees the receiver's slot.
+	MsgHandoffEnd MsgType = 24
+	// MsgHandoffStatus asks a node for its transfers (admin transfers).
+	MsgHandoffStatus MsgType = 25
+	// MsgAAETree asks a vnode for the segment hashes of one of its
+	// anti-entropy trees.
+	MsgAAETree MsgType = 26
+	// MsgAAEKeys asks a vnode for the key hashes of some segments.
+	MsgAAEKeys MsgType = 27
 )
 
 // Message types reserved for tests (transport conformance suites, fuzzing).
@@ -75,6 +88,13 @@ var msgNames = [256]string{
 
 	MsgKVListKeys:    "kv_list_keys",
 	MsgKVListBuckets: "kv_list_buckets",
+
+	MsgHandoffBegin:  "handoff_begin",
+	MsgHandoffBatch:  "handoff_batch",
+	MsgHandoffEnd:    "handoff_end",
+	MsgHandoffStatus: "handoff_status",
+	MsgAAETree:       "aae_tree",
+	MsgAAEKeys:       "aae_keys",
 
 	MsgTest1: "test1",
 	MsgTest2: "test2",

@@ -55,6 +55,9 @@ type Engine interface {
 	// NewIterator returns an iterator over the keys k of partition p's
 	// space with lo ≤ k < hi (nil lo: from the start; nil hi: to the end).
 	NewIterator(space Space, p Partition, lo, hi []byte) (Iterator, error)
+	// Estimate returns an estimate of the bytes partition p's objects
+	// take (for handoff progress; it may lag recent writes).
+	Estimate(p Partition) (int64, error)
 	// DropPartition deletes every key of partition p, in every space.
 	DropPartition(p Partition) error
 	// Close releases the engine. Acknowledged writes are not lost.

@@ -114,6 +114,25 @@ func (s *Store) Scan(p storage.Partition, prefix []byte, fn func(key, value []by
 	return nil
 }
 
+// Estimate implements storage.Engine: the exact bytes of p's objects.
+func (s *Store) Estimate(p storage.Partition) (int64, error) {
+	lo := dataKey(p, nil)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return 0, storage.ErrClosed
+	}
+	var n int64
+	s.tree.AscendGreaterOrEqual(item{key: lo}, func(it item) bool {
+		if !bytes.HasPrefix(it.key, lo) {
+			return false
+		}
+		n += int64(len(it.key) - 3 + len(it.value))
+		return true
+	})
+	return n, nil
+}
+
 // DropPartition implements storage.Engine.
 func (s *Store) DropPartition(p storage.Partition) error {
 	s.mu.Lock()

@@ -232,6 +232,18 @@ func prefixEnd(p []byte) []byte {
 	return nil
 }
 
+// Estimate implements storage.Engine: Pebble's estimate of the disk space
+// of p's objects (data still in the memtable is not counted).
+func (s *Store) Estimate(p storage.Partition) (int64, error) {
+	if err := s.acquire(); err != nil {
+		return 0, err
+	}
+	defer s.release()
+	lo := appendSpaceKey(nil, storage.SpaceData, p, nil)
+	n, err := s.db.EstimateDiskUsage(lo, prefixEnd(lo))
+	return int64(n), err
+}
+
 // DropPartition implements storage.Engine.
 func (s *Store) DropPartition(p storage.Partition) error {
 	if err := s.acquire(); err != nil {

@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Engine) {
 		{"IteratorSnapshot", testIteratorSnapshot},
 		{"IndexSpaceSeparate", testIndexSpaceSeparate},
 		{"DropPartitionDropsIndex", testDropPartitionDropsIndex},
+		{"Estimate", testEstimate},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -1376,5 +1377,35 @@ func testDropPartitionDropsIndex(t *testing.T, e storage.Engine) {
 		if got := collectIter(t, e, storage.SpaceIndex, p, nil, nil); len(got) != 1 {
 			t.Errorf("index of partition %d: %q", p, got)
 		}
+	}
+}
+
+// Estimate never fails on an open engine, is never negative, never counts
+// another partition's data, and ends at zero once the partition is dropped
+// (an engine may count only data that reached its files, so a fresh write
+// may not show yet).
+func testEstimate(t *testing.T, e storage.Engine) {
+	write(t, e, false, func(b *storage.Batch) {
+		for i := range 200 {
+			b.Set(5, []byte(fmt.Sprintf("k%04d", i)), make([]byte, 1024))
+		}
+	})
+	for _, p := range []storage.Partition{4, 5, 6} {
+		n, err := e.Estimate(p)
+		if err != nil || n < 0 {
+			t.Fatalf("Estimate(%d) = %d, %v", p, n, err)
+		}
+		if p != 5 && n != 0 {
+			t.Errorf("Estimate(%d) = %d for an empty partition", p, n)
+		}
+		if p == 5 && n > 0 && n < 200*1024/2 {
+			t.Errorf("Estimate(5) = %d, far below the 200 KiB written", n)
+		}
+	}
+	if err := e.DropPartition(5); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.Estimate(5); err != nil || n > 64<<10 {
+		t.Errorf("Estimate after the drop = %d, %v", n, err)
 	}
 }

@@ -1,0 +1,689 @@
+package handoff
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/riakgo/riakgo/internal/clock"
+	"github.com/riakgo/riakgo/internal/transport"
+	"github.com/riakgo/riakgo/internal/wire"
+	"github.com/riakgo/riakgo/ring"
+)
+
+// Kind is the kind of a transfer.
+type Kind uint8
+
+// Transfer kinds.
+const (
+	// Ownership moves a partition to its next owner (join, leave, replace).
+	Ownership Kind = 1
+	// Hinted returns a fallback vnode's data to the partition's owner.
+	Hinted Kind = 2
+)
+
+// String returns riak-admin's name of the kind.
+func (k Kind) String() string {
+	switch k {
+	case Ownership:
+		return "ownership"
+	case Hinted:
+		return "hinted"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Item is one object of a partition: its storage key and encoded value.
+type Item struct {
+	Key   []byte `msgpack:"k"`
+	Value []byte `msgpack:"v"`
+}
+
+// Job is one transfer the node wants: partition P, of kind Kind, to node To.
+type Job struct {
+	Partition int
+	Kind      Kind
+	To        ring.NodeID
+}
+
+func (j Job) String() string {
+	return fmt.Sprintf("%s of partition %d to %s", j.Kind, j.Partition, j.To)
+}
+
+// Vnodes is what the manager needs of the node's vnodes. Implementations
+// must be safe for concurrent use.
+type Vnodes interface {
+	// Fold calls fn for each object of partition p whose storage key sorts
+	// after after (every object when after is nil), in key order, from a
+	// consistent snapshot, until fn returns an error (which Fold returns).
+	// The slices passed to fn are valid only during the call.
+	Fold(ctx context.Context, p int, after []byte, fn func(key, value []byte) error) error
+	// Estimate returns an estimate of the bytes partition p holds.
+	Estimate(p int) int64
+	// Receive merges items into this node's copy of partition p as
+	// replica writes (no object limits apply) and returns once they are on
+	// stable storage.
+	Receive(p int, items []Item) error
+
+	// Starting is called before an outbound transfer folds its
+	// partition. For an ownership transfer the vnode begins to record the
+	// keys written from now on. Called again when a transfer resumes.
+	Starting(j Job) error
+	// Sent is called after the receiver acknowledged a batch (a hinted
+	// transfer drops the objects that did not change since they were read).
+	Sent(j Job, items []Item)
+	// Folded is called once the fold has been sent. For an ownership
+	// transfer the vnode starts forwarding requests to the new owner and
+	// returns the objects written since the transfer began, which are
+	// sent before the transfer completes.
+	Folded(j Job) ([]Item, error)
+}
+
+// Metrics observes transfers; implementations must be safe for concurrent
+// use.
+type Metrics interface {
+	// TransferDone is called when a transfer ends: ok, failed or refused.
+	TransferDone(kind string, result string)
+	// TransferProgress counts objects and bytes sent.
+	TransferProgress(kind string, objects, bytes int)
+	// ActiveTransfers reports the current number of transfers, by
+	// direction ("inbound", "outbound").
+	ActiveTransfers(direction string, n int)
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) TransferDone(string, string)       {}
+func (nopMetrics) TransferProgress(string, int, int) {}
+func (nopMetrics) ActiveTransfers(string, int)       {}
+
+// Config configures a Manager.
+type Config struct {
+	// Self is this node.
+	Self ring.NodeID
+	// Transport carries the transfers; the manager registers its
+	// handlers on it.
+	Transport transport.Transport
+	// Vnodes are this node's vnodes.
+	Vnodes Vnodes
+	// Clock defaults to the wall clock.
+	Clock clock.Clock
+	// Logger defaults to discarding.
+	Logger *slog.Logger
+	// Metrics observes transfers (nil: none).
+	Metrics Metrics
+	// Concurrency is handoff_concurrency: the most transfers, inbound and
+	// outbound together, this node runs at once (default 2).
+	Concurrency int
+	// BatchCount and BatchBytes bound a batch (default 500 objects, 1 MiB);
+	// an object larger than BatchBytes travels alone.
+	BatchCount int
+	BatchBytes int
+	// Timeout bounds each call of a transfer and how long a receiver keeps
+	// a slot for a sender that went silent (default 120 s, Riak's
+	// handoff_timeout).
+	Timeout time.Duration
+	// Retries is how many times a broken transfer resumes before it is
+	// abandoned until the next scan (default 3).
+	Retries int
+	// Done is called (from the transfer's goroutine) when an outbound
+	// transfer ends; err is nil if it completed.
+	Done func(j Job, err error)
+}
+
+func (c *Config) defaults() {
+	c.Clock = clock.OrReal(c.Clock)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Metrics == nil {
+		c.Metrics = nopMetrics{}
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 2
+	}
+	if c.BatchCount <= 0 {
+		c.BatchCount = 500
+	}
+	if c.BatchBytes <= 0 {
+		c.BatchBytes = 1 << 20
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 120 * time.Second
+	}
+	if c.Retries < 0 {
+		c.Retries = 0
+	} else if c.Retries == 0 {
+		c.Retries = 3
+	}
+}
+
+// Direction says which side of a transfer this node is.
+type Direction string
+
+// Directions.
+const (
+	Outbound Direction = "outbound"
+	Inbound  Direction = "inbound"
+)
+
+// Progress is one active transfer as seen by one side.
+type Progress struct {
+	ID        uint64      `json:"id"`
+	Kind      string      `json:"type"`
+	Partition int         `json:"partition"`
+	From      ring.NodeID `json:"from"`
+	To        ring.NodeID `json:"to"`
+	Direction Direction   `json:"direction"`
+	Started   time.Time   `json:"started"`
+	Updated   time.Time   `json:"last_update"`
+	Objects   int64       `json:"objects"`
+	Bytes     int64       `json:"bytes"`
+	// SizeBytes is the sender's estimate of the partition's size (0 if
+	// unknown, e.g. on the inbound side).
+	SizeBytes int64 `json:"size_bytes"`
+	Attempt   int   `json:"attempt"`
+}
+
+// Rates returns objects/s and bytes/s since the transfer started, as of now.
+func (p Progress) Rates(now time.Time) (objects, bytes float64) {
+	el := now.Sub(p.Started).Seconds()
+	if el <= 0 {
+		return 0, 0
+	}
+	return float64(p.Objects) / el, float64(p.Bytes) / el
+}
+
+// ETA estimates the time left (false if it cannot: no size estimate or no
+// progress yet).
+func (p Progress) ETA(now time.Time) (time.Duration, bool) {
+	_, bps := p.Rates(now)
+	if p.SizeBytes <= 0 || bps <= 0 {
+		return 0, false
+	}
+	left := p.SizeBytes - p.Bytes
+	if left < 0 {
+		left = 0
+	}
+	return time.Duration(float64(left) / bps * float64(time.Second)), true
+}
+
+// Percent returns the share done by bytes (0..100), or -1 without an estimate.
+func (p Progress) Percent() float64 {
+	if p.SizeBytes <= 0 {
+		return -1
+	}
+	pc := 100 * float64(p.Bytes) / float64(p.SizeBytes)
+	if pc > 100 {
+		pc = 100
+	}
+	return pc
+}
+
+// Status is a snapshot of a node's transfers.
+type Status struct {
+	Node        ring.NodeID `json:"node"`
+	Concurrency int         `json:"concurrency"`
+	// Waiting counts the partitions this node holds that it should hand
+	// off (riak-admin's "waiting to handoff N partitions").
+	Waiting int        `json:"waiting"`
+	Active  []Progress `json:"active"`
+	// Totals since the node started.
+	Completed int64 `json:"completed"`
+	Failed    int64 `json:"failed"`
+	Refused   int64 `json:"refused"`
+	TimedOut  int64 `json:"timed_out"`
+	Objects   int64 `json:"objects"`
+	Bytes     int64 `json:"bytes"`
+}
+
+// Manager runs this node's transfers. Its methods are safe for concurrent
+// use.
+type Manager struct {
+	cfg  Config
+	log  *slog.Logger
+	base context.Context
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+
+	mu       sync.Mutex
+	out      map[jobKey]*outbound
+	in       map[uint64]*inbound
+	resume   map[jobKey]resumePoint // where a broken transfer resumes
+	waiting  int
+	totals   Status
+	closed   bool
+	rnd      *rand.Rand
+	sweeping bool
+}
+
+type jobKey struct {
+	p    int
+	kind Kind
+	to   ring.NodeID
+}
+
+type resumePoint struct {
+	after []byte
+	at    time.Time
+}
+
+type outbound struct {
+	job Job
+	pr  Progress
+}
+
+type inbound struct {
+	pr       Progress
+	lastSeen time.Time
+}
+
+// New returns a manager and registers its handlers on the transport.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Transport == nil || cfg.Vnodes == nil || cfg.Self == "" {
+		return nil, errors.New("riakgo/handoff: Self, Transport and Vnodes are required")
+	}
+	cfg.defaults()
+	m := &Manager{cfg: cfg, log: cfg.Logger, out: map[jobKey]*outbound{}, in: map[uint64]*inbound{},
+		resume: map[jobKey]resumePoint{}, rnd: rand.New(rand.NewPCG(uint64(cfg.Clock.Now().UnixNano()), 0x68616e646f6666))}
+	m.base, m.stop = context.WithCancel(context.Background())
+	m.totals.Node = cfg.Self
+	t := cfg.Transport
+	t.Handle(wire.MsgHandoffBegin, m.handleBegin)
+	t.Handle(wire.MsgHandoffBatch, m.handleBatch)
+	t.Handle(wire.MsgHandoffEnd, m.handleEnd)
+	t.Handle(wire.MsgHandoffStatus, m.handleStatus)
+	return m, nil
+}
+
+// Close stops every transfer and waits for the senders to return.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	m.stop()
+	m.wg.Wait()
+}
+
+// slotsUsed is the number of transfers running (m.mu held).
+func (m *Manager) slotsUsed() int { return len(m.out) + len(m.in) }
+
+// SetWaiting records how many partitions this node should hand off (the
+// node's scan computes it).
+func (m *Manager) SetWaiting(n int) {
+	m.mu.Lock()
+	m.waiting = n
+	m.mu.Unlock()
+}
+
+// Running reports whether a transfer of j is active.
+func (m *Manager) Running(j Job) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.out[jobKey{j.Partition, j.Kind, j.To}]
+	return ok
+}
+
+// Start begins the transfer j in the background if a slot is free and it
+// is not already running; it reports whether it started.
+func (m *Manager) Start(j Job) bool {
+	k := jobKey{j.Partition, j.Kind, j.To}
+	now := m.cfg.Clock.Now()
+	m.mu.Lock()
+	if m.closed || m.slotsUsed() >= m.cfg.Concurrency {
+		m.mu.Unlock()
+		return false
+	}
+	if _, ok := m.out[k]; ok {
+		m.mu.Unlock()
+		return false
+	}
+	// Another transfer of the same partition (say, hinted to a different
+	// node) must not run at the same time: the hooks keep state per vnode.
+	for ok := range m.out {
+		if ok.p == j.Partition {
+			m.mu.Unlock()
+			return false
+		}
+	}
+	o := &outbound{job: j, pr: Progress{ID: m.rnd.Uint64() | 1, Kind: j.Kind.String(), Partition: j.Partition,
+		From: m.cfg.Self, To: j.To, Direction: Outbound, Started: now, Updated: now,
+		SizeBytes: m.cfg.Vnodes.Estimate(j.Partition)}}
+	m.out[k] = o
+	m.cfg.Metrics.ActiveTransfers(string(Outbound), len(m.out))
+	m.wg.Add(1)
+	m.mu.Unlock()
+	go m.run(k, o)
+	return true
+}
+
+// Status returns a snapshot of this node's transfers.
+func (m *Manager) Status() Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.totals
+	st.Concurrency = m.cfg.Concurrency
+	st.Waiting = m.waiting
+	st.Active = nil
+	for _, o := range m.out {
+		st.Active = append(st.Active, o.pr)
+	}
+	for _, i := range m.in {
+		st.Active = append(st.Active, i.pr)
+	}
+	sort.Slice(st.Active, func(a, b int) bool {
+		x, y := st.Active[a], st.Active[b]
+		if x.Direction != y.Direction {
+			return x.Direction > y.Direction // outbound first
+		}
+		return x.Partition < y.Partition
+	})
+	return st
+}
+
+// ClusterStatus asks every node in nodes (this one included) for its
+// status; unreachable nodes are returned in the second result.
+func (m *Manager) ClusterStatus(ctx context.Context, nodes []ring.NodeID) ([]Status, []ring.NodeID) {
+	out := make([]Status, len(nodes))
+	ok := make([]bool, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		if n == m.cfg.Self {
+			out[i], ok[i] = m.Status(), true
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			var st Status
+			if err := m.cfg.Transport.Call(cctx, n, wire.MsgHandoffStatus, struct{}{}, &st); err == nil {
+				out[i], ok[i] = st, true
+			}
+		}()
+	}
+	wg.Wait()
+	var res []Status
+	var down []ring.NodeID
+	for i := range nodes {
+		if ok[i] {
+			res = append(res, out[i])
+		} else {
+			down = append(down, nodes[i])
+		}
+	}
+	return res, down
+}
+
+// Sweep frees the slots of inbound transfers whose sender has been silent
+// longer than the timeout. The node calls it on its periodic tick.
+func (m *Manager) Sweep() {
+	now := m.cfg.Clock.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, i := range m.in {
+		if now.Sub(i.lastSeen) > m.cfg.Timeout {
+			delete(m.in, id)
+			m.totals.TimedOut++
+			m.cfg.Metrics.TransferDone(i.pr.Kind, "timeout")
+			m.log.Warn("handoff receive timed out; slot freed", "partition", i.pr.Partition, "from", i.pr.From, "objects", i.pr.Objects)
+		}
+	}
+	for k, r := range m.resume {
+		if now.Sub(r.at) > 10*m.cfg.Timeout {
+			delete(m.resume, k)
+		}
+	}
+	m.cfg.Metrics.ActiveTransfers(string(Inbound), len(m.in))
+}
+
+// The messages.
+
+type beginReq struct {
+	ID        uint64 `msgpack:"id"`
+	Partition int    `msgpack:"p"`
+	Kind      Kind   `msgpack:"kind"`
+	Resume    bool   `msgpack:"resume,omitempty"`
+}
+
+type beginResp struct {
+	Busy bool `msgpack:"busy,omitempty"`
+}
+
+type batchReq struct {
+	ID        uint64 `msgpack:"id"`
+	Partition int    `msgpack:"p"`
+	Items     []Item `msgpack:"items"`
+}
+
+type endReq struct {
+	ID uint64 `msgpack:"id"`
+}
+
+// errBusy: the receiver is at its concurrency limit.
+var errBusy = errors.New("riakgo/handoff: receiver at its concurrency limit")
+
+// errUnknown: the receiver does not know the transfer (it restarted, or
+// timed the transfer out); the sender begins again.
+var errUnknown = errors.New("riakgo/handoff: unknown transfer")
+
+const codeUnknown = transport.CodeApp + 40
+
+func (m *Manager) handleBegin(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
+	var req beginReq
+	if err := body.Decode(&req); err != nil {
+		return nil, err
+	}
+	now := m.cfg.Clock.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if i, ok := m.in[req.ID]; ok {
+		i.lastSeen = now // a resumed transfer keeps its slot
+		i.pr.Attempt++
+		return beginResp{}, nil
+	}
+	if m.closed || m.slotsUsed() >= m.cfg.Concurrency {
+		m.totals.Refused++
+		return beginResp{Busy: true}, nil
+	}
+	m.in[req.ID] = &inbound{lastSeen: now, pr: Progress{ID: req.ID, Kind: req.Kind.String(), Partition: req.Partition,
+		From: from, To: m.cfg.Self, Direction: Inbound, Started: now, Updated: now}}
+	m.cfg.Metrics.ActiveTransfers(string(Inbound), len(m.in))
+	return beginResp{}, nil
+}
+
+func (m *Manager) handleBatch(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
+	var req batchReq
+	if err := body.Decode(&req); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	i, ok := m.in[req.ID]
+	if ok {
+		i.lastSeen = m.cfg.Clock.Now()
+	}
+	m.mu.Unlock()
+	if !ok {
+		return nil, transport.Errorf(codeUnknown, "transfer %x of partition %d", req.ID, req.Partition)
+	}
+	if err := m.cfg.Vnodes.Receive(req.Partition, req.Items); err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, it := range req.Items {
+		n += len(it.Key) + len(it.Value)
+	}
+	now := m.cfg.Clock.Now()
+	m.mu.Lock()
+	if i, ok := m.in[req.ID]; ok {
+		i.lastSeen, i.pr.Updated = now, now
+		i.pr.Objects += int64(len(req.Items))
+		i.pr.Bytes += int64(n)
+	}
+	m.mu.Unlock()
+	return struct{}{}, nil
+}
+
+func (m *Manager) handleEnd(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
+	var req endReq
+	if err := body.Decode(&req); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	if i, ok := m.in[req.ID]; ok {
+		delete(m.in, req.ID)
+		m.log.Info("handoff received", "type", i.pr.Kind, "partition", i.pr.Partition, "from", from, "objects", i.pr.Objects, "bytes", i.pr.Bytes)
+	}
+	m.cfg.Metrics.ActiveTransfers(string(Inbound), len(m.in))
+	m.mu.Unlock()
+	return struct{}{}, nil
+}
+
+func (m *Manager) handleStatus(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
+	return m.Status(), nil
+}
+
+// run is one outbound transfer: attempts with resume until it completes,
+// the receiver is busy, or the retries run out.
+func (m *Manager) run(k jobKey, o *outbound) {
+	defer m.wg.Done()
+	j := o.job
+	m.mu.Lock()
+	rp, resumed := m.resume[k]
+	m.mu.Unlock()
+	after := rp.after
+	var err error
+	for attempt := 0; ; attempt++ {
+		m.mu.Lock()
+		o.pr.Attempt = attempt
+		m.mu.Unlock()
+		err = m.attempt(o, &after, resumed || attempt > 0)
+		if err == nil || errors.Is(err, errBusy) || m.base.Err() != nil || attempt >= m.cfg.Retries {
+			break
+		}
+		m.log.Warn("handoff interrupted; resuming", "job", j.String(), "attempt", attempt+1, "err", err)
+	}
+	now := m.cfg.Clock.Now()
+	m.mu.Lock()
+	delete(m.out, k)
+	result := "ok"
+	switch {
+	case err == nil:
+		delete(m.resume, k)
+		m.totals.Completed++
+	case errors.Is(err, errBusy):
+		result = "refused"
+		if after != nil {
+			m.resume[k] = resumePoint{after: after, at: now}
+		}
+	default:
+		result = "failed"
+		m.totals.Failed++
+		if after != nil {
+			m.resume[k] = resumePoint{after: after, at: now}
+		}
+	}
+	m.cfg.Metrics.ActiveTransfers(string(Outbound), len(m.out))
+	pr := o.pr
+	m.mu.Unlock()
+	m.cfg.Metrics.TransferDone(j.Kind.String(), result)
+	switch result {
+	case "ok":
+		m.log.Info("handoff complete", "job", j.String(), "objects", pr.Objects, "bytes", pr.Bytes, "seconds", now.Sub(pr.Started).Seconds())
+	case "failed":
+		m.log.Warn("handoff failed; it will be retried on a later scan", "job", j.String(), "objects", pr.Objects, "err", err)
+	}
+	if m.cfg.Done != nil {
+		m.cfg.Done(j, err)
+	}
+}
+
+// call makes one protocol call with the transfer timeout.
+func (m *Manager) call(to ring.NodeID, typ wire.MsgType, req, resp any) error {
+	ctx, cancel := context.WithTimeout(m.base, m.cfg.Timeout)
+	defer cancel()
+	err := m.cfg.Transport.Call(ctx, to, typ, req, resp)
+	var re *transport.RemoteError
+	if errors.As(err, &re) && re.Code == codeUnknown {
+		return fmt.Errorf("%w: %v", errUnknown, err)
+	}
+	return err
+}
+
+// attempt runs the transfer once, from the key after *after; *after
+// advances with every acknowledged batch.
+func (m *Manager) attempt(o *outbound, after *[]byte, resume bool) error {
+	j := o.job
+	var br beginResp
+	if err := m.call(j.To, wire.MsgHandoffBegin, beginReq{ID: o.pr.ID, Partition: j.Partition, Kind: j.Kind, Resume: resume}, &br); err != nil {
+		return err
+	}
+	if br.Busy {
+		return errBusy
+	}
+	if err := m.cfg.Vnodes.Starting(j); err != nil {
+		return err
+	}
+	var batch []Item
+	size := 0
+	send := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := m.call(j.To, wire.MsgHandoffBatch, batchReq{ID: o.pr.ID, Partition: j.Partition, Items: batch}, nil); err != nil {
+			return err
+		}
+		m.cfg.Vnodes.Sent(j, batch)
+		now := m.cfg.Clock.Now()
+		m.mu.Lock()
+		o.pr.Objects += int64(len(batch))
+		o.pr.Bytes += int64(size)
+		o.pr.Updated = now
+		m.totals.Objects += int64(len(batch))
+		m.totals.Bytes += int64(size)
+		m.mu.Unlock()
+		m.cfg.Metrics.TransferProgress(j.Kind.String(), len(batch), size)
+		*after = batch[len(batch)-1].Key
+		batch, size = nil, 0
+		return nil
+	}
+	add := func(key, value []byte) error {
+		if len(batch) > 0 && (len(batch) >= m.cfg.BatchCount || size+len(key)+len(value) > m.cfg.BatchBytes) {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+		batch = append(batch, Item{Key: bytes.Clone(key), Value: bytes.Clone(value)})
+		size += len(key) + len(value)
+		return nil
+	}
+	err := m.cfg.Vnodes.Fold(m.base, j.Partition, *after, add)
+	if err == nil {
+		err = send()
+	}
+	if err != nil {
+		return err
+	}
+	extra, err := m.cfg.Vnodes.Folded(j)
+	if err != nil {
+		return err
+	}
+	last := *after
+	for _, it := range extra {
+		if err := add(it.Key, it.Value); err != nil {
+			return err
+		}
+	}
+	if err := send(); err != nil {
+		return err
+	}
+	*after = last // the extra items are not in key order; a resume refolds from the fold's position
+	return m.call(j.To, wire.MsgHandoffEnd, endReq{ID: o.pr.ID}, nil)
+}

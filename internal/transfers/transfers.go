@@ -1,0 +1,195 @@
+package transfers
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/riakgo/riakgo/handoff"
+	"github.com/riakgo/riakgo/kv"
+	"github.com/riakgo/riakgo/ring"
+)
+
+// Vnodes adapts a kv.Service to handoff.Vnodes.
+type Vnodes struct{ Svc *kv.Service }
+
+var _ handoff.Vnodes = Vnodes{}
+
+// Fold implements handoff.Vnodes.
+func (v Vnodes) Fold(ctx context.Context, p int, after []byte, fn func(key, value []byte) error) error {
+	return v.Svc.HandoffFold(ctx, p, after, fn)
+}
+
+// Estimate implements handoff.Vnodes.
+func (v Vnodes) Estimate(p int) int64 { return v.Svc.HandoffEstimate(p) }
+
+// Receive implements handoff.Vnodes.
+func (v Vnodes) Receive(p int, items []handoff.Item) error {
+	return v.Svc.HandoffReceive(p, toKV(items))
+}
+
+// Starting implements handoff.Vnodes.
+func (v Vnodes) Starting(j handoff.Job) error {
+	return v.Svc.HandoffStarting(j.Partition, j.Kind == handoff.Ownership, j.To)
+}
+
+// Sent implements handoff.Vnodes.
+func (v Vnodes) Sent(j handoff.Job, items []handoff.Item) {
+	v.Svc.HandoffSent(j.Partition, j.Kind == handoff.Hinted, toKV(items))
+}
+
+// Folded implements handoff.Vnodes.
+func (v Vnodes) Folded(j handoff.Job) ([]handoff.Item, error) {
+	items, err := v.Svc.HandoffFolded(j.Partition, j.Kind == handoff.Ownership)
+	out := make([]handoff.Item, len(items))
+	for i, it := range items {
+		out[i] = handoff.Item(it)
+	}
+	return out, err
+}
+
+func toKV(items []handoff.Item) []kv.HandoffItem {
+	out := make([]kv.HandoffItem, len(items))
+	for i, it := range items {
+		out[i] = kv.HandoffItem(it)
+	}
+	return out
+}
+
+// ForwardGrace is how many scans a node keeps forwarding requests for a
+// partition it dropped (nodes that have not seen the new ring yet).
+const ForwardGrace = 30
+
+// Driver makes the handoff decisions of one node. Step is called on every
+// periodic tick; Done is the manager's completion callback.
+type Driver struct {
+	self ring.NodeID
+	svc  *kv.Service
+	mgr  *handoff.Manager
+	up   func(ring.NodeID) bool
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	done    map[int]ring.NodeID // ownership transfers completed, by partition
+	dropped map[int]int         // partitions dropped: scans since
+}
+
+// NewDriver returns a driver; set the manager with SetManager before the
+// first Step (the manager's Done callback is the driver's Done).
+func NewDriver(self ring.NodeID, svc *kv.Service, up func(ring.NodeID) bool, log *slog.Logger) *Driver {
+	if up == nil {
+		up = func(ring.NodeID) bool { return true }
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Driver{self: self, svc: svc, up: up, log: log, done: map[int]ring.NodeID{}, dropped: map[int]int{}}
+}
+
+// SetManager sets the handoff manager the driver starts jobs on.
+func (d *Driver) SetManager(m *handoff.Manager) { d.mgr = m }
+
+// Done records a finished outbound transfer (handoff.Config.Done).
+func (d *Driver) Done(j handoff.Job, err error) {
+	if err != nil || j.Kind != handoff.Ownership {
+		return
+	}
+	d.mu.Lock()
+	d.done[j.Partition] = j.To
+	d.mu.Unlock()
+}
+
+// Step is one scan over the ring r and its pending transfers: it starts
+// the transfers this node should run (as slots allow), ends the
+// ownership transfers that are over (abort, or drop once the ring has
+// flipped), and returns the partitions whose ownership transfer from this
+// node completed and is not yet marked so in transfers (the caller marks
+// them with ring.State.CompleteTransfer).
+func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) {
+	planned := map[int]ring.Transfer{} // transfers from this node
+	incoming := map[int]bool{}         // partitions moving to this node
+	for _, t := range transfers {
+		if t.From == d.self {
+			planned[t.Partition] = t
+		}
+		if t.To == d.self {
+			incoming[t.Partition] = true
+		}
+	}
+	var jobs []handoff.Job
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, t := range transfers {
+		if t.From != d.self || t.Complete {
+			continue
+		}
+		if d.done[t.Partition] == t.To {
+			complete = append(complete, t.Partition)
+			continue
+		}
+		if d.up(t.To) {
+			jobs = append(jobs, handoff.Job{Partition: t.Partition, Kind: handoff.Ownership, To: t.To})
+		}
+	}
+	// End ownership transfers that are over.
+	for _, p := range d.svc.Partitions() {
+		to, fwd, ok := d.svc.HandoffTarget(p)
+		if !ok {
+			continue
+		}
+		owner := r.Owner(p)
+		switch t, still := planned[p]; {
+		case owner == d.self && still && t.To == to:
+			// in progress, or waiting for the claimant's flip
+		case owner == to && fwd:
+			if err := d.svc.DropPartition(p); err != nil {
+				d.log.Warn("cannot drop a handed-off partition", "partition", p, "err", err)
+				continue
+			}
+			d.log.Info("partition handed off and dropped", "partition", p, "owner", owner)
+			d.dropped[p] = 0
+			delete(d.done, p)
+		default:
+			// The plan changed (e.g. the target was removed): keep the
+			// data and serve it; if this node no longer owns the
+			// partition, hinted handoff returns it to the owner.
+			d.log.Info("ownership transfer abandoned", "partition", p, "to", to, "owner", owner)
+			d.svc.HandoffAbort(p)
+			delete(d.done, p)
+		}
+	}
+	for p := range d.done {
+		if _, ok := planned[p]; !ok {
+			delete(d.done, p)
+		}
+	}
+	for p, n := range d.dropped {
+		if n >= ForwardGrace || r.Owner(p) == d.self || incoming[p] {
+			d.svc.ForwardPartition(p, "")
+			delete(d.dropped, p)
+			continue
+		}
+		d.dropped[p] = n + 1
+	}
+	// Hinted handoff: fallback vnodes holding data whose owner is up.
+	for _, p := range d.svc.Partitions() {
+		owner := r.Owner(p)
+		if owner == d.self || incoming[p] {
+			continue
+		}
+		if _, _, ok := d.svc.HandoffTarget(p); ok {
+			continue
+		}
+		if empty, err := d.svc.PartitionEmpty(p); err != nil || empty {
+			continue
+		}
+		if d.up(owner) {
+			jobs = append(jobs, handoff.Job{Partition: p, Kind: handoff.Hinted, To: owner})
+		}
+	}
+	d.mgr.SetWaiting(len(jobs))
+	for _, j := range jobs {
+		d.mgr.Start(j) // false: running already, or no slot free this time
+	}
+	return complete
+}

@@ -1,0 +1,381 @@
+package kv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/riakgo/riakgo/internal/wire"
+	"github.com/riakgo/riakgo/kv/storage"
+	"github.com/riakgo/riakgo/ring"
+	"github.com/riakgo/riakgo/siblings"
+)
+
+// The vnode side of handoff (package handoff runs the transfers; the node
+// wiring adapts these methods to its Vnodes interface).
+//
+// Hinted: a fallback vnode's objects are sent to the owner; after each
+// acknowledged batch the fallback deletes every key whose stored bytes are
+// still those it sent. What changed meanwhile goes with a later round.
+//
+// Ownership: before the fold the vnode starts recording every key written
+// (tracking), so that nothing written after the fold's snapshot is missed.
+// When the fold has been sent the vnode switches to forwarding, under every
+// key lock: from then on requests for the partition go to the new owner
+// (a data-type update still runs here, where its mutation can run, and its
+// result is forwarded as a replica write before the client is answered),
+// and the keys recorded so far are sent. Tombstones are not reaped while a
+// vnode is tracking or forwarding, so a delete always travels as a
+// tombstone and a deleted key cannot come back. When the ring has flipped
+// the node drops the partition; requests that still arrive with an old ring
+// are forwarded for a while after (Service.ForwardPartition).
+
+// HandoffItem is one object of a partition: storage key and encoded value.
+type HandoffItem struct {
+	Key   []byte
+	Value []byte
+}
+
+// handoffState is a vnode's ownership-transfer state.
+type handoffState struct {
+	to      ring.NodeID
+	forward atomic.Bool
+	mu      sync.Mutex
+	dirty   map[string]struct{} // storage keys written since tracking began
+}
+
+// ForwardError: the vnode forwards requests to To. Obj, when set, is the
+// result of a data-type update the vnode applied itself; it must reach To
+// before the write counts.
+type ForwardError struct {
+	To  ring.NodeID
+	Obj *siblings.Object
+}
+
+func (e *ForwardError) Error() string {
+	return fmt.Sprintf("riakgo/kv: the partition has moved to %s", e.To)
+}
+
+// forwarding returns the node requests are forwarded to, if any.
+func (v *Vnode) forwarding() (ring.NodeID, bool) {
+	if h := v.ho.Load(); h != nil && h.forward.Load() {
+		return h.to, true
+	}
+	return "", false
+}
+
+// handingOff reports whether an ownership transfer is tracking or
+// forwarding (reaps wait).
+func (v *Vnode) handingOff() bool { return v.ho.Load() != nil }
+
+// noteWrite records k as written if the vnode is tracking (k's stripe lock
+// held).
+func (v *Vnode) noteWrite(k Key) {
+	h := v.ho.Load()
+	if h == nil {
+		return
+	}
+	sk := string(appendStorageKey(nil, k))
+	h.mu.Lock()
+	h.dirty[sk] = struct{}{}
+	h.mu.Unlock()
+}
+
+// lockAll takes every key lock (switching to forwarding, dropping).
+func (v *Vnode) lockAll() {
+	for i := range v.locks {
+		v.locks[i].Lock()
+	}
+}
+
+func (v *Vnode) unlockAll() {
+	for i := range v.locks {
+		v.locks[i].Unlock()
+	}
+}
+
+// HandoffFold calls fn for each object of partition p stored here whose
+// storage key sorts after after (all if nil), in key order, on a snapshot.
+func (s *Service) HandoffFold(ctx context.Context, p int, after []byte, fn func(key, value []byte) error) error {
+	if p < 0 || p >= len(s.vnodes) {
+		return fmt.Errorf("riakgo/kv: no partition %d", p)
+	}
+	var lo []byte
+	if after != nil {
+		lo = append(bytes.Clone(after), 0)
+	}
+	it, err := s.cfg.Engine.NewIterator(storage.SpaceData, storage.Partition(p), lo, nil)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	n := 0
+	for it.Next() {
+		if n++; n%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if err := fn(it.Key(), it.Value()); err != nil {
+			return err
+		}
+	}
+	return it.Err()
+}
+
+// HandoffEstimate estimates the bytes partition p holds here.
+func (s *Service) HandoffEstimate(p int) int64 {
+	n, err := s.cfg.Engine.Estimate(storage.Partition(p))
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// HandoffReceive merges objects handed to this node into its copy of
+// partition p, as replica writes (no object limits), and syncs them to
+// stable storage before it returns.
+func (s *Service) HandoffReceive(p int, items []HandoffItem) error {
+	if s.isClosed() {
+		return ErrClosed
+	}
+	v, err := s.localVnode(p)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		k, ok := parseStorageKey(it.Key)
+		if !ok {
+			return fmt.Errorf("riakgo/kv: handoff of partition %d: malformed key %q", p, it.Key)
+		}
+		in, err := wire.DecodeObject(it.Value)
+		if err != nil {
+			return fmt.Errorf("riakgo/kv: handoff of partition %d: key %s: %w", p, k, err)
+		}
+		props, err := s.buckets.props(k.Type, k.Bucket)
+		if err != nil {
+			props = DefaultTypedProps() // a type this node does not know yet: keep siblings
+		}
+		if _, err := v.merge(k, in, props, false); err != nil {
+			return err
+		}
+	}
+	return s.cfg.Engine.Write(&storage.Batch{}, storage.WriteOptions{Sync: true})
+}
+
+// HandoffStarting prepares partition p for an outbound transfer to node to:
+// an ownership transfer starts tracking written keys (kept if it already
+// is, so a resumed transfer misses nothing).
+func (s *Service) HandoffStarting(p int, ownership bool, to ring.NodeID) error {
+	if !ownership {
+		return nil
+	}
+	v, err := s.localVnode(p)
+	if err != nil {
+		return err
+	}
+	if h := v.ho.Load(); h != nil && h.to == to {
+		return nil
+	}
+	v.lockAll()
+	v.ho.Store(&handoffState{to: to, dirty: map[string]struct{}{}})
+	v.unlockAll()
+	return nil
+}
+
+// HandoffSent is called after the receiver acknowledged items; for a
+// hinted transfer the fallback drops each key still stored as sent.
+func (s *Service) HandoffSent(p int, hinted bool, items []HandoffItem) {
+	if !hinted {
+		return
+	}
+	v := s.Vnode(p)
+	if v == nil {
+		return
+	}
+	for _, it := range items {
+		if k, ok := parseStorageKey(it.Key); ok {
+			v.dropIfUnchanged(k, it.Value)
+		}
+	}
+}
+
+// HandoffFolded switches partition p (after its ownership transfer's fold)
+// to forwarding and returns the objects written since tracking began.
+func (s *Service) HandoffFolded(p int, ownership bool) ([]HandoffItem, error) {
+	if !ownership {
+		return nil, nil
+	}
+	v := s.Vnode(p)
+	if v == nil {
+		return nil, fmt.Errorf("riakgo/kv: partition %d has no vnode here", p)
+	}
+	h := v.ho.Load()
+	if h == nil {
+		return nil, fmt.Errorf("riakgo/kv: partition %d is not being transferred", p)
+	}
+	v.lockAll()
+	h.forward.Store(true)
+	v.unlockAll()
+	h.mu.Lock()
+	keys := make([]string, 0, len(h.dirty))
+	for k := range h.dirty {
+		keys = append(keys, k)
+	}
+	h.mu.Unlock()
+	var out []HandoffItem
+	for _, sk := range keys {
+		raw, err := s.cfg.Engine.Get(storage.Partition(p), []byte(sk))
+		if errors.Is(err, storage.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, HandoffItem{Key: []byte(sk), Value: raw})
+	}
+	return out, nil
+}
+
+// HandoffAbort ends partition p's tracking or forwarding (its transfer is
+// no longer planned); the vnode serves requests itself again.
+func (s *Service) HandoffAbort(p int) {
+	if v := s.Vnode(p); v != nil && v.ho.Load() != nil {
+		v.lockAll()
+		v.ho.Store(nil)
+		v.unlockAll()
+	}
+}
+
+// HandoffTarget reports the node partition p's vnode tracks writes for
+// and whether it forwards to it already.
+func (s *Service) HandoffTarget(p int) (to ring.NodeID, forwarding, ok bool) {
+	v := s.Vnode(p)
+	if v == nil {
+		return "", false, false
+	}
+	h := v.ho.Load()
+	if h == nil {
+		return "", false, false
+	}
+	return h.to, h.forward.Load(), true
+}
+
+// DropPartition deletes this node's copy of partition p (after its
+// ownership moved away) and closes its vnode. Requests that arrive for the
+// partition until ForwardPartition(p, "") are forwarded to the vnode's
+// forwarding target.
+func (s *Service) DropPartition(p int) error {
+	v := s.Vnode(p)
+	if v == nil {
+		return nil
+	}
+	to, fwd := v.forwarding()
+	if !fwd {
+		return fmt.Errorf("riakgo/kv: partition %d is not forwarding; its data cannot be dropped", p)
+	}
+	s.fwd[p].Store(&to)
+	v.lockAll()
+	defer v.unlockAll()
+	v.stopTimers()
+	if err := s.cfg.Engine.DropPartition(storage.Partition(p)); err != nil {
+		return err
+	}
+	v.closed.Store(true)
+	s.vnodes[p].CompareAndSwap(v, nil)
+	if s.vcfg.cache != nil {
+		s.vcfg.cache.dropPartition(v.part)
+	}
+	return nil
+}
+
+// ForwardPartition sets (or, with "", clears) where requests for partition
+// p go while this node holds no vnode for it.
+func (s *Service) ForwardPartition(p int, to ring.NodeID) {
+	if to == "" {
+		s.fwd[p].Store(nil)
+		return
+	}
+	s.fwd[p].Store(&to)
+}
+
+// Partitions returns the partitions with a vnode open on this node.
+func (s *Service) Partitions() []int {
+	var out []int
+	for p := range s.vnodes {
+		if s.vnodes[p].Load() != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// forwardTo returns where a request for local partition p must go instead
+// ("" to serve it here).
+func (s *Service) forwardTo(p int) ring.NodeID {
+	if v := s.Vnode(p); v != nil {
+		to, _ := v.forwarding()
+		return to
+	}
+	if to := s.fwd[p].Load(); to != nil {
+		return *to
+	}
+	return ""
+}
+
+// dropIfUnchanged deletes k (and its index entries) if its stored bytes
+// are still raw.
+func (v *Vnode) dropIfUnchanged(k Key, raw []byte) bool {
+	st := v.stripe(k)
+	v.locks[st].Lock()
+	defer v.locks[st].Unlock()
+	if v.closed.Load() {
+		return false
+	}
+	o, cur, err := v.read(k)
+	if err != nil || cur == nil || !bytes.Equal(cur, raw) {
+		return false
+	}
+	var b storage.Batch
+	b.Delete(v.part, appendStorageKey(nil, k))
+	addIndexChanges(&b, v.part, k, o, nil)
+	if err := v.eng.Write(&b, storage.WriteOptions{}); err != nil {
+		v.stored(k, st, nil, 0, false)
+		return false
+	}
+	v.stored(k, st, nil, 0, true)
+	return true
+}
+
+// parseStorageKey decodes a data-space key (see appendStorageKey).
+func parseStorageKey(b []byte) (Key, bool) {
+	typ, rest, ok := cutLenPrefixed(b)
+	if !ok {
+		return Key{}, false
+	}
+	bucket, rest, ok := cutLenPrefixed(rest)
+	if !ok {
+		return Key{}, false
+	}
+	return Key{Type: string(typ), Bucket: string(bucket), Key: string(rest)}, true
+}
+
+func cutLenPrefixed(b []byte) (field, rest []byte, ok bool) {
+	var n uint64
+	var shift uint
+	for i := 0; i < len(b) && i < 10; i++ {
+		n |= uint64(b[i]&0x7f) << shift
+		if b[i] < 0x80 {
+			b = b[i+1:]
+			if n > uint64(len(b)) {
+				return nil, nil, false
+			}
+			return b[:n], b[n:], true
+		}
+		shift += 7
+	}
+	return nil, nil, false
+}
