@@ -7,6 +7,9 @@ import (
 	"io"
 	nethttp "net/http"
 	"strings"
+	"time"
+
+	"github.com/riakgo/riakgo/handoff"
 
 	"github.com/riakgo/riakgo/ring"
 )
@@ -14,6 +17,7 @@ import (
 // Cluster admin routes back `riakgo admin cluster …`, `member-status` and
 // `ring-status`:
 //
+//	GET  /admin/transfers         every member's active transfers and waiting partitions
 //	POST /admin/cluster/join      body {"seed":"host:port"} (a member's gossip address)
 //	POST /admin/cluster/leave     body {"node":"name"} or empty (this node)
 //	POST /admin/cluster/clear
@@ -49,6 +53,18 @@ type ClusterAdmin interface {
 	// (the request already came from another node).
 	ClusterPlan(ctx context.Context, forwarded bool) (PlanJSON, error)
 	ClusterCommit(ctx context.Context, forwarded bool) error
+	// ClusterTransfers gathers every member's handoff status.
+	ClusterTransfers(ctx context.Context) (TransfersJSON, error)
+}
+
+// TransfersJSON is the answer of GET /admin/transfers: each reachable
+// member's transfers, the members that are down and those that did not
+// answer.
+type TransfersJSON struct {
+	Now         time.Time        `json:"now"`
+	Down        []ring.NodeID    `json:"down"`
+	Unreachable []ring.NodeID    `json:"unreachable"`
+	Nodes       []handoff.Status `json:"nodes"`
 }
 
 // ForwardedHeader marks an admin request forwarded by another node.
@@ -202,6 +218,16 @@ func (h *Handler) serveCluster(w nethttp.ResponseWriter, r *nethttp.Request, res
 			counts[s.String()] = n
 		}
 		writeJSON(w, 200, map[string]any{"members": membersJSON(rows), "pending": pending, "counts": counts})
+	case rest[0] == "transfers" && len(rest) == 1:
+		if !allow(w, r, "GET", "HEAD") {
+			return
+		}
+		tj, err := ca.ClusterTransfers(r.Context())
+		if err != nil {
+			clusterError(w, err)
+			return
+		}
+		writeJSON(w, 200, tj)
 	case rest[0] == "ring-status" && len(rest) == 1:
 		if !allow(w, r, "GET", "HEAD") {
 			return

@@ -1,8 +1,11 @@
 package http
 
 import (
+	"time"
+
 	"context"
 	"encoding/json"
+	"github.com/riakgo/riakgo/handoff"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -21,6 +24,15 @@ type fakeCluster struct {
 }
 
 func (f *fakeCluster) Self() ring.NodeID { return "a" }
+
+var transfersAt = time.Date(2026, 11, 22, 3, 0, 10, 0, time.UTC)
+
+func (f *fakeCluster) ClusterTransfers(ctx context.Context) (TransfersJSON, error) {
+	return TransfersJSON{Now: transfersAt, Down: []ring.NodeID{"c"}, Nodes: []handoff.Status{{
+		Node: "a", Waiting: 2, Concurrency: 2, Active: []handoff.Progress{{Kind: "ownership", Partition: 3, From: "a", To: "b",
+			Direction: handoff.Outbound, Started: transfersAt.Add(-10 * time.Second), Updated: transfersAt, Objects: 500, Bytes: 5 << 20, SizeBytes: 10 << 20}},
+	}}}, nil
+}
 func (f *fakeCluster) ClusterState() ring.State {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -83,6 +95,15 @@ func TestClusterRoutes(t *testing.T) {
 	}
 	if err := json.Unmarshal(r.body, &ms); err != nil || r.StatusCode != 200 || len(ms.Members) != 2 || ms.Counts["joining"] != 1 || ms.Members[0].RingPct != 100 {
 		t.Fatalf("member-status: %d %s", r.StatusCode, r.Body())
+	}
+	r = e.do("GET", "/admin/transfers", nil, nil)
+	var tj TransfersJSON
+	if err := json.Unmarshal(r.body, &tj); err != nil || r.StatusCode != 200 || len(tj.Nodes) != 1 || tj.Nodes[0].Waiting != 2 ||
+		len(tj.Nodes[0].Active) != 1 || tj.Nodes[0].Active[0].Bytes != 5<<20 || len(tj.Down) != 1 {
+		t.Fatalf("transfers: %d %s", r.StatusCode, r.Body())
+	}
+	if r = e.do("POST", "/admin/transfers", nil, nil); r.StatusCode != 405 {
+		t.Fatalf("POST transfers: %d", r.StatusCode)
 	}
 	r = e.do("POST", "/admin/cluster/join", nil, []byte(`{"seed":"127.0.0.1:1"}`))
 	if r.StatusCode != 502 || !strings.Contains(r.Body(), `"reason":"unreachable"`) {

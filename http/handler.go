@@ -45,6 +45,9 @@ type Options struct {
 	Version string
 	// Cluster, if set, serves the cluster admin routes (see cluster.go).
 	Cluster ClusterAdmin
+	// ExtraStats, if set, adds entries to /stats (handoff and
+	// anti-entropy figures of the node).
+	ExtraStats func() map[string]any
 }
 
 // DefaultMaxBodySize is Riak's max_object_size.

@@ -59,6 +59,11 @@ func (h *Handler) serveStats(w nethttp.ResponseWriter, r *nethttp.Request) {
 		"pbc_connects":           0,
 		"pbc_connects_total":     0,
 	}
+	if h.o.ExtraStats != nil {
+		for k, v := range h.o.ExtraStats() {
+			m[k] = v
+		}
+	}
 	summary := func(prefix string, s kv.Summary) {
 		m[prefix+"_mean"] = s.Mean
 		m[prefix+"_median"] = s.Median

@@ -37,8 +37,11 @@ func statInt(t *testing.T, m map[string]any, name string) int64 {
 }
 
 func TestStatsHTTP(t *testing.T) {
-	e := newEnv(t, Options{Version: "9.8.7"})
+	e := newEnv(t, Options{Version: "9.8.7", ExtraStats: func() map[string]any { return map[string]any{"riakgo_handoff_completed": 4} }})
 	m := statsDoc(t, e)
+	if n := statInt(t, m, "riakgo_handoff_completed"); n != 4 {
+		t.Errorf("riakgo_handoff_completed (from ExtraStats) = %d", n)
+	}
 	for name, want := range map[string]any{
 		"riak_kv_version": "2.2.3",
 		"nodename":        "riakgo@127.0.0.1",

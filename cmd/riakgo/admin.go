@@ -32,6 +32,7 @@ commands:
   cluster clear              discard the staged changes
   member-status              members, their status and ring ownership
   ring-status                claimant, pending ownership handoffs, unreachable nodes
+  transfers                  partitions waiting to hand off and active transfers with progress
   bucket-type create NAME ['{"props":{...}}']
   bucket-type activate NAME
   bucket-type update NAME '{"props":{...}}'
@@ -91,6 +92,8 @@ func runAdmin(args []string, stdout, stderr io.Writer) int {
 		return adminMemberStatus(c, rest[1:], stdout, stderr)
 	case "ring-status":
 		return adminRingStatus(c, rest[1:], stdout, stderr)
+	case "transfers":
+		return adminTransfers(c, rest[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "riakgo admin: unknown command %q\n\n%s", rest[0], adminUsage)
 	return 2

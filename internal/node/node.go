@@ -260,7 +260,8 @@ func Start(cfg Config) (*Node, error) {
 		}
 	}
 
-	h := riakhttp.NewHandler(n.svc, riakhttp.Options{Logger: log, Observer: n.metrics, Metrics: n.metrics.Handler(), Version: cfg.Version, Cluster: n})
+	h := riakhttp.NewHandler(n.svc, riakhttp.Options{Logger: log, Observer: n.metrics, Metrics: n.metrics.Handler(), Version: cfg.Version, Cluster: n,
+		ExtraStats: n.extraStats})
 	n.srv = &nethttp.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -405,4 +406,50 @@ func (n *Node) ClusterCommit(ctx context.Context, forwarded bool) error {
 		return n.cl.Commit()
 	}
 	return adminErr(forward(ctx, "POST", url+"/admin/cluster/commit", nil))
+}
+
+// ClusterTransfers implements riakhttp.ClusterAdmin: every member's
+// handoff status.
+func (n *Node) ClusterTransfers(ctx context.Context) (riakhttp.TransfersJSON, error) {
+	st := n.cl.State()
+	out := riakhttp.TransfersJSON{Now: time.Now()}
+	var up []ring.NodeID
+	for _, m := range st.Members() {
+		if m.Status == ring.StatusInvalid {
+			continue
+		}
+		if m.Node == n.Self() || n.ml.Up(m.Node) {
+			up = append(up, m.Node)
+		} else {
+			out.Down = append(out.Down, m.Node)
+		}
+	}
+	out.Nodes, out.Unreachable = n.mgr.ClusterStatus(ctx, up)
+	return out, nil
+}
+
+// extraStats are the node's handoff (and anti-entropy) figures for /stats.
+func (n *Node) extraStats() map[string]any {
+	st := n.mgr.Status()
+	in, out := 0, 0
+	for _, p := range st.Active {
+		if p.Direction == handoff.Inbound {
+			in++
+		} else {
+			out++
+		}
+	}
+	m := map[string]any{
+		"handoff_timeouts":           st.TimedOut,
+		"riakgo_handoff_completed":   st.Completed,
+		"riakgo_handoff_failed":      st.Failed,
+		"riakgo_handoff_refused":     st.Refused,
+		"riakgo_handoff_objects":     st.Objects,
+		"riakgo_handoff_bytes":       st.Bytes,
+		"riakgo_handoff_inbound":     in,
+		"riakgo_handoff_outbound":    out,
+		"riakgo_handoff_waiting":     st.Waiting,
+		"riakgo_handoff_concurrency": st.Concurrency,
+	}
+	return m
 }

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/riakgo/riakgo/handoff"
+	riakhttp "github.com/riakgo/riakgo/http"
+	"github.com/riakgo/riakgo/ring"
+)
+
+// transfers prints riak-admin's layout: down nodes, waiting counts, and an
+// Active Transfers block with progress for each outbound transfer.
+func TestWriteTransfers(t *testing.T) {
+	now := time.Date(2026, 11, 22, 3, 0, 10, 0, time.UTC)
+	tj := riakhttp.TransfersJSON{Now: now, Down: []ring.NodeID{"c@h"}, Nodes: []handoff.Status{
+		{Node: "a@h", Waiting: 2, Active: []handoff.Progress{
+			{Kind: "ownership", Partition: 3, From: "a@h", To: "b@h", Direction: handoff.Outbound,
+				Started: now.Add(-10 * time.Second), Updated: now, Objects: 5000, Bytes: 5 << 20, SizeBytes: 10 << 20},
+			{Kind: "hinted", Partition: 9, From: "x@h", To: "a@h", Direction: handoff.Inbound, Started: now},
+		}},
+		{Node: "b@h"},
+	}}
+	var out bytes.Buffer
+	writeTransfers(&out, tj)
+	got := out.String()
+	for _, want := range []string{
+		"Nodes ['c@h'] are currently down.\n",
+		"'a@h' waiting to handoff 2 partitions\n",
+		"Active Transfers:\n",
+		"transfer type: ownership_transfer\n",
+		"partition: 3\n",
+		"[10.00 s ago]",
+		"total size: 10485760 bytes\n",
+		"objects transferred: 5000\n",
+		"500 Objs/s",
+		"a@h        =======>  b@h",
+		"|=========================                         |  50%",
+		"0.52 MB/s",
+		"ETA 10s",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "partition: 9") {
+		t.Errorf("an inbound transfer was listed:\n%s", got)
+	}
+	out.Reset()
+	writeTransfers(&out, riakhttp.TransfersJSON{Now: now, Nodes: []handoff.Status{{Node: "a@h"}}})
+	if !strings.HasPrefix(out.String(), "No transfers active\n") {
+		t.Errorf("idle cluster:\n%s", out.String())
+	}
+}
