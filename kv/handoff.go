@@ -344,9 +344,11 @@ func (v *Vnode) dropIfUnchanged(k Key, raw []byte) bool {
 	addIndexChanges(&b, v.part, k, o, nil)
 	if err := v.eng.Write(&b, storage.WriteOptions{}); err != nil {
 		v.stored(k, st, nil, 0, false)
+		v.aaeInvalidate()
 		return false
 	}
 	v.stored(k, st, nil, 0, true)
+	v.aaeUpdate(k, o, nil)
 	return true
 }
 

@@ -244,7 +244,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.vcfg = vnodeConfig{eng: cfg.Engine, clk: cfg.Clock, log: cfg.Logger, limits: cfg.Limits, rand: cfg.Rand,
-		cache: newObjCache(cfg.ObjectCacheBytes)}
+		cache: newObjCache(cfg.ObjectCacheBytes), home: s.homeOf}
 	s.vnodes = make([]atomic.Pointer[Vnode], cfg.Ring.Size())
 	s.fwd = make([]atomic.Pointer[ring.NodeID], cfg.Ring.Size())
 	for p := range s.vnodes {
@@ -341,6 +341,9 @@ func (s *Service) Close() error {
 	for p := range s.vnodes {
 		if v := s.Vnode(p); v != nil {
 			v.stopTimers()
+			if err := v.saveTrees(); err != nil {
+				s.log.Warn("cannot save the anti-entropy trees; they will be rebuilt", "partition", p, "err", err)
+			}
 		}
 	}
 	return nil

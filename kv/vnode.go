@@ -124,6 +124,10 @@ type Vnode struct {
 	ho atomic.Pointer[handoffState]
 	// closed is set when the partition's data was dropped here.
 	closed atomic.Bool
+
+	// aae are the anti-entropy trees; home gives a key's home partition.
+	aae  vnodeTrees
+	home func(Key) int
 }
 
 type vnodeConfig struct {
@@ -133,6 +137,7 @@ type vnodeConfig struct {
 	limits siblings.Limits
 	rand   func() uint64
 	cache  *objCache
+	home   func(Key) int
 }
 
 func vnodeMetaKey(p storage.Partition) []byte {
@@ -142,7 +147,7 @@ func vnodeMetaKey(p storage.Partition) []byte {
 // openVnode loads (or creates) the vnode's identity and leases a block of
 // epochs past any it may have used before.
 func openVnode(p storage.Partition, cfg vnodeConfig) (*Vnode, error) {
-	v := &Vnode{part: p, eng: cfg.eng, clk: cfg.clk, log: cfg.log, limits: cfg.limits, rand: cfg.rand, seed: maphash.MakeSeed(), cache: cfg.cache}
+	v := &Vnode{part: p, eng: cfg.eng, clk: cfg.clk, log: cfg.log, limits: cfg.limits, rand: cfg.rand, seed: maphash.MakeSeed(), cache: cfg.cache, home: cfg.home}
 	raw, err := cfg.eng.GetMeta(vnodeMetaKey(p))
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
@@ -161,6 +166,9 @@ func openVnode(p storage.Partition, cfg vnodeConfig) (*Vnode, error) {
 		}
 	}
 	if err := v.lease(); err != nil {
+		return nil, err
+	}
+	if err := v.loadTrees(); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -448,10 +456,12 @@ func (v *Vnode) writeAndRecord(k Key, st int, old, o *siblings.Object, sync, che
 	switch {
 	case err == nil:
 		v.stored(k, st, o, size, true)
+		v.aaeUpdate(k, old, o)
 	case errors.Is(err, siblings.ErrLimit):
 		// refused before anything was written: the stored object stands
 	default:
 		v.stored(k, st, nil, 0, false)
+		v.aaeInvalidate()
 	}
 	return err
 }
@@ -576,10 +586,12 @@ func (v *Vnode) reapIf(k Key, want []byte) {
 	addIndexChanges(&b, v.part, k, o, nil)
 	if err := v.eng.Write(&b, storage.WriteOptions{}); err != nil {
 		v.stored(k, st, nil, 0, false)
+		v.aaeInvalidate()
 		if v.log != nil {
 			v.log.Warn("reap tombstone", "key", k.String(), "err", err)
 		}
 		return
 	}
 	v.stored(k, st, nil, 0, true)
+	v.aaeUpdate(k, o, nil)
 }

@@ -58,6 +58,7 @@ type cluster struct {
 	svc   *kv.Service // set before the handler is registered
 	drv   *transfers.Driver
 	mgr   *handoff.Manager
+	aae   *handoff.Exchanger
 	ticks int // loop only
 	eng   storage.Engine
 
@@ -242,6 +243,7 @@ func (c *cluster) tick() {
 	c.mu.Unlock()
 	complete := c.drv.Step(st.Ring(), st.Transfers())
 	c.mgr.Sweep()
+	c.aae.Step(st.Ring(), st.Transfers(), c.ml.Up)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()

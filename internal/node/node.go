@@ -61,6 +61,8 @@ type Config struct {
 	// HandoffConcurrency is handoff_concurrency: transfers in and out
 	// at once (default 2).
 	HandoffConcurrency int
+	// AAEInterval is the period of anti-entropy exchanges (default 15 s).
+	AAEInterval time.Duration
 }
 
 // DefaultConfig returns the embedded defaults: data in ./data, HTTP on
@@ -126,6 +128,7 @@ type Node struct {
 	ml      *memberlist.Memberlist
 	cl      *cluster
 	mgr     *handoff.Manager
+	aae     *handoff.Exchanger
 	done    chan error
 }
 
@@ -236,6 +239,13 @@ func Start(cfg Config) (*Node, error) {
 	cleanup = append(cleanup, n.mgr.Close)
 	n.cl.drv.SetManager(n.mgr)
 	n.cl.mgr = n.mgr
+	acfg := handoff.AAEConfig{Self: self, Transport: n.tr, Vnodes: transfers.AAE{Svc: n.svc}, Clock: cfg.Clock,
+		Logger: log.With("component", "aae"), Metrics: n.metrics, Interval: cfg.AAEInterval}
+	if n.aae, err = handoff.NewExchanger(acfg); err != nil {
+		return fail(err)
+	}
+	cleanup = append(cleanup, n.aae.Close)
+	n.cl.aae = n.aae
 	n.cl.mu.Lock()
 	n.cl.install(st)
 	n.cl.mu.Unlock()
@@ -322,6 +332,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	close(n.cl.stop)
 	n.cl.wg.Wait()
 	n.mgr.Close()
+	n.aae.Close()
 	n.svc.Close()
 	n.tr.Close()
 	if cerr := n.store.Close(); cerr != nil && err == nil {

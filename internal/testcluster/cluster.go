@@ -29,6 +29,9 @@ type Options struct {
 	Configure func(i int, c *kv.Config)
 	// Handoff, if set, adjusts each node's handoff configuration.
 	Handoff func(i int, c *handoff.Config)
+	// AAE, if set, adjusts each node's anti-entropy configuration
+	// (default: an exchange round every second of the clock, 8 pairs).
+	AAE func(i int, c *handoff.AAEConfig)
 	// Dynamic gives every node a gossiped cluster state (ring.State):
 	// nodes can join and leave with plan/commit, and Tick runs gossip and
 	// the handoff scan. Otherwise the ring is fixed, dealt round-robin.
@@ -47,6 +50,7 @@ type Node struct {
 	// tick does).
 	Mgr   *handoff.Manager
 	Drv   *transfers.Driver
+	AAE   *handoff.Exchanger
 	alive bool
 	// state is the node's cluster state in a dynamic cluster (zero in a
 	// static one).
@@ -169,6 +173,14 @@ func (c *Cluster) start(i int) {
 		c.t.Fatalf("start %s: %v", nd.ID, err)
 	}
 	nd.Drv.SetManager(nd.Mgr)
+	acfg := handoff.AAEConfig{Self: nd.ID, Transport: cfg.Transport, Vnodes: transfers.AAE{Svc: svc}, Clock: c.Clock,
+		Logger: testlog.New(c.t).With("node", string(nd.ID)), Interval: time.Second, ExchangesPerInterval: 8}
+	if c.opts.AAE != nil {
+		c.opts.AAE(i, &acfg)
+	}
+	if nd.AAE, err = handoff.NewExchanger(acfg); err != nil {
+		c.t.Fatalf("start %s: %v", nd.ID, err)
+	}
 }
 
 // Client returns node i's service (0-based).
@@ -210,6 +222,7 @@ func (c *Cluster) Kill(i int) {
 	nd.alive = false
 	c.mu.Unlock()
 	nd.Mgr.Close()
+	nd.AAE.Close()
 	nd.Svc.Close()
 	nd.Store.Close()
 	c.Net.Endpoint(nd.ID).Close()
@@ -234,6 +247,7 @@ func (c *Cluster) Close() {
 		c.mu.Unlock()
 		if alive {
 			nd.Mgr.Close()
+			nd.AAE.Close()
 			nd.Svc.Close()
 		}
 	}

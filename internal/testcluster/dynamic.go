@@ -219,6 +219,7 @@ func (c *Cluster) Tick() {
 			}
 		}
 		nd.Mgr.Sweep()
+		nd.AAE.Step(r, transfers, c.up(nd.ID))
 	}
 	c.gossip()
 }
@@ -265,4 +266,16 @@ func (c *Cluster) Transfers() []handoff.Status {
 		}
 	}
 	return out
+}
+
+// Wipe kills node i, replaces its storage with an empty one (a lost disk)
+// and starts it again.
+func (c *Cluster) Wipe(i int) {
+	c.Kill(i)
+	nd := c.Nodes[i]
+	nd.Store = memstore.New()
+	c.start(i)
+	c.mu.Lock()
+	nd.alive = true
+	c.mu.Unlock()
 }

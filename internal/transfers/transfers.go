@@ -4,8 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/riakgo/riakgo/handoff"
+	"github.com/riakgo/riakgo/internal/hashtree"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/ring"
 )
@@ -193,3 +195,28 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 	}
 	return complete
 }
+
+// AAE adapts a kv.Service to handoff.AAEVnodes.
+type AAE struct{ Svc *kv.Service }
+
+var _ handoff.AAEVnodes = AAE{}
+
+// Tree implements handoff.AAEVnodes.
+func (a AAE) Tree(p, home int) ([]uint64, bool) { return a.Svc.AAETree(p, home) }
+
+// SegmentKeys implements handoff.AAEVnodes.
+func (a AAE) SegmentKeys(ctx context.Context, p, home int, segs []int) ([]hashtree.KeyHashPair, error) {
+	return a.Svc.AAEKeys(ctx, p, home, segs)
+}
+
+// Shared implements handoff.AAEVnodes.
+func (a AAE) Shared(key []byte, home, p, q int) bool { return a.Svc.AAEShared(key, home, p, q) }
+
+// Repair implements handoff.AAEVnodes.
+func (a AAE) Repair(ctx context.Context, key []byte) (int, error) { return a.Svc.AAERepair(ctx, key) }
+
+// Unbuilt implements handoff.AAEVnodes.
+func (a AAE) Unbuilt() []int { return a.Svc.AAEUnbuilt() }
+
+// Build implements handoff.AAEVnodes.
+func (a AAE) Build(ctx context.Context, p int) (time.Duration, error) { return a.Svc.AAEBuild(ctx, p) }
