@@ -97,14 +97,15 @@ type Exchanger struct {
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 
-	mu       sync.Mutex
-	last     time.Time // last interval start
-	budget   float64   // repair bytes available
-	budgetAt time.Time
-	next     int // round-robin position in the schedule
-	busy     bool
-	building bool
-	st       AAEStatus
+	mu        sync.Mutex
+	last      time.Time // last interval start
+	budget    float64   // repair bytes available
+	budgetAt  time.Time
+	next      int // round-robin position in the schedule
+	segCursor int // rotates the MaxSegments window
+	busy      bool
+	building  bool
+	st        AAEStatus
 }
 
 // NewExchanger returns an exchanger and registers its handlers.
@@ -210,29 +211,36 @@ type Pair struct {
 	Peer       ring.NodeID
 }
 
-// Schedule returns this node's exchanges on ring r: for each partition it
-// owns, each home range it shares with the next partition, when that
-// partition is on another node that is up and neither has a pending
-// transfer.
+// Schedule returns this node's exchanges on ring r. For every home
+// partition h, the NVal partitions h .. h+NVal-1 replicate its keys; each
+// pair of them on different nodes is exchanged once, by the owner of the
+// one nearer h. So every replica is compared with every replica on another
+// node, also where a preference list has two partitions on one node
+// (small clusters), and a node that lost its data is repaired from all
+// sides. Pairs with a pending transfer or a peer that is down are left
+// out.
 func (e *Exchanger) Schedule(r *ring.Ring, transfers []ring.Transfer, up func(ring.NodeID) bool) []Pair {
 	moving := map[int]bool{}
 	for _, t := range transfers {
 		moving[t.Partition] = true
 	}
 	size := r.Size()
+	n := min(e.cfg.NVal, size)
 	var out []Pair
 	for p := 0; p < size; p++ {
 		if r.Owner(p) != e.cfg.Self || moving[p] {
 			continue
 		}
-		q := (p + 1) % size
-		peer := r.Owner(q)
-		if peer == e.cfg.Self || moving[q] || (up != nil && !up(peer)) {
-			continue
-		}
-		// Homes h with p and p+1 both among h .. h+n-1.
-		for d := 0; d+1 < e.cfg.NVal && d+1 < size; d++ {
-			out = append(out, Pair{P: p, Q: q, Home: (p - d + size) % size, Peer: peer})
+		for d := 0; d < n; d++ { // p is the d-th replica of home h
+			h := (p - d + size) % size
+			for f := d + 1; f < n; f++ {
+				q := (h + f) % size
+				peer := r.Owner(q)
+				if peer == e.cfg.Self || moving[q] || (up != nil && !up(peer)) {
+					continue
+				}
+				out = append(out, Pair{P: p, Q: q, Home: h, Peer: peer})
+			}
 		}
 	}
 	return out
@@ -262,9 +270,16 @@ func (e *Exchanger) Step(r *ring.Ring, transfers []ring.Transfer, up func(ring.N
 	if len(sched) == 0 {
 		return
 	}
+	// ExchangesPerInterval for every interval since the last round (the
+	// tick may be longer than the interval), at most one pass over the
+	// schedule.
+	n := e.cfg.ExchangesPerInterval
+	if !e.last.IsZero() {
+		n *= int(now.Sub(e.last) / e.cfg.Interval)
+	}
 	e.last = now
 	var run []Pair
-	for i := 0; i < e.cfg.ExchangesPerInterval && i < len(sched); i++ {
+	for i := 0; i < n && i < len(sched); i++ {
 		run = append(run, sched[(e.next+i)%len(sched)])
 	}
 	e.next = (e.next + len(run)) % len(sched)
@@ -332,6 +347,14 @@ func (e *Exchanger) takeBudget(n int) bool {
 	return true
 }
 
+// charge takes n repaired bytes from the budget (it may go negative: the
+// next repairs wait until it refills).
+func (e *Exchanger) charge(n int) {
+	e.mu.Lock()
+	e.budget -= float64(n)
+	e.mu.Unlock()
+}
+
 // Exchange compares one pair and repairs what differs.
 func (e *Exchanger) Exchange(ctx context.Context, pr Pair) (ExchangeResult, error) {
 	var res ExchangeResult
@@ -370,7 +393,13 @@ func (e *Exchanger) Exchange(ctx context.Context, pr Pair) (ExchangeResult, erro
 		return res, nil
 	}
 	if len(segs) > e.cfg.MaxSegments {
-		segs = segs[:e.cfg.MaxSegments]
+		// A rotating window, so that segments that differ for good (keys
+		// the two partitions do not share) cannot starve the others.
+		e.mu.Lock()
+		start := e.segCursor % len(segs)
+		e.segCursor += e.cfg.MaxSegments
+		e.mu.Unlock()
+		segs = append(segs[start:], segs[:start]...)[:e.cfg.MaxSegments]
 	}
 	local, err := e.cfg.Vnodes.SegmentKeys(ctx, pr.P, pr.Home, segs)
 	if err != nil {
@@ -393,7 +422,7 @@ func (e *Exchanger) Exchange(ctx context.Context, pr Pair) (ExchangeResult, erro
 			e.log.Debug("anti-entropy repair failed", "err", err)
 			continue
 		}
-		e.takeBudget(n)
+		e.charge(n)
 		res.Repaired++
 	}
 	result = "repaired"

@@ -133,7 +133,7 @@ type Config struct {
 	// abandoned until the next scan (default 3).
 	Retries int
 	// Done is called (from the transfer's goroutine) when an outbound
-	// transfer ends; err is nil if it completed.
+	// transfer ends, before its slot is freed; err is nil if it completed.
 	Done func(j Job, err error)
 }
 
@@ -254,9 +254,10 @@ type Manager struct {
 
 	mu       sync.Mutex
 	out      map[jobKey]*outbound
-	in       map[uint64]*inbound
+	in       map[inKey]*inbound
 	resume   map[jobKey]resumePoint // where a broken transfer resumes
 	waiting  int
+	queue    []Job // offered jobs not started yet (Offer)
 	totals   Status
 	closed   bool
 	rnd      *rand.Rand
@@ -272,6 +273,12 @@ type jobKey struct {
 type resumePoint struct {
 	after []byte
 	at    time.Time
+}
+
+// inKey names an inbound transfer: ids are unique per sender only.
+type inKey struct {
+	from ring.NodeID
+	id   uint64
 }
 
 type outbound struct {
@@ -290,8 +297,8 @@ func New(cfg Config) (*Manager, error) {
 		return nil, errors.New("riakgo/handoff: Self, Transport and Vnodes are required")
 	}
 	cfg.defaults()
-	m := &Manager{cfg: cfg, log: cfg.Logger, out: map[jobKey]*outbound{}, in: map[uint64]*inbound{},
-		resume: map[jobKey]resumePoint{}, rnd: rand.New(rand.NewPCG(uint64(cfg.Clock.Now().UnixNano()), 0x68616e646f6666))}
+	m := &Manager{cfg: cfg, log: cfg.Logger, out: map[jobKey]*outbound{}, in: map[inKey]*inbound{},
+		resume: map[jobKey]resumePoint{}, rnd: rand.New(rand.NewPCG(uint64(cfg.Clock.Now().UnixNano()), hashName(cfg.Self)))}
 	m.base, m.stop = context.WithCancel(context.Background())
 	m.totals.Node = cfg.Self
 	t := cfg.Transport
@@ -300,6 +307,17 @@ func New(cfg Config) (*Manager, error) {
 	t.Handle(wire.MsgHandoffEnd, m.handleEnd)
 	t.Handle(wire.MsgHandoffStatus, m.handleStatus)
 	return m, nil
+}
+
+// hashName is FNV-1a of a node name (seeds transfer ids apart on nodes
+// started at the same instant).
+func hashName(n ring.NodeID) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(n); i++ {
+		h ^= uint64(n[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 // Close stops every transfer and waits for the senders to return.
@@ -320,6 +338,32 @@ func (m *Manager) SetWaiting(n int) {
 	m.mu.Lock()
 	m.waiting = n
 	m.mu.Unlock()
+}
+
+// Offer replaces the queue of wanted transfers (the node's scan) and
+// starts as many as slots allow; the rest start as running transfers end,
+// until the next Offer. It records len(jobs) as waiting.
+func (m *Manager) Offer(jobs []Job) {
+	m.mu.Lock()
+	m.waiting = len(jobs)
+	m.queue = append(m.queue[:0], jobs...)
+	m.mu.Unlock()
+	m.startQueued()
+}
+
+// startQueued starts queued jobs while slots are free.
+func (m *Manager) startQueued() {
+	for {
+		m.mu.Lock()
+		if m.closed || len(m.queue) == 0 || m.slotsUsed() >= m.cfg.Concurrency {
+			m.mu.Unlock()
+			return
+		}
+		j := m.queue[0]
+		m.queue = m.queue[1:]
+		m.mu.Unlock()
+		m.Start(j) // false: already running, or its partition is busy
+	}
 }
 
 // Running reports whether a transfer of j is active.
@@ -484,7 +528,8 @@ func (m *Manager) handleBegin(ctx context.Context, from transport.NodeID, body t
 	now := m.cfg.Clock.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if i, ok := m.in[req.ID]; ok {
+	k := inKey{from, req.ID}
+	if i, ok := m.in[k]; ok && i.pr.Partition == req.Partition {
 		i.lastSeen = now // a resumed transfer keeps its slot
 		i.pr.Attempt++
 		return beginResp{}, nil
@@ -493,7 +538,7 @@ func (m *Manager) handleBegin(ctx context.Context, from transport.NodeID, body t
 		m.totals.Refused++
 		return beginResp{Busy: true}, nil
 	}
-	m.in[req.ID] = &inbound{lastSeen: now, pr: Progress{ID: req.ID, Kind: req.Kind.String(), Partition: req.Partition,
+	m.in[k] = &inbound{lastSeen: now, pr: Progress{ID: req.ID, Kind: req.Kind.String(), Partition: req.Partition,
 		From: from, To: m.cfg.Self, Direction: Inbound, Started: now, Updated: now}}
 	m.cfg.Metrics.ActiveTransfers(string(Inbound), len(m.in))
 	return beginResp{}, nil
@@ -504,8 +549,12 @@ func (m *Manager) handleBatch(ctx context.Context, from transport.NodeID, body t
 	if err := body.Decode(&req); err != nil {
 		return nil, err
 	}
+	k := inKey{from, req.ID}
 	m.mu.Lock()
-	i, ok := m.in[req.ID]
+	i, ok := m.in[k]
+	if ok && i.pr.Partition != req.Partition {
+		ok = false
+	}
 	if ok {
 		i.lastSeen = m.cfg.Clock.Now()
 	}
@@ -522,7 +571,7 @@ func (m *Manager) handleBatch(ctx context.Context, from transport.NodeID, body t
 	}
 	now := m.cfg.Clock.Now()
 	m.mu.Lock()
-	if i, ok := m.in[req.ID]; ok {
+	if i, ok := m.in[k]; ok {
 		i.lastSeen, i.pr.Updated = now, now
 		i.pr.Objects += int64(len(req.Items))
 		i.pr.Bytes += int64(n)
@@ -537,12 +586,13 @@ func (m *Manager) handleEnd(ctx context.Context, from transport.NodeID, body tra
 		return nil, err
 	}
 	m.mu.Lock()
-	if i, ok := m.in[req.ID]; ok {
-		delete(m.in, req.ID)
+	if i, ok := m.in[inKey{from, req.ID}]; ok {
+		delete(m.in, inKey{from, req.ID})
 		m.log.Info("handoff received", "type", i.pr.Kind, "partition", i.pr.Partition, "from", from, "objects", i.pr.Objects, "bytes", i.pr.Bytes)
 	}
 	m.cfg.Metrics.ActiveTransfers(string(Inbound), len(m.in))
 	m.mu.Unlock()
+	go m.startQueued()
 	return struct{}{}, nil
 }
 
@@ -569,6 +619,12 @@ func (m *Manager) run(k jobKey, o *outbound) {
 			break
 		}
 		m.log.Warn("handoff interrupted; resuming", "job", j.String(), "attempt", attempt+1, "err", err)
+	}
+	// Done runs while the transfer still holds its slot, so that a scan
+	// running meanwhile sees it running or done, never neither (which
+	// would start it again).
+	if m.cfg.Done != nil {
+		m.cfg.Done(j, err)
 	}
 	now := m.cfg.Clock.Now()
 	m.mu.Lock()
@@ -600,8 +656,8 @@ func (m *Manager) run(k jobKey, o *outbound) {
 	case "failed":
 		m.log.Warn("handoff failed; it will be retried on a later scan", "job", j.String(), "objects", pr.Objects, "err", err)
 	}
-	if m.cfg.Done != nil {
-		m.cfg.Done(j, err)
+	if result != "refused" {
+		m.startQueued()
 	}
 }
 
@@ -675,7 +731,10 @@ func (m *Manager) attempt(o *outbound, after *[]byte, resume bool) error {
 	if err != nil {
 		return err
 	}
+	// The extra items are not in key order: whatever happens, a resume
+	// refolds from the fold's position (and Folded returns them again).
 	last := *after
+	defer func() { *after = last }()
 	for _, it := range extra {
 		if err := add(it.Key, it.Value); err != nil {
 			return err
@@ -684,6 +743,5 @@ func (m *Manager) attempt(o *outbound, after *[]byte, resume bool) error {
 	if err := send(); err != nil {
 		return err
 	}
-	*after = last // the extra items are not in key order; a resume refolds from the fold's position
 	return m.call(j.To, wire.MsgHandoffEnd, endReq{ID: o.pr.ID}, nil)
 }

@@ -159,6 +159,11 @@ func (v *Vnode) saveTrees() error {
 // home partition home (false if this node has no built trees for p).
 func (s *Service) AAETree(p, home int) ([]uint64, bool) {
 	v := s.Vnode(p)
+	if v == nil && p >= 0 && p < len(s.vnodes) && s.Ring().Owner(p) == s.cfg.Node && !s.isClosed() {
+		// An owned partition no request has touched yet (a node that
+		// lost its data): open it, so its (empty) trees get built.
+		v, _ = s.localVnode(p)
+	}
 	if v == nil || v.closed.Load() {
 		return nil, false
 	}

@@ -739,3 +739,49 @@ func TestTransfersAndStatus(t *testing.T) {
 	}
 	sort.Slice(tr, func(i, j int) bool { return tr[i].Partition < tr[j].Partition })
 }
+
+// A member that lost its state recovers the cluster's from a seed: same
+// status and ownership, new meta, a fresh epoch, and the recovered state
+// merges with the others' without conflict.
+func TestRecoverAfterDataLoss(t *testing.T) {
+	c := newCluster(t, 16, "a")
+	for _, n := range []ring.NodeID{"b", "c"} {
+		if err := c.join(n, "a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.converge()
+	c.planCommit()
+	c.settle()
+	before := c.agreed()
+	m, _ := before.Member("c")
+	// c's disk is wiped: it is a fresh single-node cluster of its own.
+	fresh, err := ring.NewState("own-c", 16, 0, "c", meta("c"), c.tick())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ring.Join(fresh, before, "c", meta("c"), c.tick()); !errors.Is(err, ring.ErrAlreadyMember) {
+		t.Fatalf("join of a member: %v", err)
+	}
+	nm := meta("c")
+	nm.Incarnation = 7
+	rec, err := ring.Recover(before, "c", nm, c.tick())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := rec.Member("c")
+	if got.Status != ring.StatusValid || got.Meta.Incarnation != 7 || got.Epoch <= m.Epoch {
+		t.Fatalf("recovered member %+v (was %+v)", got, m)
+	}
+	if !slices.Equal(rec.Owners(), before.Owners()) {
+		t.Fatal("recovery changed the ownership")
+	}
+	c.state["c"] = rec
+	c.converge()
+	if m, _ := c.agreed().Member("c"); m.Meta.Incarnation != 7 {
+		t.Fatalf("after gossip c's meta is %+v", m.Meta)
+	}
+	if _, err := ring.Recover(before, "zz", nm, c.tick()); !errors.Is(err, ring.ErrNotMember) {
+		t.Fatalf("recover of a stranger: %v", err)
+	}
+}

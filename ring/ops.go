@@ -51,6 +51,33 @@ func Join(local, seed State, self NodeID, meta MemberMeta, now int64) (State, er
 	return d.finish(), nil
 }
 
+// Recover is how a member that lost its state (its data directory was
+// wiped) takes its cluster's back: seed's state, in which self is still a
+// member, with self's record rewritten under a fresh epoch (so that no
+// event of the lost state is issued twice) and its new meta. Self keeps
+// its status and ownership; its data comes back through anti-entropy and
+// read repair. ErrNotMember if seed does not list self.
+func Recover(seed State, self NodeID, meta MemberMeta, now int64) (State, error) {
+	if seed.IsZero() {
+		return seed, ErrZeroState
+	}
+	m, ok := seed.Member(self)
+	if !ok || m.Status == StatusInvalid {
+		return seed, fmt.Errorf("%w: %s", ErrNotMember, self)
+	}
+	epoch := m.Epoch + 1
+	id := ActorOf(self, 0).ID
+	for _, e := range seed.d.clock {
+		if e.Actor.ID == id && e.Actor.Epoch >= epoch {
+			epoch = e.Actor.Epoch + 1
+		}
+	}
+	d := seed.edit()
+	d.setMember(self, self, m.Status, meta, m.ReplacedBy, epoch, now)
+	d.tick(self, now)
+	return d.finish(), nil
+}
+
 // Stage records a change for the next plan, as "cluster leave",
 // "force-remove", "replace" and "force-replace" do. Any member may stage;
 // the change travels with the state and the claimant commits it. A later

@@ -187,14 +187,15 @@ Valid:1 / Leaving:0 / Exiting:0 / Joining:1 / Down:0
 
 // formCluster starts three processes and joins them; it returns their
 // processes, gossip and cluster addresses and data directories.
-func formCluster(t *testing.T) (nodes []*proc, gossip, cluster, dirs []string) {
+func formCluster(t *testing.T, extra ...string) (nodes []*proc, gossip, cluster, dirs []string) {
 	t.Helper()
 	dir := t.TempDir()
 	for i := 1; i <= 3; i++ {
 		g, c := freePort(t), freePort(t)
 		d := filepath.Join(dir, fmt.Sprintf("n%d", i))
 		gossip, cluster, dirs = append(gossip, g), append(cluster, c), append(dirs, d)
-		nodes = append(nodes, startNode(t, d, "--name", fmt.Sprintf("riakgo%d@127.0.0.1", i), "--gossip", g, "--cluster", c))
+		args := append([]string{"--name", fmt.Sprintf("riakgo%d@127.0.0.1", i), "--gossip", g, "--cluster", c}, extra...)
+		nodes = append(nodes, startNode(t, d, args...))
 	}
 	adminOK(t, nodes[1].url, "cluster", "join", gossip[0])
 	adminOK(t, nodes[2].url, "cluster", "join", gossip[0])

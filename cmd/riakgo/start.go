@@ -33,6 +33,8 @@ var startSettings = []struct{ name, help string }{
 	{"block-cache", "Pebble block cache in MiB"},
 	{"object-cache", "decoded-object cache in MiB (0 disables it)"},
 	{"pprof", "serve Go's net/http/pprof profiles on this address (off when empty)"},
+	{"handoff-concurrency", "transfers (inbound and outbound together) at once: handoff_concurrency"},
+	{"aae-interval", "period of anti-entropy exchanges (a Go duration, e.g. 15s)"},
 }
 
 func envName(setting string) string {
@@ -80,6 +82,7 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 		"gossip": cfg.Gossip, "ring-size": strconv.Itoa(cfg.RingSize), "delete-mode": cfg.DeleteMode,
 		"log-level": "info", "pprof": "",
 		"block-cache": strconv.Itoa(cfg.BlockCacheMiB), "object-cache": strconv.Itoa(cfg.ObjectCacheMiB),
+		"handoff-concurrency": strconv.Itoa(cfg.HandoffConcurrency), "aae-interval": "15s",
 	}
 	fs := flag.NewFlagSet("start", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -141,6 +144,16 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		*c.dst = n
+	}
+	hc, err := strconv.Atoi(get("handoff-concurrency"))
+	if err != nil {
+		fmt.Fprintf(stderr, "riakgo start: handoff-concurrency %q is not a number\n", get("handoff-concurrency"))
+		return 2
+	}
+	cfg.HandoffConcurrency = hc
+	if cfg.AAEInterval, err = time.ParseDuration(get("aae-interval")); err != nil || cfg.AAEInterval <= 0 {
+		fmt.Fprintf(stderr, "riakgo start: aae-interval %q: use a positive Go duration such as 15s\n", get("aae-interval"))
+		return 2
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(get("log-level"))); err != nil {

@@ -325,7 +325,20 @@ func (c *cluster) Join(ctx context.Context, seed string) error {
 		if m, ok := cur.Member(c.self); ok {
 			meta = m.Meta
 		}
-		return ring.Join(cur, seedState, c.self, meta, now)
+		st, err := ring.Join(cur, seedState, c.self, meta, now)
+		if errors.Is(err, ring.ErrAlreadyMember) && len(cur.MembersWith(ring.StatusValid, ring.StatusJoining, ring.StatusLeaving)) == 1 &&
+			cur.ClusterName() != seedState.ClusterName() {
+			// The seed's cluster lists this node, which is alone in a
+			// cluster of its own: it lost its state (a wiped data
+			// directory). It takes its membership back; anti-entropy and
+			// read repair restore its data.
+			if m, ok := seedState.Member(c.self); ok && m.Meta.Incarnation >= meta.Incarnation {
+				meta.Incarnation = m.Meta.Incarnation + 1
+			}
+			c.log.Warn("this node is already a member of the seed's cluster: recovering its membership (lost data directory?)", "seed", seed)
+			return ring.Recover(seedState, c.self, meta, now)
+		}
+		return st, err
 	})
 }
 

@@ -462,5 +462,11 @@ func (n *Node) extraStats() map[string]any {
 		"riakgo_handoff_waiting":     st.Waiting,
 		"riakgo_handoff_concurrency": st.Concurrency,
 	}
+	as := n.aae.Status()
+	m["riakgo_aae_exchanges"] = as.Exchanges
+	m["riakgo_aae_in_sync"] = as.InSync
+	m["riakgo_aae_failed"] = as.Failed
+	m["riakgo_aae_keys_repaired"] = as.KeysRepaired
+	m["riakgo_aae_trees_built"] = as.TreesBuilt
 	return m
 }

@@ -129,6 +129,15 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 			complete = append(complete, t.Partition)
 			continue
 		}
+		if _, _, busy := d.svc.HandoffTarget(t.Partition); !busy {
+			if empty, err := d.svc.PartitionEmpty(t.Partition); err == nil && empty {
+				// Nothing to move. A write that lands here before the
+				// ring flips stays in what becomes a fallback vnode,
+				// which hinted handoff then returns to the new owner.
+				complete = append(complete, t.Partition)
+				continue
+			}
+		}
 		if d.up(t.To) {
 			jobs = append(jobs, handoff.Job{Partition: t.Partition, Kind: handoff.Ownership, To: t.To})
 		}
@@ -189,10 +198,7 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 			jobs = append(jobs, handoff.Job{Partition: p, Kind: handoff.Hinted, To: owner})
 		}
 	}
-	d.mgr.SetWaiting(len(jobs))
-	for _, j := range jobs {
-		d.mgr.Start(j) // false: running already, or no slot free this time
-	}
+	d.mgr.Offer(jobs)
 	return complete
 }
 
