@@ -67,6 +67,8 @@ type bhConfig struct {
 	Timeout        time.Duration // bound on each phase (start, load, handoff)
 	ProfileDir     string        // CPU profiles of sender and receiver go here ("" = none)
 	ProfileSeconds int           // length of each CPU profile
+	NodeLogLevel   string        // the nodes' --log-level
+	Keep           bool          // keep the temporary directory (data and logs)
 }
 
 func (c bhConfig) objectsFor(size int64) int {
@@ -133,7 +135,7 @@ func formatByteSize(n int64) string {
 // parseBenchHandoffArgs parses the flags of a measuring run (not the
 // --tcp-sink mode). errHelp means -h was asked for.
 func parseBenchHandoffArgs(args []string, stderr io.Writer) (bhConfig, error) {
-	cfg := bhConfig{Workers: 16, Poll: 50 * time.Millisecond, RingSize: 64, Timeout: 10 * time.Minute, ProfileSeconds: 15}
+	cfg := bhConfig{Workers: 16, Poll: 50 * time.Millisecond, RingSize: 64, Timeout: 10 * time.Minute, ProfileSeconds: 15, NodeLogLevel: "warn"}
 	fs := flag.NewFlagSet("bench-handoff", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	sizes := fs.String("sizes", "1KiB,64KiB", "comma-separated object `sizes` (value bytes), each measured on a fresh pair of nodes")
@@ -145,6 +147,8 @@ func parseBenchHandoffArgs(args []string, stderr io.Writer) (bhConfig, error) {
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "bound on each phase: start, load, join, handoff")
 	fs.StringVar(&cfg.ProfileDir, "profile", "", "write CPU profiles of the sender and the receiver during each handoff to this `dir`")
 	fs.IntVar(&cfg.ProfileSeconds, "profile-seconds", cfg.ProfileSeconds, "length of each CPU profile in seconds (from the commit)")
+	fs.StringVar(&cfg.NodeLogLevel, "node-log-level", cfg.NodeLogLevel, "the nodes' --log-level (their logs go to the temporary directory)")
+	fs.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory with the nodes' data and logs, and print its path")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), benchHandoffUsage)
 		fs.PrintDefaults()
@@ -212,8 +216,8 @@ func mibps(b int64, d time.Duration) float64 {
 
 // writeBenchHandoffTable prints the results as a Markdown table.
 func writeBenchHandoffTable(w io.Writer, rs []bhResult) {
-	fmt.Fprintln(w, "| object size | objects moved | MiB moved | transfers | handoff time | of which none running | objects/s | handoff MiB/s | MiB/s while running | TCP MiB/s (1 MiB writes) | TCP MiB/s (object-size writes) | handoff / TCP (1 MiB) |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| object size | objects moved | MiB moved | transfers | handoff time | no transfer running (approx.) | objects/s | handoff MiB/s | TCP MiB/s (1 MiB writes) | TCP MiB/s (object-size writes) | handoff / TCP (1 MiB) |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
 		ho, big, obj := mibps(r.Bytes, r.Handoff), mibps(r.Bytes, r.TCPBigWrite), mibps(r.Bytes, r.TCPObjWrite)
 		ratio := 0.0
@@ -224,9 +228,9 @@ func writeBenchHandoffTable(w io.Writer, rs []bhResult) {
 		if r.Handoff > 0 {
 			objs = float64(r.Objects) / r.Handoff.Seconds()
 		}
-		fmt.Fprintf(w, "| %s | %d | %.1f | %d | %.2f s | %.2f s | %.0f | %.1f | %.1f | %.0f | %.0f | %.3f |\n",
+		fmt.Fprintf(w, "| %s | %d | %.1f | %d | %.2f s | %.2f s | %.0f | %.1f | %.0f | %.0f | %.3f |\n",
 			formatByteSize(r.Size), r.Objects, float64(r.Bytes)/(1<<20), r.Transfers, r.Handoff.Seconds(), r.Idle.Seconds(),
-			objs, ho, mibps(r.Bytes, r.Handoff-r.Idle), big, obj, ratio)
+			objs, ho, big, obj, ratio)
 	}
 }
 
@@ -301,7 +305,7 @@ func runBenchHandoff(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout)
 	fmt.Fprintf(stdout, "Handoff: %d partitions, n_val 1 (each object stored once), handoff_concurrency 2 (default); sender, receiver, loader and TCP copy share this machine's %d CPUs (load average at the end: %s).\n", cfg.RingSize, runtime.NumCPU(), loadAvg())
 	fmt.Fprintf(stdout, "Handoff time: earliest Started of node A's outbound transfers to the first %v poll of /admin/transfers that saw all planned transfers completed.\n", cfg.Poll)
-	fmt.Fprintf(stdout, "None running: the part of the handoff time between polls where the later poll saw no transfer running (slots waiting for the node's 1 s scan); MiB/s while running excludes it.\n")
+	fmt.Fprintf(stdout, "No transfer running: the handoff time between consecutive polls where the later poll saw no transfer running (slots waiting for the node's 1 s scan); approximate, to a poll interval per gap.\n")
 	fmt.Fprintln(stdout, "Bytes: storage keys + encoded objects as counted by the transfer protocol; the TCP copy sends the same number of bytes, from dial to the sink's acknowledgement (median of 5 copies, after the nodes stopped).")
 	fmt.Fprintln(stdout)
 	writeBenchHandoffTable(stdout, results)
@@ -350,6 +354,10 @@ func newBenchHandoff(ctx context.Context, cfg bhConfig, stdout, stderr io.Writer
 func (b *benchHandoff) close() {
 	if b.sink != nil {
 		b.sink.stop()
+	}
+	if b.cfg.Keep {
+		fmt.Fprintf(b.errw, "riakgo bench-handoff: kept %s\n", b.dir)
+		return
 	}
 	os.RemoveAll(b.dir)
 }
@@ -443,7 +451,7 @@ func (b *benchHandoff) startNode(label string) (*bhNode, error) {
 		return nil, err
 	}
 	args := []string{"start", "--name", name, "--data-dir", dataDir, "--http", "127.0.0.1:0", "--cluster", "127.0.0.1:0",
-		"--gossip", gossip, "--ring-size", strconv.Itoa(b.cfg.RingSize), "--log-level", "warn"}
+		"--gossip", gossip, "--ring-size", strconv.Itoa(b.cfg.RingSize), "--log-level", b.cfg.NodeLogLevel}
 	pp := ""
 	if b.cfg.ProfileDir != "" {
 		if pp, err = freeTCPUDPPort(); err != nil {
@@ -680,8 +688,8 @@ func (b *benchHandoff) measure(size int64) (res bhResult, err error) {
 	}
 	res.Handoff, res.Idle = end.Sub(first), idle
 	res.Objects, res.Bytes = last.Objects-base.Objects, last.Bytes-base.Bytes
-	b.logf("%s: handoff of %d transfers done: %d objects, %.1f MiB in %.2f s (first transfer started %.2f s after the commit)",
-		formatByteSize(size), res.Transfers, res.Objects, float64(res.Bytes)/(1<<20), res.Handoff.Seconds(), first.Sub(commitAt).Seconds())
+	b.logf("%s: handoff done: %d transfers completed (%d planned), %d objects, %.1f MiB in %.2f s (first transfer started %.2f s after the commit)",
+		formatByteSize(size), last.Completed-base.Completed, res.Transfers, res.Objects, float64(res.Bytes)/(1<<20), res.Handoff.Seconds(), first.Sub(commitAt).Seconds())
 	if b.cfg.ProfileDir != "" {
 		profWG.Wait()
 		for _, e := range profErr {
