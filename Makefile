@@ -8,7 +8,7 @@ PKGS     := ./...
 RACE_PKGS := ./kv/... ./http/... ./internal/... ./cmd/...
 BENCH_DURATION ?= 60s
 
-.PHONY: all build run test test-unit test-race test-clients lint fmt bench bench-go bench-listing fuzz-smoke clean
+.PHONY: all build run test test-unit test-race test-clients lint fmt bench bench-go bench-listing bench-handoff fuzz-smoke clean
 
 all: build
 
@@ -47,6 +47,12 @@ bench: build
 # Key listing of 1,000,000 keys: peak RSS while streaming vs an idle node.
 bench-listing:
 	./scripts/bench-listing.sh 1000000
+
+# Handoff throughput (1 KiB and 64 KiB objects, 256 MiB loaded per size)
+# between two processes vs a plain TCP copy of the same bytes, in one run.
+# HANDOFF_ARGS passes flags, e.g. make bench-handoff HANDOFF_ARGS='--bytes 32MiB'.
+bench-handoff:
+	./scripts/bench-handoff.sh $(HANDOFF_ARGS)
 
 CLIENT_SUITES := clients/nodiak clients/riak-js
 

@@ -15,6 +15,7 @@ commands:
   admin        riak-admin's verbs against a running node (riakgo admin -h)
   bench        run the HTTP load generator against a node (riakgo bench -h)
   bench-bare   serve the bare net/http ceiling used by bench --ceiling
+  bench-handoff  handoff throughput between two processes vs a plain TCP copy (riakgo bench-handoff -h)
   lab          replay a concurrent history under each sibling strategy (docs/lab.md)
   version      print the version
   help         print this help
@@ -36,6 +37,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runLab(args[1:], stdout, stderr)
 	case "bench-bare":
 		return runBenchBare(args[1:], stdout, stderr)
+	case "bench-handoff":
+		return runBenchHandoff(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		return runVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
