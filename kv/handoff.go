@@ -136,8 +136,9 @@ func (s *Service) HandoffEstimate(p int) int64 {
 }
 
 // HandoffReceive merges objects handed to this node into its copy of
-// partition p, as replica writes (no object limits), and syncs them to
-// stable storage before it returns.
+// partition p, as replica writes (no object limits), in one storage batch
+// synced to stable storage before it returns. The vnode's key locks are
+// held for the batch (a receiving vnode serves little else).
 func (s *Service) HandoffReceive(p int, items []HandoffItem) error {
 	if s.isClosed() {
 		return ErrClosed
@@ -146,7 +147,15 @@ func (s *Service) HandoffReceive(p int, items []HandoffItem) error {
 	if err != nil {
 		return err
 	}
-	for _, it := range items {
+	type rec struct {
+		k      Key
+		in     *siblings.Object
+		props  Props
+		old, o *siblings.Object
+		size   int
+	}
+	recs := make([]rec, len(items))
+	for i, it := range items {
 		k, ok := parseStorageKey(it.Key)
 		if !ok {
 			return fmt.Errorf("riakgo/kv: handoff of partition %d: malformed key %q", p, it.Key)
@@ -159,11 +168,48 @@ func (s *Service) HandoffReceive(p int, items []HandoffItem) error {
 		if err != nil {
 			props = DefaultTypedProps() // a type this node does not know yet: keep siblings
 		}
-		if _, err := v.merge(k, in, props, false); err != nil {
-			return err
-		}
+		recs[i] = rec{k: k, in: in, props: props}
 	}
-	return s.cfg.Engine.Write(&storage.Batch{}, storage.WriteOptions{Sync: true})
+	v.lockAll()
+	defer v.unlockAll()
+	if to, fwd := v.forwarding(); fwd {
+		return &ForwardError{To: to}
+	}
+	var b storage.Batch
+	latest := map[Key]*siblings.Object{} // a key twice in one batch
+	var changed []int
+	for i := range recs {
+		r := &recs[i]
+		local, seen := latest[r.k]
+		if !seen {
+			if local, err = v.cached(r.k); err != nil {
+				return err
+			}
+		}
+		o := mergeReplica(local, r.in, r.props)
+		latest[r.k] = o
+		if local != nil && siblings.Equal(o, local) {
+			continue
+		}
+		enc := wire.EncodeObject(o)
+		b.Set(v.part, appendStorageKey(nil, r.k), enc)
+		addIndexChanges(&b, v.part, r.k, local, o)
+		r.old, r.o, r.size = local, o, len(enc)
+		changed = append(changed, i)
+	}
+	if err := v.eng.Write(&b, storage.WriteOptions{Sync: true}); err != nil {
+		for _, i := range changed {
+			v.stored(recs[i].k, v.stripe(recs[i].k), nil, 0, false)
+		}
+		v.aaeInvalidate()
+		return err
+	}
+	for _, i := range changed {
+		r := &recs[i]
+		v.stored(r.k, v.stripe(r.k), r.o, r.size, true)
+		v.aaeUpdate(r.k, r.old, r.o)
+	}
+	return nil
 }
 
 // HandoffStarting prepares partition p for an outbound transfer to node to:

@@ -473,6 +473,23 @@ func (v *Vnode) Put(k Key, in *siblings.Object, props Props, sync bool) (*siblin
 	return v.merge(k, in, props, sync)
 }
 
+// mergeReplica is the object a replica stores when in arrives over its
+// local copy (nil if none): the syntactic merge, resolved if the bucket
+// keeps no siblings; under last_write_wins the newer of the two.
+func mergeReplica(local, in *siblings.Object, props Props) *siblings.Object {
+	if !props.LastWriteWins {
+		o := siblings.Merge(local, in)
+		if !props.keepsSiblings() {
+			o = siblings.ChooseLatest(o)
+		}
+		return o
+	}
+	if local != nil && local.LastModified() > in.LastModified() {
+		return local // a late, older copy never overwrites a newer write
+	}
+	return in
+}
+
 // merge is Put; a forwarding vnode refuses with a *ForwardError.
 func (v *Vnode) merge(k Key, in *siblings.Object, props Props, sync bool) (*siblings.Object, error) {
 	st := v.stripe(k)
@@ -485,15 +502,7 @@ func (v *Vnode) merge(k Key, in *siblings.Object, props Props, sync bool) (*sibl
 	if err != nil {
 		return nil, err
 	}
-	o := in
-	if !props.LastWriteWins {
-		o = siblings.Merge(local, in)
-		if !props.keepsSiblings() {
-			o = siblings.ChooseLatest(o)
-		}
-	} else if local != nil && local.LastModified() > in.LastModified() {
-		o = local // last write wins: a late, older copy never overwrites a newer write
-	}
+	o := mergeReplica(local, in, props)
 	if local != nil && siblings.Equal(o, local) {
 		if sync {
 			// Nothing to write, but the caller was promised that the

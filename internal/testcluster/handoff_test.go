@@ -59,13 +59,14 @@ type loader struct {
 	mu      sync.Mutex
 	acked   map[string]string // key → value of acknowledged writes
 	deleted map[string]bool   // acknowledged deletes
+	tried   map[string]bool   // deletes that failed (they may have applied)
 	stop    atomic.Bool
 	wg      sync.WaitGroup
 	ops     atomic.Int64
 }
 
 func (l *loader) start(t *testing.T, prefix string) {
-	l.acked, l.deleted = map[string]string{}, map[string]bool{}
+	l.acked, l.deleted, l.tried = map[string]string{}, map[string]bool{}, map[string]bool{}
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
@@ -88,11 +89,14 @@ func (l *loader) start(t *testing.T, prefix string) {
 				if !ok {
 					continue
 				}
-				if err := l.c.Client(nd).Delete(bg, key("load", old), nil, kv.Options{}); err == nil {
-					l.mu.Lock()
+				err := l.c.Client(nd).Delete(bg, key("load", old), nil, kv.Options{})
+				l.mu.Lock()
+				if err == nil {
 					l.deleted[old] = true
-					l.mu.Unlock()
+				} else {
+					l.tried[old] = true
 				}
+				l.mu.Unlock()
 			}
 		}
 	}()
@@ -107,6 +111,9 @@ func (l *loader) check(t *testing.T, through int) {
 	lost, back := 0, 0
 	for name, v := range l.acked {
 		o, err := l.c.Client(through).Get(bg, key("load", name), kv.Options{R: quorum.ValAll})
+		if l.tried[name] && errors.Is(err, kv.ErrNotFound) {
+			continue // a delete that failed but applied
+		}
 		if l.deleted[name] {
 			if !errors.Is(err, kv.ErrNotFound) {
 				back++
@@ -133,19 +140,40 @@ func (l *loader) check(t *testing.T, through int) {
 // progress any transfer showed while running.
 func settleWatching(t *testing.T, c *Cluster, timeout time.Duration) (maxObjects int64) {
 	t.Helper()
-	testwait.Until(t, timeout, func() error {
-		c.Tick()
-		for _, st := range c.Transfers() {
-			for _, pr := range st.Active {
-				if pr.Direction == handoff.Outbound && pr.Objects > maxObjects {
-					maxObjects = pr.Objects
+	// Transfers start as slots free, between ticks: sample every node's
+	// progress as each batch goes out (the transfer is then running, its
+	// earlier batches acknowledged).
+	var max atomic.Int64
+	c.Net.Hook(func(e transport.Envelope) memnet.Verdict {
+		if e.Type == wire.MsgHandoffBatch && !e.IsResponse() {
+			for _, nd := range c.Nodes {
+				if !c.isAlive(nd) {
+					continue
+				}
+				for _, pr := range nd.Mgr.Status().Active {
+					if pr.Direction == handoff.Outbound && pr.Objects > max.Load() {
+						max.Store(pr.Objects)
+					}
 				}
 			}
 		}
+		return memnet.Deliver
+	})
+	defer c.Net.Hook(nil)
+	testwait.Until(t, timeout, func() error {
+		c.Tick()
 		return c.Idle()
 	})
-	return maxObjects
+	return max.Load()
 }
+
+// slowReap reaps tombstones after 60 s of the test clock instead of 3 s.
+// Tick moves that clock a second at a time, thousands of times faster
+// than wall time, so a replica write still in flight (a goroutine not yet
+// scheduled) can be "older" than the reap delay; landing after the reap it
+// would bring the key back, in riakgo as in Riak (a write delayed past
+// delete_mode). That is not what these tests are about.
+func slowReap(i int, c *kv.Config) { c.DeleteMode = kv.DeleteMode{Delay: 60 * time.Second} }
 
 func preload(t *testing.T, c *Cluster, n int) {
 	for i := range n {
@@ -171,7 +199,7 @@ func checkPreload(t *testing.T, c *Cluster, n, through int) {
 // no acknowledged write is lost, no deleted key returns, the new node owns
 // its share with the data, and the transfers showed progress.
 func TestJoinUnderWrites(t *testing.T) {
-	c := New(t, 3, Options{RingSize: 32, Dynamic: true, Handoff: func(i int, hc *handoff.Config) { hc.BatchCount = 50 }})
+	c := New(t, 3, Options{RingSize: 32, Dynamic: true, Handoff: func(i int, hc *handoff.Config) { hc.BatchCount = 50 }, Configure: slowReap})
 	preload(t, c, 3000)
 	l := &loader{c: c, through: []int{0, 1, 2}}
 	l.start(t, "j")
@@ -205,7 +233,7 @@ func TestJoinUnderWrites(t *testing.T) {
 
 // The same for a leave: the leaving node hands everything off and exits.
 func TestLeaveUnderWrites(t *testing.T) {
-	c := New(t, 4, Options{RingSize: 32, Dynamic: true, Handoff: func(i int, hc *handoff.Config) { hc.BatchCount = 50 }})
+	c := New(t, 4, Options{RingSize: 32, Dynamic: true, Handoff: func(i int, hc *handoff.Config) { hc.BatchCount = 50 }, Configure: slowReap})
 	preload(t, c, 3000)
 	l := &loader{c: c, through: []int{0, 1, 2}}
 	l.start(t, "l")
