@@ -125,6 +125,10 @@ type Config struct {
 	// an object larger than BatchBytes travels alone.
 	BatchCount int
 	BatchBytes int
+	// Window is how many batches of one transfer may be in flight
+	// (default 2): the sender reads and encodes the next batch while the
+	// receiver merges and syncs the previous one.
+	Window int
 	// Timeout bounds each call of a transfer and how long a receiver keeps
 	// a slot for a sender that went silent (default 120 s, Riak's
 	// handoff_timeout).
@@ -153,6 +157,9 @@ func (c *Config) defaults() {
 	}
 	if c.BatchBytes <= 0 {
 		c.BatchBytes = 1 << 20
+	}
+	if c.Window <= 0 {
+		c.Window = 2
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 120 * time.Second
@@ -689,25 +696,65 @@ func (m *Manager) attempt(o *outbound, after *[]byte, resume bool) error {
 	}
 	var batch []Item
 	size := 0
-	send := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		if err := m.call(j.To, wire.MsgHandoffBatch, batchReq{ID: o.pr.ID, Partition: j.Partition, Items: batch}, nil); err != nil {
+	// Up to Window batches are in flight; they are acknowledged (and the
+	// resume point advances) in order.
+	type flight struct {
+		items []Item
+		size  int
+		done  chan error
+	}
+	var q []*flight
+	ack := func() error {
+		f := q[0]
+		q = q[1:]
+		if err := <-f.done; err != nil {
 			return err
 		}
-		m.cfg.Vnodes.Sent(j, batch)
+		m.cfg.Vnodes.Sent(j, f.items)
 		now := m.cfg.Clock.Now()
 		m.mu.Lock()
-		o.pr.Objects += int64(len(batch))
-		o.pr.Bytes += int64(size)
+		o.pr.Objects += int64(len(f.items))
+		o.pr.Bytes += int64(f.size)
 		o.pr.Updated = now
-		m.totals.Objects += int64(len(batch))
-		m.totals.Bytes += int64(size)
+		m.totals.Objects += int64(len(f.items))
+		m.totals.Bytes += int64(f.size)
 		m.mu.Unlock()
-		m.cfg.Metrics.TransferProgress(j.Kind.String(), len(batch), size)
-		*after = batch[len(batch)-1].Key
-		batch, size = nil, 0
+		m.cfg.Metrics.TransferProgress(j.Kind.String(), len(f.items), f.size)
+		*after = f.items[len(f.items)-1].Key
+		return nil
+	}
+	// abandon waits for the batches still in flight after a failure and
+	// acknowledges none of them: the resume point stays before the gap.
+	abandon := func() {
+		for _, f := range q {
+			<-f.done
+		}
+		q = nil
+	}
+	drain := func() error {
+		for len(q) > 0 {
+			if err := ack(); err != nil {
+				abandon()
+				return err
+			}
+		}
+		return nil
+	}
+	defer abandon()
+	send := func() error {
+		if len(batch) > 0 {
+			f := &flight{items: batch, size: size, done: make(chan error, 1)}
+			req := batchReq{ID: o.pr.ID, Partition: j.Partition, Items: batch}
+			go func() { f.done <- m.call(j.To, wire.MsgHandoffBatch, req, nil) }()
+			q = append(q, f)
+			batch, size = nil, 0
+		}
+		for len(q) >= m.cfg.Window {
+			if err := ack(); err != nil {
+				abandon()
+				return err
+			}
+		}
 		return nil
 	}
 	add := func(key, value []byte) error {
@@ -723,6 +770,9 @@ func (m *Manager) attempt(o *outbound, after *[]byte, resume bool) error {
 	err := m.cfg.Vnodes.Fold(m.base, j.Partition, *after, add)
 	if err == nil {
 		err = send()
+	}
+	if err == nil {
+		err = drain()
 	}
 	if err != nil {
 		return err
@@ -741,6 +791,9 @@ func (m *Manager) attempt(o *outbound, after *[]byte, resume bool) error {
 		}
 	}
 	if err := send(); err != nil {
+		return err
+	}
+	if err := drain(); err != nil {
 		return err
 	}
 	return m.call(j.To, wire.MsgHandoffEnd, endReq{ID: o.pr.ID}, nil)

@@ -324,8 +324,10 @@ func newClusterOpts(t *testing.T, seed uint64, ids []ring.NodeID, tweak func(id 
 	c.net = memnet.New(memnet.Options{Seed: seed, Clock: c.clk, Logger: testlog.New(t)})
 	for _, id := range ids {
 		n := &testNode{id: id, ep: c.net.Endpoint(id), vn: newFakeVnodes(string(id), c.ev), done: make(chan doneEvent, 64)}
+		// One batch in flight unless a test says otherwise: the
+		// scenarios below hold, drop and count batches one at a time.
 		cfg := Config{Self: id, Transport: n.ep, Vnodes: n.vn, Clock: c.clk, Logger: testlog.New(t).With("node", id),
-			Timeout: defaultTimeout, Done: func(j Job, err error) { n.done <- doneEvent{j, err} }}
+			Timeout: defaultTimeout, Window: 1, Done: func(j Job, err error) { n.done <- doneEvent{j, err} }}
 		if tweak != nil {
 			tweak(id, &cfg)
 		}
@@ -1257,4 +1259,77 @@ func TestTransferResumeAfterExtraItems(t *testing.T) {
 		t.Errorf("retry folded after %q, want after the fold's last key k2", folds[len(folds)-1].after)
 	}
 	checkData(t, "receiver", b.vn.partition(p), a.vn.partition(p))
+}
+
+// With a window, several batches of one transfer are in flight, never more
+// than Window; they are acknowledged in order, and a batch lost in the
+// middle of a window is resent from the last key acknowledged before it.
+func TestTransferWindow(t *testing.T) {
+	for _, window := range []int{2, 3} {
+		t.Run(fmt.Sprint("window ", window), func(t *testing.T) {
+			seed := testSeed(t)
+			rnd := rand.New(rand.NewPCG(seed, 31))
+			c := newCluster(t, seed, []ring.NodeID{"a", "b"}, func(id ring.NodeID, cfg *Config) {
+				cfg.BatchCount, cfg.Window = 5, window
+			})
+			a, b := c.node("a"), c.node("b")
+			a.vn.put(2, genItems(rnd, 200, 1, 30))
+			keys := sortedKeys(a.vn.partition(2))
+			var mu sync.Mutex
+			holding, n := true, 0
+			var lostFirst string
+			c.net.Hook(func(env transport.Envelope) memnet.Verdict {
+				if !isBatchReq(env, "b") {
+					return memnet.Deliver
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if holding {
+					return memnet.Hold
+				}
+				if n++; n == 4 { // lose one request later on
+					lostFirst = batchKeys(t, env)[0]
+					return memnet.Drop
+				}
+				return memnet.Deliver
+			})
+			if !a.m.Start(Job{Partition: 2, Kind: Hinted, To: "b"}) {
+				t.Fatal("Start returned false")
+			}
+			// The first Window batches go out before any is acknowledged,
+			// and no more: the sender waits for the oldest.
+			testwait.For(t, waitLimit, "a full window", func() bool { return c.net.Stats().Held == window })
+			if len(b.vn.receiveCalls()) != 0 || c.net.Stats().Held != window {
+				t.Fatalf("held %d, received %d", c.net.Stats().Held, len(b.vn.receiveCalls()))
+			}
+			mu.Lock()
+			holding = false
+			mu.Unlock()
+			c.net.Release()
+			d, _ := c.advanceUntilDone(a, defaultTimeout, 3)
+			if d.err != nil {
+				t.Fatalf("Done: %v", d.err)
+			}
+			checkData(t, "receiver", b.vn.partition(2), a.vn.partition(2))
+			folds := a.vn.foldCalls()
+			mu.Lock()
+			defer mu.Unlock()
+			if len(folds) != 2 || lostFirst == "" {
+				t.Fatalf("fold calls %d, lost batch starting at %q", len(folds), lostFirst)
+			}
+			idx := sort.SearchStrings(keys, lostFirst)
+			if got, want := string(folds[1].after), keys[idx-1]; got != want {
+				t.Errorf("resumed after %q, want %q (the key before the lost batch %q)", got, want, lostFirst)
+			}
+		})
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -149,6 +149,7 @@ func (s *Service) HandoffReceive(p int, items []HandoffItem) error {
 	}
 	type rec struct {
 		k      Key
+		raw    []byte
 		in     *siblings.Object
 		props  Props
 		old, o *siblings.Object
@@ -168,7 +169,7 @@ func (s *Service) HandoffReceive(p int, items []HandoffItem) error {
 		if err != nil {
 			props = DefaultTypedProps() // a type this node does not know yet: keep siblings
 		}
-		recs[i] = rec{k: k, in: in, props: props}
+		recs[i] = rec{k: k, raw: it.Value, in: in, props: props}
 	}
 	v.lockAll()
 	defer v.unlockAll()
@@ -191,7 +192,10 @@ func (s *Service) HandoffReceive(p int, items []HandoffItem) error {
 		if local != nil && siblings.Equal(o, local) {
 			continue
 		}
-		enc := wire.EncodeObject(o)
+		enc := r.raw // the sender's encoding, when the object is stored as it came
+		if o != r.in {
+			enc = wire.EncodeObject(o)
+		}
 		b.Set(v.part, appendStorageKey(nil, r.k), enc)
 		addIndexChanges(&b, v.part, r.k, local, o)
 		r.old, r.o, r.size = local, o, len(enc)

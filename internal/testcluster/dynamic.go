@@ -162,8 +162,10 @@ func (c *Cluster) AddNode() int {
 		c.t.Fatal(err)
 	}
 	nd := &Node{ID: id, Store: memstore.New(), alive: true, state: st}
+	c.mu.Lock() // up() reads the node list from request goroutines
 	c.Nodes = append(c.Nodes, nd)
 	i := len(c.Nodes) - 1
+	c.mu.Unlock()
 	// Until it joins, the node routes by the cluster's ring (it owns
 	// nothing there) so that it can serve requests as a client.
 	c.start(i)
