@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	nethttp "net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 // `ring-status`:
 //
 //	GET  /admin/transfers         every member's active transfers and waiting partitions
+//	GET  /admin/aae-status        this node's anti-entropy counters and trees awaiting a build
+//	POST /admin/aae-rebuild[?partition=P]  rebuild this node's trees (all, or one partition's)
 //	POST /admin/cluster/join      body {"seed":"host:port"} (a member's gossip address)
 //	POST /admin/cluster/leave     body {"node":"name"} or empty (this node)
 //	POST /admin/cluster/clear
@@ -55,6 +58,18 @@ type ClusterAdmin interface {
 	ClusterCommit(ctx context.Context, forwarded bool) error
 	// ClusterTransfers gathers every member's handoff status.
 	ClusterTransfers(ctx context.Context) (TransfersJSON, error)
+	// AAEStatus is this node's anti-entropy status.
+	AAEStatus() AAEJSON
+	// AAERebuild has this node rebuild the anti-entropy trees of one
+	// partition (-1: all of them) from storage; it returns how many.
+	AAERebuild(partition int) (int, error)
+}
+
+// AAEJSON is the answer of GET /admin/aae-status.
+type AAEJSON struct {
+	Node    ring.NodeID       `json:"node"`
+	Status  handoff.AAEStatus `json:"status"`
+	Unbuilt []int             `json:"unbuilt"`
 }
 
 // TransfersJSON is the answer of GET /admin/transfers: each reachable
@@ -228,6 +243,30 @@ func (h *Handler) serveCluster(w nethttp.ResponseWriter, r *nethttp.Request, res
 			return
 		}
 		writeJSON(w, 200, tj)
+	case rest[0] == "aae-status" && len(rest) == 1:
+		if !allow(w, r, "GET", "HEAD") {
+			return
+		}
+		writeJSON(w, 200, ca.AAEStatus())
+	case rest[0] == "aae-rebuild" && len(rest) == 1:
+		if !allow(w, r, "POST") {
+			return
+		}
+		p := -1
+		if v := r.URL.Query().Get("partition"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				jsonError(w, 400, "partition must be a partition number (0 .. ring size - 1)")
+				return
+			}
+			p = n
+		}
+		n, err := ca.AAERebuild(p)
+		if err != nil {
+			clusterError(w, err)
+			return
+		}
+		writeJSON(w, 200, map[string]int{"partitions": n})
 	case rest[0] == "ring-status" && len(rest) == 1:
 		if !allow(w, r, "GET", "HEAD") {
 			return

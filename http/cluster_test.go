@@ -1,6 +1,7 @@
 package http
 
 import (
+	"fmt"
 	"time"
 
 	"context"
@@ -24,6 +25,20 @@ type fakeCluster struct {
 }
 
 func (f *fakeCluster) Self() ring.NodeID { return "a" }
+
+func (f *fakeCluster) AAEStatus() AAEJSON {
+	return AAEJSON{Node: "a", Status: handoff.AAEStatus{Exchanges: 9, KeysRepaired: 4}, Unbuilt: []int{3}}
+}
+
+func (f *fakeCluster) AAERebuild(p int) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.staged = append(f.staged, fmt.Sprintf("aae-rebuild %d", p))
+	if p < 0 {
+		return 8, nil
+	}
+	return 1, nil
+}
 
 var transfersAt = time.Date(2026, 11, 22, 3, 0, 10, 0, time.UTC)
 
@@ -104,6 +119,20 @@ func TestClusterRoutes(t *testing.T) {
 	}
 	if r = e.do("POST", "/admin/transfers", nil, nil); r.StatusCode != 405 {
 		t.Fatalf("POST transfers: %d", r.StatusCode)
+	}
+	r = e.do("GET", "/admin/aae-status", nil, nil)
+	var aj AAEJSON
+	if err := json.Unmarshal(r.body, &aj); err != nil || r.StatusCode != 200 || aj.Status.KeysRepaired != 4 || len(aj.Unbuilt) != 1 {
+		t.Fatalf("aae-status: %d %s", r.StatusCode, r.Body())
+	}
+	if r = e.do("POST", "/admin/aae-rebuild?partition=2", nil, nil); r.StatusCode != 200 || !strings.Contains(r.Body(), `"partitions":1`) {
+		t.Fatalf("aae-rebuild: %d %s", r.StatusCode, r.Body())
+	}
+	if r = e.do("POST", "/admin/aae-rebuild", nil, nil); r.StatusCode != 200 || !strings.Contains(r.Body(), `"partitions":8`) {
+		t.Fatalf("aae-rebuild all: %d %s", r.StatusCode, r.Body())
+	}
+	if r = e.do("POST", "/admin/aae-rebuild?partition=x", nil, nil); r.StatusCode != 400 || !strings.Contains(r.Body(), "partition must be") {
+		t.Fatalf("aae-rebuild bad partition: %d %s", r.StatusCode, r.Body())
 	}
 	r = e.do("POST", "/admin/cluster/join", nil, []byte(`{"seed":"127.0.0.1:1"}`))
 	if r.StatusCode != 502 || !strings.Contains(r.Body(), `"reason":"unreachable"`) {

@@ -33,6 +33,8 @@ commands:
   member-status              members, their status and ring ownership
   ring-status                claimant, pending ownership handoffs, unreachable nodes
   transfers                  partitions waiting to hand off and active transfers with progress
+  aae-status                 this node's anti-entropy exchanges, repairs and trees awaiting a build
+  aae-rebuild [PARTITION]    rebuild this node's anti-entropy trees from storage (all, or one partition's)
   bucket-type create NAME ['{"props":{...}}']
   bucket-type activate NAME
   bucket-type update NAME '{"props":{...}}'
@@ -94,6 +96,10 @@ func runAdmin(args []string, stdout, stderr io.Writer) int {
 		return adminRingStatus(c, rest[1:], stdout, stderr)
 	case "transfers":
 		return adminTransfers(c, rest[1:], stdout, stderr)
+	case "aae-status":
+		return adminAAEStatus(c, rest[1:], stdout, stderr)
+	case "aae-rebuild":
+		return adminAAERebuild(c, rest[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "riakgo admin: unknown command %q\n\n%s", rest[0], adminUsage)
 	return 2

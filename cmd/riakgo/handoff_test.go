@@ -607,4 +607,28 @@ func TestWipedNodeRestoredByAAE(t *testing.T) {
 		t.Fatalf("%d of %d keys missing on the wiped node, first: %v", len(errs), len(mine), errs[0])
 	}
 	t.Logf("node 3 alone serves all %d keys it replicates", len(mine))
+	// A rebuild on request: the trees are built again from storage.
+	st := adminOK(t, n3, "aae-status")
+	if !strings.Contains(st, "awaiting build: none") {
+		t.Errorf("aae-status before the rebuild:\n%s", st)
+	}
+	if out := adminOK(t, n3, "aae-rebuild"); !strings.Contains(out, "Rebuilding the anti-entropy trees of") {
+		t.Errorf("aae-rebuild: %s", out)
+	}
+	adminFails(t, n3, "aae-rebuild", "100000")
+	var built0 int64
+	if m, err := statsOf(n3); err == nil {
+		built0 = statNum(m, "riakgo_aae_trees_built")
+	}
+	testwait.Until(t, 60*time.Second, func() error {
+		m, err := statsOf(n3)
+		if err != nil {
+			return err
+		}
+		out, _, _ := admin(t, n3, "aae-status")
+		if statNum(m, "riakgo_aae_trees_built") <= built0 || !strings.Contains(out, "awaiting build: none") {
+			return fmt.Errorf("rebuild not done:\n%s", out)
+		}
+		return nil
+	})
 }

@@ -54,3 +54,15 @@ func TestWriteTransfers(t *testing.T) {
 		t.Errorf("idle cluster:\n%s", out.String())
 	}
 }
+
+func TestWriteAAEStatus(t *testing.T) {
+	var out bytes.Buffer
+	writeAAEStatus(&out, riakhttp.AAEJSON{Node: "a@h", Status: handoff.AAEStatus{Exchanges: 10, InSync: 7, Failed: 1, KeysRepaired: 42, TreesBuilt: 64},
+		Unbuilt: []int{3, 9}})
+	for _, want := range []string{"Anti-Entropy", "node:           'a@h'", "exchanges:      10 (7 in sync, 1 failed)",
+		"keys repaired:  42", "trees built:    64", "last exchange:  --", "awaiting build: partitions 3, 9"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, out.String())
+		}
+	}
+}

@@ -470,3 +470,24 @@ func (n *Node) extraStats() map[string]any {
 	m["riakgo_aae_trees_built"] = as.TreesBuilt
 	return m
 }
+
+// AAEStatus implements riakhttp.ClusterAdmin.
+func (n *Node) AAEStatus() riakhttp.AAEJSON {
+	return riakhttp.AAEJSON{Node: n.Self(), Status: n.aae.Status(), Unbuilt: n.svc.AAEUnbuilt()}
+}
+
+// AAERebuild implements riakhttp.ClusterAdmin: the trees are rebuilt by
+// the exchanger's next steps.
+func (n *Node) AAERebuild(p int) (int, error) {
+	if p >= n.svc.Ring().Size() {
+		return 0, &riakhttp.AdminError{Status: 400, Reason: "bad_partition", Msg: fmt.Sprintf("no partition %d (the ring has %d)", p, n.svc.Ring().Size())}
+	}
+	count := 0
+	for _, q := range n.svc.Partitions() {
+		if p < 0 || q == p {
+			n.svc.AAERebuild(q)
+			count++
+		}
+	}
+	return count, nil
+}
