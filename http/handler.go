@@ -45,6 +45,8 @@ type Options struct {
 	Version string
 	// Cluster, if set, serves the cluster admin routes (see cluster.go).
 	Cluster ClusterAdmin
+	// PG, if set, serves the process-group routes (see pg.go).
+	PG PGService
 }
 
 // DefaultMaxBodySize is Riak's max_object_size.
@@ -145,6 +147,8 @@ func parseRoute(segs []string) (route, bool) {
 		return route{kind: "search"}, true
 	case "admin":
 		return route{kind: "admin", rest: segs[1:]}, true
+	case "pg", "pg-member":
+		return route{kind: segs[0], rest: segs[1:]}, true
 	case "riak":
 		switch {
 		case n == 1:
@@ -308,6 +312,12 @@ func (h *Handler) serve(w *statusWriter, r *nethttp.Request) string {
 	case "admin":
 		h.serveAdmin(w, r, rt)
 		return "admin"
+	case "pg":
+		h.servePG(w, r, rt)
+		return "pg"
+	case "pg-member":
+		h.servePGMember(w, r, rt)
+		return "pg"
 	case "linkwalk":
 		h.serveLinkWalk(w, r, rt)
 		return "get"

@@ -116,6 +116,7 @@ type Node struct {
 	tr      *tcp.Transport
 	ml      *memberlist.Memberlist
 	cl      *cluster
+	pg      *nodePG
 	done    chan error
 }
 
@@ -241,7 +242,11 @@ func Start(cfg Config) (*Node, error) {
 		}
 	}
 
-	h := riakhttp.NewHandler(n.svc, riakhttp.Options{Logger: log, Observer: n.metrics, Metrics: n.metrics.Handler(), Version: cfg.Version, Cluster: n})
+	if err := n.startPG(); err != nil {
+		return fail(err)
+	}
+	cleanup = append(cleanup, n.stopPG)
+	h := riakhttp.NewHandler(n.svc, riakhttp.Options{Logger: log, Observer: n.metrics, Metrics: n.metrics.Handler(), Version: cfg.Version, Cluster: n, PG: n.pg.pg})
 	n.srv = &nethttp.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -301,6 +306,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	n.ml.Shutdown()
 	close(n.cl.stop)
 	n.cl.wg.Wait()
+	n.stopPG()
 	n.svc.Close()
 	n.tr.Close()
 	if cerr := n.store.Close(); cerr != nil && err == nil {

@@ -1,6 +1,7 @@
 package testcluster
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -24,6 +25,8 @@ type Options struct {
 	Timeout time.Duration
 	// Configure, if set, adjusts each node's kv configuration.
 	Configure func(i int, c *kv.Config)
+	// ConfigurePG, if set, adjusts each node's process-group configuration.
+	ConfigurePG func(i int, c *kv.PGConfig)
 }
 
 // Start is the manual clock's initial time.
@@ -34,7 +37,12 @@ type Node struct {
 	ID    ring.NodeID
 	Store *memstore.Store
 	Svc   *kv.Service
-	alive bool
+	// PG is the node's process-group service; Incarnation is its boot
+	// incarnation (1, then one more at every Restart).
+	PG          *kv.PG
+	Incarnation uint64
+	alive       bool
+	removed     bool
 }
 
 // Cluster is N nodes in one process.
@@ -137,6 +145,63 @@ func (c *Cluster) start(i int) {
 		c.t.Fatalf("start %s: %v", nd.ID, err)
 	}
 	nd.Svc = svc
+	c.mu.Lock()
+	nd.Incarnation++
+	inc := nd.Incarnation
+	c.mu.Unlock()
+	pcfg := kv.PGConfig{Incarnation: inc, View: c.view(nd.ID)}
+	if c.opts.ConfigurePG != nil {
+		c.opts.ConfigurePG(i, &pcfg)
+	}
+	if nd.PG, err = kv.NewPG(svc, pcfg); err != nil {
+		c.t.Fatalf("start pg on %s: %v", nd.ID, err)
+	}
+}
+
+// view is node `of`'s view of the cluster for process groups: every
+// node's current incarnation and removal are known at once (gossip in an
+// instant), reachability follows up.
+func (c *Cluster) view(of ring.NodeID) func(ring.NodeID) kv.PGNodeView {
+	up := c.up(of)
+	return func(id ring.NodeID) kv.PGNodeView {
+		v := kv.PGNodeView{Up: up(id)}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, n := range c.Nodes {
+			if n.ID == id {
+				v.Incarnation, v.Removed = n.Incarnation, n.removed
+			}
+		}
+		return v
+	}
+}
+
+// ForceRemove removes node i from the cluster as "cluster force-remove"
+// does, killing it first if it is alive: every other node learns at once
+// that it is gone for good.
+func (c *Cluster) ForceRemove(i int) {
+	c.mu.Lock()
+	alive := c.Nodes[i].alive
+	c.mu.Unlock()
+	if alive {
+		c.Kill(i)
+	}
+	c.mu.Lock()
+	c.Nodes[i].removed = true
+	c.mu.Unlock()
+}
+
+// Tick runs every live node's process-group tick (leases, repairs,
+// watches); tests call it after advancing the clock.
+func (c *Cluster) Tick() {
+	for _, nd := range c.Nodes {
+		c.mu.Lock()
+		alive := nd.alive
+		c.mu.Unlock()
+		if alive {
+			nd.PG.Tick(context.Background())
+		}
+	}
 }
 
 // Client returns node i's service (0-based).

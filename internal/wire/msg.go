@@ -53,6 +53,12 @@ const (
 	MsgKVListBuckets MsgType = 21
 )
 
+// Process groups (pg bucket type). Bodies are defined by package kv.
+const (
+	// MsgPGSet has the coordinator of a pg key sync an owner's members.
+	MsgPGSet MsgType = 40
+)
+
 // Message types reserved for tests (transport conformance suites, fuzzing).
 // Product code never sends or handles them.
 const (
@@ -75,6 +81,8 @@ var msgNames = [256]string{
 
 	MsgKVListKeys:    "kv_list_keys",
 	MsgKVListBuckets: "kv_list_buckets",
+
+	MsgPGSet: "pg_set",
 
 	MsgTest1: "test1",
 	MsgTest2: "test2",
