@@ -58,6 +58,9 @@ type Handler struct {
 	o   Options
 	log *slog.Logger
 	obs Observer
+
+	streams      context.Context // cancelled by CloseStreams
+	closeStreams context.CancelFunc
 }
 
 // NewHandler returns the API handler over c.
@@ -74,8 +77,15 @@ func NewHandler(c kv.Client, o Options) *Handler {
 	if o.Rand == nil {
 		o.Rand = defaultRand
 	}
-	return &Handler{c: c, o: o, log: o.Logger, obs: o.Observer}
+	h := &Handler{c: c, o: o, log: o.Logger, obs: o.Observer}
+	h.streams, h.closeStreams = context.WithCancel(context.Background())
+	return h
 }
+
+// CloseStreams ends the requests that stay open (pg watches and
+// connection-leased joins) so that a server shutdown need not wait for
+// them.
+func (h *Handler) CloseStreams() { h.closeStreams() }
 
 // statusWriter remembers the status written.
 type statusWriter struct {

@@ -220,7 +220,10 @@ func (h *Handler) servePGJoin(w nethttp.ResponseWriter, r *nethttp.Request, k kv
 	if f, ok := w.(nethttp.Flusher); ok {
 		f.Flush()
 	}
-	<-r.Context().Done()
+	select {
+	case <-r.Context().Done():
+	case <-h.streams.Done():
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
 	defer cancel()
 	if _, err := h.o.PG.Leave(ctx, k, id, o.Count); err != nil && !errors.Is(err, kv.ErrPGNotMember) {
@@ -246,6 +249,8 @@ func (h *Handler) servePGWatch(w nethttp.ResponseWriter, r *nethttp.Request, k k
 	for {
 		select {
 		case <-r.Context().Done():
+			return
+		case <-h.streams.Done():
 			return
 		case ev, ok := <-ch:
 			if !ok {

@@ -99,9 +99,15 @@ type PGConfig struct {
 	// View reports what cluster membership knows about a node; nil means
 	// every node is up and nothing is known of incarnations.
 	View func(ring.NodeID) PGNodeView
-	// SweepEvery is how often Tick re-syncs every group this node has
-	// members in (default 1 minute).
+	// SweepEvery is how often the owner checks every group it has members
+	// in against its table (default 5 minutes): each Tick reads up to
+	// SweepBatch of them (default 50) and repairs those that disagree.
 	SweepEvery time.Duration
+	SweepBatch int
+	// ReadAllTimeout bounds the wait for every replica of a read (default
+	// 3 s, at most the service's timeout); then the read falls back to the
+	// bucket's R.
+	ReadAllTimeout time.Duration
 }
 
 // PGFilter selects members in a read.
@@ -169,13 +175,15 @@ type PG struct {
 
 	locks [64]sync.Mutex // serialise the owner's syncs per group (striped)
 
-	mu     sync.Mutex
-	owned  map[pgKey]map[string]pgOwned // this node's members, by group
-	groups map[string]map[pgKey]bool    // member id -> its groups
-	leases map[string]*pgLease
-	dirty  map[pgKey]bool
-	coord  map[pgKey]ring.NodeID // the coordinator of each group's last sync
-	sweep  time.Time
+	mu      sync.Mutex
+	owned   map[pgKey]map[string]pgOwned // this node's members, by group
+	groups  map[string]map[pgKey]bool    // member id -> its groups
+	leases  map[string]*pgLease
+	dirty   map[pgKey]bool
+	coord   map[pgKey]ring.NodeID // the coordinator of each group's last sync
+	sweep   time.Time             // when the next sweep starts
+	sweepQ  []pgKey               // groups the current sweep has still to check
+	pruning map[pgKey]bool        // prunes under way
 
 	watchMu sync.Mutex
 	watches map[*pgWatch]bool
@@ -190,8 +198,15 @@ func NewPG(s *Service, cfg PGConfig) (*PG, error) {
 		return nil, errors.New("riakgo/kv: pg config: Incarnation must be > 0")
 	}
 	if cfg.SweepEvery <= 0 {
-		cfg.SweepEvery = time.Minute
+		cfg.SweepEvery = 5 * time.Minute
 	}
+	if cfg.SweepBatch <= 0 {
+		cfg.SweepBatch = 50
+	}
+	if cfg.ReadAllTimeout <= 0 {
+		cfg.ReadAllTimeout = 3 * time.Second
+	}
+	cfg.ReadAllTimeout = min(cfg.ReadAllTimeout, s.cfg.Timeout)
 	if s.TypeInfo(PGType).Status != TypeActive {
 		if err := s.CreateType(PGType, map[string]json.RawMessage{"datatype": json.RawMessage(`"pg"`)}); err != nil {
 			return nil, fmt.Errorf("riakgo/kv: creating the pg bucket type: %w", err)
@@ -202,7 +217,7 @@ func NewPG(s *Service, cfg PGConfig) (*PG, error) {
 	}
 	p := &PG{s: s, cfg: cfg, self: string(s.cfg.Node),
 		owned: map[pgKey]map[string]pgOwned{}, groups: map[string]map[pgKey]bool{},
-		leases: map[string]*pgLease{}, dirty: map[pgKey]bool{}, coord: map[pgKey]ring.NodeID{}, watches: map[*pgWatch]bool{},
+		leases: map[string]*pgLease{}, dirty: map[pgKey]bool{}, coord: map[pgKey]ring.NodeID{}, pruning: map[pgKey]bool{}, watches: map[*pgWatch]bool{},
 		sweep: s.cfg.Clock.Now().Add(cfg.SweepEvery)}
 	if s.tr != nil {
 		s.tr.Handle(wire.MsgPGSet, s.guarded(p.handleSet))
@@ -479,11 +494,8 @@ func (p *PG) GroupsOf(id string) map[Key]int {
 // repair undoes whatever part of it was stored). The caller holds gk's
 // lock.
 func (p *PG) sync(ctx context.Context, gk pgKey, want map[string]pgOwned, base []byte, keep bool) error {
-	req := pgSetReq{Type: gk.typ, Bucket: gk.bucket, Key: gk.group, Node: p.self, Inc: p.cfg.Incarnation, Base: base}
-	for _, id := range slices.Sorted(maps.Keys(want)) {
-		m := want[id]
-		req.Members = append(req.Members, pgSetMember{ID: id, Count: m.count, Meta: encodePGMeta(m.joined, m.meta)})
-	}
+	req := p.request(gk, want)
+	req.Base = base
 	p.syncs.Add(1)
 	var got *dt.PG
 	props, err := p.checkKey(gk.key())
@@ -534,6 +546,16 @@ func (p *PG) sync(ctx context.Context, gk pgKey, want map[string]pgOwned, base [
 		delete(p.coord, gk)
 	}
 	return nil
+}
+
+// request is the sync of this node's members want in group gk.
+func (p *PG) request(gk pgKey, want map[string]pgOwned) pgSetReq {
+	req := pgSetReq{Type: gk.typ, Bucket: gk.bucket, Key: gk.group, Node: p.self, Inc: p.cfg.Incarnation}
+	for _, id := range slices.Sorted(maps.Keys(want)) {
+		m := want[id]
+		req.Members = append(req.Members, pgSetMember{ID: id, Count: m.count, Meta: encodePGMeta(m.joined, m.meta)})
+	}
+	return req
 }
 
 // agrees reports whether the stored state v holds exactly req's members of
@@ -609,11 +631,52 @@ func (p *PG) send(ctx context.Context, k Key, node ring.NodeID, req *pgSetReq) (
 	if err := p.s.tr.Call(ctx, node, wire.MsgPGSet, req, &resp); err != nil {
 		var re *transport.RemoteError
 		if errors.As(err, &re) {
-			return nil, fmt.Errorf("%w: pg sync on %s: %s", ErrUnavailable, node, re.Message)
+			return nil, pgFromRemote(node, re)
 		}
 		return nil, fmt.Errorf("%w: pg sync on %s: %v", ErrUnavailable, node, err)
 	}
 	return decodePGValue(resp.Value)
+}
+
+// Application error codes of MsgPGSet (transport.RemoteError.Code), so
+// that the owner maps a coordinator's refusal as its own.
+const (
+	codePGStale      = transport.CodeApp + 40
+	codePGBadRequest = transport.CodeApp + 41
+	codePGNotPG      = transport.CodeApp + 42
+	codePGNoType     = transport.CodeApp + 43
+)
+
+func pgRemoteError(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "riakgo/kv: ")
+	switch {
+	case errors.Is(err, ErrPGStale):
+		return transport.Errorf(codePGStale, "%s", msg)
+	case errors.Is(err, ErrPGBadRequest), errors.Is(err, ErrBadKey):
+		return transport.Errorf(codePGBadRequest, "%s", msg)
+	case errors.Is(err, ErrPGNotPG):
+		return transport.Errorf(codePGNotPG, "%s", msg)
+	case errors.Is(err, ErrUnknownType):
+		return transport.Errorf(codePGNoType, "%s", msg)
+	}
+	return remoteLimitError(err)
+}
+
+func pgFromRemote(node ring.NodeID, re *transport.RemoteError) error {
+	switch re.Code {
+	case codePGStale:
+		return fmt.Errorf("%w (refused by %s: %s)", ErrPGStale, node, re.Message)
+	case codePGBadRequest:
+		return fmt.Errorf("%w (refused by %s: %s)", ErrPGBadRequest, node, re.Message)
+	case codePGNotPG:
+		return fmt.Errorf("%w (on %s: %s)", ErrPGNotPG, node, re.Message)
+	case codePGNoType:
+		return fmt.Errorf("%w (on %s: %s)", ErrUnknownType, node, re.Message)
+	}
+	if err := fromRemote(re); err != re {
+		return err
+	}
+	return fmt.Errorf("%w: pg sync on %s: %s", ErrUnavailable, node, re.Message)
 }
 
 func decodePGValue(b []byte) (*dt.PG, error) {
@@ -638,7 +701,7 @@ func (p *PG) handleSet(ctx context.Context, from transport.NodeID, body transpor
 	}
 	v, err := p.apply(Key{Type: req.Type, Bucket: req.Bucket, Key: req.Key}, &req)
 	if err != nil {
-		return nil, err
+		return nil, pgRemoteError(err)
 	}
 	b, err := v.MarshalBinary()
 	if err != nil {
@@ -771,13 +834,30 @@ func (p *PG) pruneDead(g *dt.PG) int {
 	return n
 }
 
-// prune writes a prune of group k (a read saw members of dead owners).
+// prune writes a prune of group k (a read saw members of dead owners),
+// unless one is already under way.
 func (p *PG) prune(k Key) {
+	gk := pgk(k)
+	p.mu.Lock()
+	if p.pruning[gk] {
+		p.mu.Unlock()
+		return
+	}
+	p.pruning[gk] = true
+	p.mu.Unlock()
 	if !p.s.startBackground() {
+		p.mu.Lock()
+		delete(p.pruning, gk)
+		p.mu.Unlock()
 		return
 	}
 	go func() {
 		defer p.s.doneBackground()
+		defer func() {
+			p.mu.Lock()
+			delete(p.pruning, gk)
+			p.mu.Unlock()
+		}()
 		props, err := p.checkKey(k)
 		if err == nil {
 			_, err = p.send(p.s.base, k, p.coordinator(k, props), &pgSetReq{Type: k.Type, Bucket: k.Bucket, Key: k.Key})
@@ -792,9 +872,10 @@ func (p *PG) prune(k Key) {
 
 // fetch reads group k from every replica in its preference list (R = all:
 // a membership read merges every copy, as riak_pg's members FSM does),
-// falling back to the bucket's R when not all of them answer.
+// falling back to the bucket's R when not all of them answer within
+// ReadAllTimeout (a node that failure detection has not yet seen down).
 func (p *PG) fetch(ctx context.Context, k Key) (*dt.PG, error) {
-	v, err := p.s.FetchDatatype(ctx, k, dt.KindPG, Options{R: quorum.ValAll})
+	v, err := p.s.FetchDatatype(ctx, k, dt.KindPG, Options{R: quorum.ValAll, Timeout: p.cfg.ReadAllTimeout})
 	var qe *quorum.Error
 	if errors.As(err, &qe) && !qe.ClientError() {
 		v, err = p.s.FetchDatatype(ctx, k, dt.KindPG, Options{})
@@ -1029,10 +1110,11 @@ func (p *PG) Groups(ctx context.Context, typ, bucket string) ([]string, error) {
 
 // --- liveness ---
 
-// Tick runs the owner's periodic work; the node calls it every second or
-// so, tests after advancing the clock. It leaves the members whose lease
-// lapsed, re-syncs dirty groups and, every SweepEvery, every group this
-// node has members in, and refreshes watches.
+// Tick runs the owner's periodic work; the node calls it every second,
+// tests after advancing the clock. It leaves the members whose lease
+// lapsed, checks the next batch of the sweep (every group this node has
+// members in, every SweepEvery), re-syncs dirty groups, and refreshes
+// watches.
 func (p *PG) Tick(ctx context.Context) {
 	now := p.s.cfg.Clock.Now()
 	p.mu.Lock()
@@ -1042,12 +1124,12 @@ func (p *PG) Tick(ctx context.Context) {
 			lapsed = append(lapsed, id)
 		}
 	}
-	if !now.Before(p.sweep) {
+	if len(p.sweepQ) == 0 && !now.Before(p.sweep) {
 		p.sweep = now.Add(p.cfg.SweepEvery)
-		for gk := range p.owned {
-			p.dirty[gk] = true
-		}
+		p.sweepQ = slices.SortedFunc(maps.Keys(p.owned), comparePGKey)
 	}
+	batch := p.sweepQ[:min(len(p.sweepQ), p.cfg.SweepBatch)]
+	p.sweepQ = p.sweepQ[len(batch):]
 	p.mu.Unlock()
 	slices.Sort(lapsed)
 	for _, id := range lapsed {
@@ -1056,8 +1138,30 @@ func (p *PG) Tick(ctx context.Context) {
 			p.s.log.Warn("pg: leaving a member whose lease lapsed", "id", id, "err", err)
 		}
 	}
+	for _, gk := range batch {
+		p.check(ctx, gk)
+	}
 	p.repairDirty(ctx)
 	p.pollWatches(ctx)
+}
+
+// check reads group gk and marks it dirty if its stored members of this
+// node disagree with the table (the sweep).
+func (p *PG) check(ctx context.Context, gk pgKey) {
+	l := p.lock(gk)
+	l.Lock()
+	defer l.Unlock()
+	g, err := p.fetch(ctx, gk.key())
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	want, ok := p.owned[gk]
+	if !ok {
+		return
+	}
+	req := p.request(gk, want)
+	if err != nil || !p.agrees(g, &req) {
+		p.dirty[gk] = true
+	}
 }
 
 // repairDirty re-syncs each dirty group with the replicas' merged state as

@@ -355,3 +355,29 @@ func TestPGWatch(t *testing.T) {
 		t.Fatalf("watch streams after cancel: %d", st.WatchStreams)
 	}
 }
+
+// The owner's sweep finds a group whose stored state lost its members
+// (here: the object deleted through the key-value API) and restores them
+// from its table.
+func TestPGSweepRestoresOwnerState(t *testing.T) {
+	e, p := newPG(t)
+	k := gk("g")
+	if _, err := p.Join(pgctx, k, "a", kv.PGJoinOpts{Count: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Delete(pgctx, k, nil, kv.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	if ms, _ := p.Members(pgctx, k, kv.PGFilter{}); len(ms) != 0 {
+		t.Fatalf("after the delete: %s", pgNames(ms))
+	}
+	e.clk.Advance(5 * time.Minute)
+	p.Tick(pgctx)
+	if ms, _ := p.Members(pgctx, k, kv.PGFilter{}); pgNames(ms) != "a×2" {
+		t.Fatalf("after the sweep: %q", pgNames(ms))
+	}
+	if st := p.Stats(); st.Repairs != 1 {
+		t.Fatalf("repairs: %d", st.Repairs)
+	}
+}

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,6 +95,10 @@ func TestPGCLI(t *testing.T) {
 	if out := pgOK(t, n.url, "stats"); !strings.Contains(out, `"pg_joins":2`) {
 		t.Fatalf("stats: %s", out)
 	}
+	if code, body, err := get(n.url + "/metrics"); err != nil || code != 200 ||
+		!strings.Contains(body, "riakgo_pg_joins_total 2") || !strings.Contains(body, "riakgo_pg_members 1") {
+		t.Fatalf("metrics: %d %v\n%s", code, err, body)
+	}
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -146,6 +153,22 @@ func TestPGThreeProcessKillAndRestart(t *testing.T) {
 	for i := range nodes {
 		expect(i, "all", "a,c")
 	}
+	// A lease that is not renewed lapses at its owner (node 2), and the
+	// member is gone from every node: TTL + one tick + replication.
+	pgOK(t, nodes[1].url, "join", "svc", "api", "leased", "--ttl", "5s")
+	joined := time.Now()
+	if got, err := members(0, "all"); err != nil || got != "a,c,leased" {
+		t.Fatalf("just after the leased join: %q %v", got, err)
+	}
+	for i := range nodes {
+		testwait.Until(t, 60*time.Second, func() error {
+			if got, err := members(i, "all"); err != nil || got != "a,c" {
+				return fmt.Errorf("node %d after the lease: %q %v", i+1, got, err)
+			}
+			return nil
+		})
+	}
+	t.Logf("lapsed lease gone from every node %s after the join", time.Since(joined).Round(time.Millisecond))
 	nodes[2].cmd.Process.Kill()
 	nodes[2].cmd.Wait()
 	expect(0, "connected", "a")
@@ -159,4 +182,31 @@ func TestPGThreeProcessKillAndRestart(t *testing.T) {
 	if !strings.Contains(out, `"incarnation":2`) {
 		t.Fatalf("restarted node's incarnation: %s", out)
 	}
+}
+
+// SIGTERM with a watch stream and a connection-leased join open: the
+// node ends both and exits promptly instead of waiting for the clients.
+func TestPGSigtermEndsOpenStreams(t *testing.T) {
+	p := startNode(t, t.TempDir())
+	open := func(method, path string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, p.url+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s %s: %v %v", method, path, resp, err)
+		}
+		if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
+			t.Fatalf("%s %s: first line: %v", method, path, err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	open("POST", "/pg/web/g/join?id=held&lease=connection")
+	open("GET", "/pg/web/g?watch=true")
+	start := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr())
+	}
+	t.Logf("stopped in %s", time.Since(start))
 }

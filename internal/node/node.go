@@ -253,6 +253,7 @@ func Start(cfg Config) (*Node, error) {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	n.srv.RegisterOnShutdown(h.CloseStreams) // pg watches and held joins end at shutdown
 	go func() { n.done <- n.srv.Serve(n.ln) }()
 	meta.Ready = true
 	if err := ml.SetLocalMeta(meta); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/riakgo/riakgo/internal/metrics"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/ring"
 )
@@ -41,6 +42,11 @@ func (n *Node) startPG() error {
 	if err != nil {
 		return err
 	}
+	n.metrics.RegisterPG(func() metrics.PGStats {
+		st := pg.Stats()
+		return metrics.PGStats{Groups: st.Groups, Members: st.Members, Leases: st.Leases, WatchStreams: st.WatchStreams,
+			Joins: st.Joins, Leaves: st.Leaves, LeaseLapses: st.LeaseLapses, Prunes: st.Prunes, Repairs: st.Repairs}
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	n.pg = &nodePG{pg: pg, stop: cancel, done: make(chan struct{})}
 	go func() {

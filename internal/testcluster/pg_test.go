@@ -10,6 +10,7 @@ import (
 
 	"github.com/riakgo/riakgo/dt"
 	"github.com/riakgo/riakgo/internal/testlog"
+	"github.com/riakgo/riakgo/internal/wire"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/quorum"
 )
@@ -256,4 +257,43 @@ func TestPGOwnerRepairsAfterCoordinatorChange(t *testing.T) {
 	c.Clock.Advance(time.Second)
 	c.Tick()
 	expectEverywhere(t, c, []int{0, 1, 2}, "svc", "all")
+}
+
+// wirePGSet mirrors the body of MsgPGSet (kv's pgSetReq).
+type wirePGSet struct {
+	Type    string `msgpack:"t"`
+	Bucket  string `msgpack:"b"`
+	Key     string `msgpack:"k"`
+	Node    string `msgpack:"n,omitempty"`
+	Inc     uint64 `msgpack:"inc,omitempty"`
+	Members []struct {
+		ID    string `msgpack:"i"`
+		Count int    `msgpack:"c"`
+	} `msgpack:"m,omitempty"`
+}
+
+// A sync from an incarnation the cluster knows is over is refused by the
+// coordinator, so a delayed message from before a restart cannot bring
+// dead members back.
+func TestPGRefusesStaleIncarnation(t *testing.T) {
+	c := pgCluster(t)
+	c.Kill(1)
+	c.Restart(1) // node2 is now at incarnation 2
+	req := wirePGSet{Type: kv.PGType, Bucket: "scope", Key: "svc", Node: "node2@test", Inc: 1}
+	req.Members = append(req.Members, struct {
+		ID    string `msgpack:"i"`
+		Count int    `msgpack:"c"`
+	}{"ghost", 1})
+	var resp struct{}
+	err := c.Net.Endpoint(c.Nodes[1].ID).Call(bg, c.Nodes[0].ID, wire.MsgPGSet, req, &resp)
+	if err == nil || !strings.Contains(err.Error(), "stale incarnation") {
+		t.Fatalf("stale sync: %v", err)
+	}
+	expectEverywhere(t, c, []int{0, 1, 2}, "svc", "all")
+	// The current incarnation is accepted.
+	req.Inc = 2
+	if err := c.Net.Endpoint(c.Nodes[1].ID).Call(bg, c.Nodes[0].ID, wire.MsgPGSet, req, &resp); err != nil {
+		t.Fatal(err)
+	}
+	expectEverywhere(t, c, []int{0, 1, 2}, "svc", "all", "node2/ghost×1")
 }
