@@ -1,6 +1,7 @@
 package testcluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,9 +11,11 @@ import (
 
 	"github.com/riakgo/riakgo/dt"
 	"github.com/riakgo/riakgo/internal/testlog"
+	"github.com/riakgo/riakgo/internal/transport/memnet"
 	"github.com/riakgo/riakgo/internal/wire"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/quorum"
+	"github.com/riakgo/riakgo/ring"
 )
 
 func pgKey(group string) kv.Key { return kv.Key{Type: kv.PGType, Bucket: "scope", Key: group} }
@@ -91,15 +94,21 @@ func storedMembers(t *testing.T, c *Cluster, i int, group string) []string {
 func TestPGPartitionThenHealListsEveryMember(t *testing.T) {
 	c := pgCluster(t)
 	join(t, c, 0, "svc", "before", kv.PGJoinOpts{})
+	join(t, c, 2, "svc", "gone", kv.PGJoinOpts{})
 	idle(c) // replicated to all three before the split
 	c.Partition([]int{0, 1}, []int{2})
+	// The minority side's owner leaves a member every node had seen.
+	if _, err := c.Nodes[2].PG.Leave(bg, pgKey("svc"), "gone", 0); err != nil {
+		t.Fatal(err)
+	}
 	join(t, c, 0, "svc", "a", kv.PGJoinOpts{Count: 2, Meta: "10.0.0.1:80"})
 	join(t, c, 1, "svc", "b", kv.PGJoinOpts{})
 	join(t, c, 2, "svc", "c", kv.PGJoinOpts{})
 	join(t, c, 2, "other", "c", kv.PGJoinOpts{})
 	// Each side sees its own members; the minority side still lists the
 	// member it saw before the split, but not as connected.
-	expectEverywhere(t, c, []int{0, 1}, "svc", "all", "node1/a×2", "node1/before×1", "node2/b×1")
+	expectEverywhere(t, c, []int{0, 1}, "svc", "all", "node1/a×2", "node1/before×1", "node2/b×1", "node3/gone×1")
+	expectEverywhere(t, c, []int{0, 1}, "svc", "connected", "node1/a×2", "node1/before×1", "node2/b×1")
 	expectEverywhere(t, c, []int{2}, "svc", "all", "node1/before×1", "node3/c×1")
 	expectEverywhere(t, c, []int{2}, "svc", "connected", "node3/c×1")
 	// A leave on one side during the split.
@@ -296,4 +305,88 @@ func TestPGRefusesStaleIncarnation(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectEverywhere(t, c, []int{0, 1, 2}, "svc", "all", "node2/ghost×1")
+}
+
+// A watch on one node sees joins and leaves made through other nodes at
+// its next tick.
+func TestPGWatchSeesOtherNodes(t *testing.T) {
+	c := pgCluster(t)
+	join(t, c, 1, "svc", "b", kv.PGJoinOpts{})
+	ch, cancel, err := c.Nodes[0].PG.Watch(bg, kv.PGType, "scope", "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	next := func() string {
+		t.Helper()
+		select {
+		case ev := <-ch:
+			return ev.Type + " " + strings.Join(names(ev.Members), " ")
+		default:
+			return "nothing"
+		}
+	}
+	if got := next(); got != "snapshot node2/b×1" {
+		t.Fatalf("snapshot: %s", got)
+	}
+	join(t, c, 2, "svc", "c", kv.PGJoinOpts{Count: 2})
+	if _, err := c.Nodes[1].PG.Leave(bg, pgKey("svc"), "b", 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(); got != "nothing" {
+		t.Fatalf("before the tick: %s", got)
+	}
+	c.Clock.Advance(time.Second)
+	c.Tick()
+	for _, want := range []string{"join node3/c×2", "leave node2/b×0", "nothing"} {
+		if got := next(); got != want {
+			t.Fatalf("after the tick: %s, want %s", got, want)
+		}
+	}
+}
+
+// A replica that failure detection still reports up but that does not
+// answer: a members read waits for it at most its read-all timeout on the
+// cluster clock, then answers from the others (the bucket's R).
+func TestPGReadFallsBackWhenAReplicaIsSilent(t *testing.T) {
+	c := pgCluster(t)
+	join(t, c, 0, "svc", "a", kv.PGJoinOpts{})
+	join(t, c, 1, "svc", "b", kv.PGJoinOpts{})
+	idle(c)
+	ictx, cancelIdle := context.WithTimeout(bg, 10*time.Second)
+	defer cancelIdle()
+	if err := c.Net.Wait(ictx, func(s memnet.Stats) bool { return s.Pending == 0 && s.Busy == 0 }); err != nil {
+		t.Fatal(err)
+	}
+	c.Net.Partition([]ring.NodeID{c.Nodes[0].ID, c.Nodes[1].ID}, []ring.NodeID{c.Nodes[2].ID}) // up views unchanged
+	type result struct {
+		ms  []kv.PGMemberInfo
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ms, err := c.Nodes[0].PG.Members(bg, pgKey("svc"), kv.PGFilter{})
+		done <- result{ms, err}
+	}()
+	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+	defer cancel()
+	t0 := c.Clock.Now()
+	var r result
+	for answered := false; !answered; {
+		select {
+		case r = <-done:
+			answered = true
+		case <-ctx.Done():
+			t.Fatalf("no answer by %v on the cluster clock", c.Clock.Now().Sub(t0))
+		case <-time.After(time.Millisecond): // polling a condition
+			c.Clock.Advance(50 * time.Millisecond)
+		}
+	}
+	if r.err != nil || !slices.Equal(names(r.ms), []string{"node1/a×1", "node2/b×1"}) {
+		t.Fatalf("members with a silent replica: %v %v", names(r.ms), r.err)
+	}
+	// The testcluster's request timeout (2 s) bounds the read-all wait.
+	if waited := c.Clock.Now().Sub(t0); waited < 2*time.Second || waited > 10*time.Second {
+		t.Errorf("answered after %v on the cluster clock, want just past 2s", waited)
+	}
 }
