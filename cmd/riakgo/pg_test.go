@@ -210,3 +210,45 @@ func TestPGSigtermEndsOpenStreams(t *testing.T) {
 	}
 	t.Logf("stopped in %s", time.Since(start))
 }
+
+// Real processes: a node force-removed from the cluster (cluster
+// force-remove, plan, commit) has its members removed from every remaining
+// node. (The node is left running: a dead node cannot be force-removed yet,
+// since planning needs a converged ring and riakgo has no "down" verb.)
+func TestPGThreeProcessForceRemove(t *testing.T) {
+	nodes, _, _, _ := formCluster(t)
+	defer func() {
+		if t.Failed() {
+			for i, n := range nodes {
+				t.Logf("node %d stderr:\n%s", i+1, n.stderr())
+			}
+		}
+	}()
+	pgOK(t, nodes[0].url, "join", "svc", "api", "a")
+	pgOK(t, nodes[2].url, "join", "svc", "api", "c")
+	for i := 0; i < 2; i++ {
+		if got := pgMemberIDs(t, pgOK(t, nodes[i].url, "members", "svc", "api")); !slices.Equal(got, []string{"a", "c"}) {
+			t.Fatalf("node %d before the force-remove: %v", i+1, got)
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	adminOK(t, nodes[0].url, "cluster", "force-remove", "riakgo3@127.0.0.1")
+	pollAdmin(t, "plan", deadline, func(out string, code int) bool {
+		return code == 0 && strings.Contains(out, "riakgo3@127.0.0.1")
+	}, nodes[0].url, "cluster", "plan")
+	pollAdmin(t, "commit", deadline, func(out string, code int) bool {
+		return code == 0 && strings.Contains(out, "Cluster changes committed")
+	}, nodes[0].url, "cluster", "commit")
+	for i := 0; i < 2; i++ {
+		testwait.Until(t, 60*time.Second, func() error {
+			out, errs, code := pgCLI(t, nodes[i].url, "members", "svc", "api")
+			if code != 0 {
+				return fmt.Errorf("node %d: exit %d %s", i+1, code, errs)
+			}
+			if got := pgMemberIDs(t, out); !slices.Equal(got, []string{"a"}) {
+				return fmt.Errorf("node %d after the force-remove: %v", i+1, got)
+			}
+			return nil
+		})
+	}
+}
