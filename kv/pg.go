@@ -623,7 +623,7 @@ func (p *PG) coordinator(k Key, props Props) ring.NodeID {
 
 func (p *PG) send(ctx context.Context, k Key, node ring.NodeID, req *pgSetReq) (*dt.PG, error) {
 	if node == p.s.cfg.Node || p.s.tr == nil {
-		return p.apply(k, req)
+		return p.apply(ctx, k, req)
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.s.timeout(Options{}))
 	defer cancel()
@@ -699,7 +699,7 @@ func (p *PG) handleSet(ctx context.Context, from transport.NodeID, body transpor
 	if err := body.Decode(&req); err != nil {
 		return nil, err
 	}
-	v, err := p.apply(Key{Type: req.Type, Bucket: req.Bucket, Key: req.Key}, &req)
+	v, err := p.apply(ctx, Key{Type: req.Type, Bucket: req.Bucket, Key: req.Key}, &req)
 	if err != nil {
 		return nil, pgRemoteError(err)
 	}
@@ -710,8 +710,12 @@ func (p *PG) handleSet(ctx context.Context, from transport.NodeID, body transpor
 	return pgSetResp{Value: b}, nil
 }
 
-// apply coordinates req at a local vnode of k.
-func (p *PG) apply(k Key, req *pgSetReq) (*dt.PG, error) {
+// apply coordinates req at a local vnode of k. A sync whose caller has
+// given up (ctx done: the deadline the transport carries from the owner)
+// is not applied, even after waiting for the key's lock: the owner has
+// seen it fail and will repair the group, and a late sync must not land
+// after that repair.
+func (p *PG) apply(ctx context.Context, k Key, req *pgSetReq) (*dt.PG, error) {
 	props, err := p.checkKey(k)
 	if err != nil {
 		return nil, err
@@ -726,6 +730,9 @@ func (p *PG) apply(k Key, req *pgSetReq) (*dt.PG, error) {
 	}
 	var pruned int
 	mutate := func(local *siblings.Object, actor vclock.Actor) (siblings.Sibling, error) {
+		if err := ctx.Err(); err != nil {
+			return siblings.Sibling{}, fmt.Errorf("%w: pg sync abandoned by its caller: %v", ErrUnavailable, err)
+		}
 		cur, err := mergeCRDT(dt.KindPG, local)
 		if err != nil {
 			return siblings.Sibling{}, err
@@ -860,7 +867,9 @@ func (p *PG) prune(k Key) {
 		}()
 		props, err := p.checkKey(k)
 		if err == nil {
-			_, err = p.send(p.s.base, k, p.coordinator(k, props), &pgSetReq{Type: k.Type, Bucket: k.Bucket, Key: k.Key})
+			ctx, cancel := context.WithTimeout(p.s.base, p.s.timeout(Options{}))
+			_, err = p.send(ctx, k, p.coordinator(k, props), &pgSetReq{Type: k.Type, Bucket: k.Bucket, Key: k.Key})
+			cancel()
 		}
 		if err != nil {
 			p.s.log.Debug("pg prune", "key", k.String(), "err", err)

@@ -381,3 +381,23 @@ func TestPGSweepRestoresOwnerState(t *testing.T) {
 		t.Fatalf("repairs: %d", st.Repairs)
 	}
 }
+
+// A sync whose caller has given up is not applied, and a failed join is
+// not kept in the owner's table (the client may retry it).
+func TestPGAbandonedSyncIsNotApplied(t *testing.T) {
+	_, p := newPG(t)
+	ctx, cancel := context.WithCancel(pgctx)
+	cancel()
+	if _, err := p.Join(ctx, gk("g"), "a", kv.PGJoinOpts{}); !errors.Is(err, kv.ErrUnavailable) {
+		t.Fatalf("join with an abandoned context: %v", err)
+	}
+	if ms, _ := p.Members(pgctx, gk("g"), kv.PGFilter{}); len(ms) != 0 {
+		t.Fatalf("members: %s", pgNames(ms))
+	}
+	if g := p.GroupsOf("a"); len(g) != 0 {
+		t.Fatalf("the failed join stayed in the table: %v", g)
+	}
+	if n, err := p.Join(pgctx, gk("g"), "a", kv.PGJoinOpts{}); err != nil || n != 1 {
+		t.Fatalf("retry: %d %v", n, err)
+	}
+}
