@@ -280,7 +280,13 @@ func TestPGPatterns(t *testing.T) {
 	for _, tc := range []struct {
 		pat, name string
 		ok        bool
-	}{{"a*", "ab", true}, {"a*", "a", false}, {"*b*", "abc", true}, {"*b*", "bc", false}, {"a*c", "abbc", true}, {"x", "x", true}} {
+	}{
+		{"a*", "ab", true}, {"a*", "a", false}, {"*b*", "abc", true}, {"*b*", "bc", false}, {"a*c", "abbc", true},
+		{"x", "x", true}, {"a*c", "ac", false}, {"a*c", "abcx", false}, {"*", "", false}, {"*", "z", true},
+		{"a*b*c", "aXbYc", true}, {"a*b*c", "abc", false}, {"*.svc", "web.svc", true}, {"*.svc", ".svc", false},
+		// A pattern that makes naive backtracking exponential.
+		{strings.Repeat("*a", 40) + "b", strings.Repeat("a", 200), false},
+	} {
 		if kv.MatchPGPattern(tc.pat, tc.name) != tc.ok {
 			t.Errorf("match(%q, %q) != %v", tc.pat, tc.name, tc.ok)
 		}

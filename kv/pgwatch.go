@@ -24,22 +24,45 @@ func validPattern(name string) error {
 }
 
 // matchPattern reports whether name matches pattern, where each '*'
-// matches one or more characters.
+// matches one or more bytes. It reads '*' as "any byte, then any number of
+// bytes" and runs the greedy wildcard match that backtracks only to the
+// last star: O(len(pattern) × len(name)), whatever the pattern.
 func matchPattern(pattern, name string) bool {
 	if !strings.Contains(pattern, "*") {
 		return pattern == name
 	}
-	star := strings.IndexByte(pattern, '*')
-	if !strings.HasPrefix(name, pattern[:star]) {
-		return false
+	type tok struct {
+		c         byte
+		any, star bool // any: one byte; star: zero or more bytes
 	}
-	rest, name := pattern[star+1:], name[star:]
-	for i := 1; i <= len(name); i++ { // '*' takes name[:i], at least one byte
-		if matchPattern(rest, name[i:]) {
-			return true
+	var t []tok
+	for i := 0; i < len(pattern); i++ {
+		if pattern[i] == '*' {
+			t = append(t, tok{any: true}, tok{star: true})
+		} else {
+			t = append(t, tok{c: pattern[i]})
 		}
 	}
-	return false
+	pi, si, starP, starS := 0, 0, -1, 0
+	for si < len(name) {
+		switch {
+		case pi < len(t) && !t[pi].star && (t[pi].any || t[pi].c == name[si]):
+			pi++
+			si++
+		case pi < len(t) && t[pi].star:
+			starP, starS = pi, si
+			pi++
+		case starP >= 0:
+			starS++
+			pi, si = starP+1, starS
+		default:
+			return false
+		}
+	}
+	for pi < len(t) && t[pi].star {
+		pi++
+	}
+	return pi == len(t)
 }
 
 // MatchPGPattern reports whether a concrete group name matches a pattern
