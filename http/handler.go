@@ -48,6 +48,8 @@ type Options struct {
 	// ExtraStats, if set, adds entries to /stats (handoff and
 	// anti-entropy figures of the node).
 	ExtraStats func() map[string]any
+	// PG, if set, serves the process-group routes (see pg.go).
+	PG PGService
 }
 
 // DefaultMaxBodySize is Riak's max_object_size.
@@ -59,6 +61,9 @@ type Handler struct {
 	o   Options
 	log *slog.Logger
 	obs Observer
+
+	streams      context.Context // cancelled by CloseStreams
+	closeStreams context.CancelFunc
 }
 
 // NewHandler returns the API handler over c.
@@ -75,8 +80,15 @@ func NewHandler(c kv.Client, o Options) *Handler {
 	if o.Rand == nil {
 		o.Rand = defaultRand
 	}
-	return &Handler{c: c, o: o, log: o.Logger, obs: o.Observer}
+	h := &Handler{c: c, o: o, log: o.Logger, obs: o.Observer}
+	h.streams, h.closeStreams = context.WithCancel(context.Background())
+	return h
 }
+
+// CloseStreams ends the requests that stay open (pg watches and
+// connection-leased joins) so that a server shutdown need not wait for
+// them.
+func (h *Handler) CloseStreams() { h.closeStreams() }
 
 // statusWriter remembers the status written.
 type statusWriter struct {
@@ -148,6 +160,8 @@ func parseRoute(segs []string) (route, bool) {
 		return route{kind: "search"}, true
 	case "admin":
 		return route{kind: "admin", rest: segs[1:]}, true
+	case "pg", "pg-member":
+		return route{kind: segs[0], rest: segs[1:]}, true
 	case "riak":
 		switch {
 		case n == 1:
@@ -311,6 +325,12 @@ func (h *Handler) serve(w *statusWriter, r *nethttp.Request) string {
 	case "admin":
 		h.serveAdmin(w, r, rt)
 		return "admin"
+	case "pg":
+		h.servePG(w, r, rt)
+		return "pg"
+	case "pg-member":
+		h.servePGMember(w, r, rt)
+		return "pg"
 	case "linkwalk":
 		h.serveLinkWalk(w, r, rt)
 		return "get"

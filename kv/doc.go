@@ -17,6 +17,10 @@
 // delete writes a tombstone and, once all N primaries hold it, reaps it
 // after delete_mode.
 //
+// PG (pg.go, pgwatch.go) is the process-group service over the pg bucket
+// type: owner-written members with join counts, leases, pruning by the
+// cluster's view of owners, picks, which-groups and watches; docs/pg.md.
+//
 // I/O happens only through injected interfaces: storage.Engine, clock.Clock,
 // and a Metrics observer. Callers: http (through Client) and the node
 // wiring.

@@ -42,6 +42,9 @@ type Props struct {
 	// numeric_max, longest, or one registered in Go), whose result is
 	// written back.
 	Resolver string
+	// AllowPatterns (riakgo, pg bucket types): group names may hold '*'
+	// wildcards that concrete names match (cpg's pattern groups).
+	AllowPatterns bool
 }
 
 // DefaultProps returns the properties of the default bucket type, Riak's
@@ -191,6 +194,7 @@ var propSetters = map[string]propSetter{
 	"allow_mult":      boolProp(func(p *Props) *bool { return &p.AllowMult }),
 	"last_write_wins": boolProp(func(p *Props) *bool { return &p.LastWriteWins }),
 	"dvv_enabled":     boolProp(func(p *Props) *bool { return &p.DVVEnabled }),
+	"allow_patterns":  boolProp(func(p *Props) *bool { return &p.AllowPatterns }),
 	"notfound_ok":     boolProp(func(p *Props) *bool { return &p.NotFoundOK }),
 	"basic_quorum":    boolProp(func(p *Props) *bool { return &p.BasicQuorum }),
 	"young_vclock":    posInt64Prop(func(p *Props) *int64 { return &p.YoungVclock }),
@@ -284,6 +288,9 @@ func ApplyJSON(base Props, raw map[string]json.RawMessage) (Props, error) {
 	if p.Datatype != "" && !p.AllowMult {
 		reasons["allow_mult"] = "Data Type buckets must be allow_mult=true"
 	}
+	if p.AllowPatterns && p.Datatype != "pg" {
+		reasons["allow_patterns"] = "allow_patterns needs a bucket type with datatype pg"
+	}
 	if len(reasons) > 0 {
 		return base, &PropsError{Reasons: reasons}
 	}
@@ -323,6 +330,9 @@ func (p Props) JSON(name string) map[string]any {
 	}
 	if p.Resolver != "" {
 		m["resolver"] = p.Resolver
+	}
+	if p.AllowPatterns {
+		m["allow_patterns"] = true
 	}
 	return m
 }

@@ -50,7 +50,7 @@ type TypeInfo struct {
 }
 
 var supportedDatatypes = map[string]bool{"counter": true, "set": true, "map": true, "hll": true, "gset": true,
-	"oplog": true, "bcounter": true}
+	"oplog": true, "bcounter": true, "pg": true}
 
 const typesIndexKey = "btypes"
 

@@ -87,7 +87,7 @@ func TestAdminBucketTypeCLI(t *testing.T) {
 	p := startNode(t, dir)
 	u := p.url
 
-	if out := adminOK(t, u, "bucket-type", "list"); out != "default (active)\n" {
+	if out := adminOK(t, u, "bucket-type", "list"); out != "default (active)\npg (active)\n" {
 		t.Errorf("list on a fresh node: %q", out)
 	}
 	if out := adminOK(t, u, "bucket-type", "create", "maps", `{"props":{"datatype":"map"}}`); out != "maps created\n" {
@@ -102,7 +102,7 @@ func TestAdminBucketTypeCLI(t *testing.T) {
 			t.Errorf("status after create: %s = %q, want %q (all: %v)", k, props[k], v, props)
 		}
 	}
-	if out := adminOK(t, u, "bucket-type", "list"); out != "default (active)\nmaps (not active)\n" {
+	if out := adminOK(t, u, "bucket-type", "list"); out != "default (active)\nmaps (not active)\npg (active)\n" {
 		t.Errorf("list after create: %q", out)
 	}
 	if out := adminOK(t, u, "bucket-type", "activate", "maps"); out != "maps has been activated\n" {
@@ -112,7 +112,7 @@ func TestAdminBucketTypeCLI(t *testing.T) {
 	if first != "maps is active" || props["active"] != "true" {
 		t.Errorf("status after activate: %q %v", first, props)
 	}
-	if out := adminOK(t, u, "bucket-type", "list"); out != "default (active)\nmaps (active)\n" {
+	if out := adminOK(t, u, "bucket-type", "list"); out != "default (active)\nmaps (active)\npg (active)\n" {
 		t.Errorf("list after activate: %q", out)
 	}
 	if out := adminOK(t, u, "bucket-type", "update", "maps", `{"props":{"n_val":5}}`); out != "maps updated\n" {
@@ -175,7 +175,7 @@ func TestAdminBucketTypeCLI(t *testing.T) {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr())
 	}
 	p2 := startNode(t, dir)
-	if out := adminOK(t, p2.url, "bucket-type", "list"); out != "default (active)\nmaps (active)\nplain (not active)\nplain2 (not active)\n" {
+	if out := adminOK(t, p2.url, "bucket-type", "list"); out != "default (active)\nmaps (active)\npg (active)\nplain (not active)\nplain2 (not active)\n" {
 		t.Errorf("list after restart: %q", out)
 	}
 	if _, props = statusProps(t, adminOK(t, p2.url, "bucket-type", "status", "maps")); props["n_val"] != "5" {

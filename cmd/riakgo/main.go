@@ -14,6 +14,7 @@ commands:
   start        run a node (flags: riakgo start -h)
   admin        riak-admin's verbs against a running node (riakgo admin -h)
   bench        run the HTTP load generator against a node (riakgo bench -h)
+  pg           process groups: join, leave, members, pick, watch, bench (riakgo pg -h)
   bench-bare   serve the bare net/http ceiling used by bench --ceiling
   bench-handoff  handoff throughput between two processes vs a plain TCP copy (riakgo bench-handoff -h)
   lab          replay a concurrent history under each sibling strategy (docs/lab.md)
@@ -33,6 +34,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runAdmin(args[1:], stdout, stderr)
 	case "bench":
 		return runBench(args[1:], stdout, stderr)
+	case "pg":
+		return runPG(args[1:], stdout, stderr)
 	case "lab":
 		return runLab(args[1:], stdout, stderr)
 	case "bench-bare":

@@ -28,7 +28,7 @@ type Registry struct {
 	sizePut      prometheus.Observer
 }
 
-var ops = []string{"get", "put", "delete", "props", "ping", "list", "index", "admin", "other"}
+var ops = []string{"get", "put", "delete", "props", "ping", "list", "index", "admin", "pg", "other"}
 
 // New returns a registry with riakgo's metrics and the Go runtime and
 // process collectors.
@@ -36,7 +36,7 @@ func New() *Registry {
 	r := &Registry{reg: prometheus.NewRegistry()}
 	r.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "riakgo", Name: "request_duration_seconds",
-		Help:    "HTTP request latency by operation (get, put, delete, props, ping, list, index, admin, other).",
+		Help:    "HTTP request latency by operation (get, put, delete, props, ping, list, index, admin, pg, other).",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18), // 100µs .. ~13s
 	}, []string{"op"})
 	r.responses = prometheus.NewCounterVec(prometheus.CounterOpts{

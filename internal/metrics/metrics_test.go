@@ -42,3 +42,22 @@ func TestRegistryExportsRequestAndObjectMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestRegistryExportsPGStats(t *testing.T) {
+	r := New()
+	r.RegisterPG(func() PGStats {
+		return PGStats{Groups: 2, Members: 5, Leases: 1, WatchStreams: 3, Joins: 7, Leaves: 4, LeaseLapses: 1, Prunes: 6, Repairs: 2}
+	})
+	r.Request("pg", 200, time.Millisecond)
+	out := scrape(t, r)
+	for _, want := range []string{
+		"riakgo_pg_groups 2", "riakgo_pg_members 5", "riakgo_pg_leases 1", "riakgo_pg_watch_streams 3",
+		"riakgo_pg_joins_total 7", "riakgo_pg_leaves_total 4", "riakgo_pg_lease_lapses_total 1",
+		"riakgo_pg_prunes_total 6", "riakgo_pg_repairs_total 2",
+		`riakgo_request_duration_seconds_count{op="pg"} 1`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("metrics output lacks %q", want)
+		}
+	}
+}

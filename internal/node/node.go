@@ -129,6 +129,7 @@ type Node struct {
 	cl      *cluster
 	mgr     *handoff.Manager
 	aae     *handoff.Exchanger
+	pg      *nodePG
 	done    chan error
 }
 
@@ -270,14 +271,19 @@ func Start(cfg Config) (*Node, error) {
 		}
 	}
 
+	if err := n.startPG(); err != nil {
+		return fail(err)
+	}
+	cleanup = append(cleanup, n.stopPG)
 	h := riakhttp.NewHandler(n.svc, riakhttp.Options{Logger: log, Observer: n.metrics, Metrics: n.metrics.Handler(), Version: cfg.Version, Cluster: n,
-		ExtraStats: n.extraStats})
+		ExtraStats: n.extraStats, PG: n.pg.pg})
 	n.srv = &nethttp.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	n.srv.RegisterOnShutdown(h.CloseStreams) // pg watches and held joins end at shutdown
 	go func() { n.done <- n.srv.Serve(n.ln) }()
 	meta.Ready = true
 	if err := ml.SetLocalMeta(meta); err != nil {
@@ -331,6 +337,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	n.ml.Shutdown()
 	close(n.cl.stop)
 	n.cl.wg.Wait()
+	n.stopPG()
 	n.mgr.Close()
 	n.aae.Close()
 	n.svc.Close()

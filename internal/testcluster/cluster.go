@@ -1,6 +1,7 @@
 package testcluster
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -36,6 +37,8 @@ type Options struct {
 	// nodes can join and leave with plan/commit, and Tick runs gossip and
 	// the handoff scan. Otherwise the ring is fixed, dealt round-robin.
 	Dynamic bool
+	// ConfigurePG, if set, adjusts each node's process-group configuration.
+	ConfigurePG func(i int, c *kv.PGConfig)
 }
 
 // Start is the manual clock's initial time.
@@ -48,13 +51,18 @@ type Node struct {
 	Svc   *kv.Service
 	// Mgr runs the node's transfers; Drv decides them (as a real node's
 	// tick does).
-	Mgr   *handoff.Manager
-	Drv   *transfers.Driver
-	AAE   *handoff.Exchanger
-	alive bool
+	Mgr *handoff.Manager
+	Drv *transfers.Driver
+	AAE *handoff.Exchanger
 	// state is the node's cluster state in a dynamic cluster (zero in a
 	// static one).
 	state ring.State
+	// PG is the node's process-group service; Incarnation is its boot
+	// incarnation (1, then one more at every Restart).
+	PG          *kv.PG
+	Incarnation uint64
+	alive       bool
+	removed     bool
 }
 
 // Cluster is N nodes in one process.
@@ -180,6 +188,65 @@ func (c *Cluster) start(i int) {
 	}
 	if nd.AAE, err = handoff.NewExchanger(acfg); err != nil {
 		c.t.Fatalf("start %s: %v", nd.ID, err)
+	}
+	c.mu.Lock()
+	nd.Incarnation++
+	inc := nd.Incarnation
+	c.mu.Unlock()
+	pcfg := kv.PGConfig{Incarnation: inc, View: c.view(nd.ID)}
+	if c.opts.ConfigurePG != nil {
+		c.opts.ConfigurePG(i, &pcfg)
+	}
+	if nd.PG, err = kv.NewPG(svc, pcfg); err != nil {
+		c.t.Fatalf("start pg on %s: %v", nd.ID, err)
+	}
+}
+
+// view is node `of`'s view of the cluster for process groups: every
+// node's current incarnation and removal are known at once (gossip in an
+// instant), reachability follows up.
+func (c *Cluster) view(of ring.NodeID) func(ring.NodeID) kv.PGNodeView {
+	up := c.up(of)
+	return func(id ring.NodeID) kv.PGNodeView {
+		v := kv.PGNodeView{Up: up(id)}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, n := range c.Nodes {
+			if n.ID == id {
+				v.Incarnation, v.Removed = n.Incarnation, n.removed
+			}
+		}
+		return v
+	}
+}
+
+// ForceRemove removes node i from the cluster as "cluster force-remove"
+// does, killing it first if it is alive: every other node learns at once
+// that it is gone for good.
+func (c *Cluster) ForceRemove(i int) {
+	c.mu.Lock()
+	alive := c.Nodes[i].alive
+	c.mu.Unlock()
+	if alive {
+		c.Kill(i)
+	}
+	c.mu.Lock()
+	c.Nodes[i].removed = true
+	c.mu.Unlock()
+}
+
+// PGTick runs every live node's process-group tick (leases, repairs,
+// watches) without moving the clock; tests call it after advancing the
+// clock. (Tick, in dynamic.go, is a whole node period: clock, gossip,
+// handoff, anti-entropy and this.)
+func (c *Cluster) PGTick() {
+	for _, nd := range c.Nodes {
+		c.mu.Lock()
+		alive := nd.alive
+		c.mu.Unlock()
+		if alive {
+			nd.PG.Tick(context.Background())
+		}
 	}
 }
 

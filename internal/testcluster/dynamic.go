@@ -1,6 +1,7 @@
 package testcluster
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -222,6 +223,7 @@ func (c *Cluster) Tick() {
 		}
 		nd.Mgr.Sweep()
 		nd.AAE.Step(r, transfers, c.up(nd.ID))
+		nd.PG.Tick(context.Background())
 	}
 	c.gossip()
 }

@@ -66,6 +66,12 @@ const (
 	MsgAAEKeys MsgType = 27
 )
 
+// Process groups (pg bucket type). Bodies are defined by package kv.
+const (
+	// MsgPGSet has the coordinator of a pg key sync an owner's members.
+	MsgPGSet MsgType = 40
+)
+
 // Message types reserved for tests (transport conformance suites, fuzzing).
 // Product code never sends or handles them.
 const (
@@ -95,6 +101,7 @@ var msgNames = [256]string{
 	MsgHandoffStatus: "handoff_status",
 	MsgAAETree:       "aae_tree",
 	MsgAAEKeys:       "aae_keys",
+	MsgPGSet:         "pg_set",
 
 	MsgTest1: "test1",
 	MsgTest2: "test2",
