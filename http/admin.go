@@ -45,7 +45,7 @@ func jsonError(w nethttp.ResponseWriter, status int, msg string) {
 func (h *Handler) serveAdmin(w nethttp.ResponseWriter, r *nethttp.Request, rt route) {
 	rest := rt.rest
 	if len(rest) > 0 && (rest[0] == "cluster" || rest[0] == "member-status" || rest[0] == "ring-status" || rest[0] == "transfers" ||
-		rest[0] == "aae-status" || rest[0] == "aae-rebuild") {
+		rest[0] == "aae-status" || rest[0] == "aae-rebuild" || rest[0] == "down") {
 		h.serveCluster(w, r, rest)
 		return
 	}

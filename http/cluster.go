@@ -19,6 +19,7 @@ import (
 // `ring-status`:
 //
 //	GET  /admin/transfers         every member's active transfers and waiting partitions
+//	POST /admin/down              body {"node":"name"}: mark an unreachable member down
 //	GET  /admin/aae-status        this node's anti-entropy counters and trees awaiting a build
 //	POST /admin/aae-rebuild[?partition=P]  rebuild this node's trees (all, or one partition's)
 //	POST /admin/cluster/join      body {"seed":"host:port"} (a member's gossip address)
@@ -58,6 +59,9 @@ type ClusterAdmin interface {
 	ClusterCommit(ctx context.Context, forwarded bool) error
 	// ClusterTransfers gathers every member's handoff status.
 	ClusterTransfers(ctx context.Context) (TransfersJSON, error)
+	// ClusterDown marks an unreachable member down (riak-admin down), so
+	// that plans can be committed without it.
+	ClusterDown(ctx context.Context, node ring.NodeID) error
 	// AAEStatus is this node's anti-entropy status.
 	AAEStatus() AAEJSON
 	// AAERebuild has this node rebuild the anti-entropy trees of one
@@ -243,6 +247,25 @@ func (h *Handler) serveCluster(w nethttp.ResponseWriter, r *nethttp.Request, res
 			return
 		}
 		writeJSON(w, 200, tj)
+	case rest[0] == "down" && len(rest) == 1:
+		if !allow(w, r, "POST") {
+			return
+		}
+		var body struct {
+			Node string `json:"node"`
+		}
+		if !readJSONBody(w, r, &body) {
+			return
+		}
+		if body.Node == "" {
+			jsonError(w, 400, "node is required")
+			return
+		}
+		if err := ca.ClusterDown(r.Context(), ring.NodeID(body.Node)); err != nil {
+			clusterError(w, err)
+			return
+		}
+		writeJSON(w, 200, map[string]string{"node": body.Node})
 	case rest[0] == "aae-status" && len(rest) == 1:
 		if !allow(w, r, "GET", "HEAD") {
 			return

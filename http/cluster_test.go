@@ -26,6 +26,16 @@ type fakeCluster struct {
 
 func (f *fakeCluster) Self() ring.NodeID { return "a" }
 
+func (f *fakeCluster) ClusterDown(ctx context.Context, node ring.NodeID) error {
+	if node == "a" {
+		return &AdminError{Status: 409, Reason: "is_up", Msg: "a is up"}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.staged = append(f.staged, "down "+string(node))
+	return nil
+}
+
 func (f *fakeCluster) AAEStatus() AAEJSON {
 	return AAEJSON{Node: "a", Status: handoff.AAEStatus{Exchanges: 9, KeysRepaired: 4}, Unbuilt: []int{3}}
 }
@@ -119,6 +129,15 @@ func TestClusterRoutes(t *testing.T) {
 	}
 	if r = e.do("POST", "/admin/transfers", nil, nil); r.StatusCode != 405 {
 		t.Fatalf("POST transfers: %d", r.StatusCode)
+	}
+	if r = e.do("POST", "/admin/down", nil, []byte(`{"node":"b"}`)); r.StatusCode != 200 {
+		t.Fatalf("down: %d %s", r.StatusCode, r.Body())
+	}
+	if r = e.do("POST", "/admin/down", nil, []byte(`{"node":"a"}`)); r.StatusCode != 409 || !strings.Contains(r.Body(), "is_up") {
+		t.Fatalf("down of an up node: %d %s", r.StatusCode, r.Body())
+	}
+	if r = e.do("POST", "/admin/down", nil, []byte(`{}`)); r.StatusCode != 400 {
+		t.Fatalf("down without a node: %d %s", r.StatusCode, r.Body())
 	}
 	r = e.do("GET", "/admin/aae-status", nil, nil)
 	var aj AAEJSON

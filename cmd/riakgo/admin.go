@@ -30,6 +30,7 @@ commands:
   cluster plan               show the staged changes and their transitions
   cluster commit             apply the staged changes (on the claimant)
   cluster clear              discard the staged changes
+  down NODE                  mark an unreachable member down, so that changes can be committed without it
   member-status              members, their status and ring ownership
   ring-status                claimant, pending ownership handoffs, unreachable nodes
   transfers                  partitions waiting to hand off and active transfers with progress
@@ -92,6 +93,8 @@ func runAdmin(args []string, stdout, stderr io.Writer) int {
 		return adminCluster(c, rest[1:], stdout, stderr)
 	case "member-status":
 		return adminMemberStatus(c, rest[1:], stdout, stderr)
+	case "down":
+		return adminDown(c, rest[1:], stdout, stderr)
 	case "ring-status":
 		return adminRingStatus(c, rest[1:], stdout, stderr)
 	case "transfers":

@@ -383,3 +383,28 @@ func quoteJoin(ns []string) string {
 	}
 	return strings.Join(q, ",")
 }
+
+// adminDown is riak-admin down NODE.
+func adminDown(c *adminClient, args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprint(stderr, adminUsage)
+		return 2
+	}
+	b, _ := json.Marshal(map[string]string{"node": args[0]})
+	code, body, err := c.do("POST", "/admin/down", b)
+	if err != nil {
+		fmt.Fprintf(stderr, "riakgo admin: %v\n", err)
+		return 1
+	}
+	if code != http.StatusOK {
+		var a adminAnswer
+		_ = json.Unmarshal(body, &a)
+		if a.Reason == "is_up" {
+			fmt.Fprintf(stderr, "Failed: %q is up\n", args[0])
+			return 1
+		}
+		return clusterFailure(stderr, "down", args[0], a, body)
+	}
+	fmt.Fprintf(stdout, "Success: %q marked as down\n", args[0])
+	return 0
+}

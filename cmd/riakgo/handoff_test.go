@@ -632,3 +632,56 @@ func TestWipedNodeRestoredByAAE(t *testing.T) {
 		return nil
 	})
 }
+
+// riak-admin down: a dead member is marked down, and a force-remove of it
+// can then be planned and committed; its data stays readable from the
+// other replicas, and anti-entropy fills the partitions that were its.
+func TestDownAndForceRemoveDeadNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process cluster test")
+	}
+	nodes, _, _, _ := formCluster(t, "--aae-interval", "200ms")
+	dumpOnFailure(t, &nodes)
+	n1, n2 := nodes[0].url, nodes[1].url
+	if errs := parallel(300, func(i int) error {
+		code, err := put(fmt.Sprintf("%s/buckets/d/keys/k%03d?w=3", n1, i), fmt.Sprint(i))
+		if err != nil || code != 204 {
+			return fmt.Errorf("put %d: %d %v", i, code, err)
+		}
+		return nil
+	}); len(errs) > 0 {
+		t.Fatal(errs[0])
+	}
+	if out := adminFails(t, n1, "down", "riakgo2@127.0.0.1"); !strings.Contains(out, `"riakgo2@127.0.0.1" is up`) {
+		t.Errorf("down of an up node: %s", out)
+	}
+	nodes[2].cmd.Process.Kill()
+	nodes[2].cmd.Wait()
+	deadline := time.Now().Add(90 * time.Second)
+	pollAdmin(t, "node 3 unreachable", deadline, func(out string, code int) bool {
+		return code == 0 && !strings.Contains(out, "All nodes are up and reachable")
+	}, n1, "ring-status")
+	if out := adminOK(t, n1, "down", "riakgo3@127.0.0.1"); !strings.Contains(out, `Success: "riakgo3@127.0.0.1" marked as down`) {
+		t.Errorf("down: %s", out)
+	}
+	pollAdmin(t, "node 3 down in member-status", deadline, func(out string, code int) bool {
+		return code == 0 && strings.Contains(out, "Down:1")
+	}, n2, "member-status")
+	adminOK(t, n2, "cluster", "force-remove", "riakgo3@127.0.0.1")
+	pollAdmin(t, "plan with the force-remove", deadline, func(out string, code int) bool {
+		return code == 0 && strings.Contains(out, "force-remove") && strings.Contains(out, "riakgo3@127.0.0.1")
+	}, n1, "cluster", "plan")
+	adminOK(t, n1, "cluster", "commit")
+	pollAdmin(t, "2 valid members", deadline, func(out string, code int) bool {
+		return code == 0 && !strings.Contains(out, "riakgo3@") && strings.Contains(out, "Valid:2 / Leaving:0 / Exiting:0 / Joining:0 / Down:0")
+	}, n1, "member-status")
+	if errs := parallel(300, func(i int) error {
+		code, body, err := get(fmt.Sprintf("%s/buckets/d/keys/k%03d?r=2", n2, i))
+		if err != nil || code != 200 || body != fmt.Sprint(i) {
+			return fmt.Errorf("get %d: %d %q %v", i, code, body, err)
+		}
+		return nil
+	}); len(errs) > 0 {
+		t.Fatalf("%d keys unreadable after the force-remove, first: %v", len(errs), errs[0])
+	}
+}

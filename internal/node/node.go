@@ -498,3 +498,12 @@ func (n *Node) AAERebuild(p int) (int, error) {
 	}
 	return count, nil
 }
+
+// ClusterDown implements riakhttp.ClusterAdmin: riak-admin down, for a
+// member this node cannot reach.
+func (n *Node) ClusterDown(ctx context.Context, node ring.NodeID) error {
+	if node == n.Self() || n.ml.Up(node) {
+		return &riakhttp.AdminError{Status: 409, Reason: "is_up", Msg: fmt.Sprintf("%s is up", node)}
+	}
+	return n.cl.update(func(st ring.State, now int64) (ring.State, error) { return st.MarkDown(n.Self(), node, now) })
+}
