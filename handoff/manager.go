@@ -373,6 +373,19 @@ func (m *Manager) startQueued() {
 	}
 }
 
+// Forget drops the resume points of partition p's transfers (the
+// transfer was abandoned: a later one starts from the beginning, with the
+// vnode tracking writes afresh).
+func (m *Manager) Forget(p int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k := range m.resume {
+		if k.p == p {
+			delete(m.resume, k)
+		}
+	}
+}
+
 // Running reports whether a transfer of j is active.
 func (m *Manager) Running(j Job) bool {
 	m.mu.Lock()
@@ -626,6 +639,13 @@ func (m *Manager) run(k jobKey, o *outbound) {
 			break
 		}
 		m.log.Warn("handoff interrupted; resuming", "job", j.String(), "attempt", attempt+1, "err", err)
+	}
+	if err != nil && !errors.Is(err, errBusy) && m.base.Err() == nil {
+		// Free the receiver's slot now rather than at its sweep (best
+		// effort: it may be the receiver that is gone).
+		ctx, cancel := context.WithTimeout(m.base, 5*time.Second)
+		_ = m.cfg.Transport.Call(ctx, j.To, wire.MsgHandoffEnd, endReq{ID: o.pr.ID}, nil)
+		cancel()
 	}
 	// Done runs while the transfer still holds its slot, so that a scan
 	// running meanwhile sees it running or done, never neither (which

@@ -324,6 +324,10 @@ func (s *Service) AAEBuild(ctx context.Context, p int) (time.Duration, error) {
 		err = ctx.Err()
 	}
 	it.Close()
+	// Under every key lock: no write is between choosing the delta and
+	// updating it (aaeUpdate runs under its key's lock).
+	v.lockAll()
+	defer v.unlockAll()
 	v.aae.mu.Lock()
 	defer v.aae.mu.Unlock()
 	delta := v.aae.delta

@@ -140,9 +140,10 @@ func (s *Service) HandoffEstimate(p int) int64 {
 // synced to stable storage before it returns. The vnode's key locks are
 // held for the batch (a receiving vnode serves little else).
 func (s *Service) HandoffReceive(p int, items []HandoffItem) error {
-	if s.isClosed() {
+	if !s.startBackground() {
 		return ErrClosed
 	}
+	defer s.doneBackground()
 	v, err := s.localVnode(p)
 	if err != nil {
 		return err
@@ -175,6 +176,9 @@ func (s *Service) HandoffReceive(p int, items []HandoffItem) error {
 	defer v.unlockAll()
 	if to, fwd := v.forwarding(); fwd {
 		return &ForwardError{To: to}
+	}
+	if v.shut.Load() {
+		return ErrClosed
 	}
 	// A batch from a fold comes in key order: its local copies are read
 	// with one iterator over its range instead of a point read per key
@@ -370,9 +374,11 @@ func (s *Service) DropPartition(p int) error {
 		return fmt.Errorf("riakgo/kv: partition %d is not forwarding; its data cannot be dropped", p)
 	}
 	s.fwd[p].Store(&to)
+	// Pending reaps end first: a reap callback waits for a key lock, and
+	// stopTimers waits for running callbacks.
+	v.stopTimers()
 	v.lockAll()
 	defer v.unlockAll()
-	v.stopTimers()
 	if err := s.cfg.Engine.DropPartition(storage.Partition(p)); err != nil {
 		return err
 	}
@@ -382,6 +388,16 @@ func (s *Service) DropPartition(p int) error {
 		s.vcfg.cache.dropPartition(v.part)
 	}
 	return nil
+}
+
+// HoldReaps sets whether partition p keeps its tombstones: while a
+// transfer of p from or to this node is planned, and for a while after one
+// was abandoned, a reaped tombstone could let an older copy on the other
+// node come back.
+func (s *Service) HoldReaps(p int, hold bool) {
+	if p >= 0 && p < len(s.hold) {
+		s.hold[p].Store(hold)
+	}
 }
 
 // ForwardPartition sets (or, with "", clears) where requests for partition

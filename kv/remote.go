@@ -199,6 +199,9 @@ func (s *Service) registerHandlers(t transport.Transport) {
 		if err := body.Decode(&req); err != nil {
 			return nil, err
 		}
+		if s.forwardTo(req.Partition) != "" {
+			return vnodeResp{}, nil // moving or moved: its tombstones stay
+		}
 		v, err := s.localVnode(req.Partition)
 		if err != nil {
 			return nil, err

@@ -186,6 +186,7 @@ type Service struct {
 	buckets *buckets
 	vnodes  []atomic.Pointer[Vnode]       // by partition: owned ones at start, fallbacks on demand
 	fwd     []atomic.Pointer[ring.NodeID] // by partition: where to forward after a drop
+	hold    []atomic.Bool                 // by partition: keep tombstones (HoldReaps)
 	vcfg    vnodeConfig
 	openMu  sync.Mutex // serialises opening vnodes
 	tr      transport.Transport
@@ -244,9 +245,11 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.vcfg = vnodeConfig{eng: cfg.Engine, clk: cfg.Clock, log: cfg.Logger, limits: cfg.Limits, rand: cfg.Rand,
-		cache: newObjCache(cfg.ObjectCacheBytes), home: s.homeOf}
+		cache: newObjCache(cfg.ObjectCacheBytes), home: s.homeOf,
+		held: func(p storage.Partition) bool { return s.hold[p].Load() }}
 	s.vnodes = make([]atomic.Pointer[Vnode], cfg.Ring.Size())
 	s.fwd = make([]atomic.Pointer[ring.NodeID], cfg.Ring.Size())
+	s.hold = make([]atomic.Bool, cfg.Ring.Size())
 	for p := range s.vnodes {
 		if cfg.Ring.Owner(p) != cfg.Node {
 			continue
@@ -315,6 +318,11 @@ func (s *Service) localVnode(p int) (*Vnode, error) {
 	if v := s.vnodes[p].Load(); v != nil {
 		return v, nil
 	}
+	if to := s.fwd[p].Load(); to != nil {
+		// Dropped here after an ownership transfer: never reopen it
+		// while requests are still forwarded.
+		return nil, &ForwardError{To: *to}
+	}
 	s.openMu.Lock()
 	defer s.openMu.Unlock()
 	if v := s.vnodes[p].Load(); v != nil {
@@ -341,6 +349,10 @@ func (s *Service) Close() error {
 	for p := range s.vnodes {
 		if v := s.Vnode(p); v != nil {
 			v.stopTimers()
+			// No write after this point: the saved trees match storage.
+			v.lockAll()
+			v.shut.Store(true)
+			v.unlockAll()
 			if err := v.saveTrees(); err != nil {
 				s.log.Warn("cannot save the anti-entropy trees; they will be rebuilt", "partition", p, "err", err)
 			}
@@ -788,7 +800,10 @@ func (r *runner) perform(a Action) {
 		}
 	}
 	t, _ := target(a)
-	if t.Node == s.cfg.Node {
+	if cp, ok := a.(SendCoordPut); ok && cp.Mutate != nil && s.Vnode(t.Partition) != nil {
+		// A data-type update runs on the local vnode even while it
+		// forwards: coordinate applies it and hands its result on.
+	} else if t.Node == s.cfg.Node {
 		if to := s.forwardTo(t.Partition); to != "" && to != s.cfg.Node {
 			// The partition is moving (or has moved) to another node.
 			a = retarget(a, to)

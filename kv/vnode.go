@@ -124,6 +124,12 @@ type Vnode struct {
 	ho atomic.Pointer[handoffState]
 	// closed is set when the partition's data was dropped here.
 	closed atomic.Bool
+	// shut is set when the service closes: writes are refused, so that
+	// the anti-entropy trees saved then match storage.
+	shut atomic.Bool
+	// held reports whether reaps of this partition wait (a transfer of
+	// it is planned or was abandoned recently; see Service.HoldReaps).
+	held func() bool
 
 	// aae are the anti-entropy trees; home gives a key's home partition.
 	aae  vnodeTrees
@@ -138,6 +144,7 @@ type vnodeConfig struct {
 	rand   func() uint64
 	cache  *objCache
 	home   func(Key) int
+	held   func(storage.Partition) bool
 }
 
 func vnodeMetaKey(p storage.Partition) []byte {
@@ -148,6 +155,9 @@ func vnodeMetaKey(p storage.Partition) []byte {
 // epochs past any it may have used before.
 func openVnode(p storage.Partition, cfg vnodeConfig) (*Vnode, error) {
 	v := &Vnode{part: p, eng: cfg.eng, clk: cfg.clk, log: cfg.log, limits: cfg.limits, rand: cfg.rand, seed: maphash.MakeSeed(), cache: cfg.cache, home: cfg.home}
+	if cfg.held != nil {
+		v.held = func() bool { return cfg.held(p) }
+	}
 	raw, err := cfg.eng.GetMeta(vnodeMetaKey(p))
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
@@ -413,6 +423,9 @@ func (v *Vnode) coordinate(k Key, put siblings.Sibling, ctx vclock.VClock, m Mut
 	if fwd && (m == nil || v.closed.Load()) {
 		return nil, &ForwardError{To: to}
 	}
+	if v.shut.Load() {
+		return nil, ErrClosed
+	}
 	local, err := v.cached(k)
 	if err != nil {
 		return nil, err
@@ -498,6 +511,9 @@ func (v *Vnode) merge(k Key, in *siblings.Object, props Props, sync bool) (*sibl
 	if to, fwd := v.forwarding(); fwd {
 		return nil, &ForwardError{To: to}
 	}
+	if v.shut.Load() {
+		return nil, ErrClosed
+	}
 	local, err := v.cached(k)
 	if err != nil {
 		return nil, err
@@ -523,7 +539,7 @@ func (v *Vnode) merge(k Key, in *siblings.Object, props Props, sync bool) (*sibl
 // tombstone. With a delay it removes it only if it is still the same
 // tombstone when the delay has passed.
 func (v *Vnode) Reap(k Key, mode DeleteMode) {
-	if mode.Keep || v.handingOff() {
+	if mode.Keep || v.reapsHeld() {
 		return // a tombstone must travel with an ownership transfer
 	}
 	if mode.Immediate || mode.Delay <= 0 {
@@ -560,6 +576,12 @@ func (v *Vnode) Reap(k Key, mode DeleteMode) {
 	v.timers[t] = struct{}{}
 }
 
+// reapsHeld reports whether tombstones must be kept: the vnode hands off,
+// or a transfer of its partition is planned or was abandoned recently.
+func (v *Vnode) reapsHeld() bool {
+	return v.handingOff() || (v.held != nil && v.held())
+}
+
 // stopTimers cancels pending reaps; the vnode schedules no more.
 func (v *Vnode) stopTimers() {
 	v.mu.Lock()
@@ -580,7 +602,7 @@ func (v *Vnode) reapIf(k Key, want []byte) {
 	st := v.stripe(k)
 	v.locks[st].Lock()
 	defer v.locks[st].Unlock()
-	if v.handingOff() || v.closed.Load() {
+	if v.reapsHeld() || v.closed.Load() || v.shut.Load() {
 		return
 	}
 	o, raw, err := v.read(k)

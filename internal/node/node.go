@@ -232,7 +232,7 @@ func Start(cfg Config) (*Node, error) {
 	cleanup = append(cleanup, func() { n.svc.Close() })
 	n.cl.svc = n.svc
 	n.cl.drv = transfers.NewDriver(self, n.svc, ml.Up, log.With("component", "handoff"))
-	hcfg := handoff.Config{Self: self, Transport: n.tr, Vnodes: transfers.Vnodes{Svc: n.svc}, Clock: cfg.Clock,
+	hcfg := handoff.Config{Self: self, Transport: n.tr, Vnodes: transfers.Vnodes{Svc: n.svc, Planned: n.cl.drv.Planned}, Clock: cfg.Clock,
 		Logger: log.With("component", "handoff"), Metrics: n.metrics, Concurrency: cfg.HandoffConcurrency, Done: n.cl.drv.Done}
 	if n.mgr, err = handoff.New(hcfg); err != nil {
 		return fail(err)

@@ -172,7 +172,7 @@ func (c *Cluster) start(i int) {
 	}
 	nd.Svc = svc
 	nd.Drv = transfers.NewDriver(nd.ID, svc, c.up(nd.ID), testlog.New(c.t).With("node", string(nd.ID)))
-	hcfg := handoff.Config{Self: nd.ID, Transport: cfg.Transport, Vnodes: transfers.Vnodes{Svc: svc}, Clock: c.Clock,
+	hcfg := handoff.Config{Self: nd.ID, Transport: cfg.Transport, Vnodes: transfers.Vnodes{Svc: svc, Planned: nd.Drv.Planned}, Clock: c.Clock,
 		Logger: testlog.New(c.t).With("node", string(nd.ID)), Done: nd.Drv.Done, Timeout: 30 * time.Second}
 	if c.opts.Handoff != nil {
 		c.opts.Handoff(i, &hcfg)

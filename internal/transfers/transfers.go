@@ -2,6 +2,7 @@ package transfers
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -12,8 +13,14 @@ import (
 	"github.com/riakgo/riakgo/ring"
 )
 
-// Vnodes adapts a kv.Service to handoff.Vnodes.
-type Vnodes struct{ Svc *kv.Service }
+// Vnodes adapts a kv.Service to handoff.Vnodes. Planned, if set, says
+// whether an ownership job is still planned (the driver's view); a job
+// that is not is refused at its start, so an abandoned transfer does not
+// start tracking again.
+type Vnodes struct {
+	Svc     *kv.Service
+	Planned func(handoff.Job) bool
+}
 
 var _ handoff.Vnodes = Vnodes{}
 
@@ -32,6 +39,9 @@ func (v Vnodes) Receive(p int, items []handoff.Item) error {
 
 // Starting implements handoff.Vnodes.
 func (v Vnodes) Starting(j handoff.Job) error {
+	if j.Kind == handoff.Ownership && v.Planned != nil && !v.Planned(j) {
+		return fmt.Errorf("riakgo/transfers: %s is no longer planned", j)
+	}
 	return v.Svc.HandoffStarting(j.Partition, j.Kind == handoff.Ownership, j.To)
 }
 
@@ -62,6 +72,12 @@ func toKV(items []handoff.Item) []kv.HandoffItem {
 // partition it dropped (nodes that have not seen the new ring yet).
 const ForwardGrace = 30
 
+// AbandonHold is how many scans a node keeps the tombstones of a
+// partition whose ownership transfer was abandoned: the target may hold
+// older copies from the partial transfer and return them by hinted
+// handoff, and a reaped tombstone would let them come back.
+const AbandonHold = 600
+
 // Driver makes the handoff decisions of one node. Step is called on every
 // periodic tick; Done is the manager's completion callback.
 type Driver struct {
@@ -71,9 +87,11 @@ type Driver struct {
 	up   func(ring.NodeID) bool
 	log  *slog.Logger
 
-	mu      sync.Mutex
-	done    map[int]ring.NodeID // ownership transfers completed, by partition
-	dropped map[int]int         // partitions dropped: scans since
+	mu        sync.Mutex
+	done      map[int]ring.NodeID // ownership transfers completed, by partition
+	dropped   map[int]int         // partitions dropped: scans since
+	abandoned map[int]int         // partitions whose transfer was abandoned: scans since
+	planned   map[int]ring.NodeID // ownership transfers from this node, as of the last Step
 }
 
 // NewDriver returns a driver; set the manager with SetManager before the
@@ -85,11 +103,20 @@ func NewDriver(self ring.NodeID, svc *kv.Service, up func(ring.NodeID) bool, log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Driver{self: self, svc: svc, up: up, log: log, done: map[int]ring.NodeID{}, dropped: map[int]int{}}
+	return &Driver{self: self, svc: svc, up: up, log: log, done: map[int]ring.NodeID{}, dropped: map[int]int{},
+		abandoned: map[int]int{}, planned: map[int]ring.NodeID{}}
 }
 
 // SetManager sets the handoff manager the driver starts jobs on.
 func (d *Driver) SetManager(m *handoff.Manager) { d.mgr = m }
+
+// Planned reports whether ownership job j is planned as of the last Step
+// (for Vnodes.Planned).
+func (d *Driver) Planned(j handoff.Job) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.planned[j.Partition] == j.To
+}
 
 // Done records a finished outbound transfer (handoff.Config.Done).
 func (d *Driver) Done(j handoff.Job, err error) {
@@ -121,6 +148,10 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 	var jobs []handoff.Job
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	clear(d.planned)
+	for p, t := range planned {
+		d.planned[p] = t.To
+	}
 	for _, t := range transfers {
 		if t.From != d.self || t.Complete {
 			continue
@@ -166,6 +197,8 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 			// partition, hinted handoff returns it to the owner.
 			d.log.Info("ownership transfer abandoned", "partition", p, "to", to, "owner", owner)
 			d.svc.HandoffAbort(p)
+			d.mgr.Forget(p)
+			d.abandoned[p] = 0
 			delete(d.done, p)
 		}
 	}
@@ -181,6 +214,20 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 			continue
 		}
 		d.dropped[p] = n + 1
+	}
+	// Tombstones stay while a transfer of a partition from or to this node
+	// is planned, and for a while after one was abandoned.
+	for p, n := range d.abandoned {
+		if n >= AbandonHold {
+			delete(d.abandoned, p)
+		} else {
+			d.abandoned[p] = n + 1
+		}
+	}
+	for p := 0; p < r.Size(); p++ {
+		_, from := planned[p]
+		_, ab := d.abandoned[p]
+		d.svc.HoldReaps(p, from || incoming[p] || ab)
 	}
 	// Hinted handoff: fallback vnodes holding data whose owner is up.
 	for _, p := range d.svc.Partitions() {
