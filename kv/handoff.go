@@ -447,17 +447,7 @@ func (v *Vnode) dropIfUnchanged(k Key, raw []byte) bool {
 	if err != nil || cur == nil || !bytes.Equal(cur, raw) {
 		return false
 	}
-	var b storage.Batch
-	b.Delete(v.part, appendStorageKey(nil, k))
-	addIndexChanges(&b, v.part, k, o, nil)
-	if err := v.eng.Write(&b, storage.WriteOptions{}); err != nil {
-		v.stored(k, st, nil, 0, false)
-		v.aaeInvalidate()
-		return false
-	}
-	v.stored(k, st, nil, 0, true)
-	v.aaeUpdate(k, o, nil)
-	return true
+	return v.deleteLocked(k, st, o) == nil
 }
 
 // parseStorageKey decodes a data-space key (see appendStorageKey).

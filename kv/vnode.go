@@ -612,17 +612,24 @@ func (v *Vnode) reapIf(k Key, want []byte) {
 	if want != nil && !bytes.Equal(raw, want) {
 		return
 	}
+	if err := v.deleteLocked(k, st, o); err != nil && v.log != nil {
+		v.log.Warn("reap tombstone", "key", k.String(), "err", err)
+	}
+}
+
+// deleteLocked removes k (stored as o) and its index entries, and records
+// it in the object cache and the anti-entropy tree; k's stripe lock st is
+// held.
+func (v *Vnode) deleteLocked(k Key, st int, o *siblings.Object) error {
 	var b storage.Batch
 	b.Delete(v.part, appendStorageKey(nil, k))
 	addIndexChanges(&b, v.part, k, o, nil)
 	if err := v.eng.Write(&b, storage.WriteOptions{}); err != nil {
 		v.stored(k, st, nil, 0, false)
 		v.aaeInvalidate()
-		if v.log != nil {
-			v.log.Warn("reap tombstone", "key", k.String(), "err", err)
-		}
-		return
+		return err
 	}
 	v.stored(k, st, nil, 0, true)
 	v.aaeUpdate(k, o, nil)
+	return nil
 }
