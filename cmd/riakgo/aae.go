@@ -19,18 +19,8 @@ func adminAAEStatus(c *adminClient, args []string, stdout, stderr io.Writer) int
 		fmt.Fprint(stderr, adminUsage)
 		return 2
 	}
-	code, body, err := c.do("GET", "/admin/aae-status", nil)
-	if err != nil {
-		fmt.Fprintf(stderr, "riakgo admin: %v\n", err)
-		return 1
-	}
-	if code != http.StatusOK {
-		fmt.Fprintf(stderr, "riakgo admin: %s\n", strings.TrimSpace(string(body)))
-		return 1
-	}
 	var aj riakhttp.AAEJSON
-	if err := json.Unmarshal(body, &aj); err != nil {
-		fmt.Fprintf(stderr, "riakgo admin: bad answer: %v\n", err)
+	if !c.getJSON("/admin/aae-status", &aj, stderr) {
 		return 1
 	}
 	writeAAEStatus(stdout, aj)

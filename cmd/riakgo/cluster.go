@@ -264,21 +264,11 @@ func adminMemberStatus(c *adminClient, args []string, stdout, stderr io.Writer) 
 		fmt.Fprint(stderr, adminUsage)
 		return 2
 	}
-	code, body, err := c.do("GET", "/admin/member-status", nil)
-	if err != nil {
-		fmt.Fprintf(stderr, "riakgo admin: %v\n", err)
-		return 1
-	}
-	if code != http.StatusOK {
-		fmt.Fprintf(stderr, "riakgo admin: %s\n", strings.TrimSpace(string(body)))
-		return 1
-	}
 	var ms struct {
 		Members []memberRow `json:"members"`
 		Pending bool        `json:"pending"`
 	}
-	if err := json.Unmarshal(body, &ms); err != nil {
-		fmt.Fprintf(stderr, "riakgo admin: bad answer: %v\n", err)
+	if !c.getJSON("/admin/member-status", &ms, stderr) {
 		return 1
 	}
 	writeMembership(stdout, ms.Members, ms.Pending)
@@ -289,15 +279,6 @@ func adminRingStatus(c *adminClient, args []string, stdout, stderr io.Writer) in
 	if len(args) != 0 {
 		fmt.Fprint(stderr, adminUsage)
 		return 2
-	}
-	code, body, err := c.do("GET", "/admin/ring-status", nil)
-	if err != nil {
-		fmt.Fprintf(stderr, "riakgo admin: %v\n", err)
-		return 1
-	}
-	if code != http.StatusOK {
-		fmt.Fprintf(stderr, "riakgo admin: %s\n", strings.TrimSpace(string(body)))
-		return 1
 	}
 	var rs struct {
 		Claimant       string `json:"claimant"`
@@ -315,8 +296,7 @@ func adminRingStatus(c *adminClient, args []string, stdout, stderr io.Writer) in
 		Down        []string `json:"down"`
 		Unreachable []string `json:"unreachable"`
 	}
-	if err := json.Unmarshal(body, &rs); err != nil {
-		fmt.Fprintf(stderr, "riakgo admin: bad answer: %v\n", err)
+	if !c.getJSON("/admin/ring-status", &rs, stderr) {
 		return 1
 	}
 	w := stdout
@@ -407,4 +387,23 @@ func adminDown(c *adminClient, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "Success: %q marked as down\n", args[0])
 	return 0
+}
+
+// getJSON GETs an admin route and decodes its JSON answer into out; on
+// failure it says why on stderr and returns false.
+func (c *adminClient) getJSON(path string, out any, stderr io.Writer) bool {
+	code, body, err := c.do("GET", path, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "riakgo admin: %v\n", err)
+		return false
+	}
+	if code != http.StatusOK {
+		fmt.Fprintf(stderr, "riakgo admin: %s\n", strings.TrimSpace(string(body)))
+		return false
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		fmt.Fprintf(stderr, "riakgo admin: bad answer: %v\n", err)
+		return false
+	}
+	return true
 }

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 
@@ -22,18 +20,8 @@ func adminTransfers(c *adminClient, args []string, stdout, stderr io.Writer) int
 		fmt.Fprint(stderr, adminUsage)
 		return 2
 	}
-	code, body, err := c.do("GET", "/admin/transfers", nil)
-	if err != nil {
-		fmt.Fprintf(stderr, "riakgo admin: %v\n", err)
-		return 1
-	}
-	if code != http.StatusOK {
-		fmt.Fprintf(stderr, "riakgo admin: %s\n", strings.TrimSpace(string(body)))
-		return 1
-	}
 	var tj riakhttp.TransfersJSON
-	if err := json.Unmarshal(body, &tj); err != nil {
-		fmt.Fprintf(stderr, "riakgo admin: bad answer: %v\n", err)
+	if !c.getJSON("/admin/transfers", &tj, stderr) {
 		return 1
 	}
 	writeTransfers(stdout, tj)
