@@ -251,7 +251,12 @@ func (c *Cluster) PGTick() {
 }
 
 // Client returns node i's service (0-based).
-func (c *Cluster) Client(i int) *kv.Service { return c.Nodes[i].Svc }
+func (c *Cluster) Client(i int) *kv.Service {
+	c.mu.Lock() // AddNode may grow the node list meanwhile
+	nd := c.Nodes[i]
+	c.mu.Unlock()
+	return nd.Svc
+}
 
 // Partition splits the nodes (0-based indexes) into groups that reach only
 // each other; nodes not listed are alone.
