@@ -7,7 +7,6 @@ import (
 
 	"github.com/riakgo/riakgo/dt"
 	"github.com/riakgo/riakgo/siblings"
-	"github.com/riakgo/riakgo/vclock"
 )
 
 // Data-type objects are ordinary objects whose value is the binary
@@ -98,26 +97,11 @@ func (s *Service) UpdateDatatype(ctx context.Context, k Key, kind dt.Kind, op dt
 	if err != nil {
 		return nil, err
 	}
-	mutate := func(local *siblings.Object, actor vclock.Actor) (siblings.Sibling, error) {
-		cur, err := mergeCRDT(kind, local)
-		if err != nil {
-			return siblings.Sibling{}, err
-		}
-		if cur == nil {
-			if cur, err = dt.New(kind); err != nil {
-				return siblings.Sibling{}, err
-			}
-		}
-		if err := cur.ApplyOp(op, actor, dctx); err != nil {
-			return siblings.Sibling{}, err
-		}
-		b, err := cur.MarshalBinary()
-		if err != nil {
-			return siblings.Sibling{}, err
-		}
-		return siblings.Sibling{Value: b, Meta: siblings.Meta{ContentType: DatatypeContentType(kind)}}, nil
+	u, err := encodeDatatypeUpdate(kind, op, dctx)
+	if err != nil {
+		return nil, err
 	}
-	obj, err := s.write(k, props, nil, siblings.Meta{}, nil, mutate, o)
+	obj, err := s.write(k, props, nil, siblings.Meta{}, nil, u, o)
 	if err != nil {
 		return nil, err
 	}

@@ -19,4 +19,7 @@ var (
 	ErrRingSize = errors.New("riakgo/kv: the ring size cannot change")
 	// ErrOverload: too many requests in flight.
 	ErrOverload = errors.New("riakgo/kv: overload")
+	// ErrBadUpdate: a data-type update whose encoding a coordinator could
+	// not read (an unknown kind, a malformed body).
+	ErrBadUpdate = errors.New("riakgo/kv: malformed update")
 )

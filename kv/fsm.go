@@ -51,9 +51,9 @@ type SendCoordPut struct {
 	Target ring.Target
 	Put    siblings.Sibling
 	Ctx    vclock.VClock
-	// Mutate, when set, computes the value at the vnode from its local
-	// copy (data types); Put then carries only the vtag and timestamp.
-	Mutate Mutation
+	// Update, when set, is a data-type write the vnode computes from its
+	// local copy; Put then carries only the vtag and timestamp.
+	Update *Update
 }
 
 // SendPut asks the driver to merge an object into a vnode's copy.
@@ -233,7 +233,7 @@ type PutFSM struct {
 	coord     int
 	put       siblings.Sibling
 	ctx       vclock.VClock
-	mutate    Mutation
+	update    *Update
 	core      *quorum.PutCore
 	allowMult bool
 	objs      []*siblings.Object
@@ -253,16 +253,16 @@ func NewPutFSM(targets []ring.Target, coord int, put siblings.Sibling, ctx vcloc
 	}
 }
 
-// WithMutation makes the coordinator compute the value with m (a
+// WithUpdate makes the coordinator compute the value with u (a
 // data-type operation) instead of storing put's value.
-func (f *PutFSM) WithMutation(m Mutation) *PutFSM {
-	f.mutate = m
+func (f *PutFSM) WithUpdate(u *Update) *PutFSM {
+	f.update = u
 	return f
 }
 
 // Start returns the coordinating vnode's put.
 func (f *PutFSM) Start() []Action {
-	return []Action{SendCoordPut{Index: f.coord, Target: f.targets[f.coord], Put: f.put, Ctx: f.ctx, Mutate: f.mutate}}
+	return []Action{SendCoordPut{Index: f.coord, Target: f.targets[f.coord], Put: f.put, Ctx: f.ctx, Update: f.update}}
 }
 
 // Responded reports whether the client has been answered.

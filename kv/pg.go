@@ -219,6 +219,7 @@ func NewPG(s *Service, cfg PGConfig) (*PG, error) {
 		owned: map[pgKey]map[string]pgOwned{}, groups: map[string]map[pgKey]bool{},
 		leases: map[string]*pgLease{}, dirty: map[pgKey]bool{}, coord: map[pgKey]ring.NodeID{}, pruning: map[pgKey]bool{}, watches: map[*pgWatch]bool{},
 		sweep: s.cfg.Clock.Now().Add(cfg.SweepEvery)}
+	s.RegisterUpdate(updateKindPG, p.decodeUpdate)
 	if s.tr != nil {
 		s.tr.Handle(wire.MsgPGSet, s.guarded(p.handleSet))
 	}
@@ -638,42 +639,10 @@ func (p *PG) send(ctx context.Context, k Key, node ring.NodeID, req *pgSetReq) (
 	return decodePGValue(resp.Value)
 }
 
-// Application error codes of MsgPGSet (transport.RemoteError.Code), so
-// that the owner maps a coordinator's refusal as its own.
-const (
-	codePGStale      = transport.CodeApp + 40
-	codePGBadRequest = transport.CodeApp + 41
-	codePGNotPG      = transport.CodeApp + 42
-	codePGNoType     = transport.CodeApp + 43
-)
-
-func pgRemoteError(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "riakgo/kv: ")
-	switch {
-	case errors.Is(err, ErrPGStale):
-		return transport.Errorf(codePGStale, "%s", msg)
-	case errors.Is(err, ErrPGBadRequest), errors.Is(err, ErrBadKey):
-		return transport.Errorf(codePGBadRequest, "%s", msg)
-	case errors.Is(err, ErrPGNotPG):
-		return transport.Errorf(codePGNotPG, "%s", msg)
-	case errors.Is(err, ErrUnknownType):
-		return transport.Errorf(codePGNoType, "%s", msg)
-	}
-	return remoteLimitError(err)
-}
+func pgRemoteError(err error) error { return toRemote(err) }
 
 func pgFromRemote(node ring.NodeID, re *transport.RemoteError) error {
-	switch re.Code {
-	case codePGStale:
-		return fmt.Errorf("%w (refused by %s: %s)", ErrPGStale, node, re.Message)
-	case codePGBadRequest:
-		return fmt.Errorf("%w (refused by %s: %s)", ErrPGBadRequest, node, re.Message)
-	case codePGNotPG:
-		return fmt.Errorf("%w (on %s: %s)", ErrPGNotPG, node, re.Message)
-	case codePGNoType:
-		return fmt.Errorf("%w (on %s: %s)", ErrUnknownType, node, re.Message)
-	}
-	if err := fromRemote(re); err != re {
+	if err := fromRemote(re); err != error(re) {
 		return err
 	}
 	return fmt.Errorf("%w: pg sync on %s: %s", ErrUnavailable, node, re.Message)
@@ -720,16 +689,38 @@ func (p *PG) apply(ctx context.Context, k Key, req *pgSetReq) (*dt.PG, error) {
 	if err != nil {
 		return nil, err
 	}
-	if req.Node != "" {
-		if req.Inc == 0 || validPGName("node", req.Node) != nil {
-			return nil, fmt.Errorf("%w: pg sync without an owner incarnation", ErrPGBadRequest)
-		}
-		if p.dead(req.Node, req.Inc) {
-			return nil, fmt.Errorf("%w: %s incarnation %d", ErrPGStale, req.Node, req.Inc)
-		}
+	if err := p.checkSync(req); err != nil {
+		return nil, err
 	}
 	var pruned int
-	mutate := func(local *siblings.Object, actor vclock.Actor) (siblings.Sibling, error) {
+	mutate := p.syncMutation(ctx, req, &pruned)
+	body, err := wire.MarshalBody(req)
+	if err != nil {
+		return nil, err
+	}
+	// Coordinated here (the usual case: this node is the key's first
+	// primary), the closure runs, with its abandonment check and prune
+	// count; coordinated elsewhere, the sync travels as data.
+	u := &Update{Kind: updateKindPG, Body: body, local: mutate}
+	obj, err := p.s.write(k, props, nil, siblings.Meta{}, nil, u, Options{ReturnBody: true})
+	if err != nil {
+		return nil, err
+	}
+	p.prunes.Add(int64(pruned))
+	v, err := mergeCRDT(dt.KindPG, obj)
+	if err != nil || v == nil {
+		return &dt.PG{}, err
+	}
+	g := v.(*dt.PG)
+	p.pruneDead(g) // what the caller sees: concurrent siblings may hold more
+	return g, nil
+}
+
+// syncMutation is the mutation of a sync: merge the replica's value (and
+// the request's base), prune the members of dead incarnations (counted in
+// *pruned) and bring the owner's members to the request's.
+func (p *PG) syncMutation(ctx context.Context, req *pgSetReq, pruned *int) Mutation {
+	return func(local *siblings.Object, actor vclock.Actor) (siblings.Sibling, error) {
 		if err := ctx.Err(); err != nil {
 			return siblings.Sibling{}, fmt.Errorf("%w: pg sync abandoned by its caller: %v", ErrUnavailable, err)
 		}
@@ -750,7 +741,7 @@ func (p *PG) apply(ctx context.Context, k Key, req *pgSetReq) (*dt.PG, error) {
 				return siblings.Sibling{}, err
 			}
 		}
-		pruned = p.pruneDead(g)
+		*pruned = p.pruneDead(g)
 		if req.Node != "" {
 			if op := pgSyncOp(g, req); len(op.Edits) > 0 {
 				if err := g.Apply(op, actor, dt.Context{}); err != nil {
@@ -763,19 +754,35 @@ func (p *PG) apply(ctx context.Context, k Key, req *pgSetReq) (*dt.PG, error) {
 			return siblings.Sibling{}, err
 		}
 		return siblings.Sibling{Value: b, Meta: siblings.Meta{ContentType: DatatypeContentType(dt.KindPG)}}, nil
-	}
-	obj, err := p.s.write(k, props, nil, siblings.Meta{}, nil, mutate, Options{ReturnBody: true})
-	if err != nil {
+		}
+}
+
+// decodeUpdate is the UpdateDecoder of syncs coordinated on another node
+// than the one that received them (its ring moved meanwhile).
+func (p *PG) decodeUpdate(b []byte) (Mutation, error) {
+	var req pgSetReq
+	if err := wire.DecodeBody(b, &req); err != nil {
 		return nil, err
 	}
-	p.prunes.Add(int64(pruned))
-	v, err := mergeCRDT(dt.KindPG, obj)
-	if err != nil || v == nil {
-		return &dt.PG{}, err
+	if err := p.checkSync(&req); err != nil {
+		return nil, err
 	}
-	g := v.(*dt.PG)
-	p.pruneDead(g) // what the caller sees: concurrent siblings may hold more
-	return g, nil
+	var pruned int
+	return p.syncMutation(context.Background(), &req, &pruned), nil
+}
+
+// checkSync refuses a sync without an owner incarnation, or from a dead
+// one.
+func (p *PG) checkSync(req *pgSetReq) error {
+	if req.Node != "" {
+		if req.Inc == 0 || validPGName("node", req.Node) != nil {
+			return fmt.Errorf("%w: pg sync without an owner incarnation", ErrPGBadRequest)
+		}
+		if p.dead(req.Node, req.Inc) {
+			return fmt.Errorf("%w: %s incarnation %d", ErrPGStale, req.Node, req.Inc)
+		}
+	}
+	return nil
 }
 
 // pgSyncOp returns the edits that bring g's members of (req.Node,

@@ -56,6 +56,14 @@ type vnodeReq struct {
 	Sync bool   `msgpack:"s,omitempty"`
 }
 
+// coordUpdateReq has a vnode coordinate a data-type write: the vnode
+// request (Obj holds one sibling with the write's metadata) and the update
+// as data.
+type coordUpdateReq struct {
+	vnodeReq `msgpack:",inline"`
+	Update   Update `msgpack:"u"`
+}
+
 // vnodeResp answers a kv message: the vnode's object (nil: none).
 type vnodeResp struct {
 	Obj []byte `msgpack:"o,omitempty"`
@@ -169,7 +177,50 @@ func (s *Service) registerHandlers(t transport.Transport) {
 			return s.forward(ctx, fe.To, wire.MsgKVCoordPut, &req)
 		}
 		if err != nil {
-			return nil, remoteLimitError(err)
+			return nil, toRemote(err)
+		}
+		return vnodeResp{Obj: encodeOpt(o)}, nil
+	}))
+	t.Handle(wire.MsgKVCoordUpdate, s.guarded(func(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
+		var req coordUpdateReq
+		if err := body.Decode(&req); err != nil {
+			return nil, err
+		}
+		in, err := decodeOpt(req.Obj)
+		if err != nil || in == nil || len(in.Siblings) != 1 {
+			return nil, fmt.Errorf("riakgo/kv: coordinated update without its metadata: %v", err)
+		}
+		if s.Vnode(req.Partition) == nil {
+			if to := s.forwardTo(req.Partition); to != "" {
+				var resp vnodeResp
+				if err := s.tr.Call(ctx, to, wire.MsgKVCoordUpdate, &req, &resp); err != nil {
+					return nil, passOn(err)
+				}
+				return resp, nil
+			}
+		}
+		m, err := s.mutation(&req.Update)
+		if err != nil {
+			return nil, toRemote(err)
+		}
+		v, err := s.localVnode(req.Partition)
+		if err != nil {
+			return nil, err
+		}
+		o, err := v.CoordUpdate(req.key(), m, in.Siblings[0].Meta, req.Props.props(), req.Sync)
+		if fe := (*ForwardError)(nil); errors.As(err, &fe) && fe.Obj != nil {
+			// Applied on a vnode that forwards: the new owner takes the
+			// result before the coordinator hears of it.
+			fwd := req.vnodeReq
+			fwd.Obj = wire.EncodeObject(fe.Obj)
+			var resp vnodeResp
+			if err := s.tr.Call(ctx, fe.To, wire.MsgKVPut, &fwd, &resp); err != nil {
+				return nil, passOn(err)
+			}
+			return vnodeResp{Obj: encodeOpt(o)}, nil
+		}
+		if err != nil {
+			return nil, toRemote(err)
 		}
 		return vnodeResp{Obj: encodeOpt(o)}, nil
 	}))
@@ -216,51 +267,17 @@ func (s *Service) registerHandlers(t transport.Transport) {
 func (s *Service) forward(ctx context.Context, to ring.NodeID, typ wire.MsgType, req *vnodeReq) (any, error) {
 	var resp vnodeResp
 	if err := s.tr.Call(ctx, to, typ, req, &resp); err != nil {
-		var re *transport.RemoteError
-		if errors.As(err, &re) {
-			return nil, transport.Errorf(re.Code, "%s", re.Message)
-		}
-		return nil, err
+		return nil, passOn(err)
 	}
 	return resp, nil
 }
 
-// Application error codes carried by transport.RemoteError.
-const (
-	codeTooManySiblings = transport.CodeApp + 1
-	codeTooLarge        = transport.CodeApp + 2
-)
-
-// remoteLimitError turns object-limit errors into coded remote errors so
-// the coordinator can map them like local ones.
-func remoteLimitError(err error) error {
-	var ms *siblings.TooManySiblingsError
-	var tl *siblings.TooLargeError
-	switch {
-	case errors.As(err, &ms):
-		return transport.Errorf(codeTooManySiblings, "%d %d", ms.Siblings, ms.Max)
-	case errors.As(err, &tl):
-		return transport.Errorf(codeTooLarge, "%d %d", tl.Size, tl.Max)
-	}
-	return err
-}
-
-// fromRemote rebuilds object-limit errors from a remote vnode.
-func fromRemote(err error) error {
+// passOn returns the error of a call made on behalf of another node so
+// that its code reaches that node unchanged.
+func passOn(err error) error {
 	var re *transport.RemoteError
-	if !errors.As(err, &re) {
-		return err
-	}
-	var a, b int
-	switch re.Code {
-	case codeTooManySiblings:
-		if _, e := fmt.Sscanf(re.Message, "%d %d", &a, &b); e == nil {
-			return &siblings.TooManySiblingsError{Siblings: a, Max: b}
-		}
-	case codeTooLarge:
-		if _, e := fmt.Sscanf(re.Message, "%d %d", &a, &b); e == nil {
-			return &siblings.TooLargeError{Size: a, Max: b}
-		}
+	if errors.As(err, &re) {
+		return transport.Errorf(re.Code, "%s", re.Message)
 	}
 	return err
 }
@@ -268,7 +285,7 @@ func fromRemote(err error) error {
 // remote performs one vnode action on another node and returns the event
 // to feed the coordinator.
 func (s *Service) remote(ctx context.Context, k Key, props Props, a Action, syncOne, syncAll bool) Event {
-	call := func(typ wire.MsgType, t ring.Target, req vnodeReq) (*siblings.Object, error) {
+	call := func(typ wire.MsgType, t ring.Target, req any) (*siblings.Object, error) {
 		var resp vnodeResp
 		if err := s.tr.Call(ctx, t.Node, typ, req, &resp); err != nil {
 			var re *transport.RemoteError
@@ -284,10 +301,13 @@ func (s *Service) remote(ctx context.Context, k Key, props Props, a Action, sync
 		o, err := call(wire.MsgKVGet, a.Target, newVnodeReq(a.Target, k, props))
 		return GetReply{Index: a.Index, Obj: o, Err: err}
 	case SendCoordPut:
-		if a.Mutate != nil {
-			return PutReply{Index: a.Index, Durable: true, Err: errors.New("riakgo/kv: data-type operations cannot be coordinated on another node yet")}
-		}
 		req := newVnodeReq(a.Target, k, props)
+		if a.Update != nil {
+			req.Obj = wire.EncodeObject(&siblings.Object{Siblings: []siblings.Sibling{{Meta: a.Put.Meta}}})
+			req.Sync = syncOne
+			o, err := call(wire.MsgKVCoordUpdate, a.Target, coordUpdateReq{vnodeReq: req, Update: *a.Update})
+			return PutReply{Index: a.Index, Durable: true, Obj: o, Err: err}
+		}
 		req.Obj = wire.EncodeObject(&siblings.Object{Siblings: []siblings.Sibling{a.Put}})
 		if len(a.Ctx) > 0 {
 			req.Ctx = a.Ctx.AppendBinary(nil)

@@ -190,6 +190,7 @@ type Service struct {
 	vcfg    vnodeConfig
 	openMu  sync.Mutex // serialises opening vnodes
 	tr      transport.Transport
+	updates updateRegistry
 
 	stats stats
 
@@ -258,6 +259,7 @@ func New(cfg Config) (*Service, error) {
 			return nil, err
 		}
 	}
+	s.RegisterUpdate(updateKindDatatype, decodeDatatypeUpdate)
 	s.tr = cfg.Transport
 	if s.tr != nil {
 		s.registerHandlers(s.tr)
@@ -576,9 +578,9 @@ func (s *Service) put(k Key, props Props, value []byte, meta siblings.Meta, vc v
 	return s.write(k, props, value, meta, vc, nil, o)
 }
 
-// write runs a coordinated write of value (or, with m, of the mutation's
+// write runs a coordinated write of value (or, with u, of the update's
 // result) and answers at W/DW/PW.
-func (s *Service) write(k Key, props Props, value []byte, meta siblings.Meta, vc vclock.VClock, m Mutation, o Options) (*siblings.Object, error) {
+func (s *Service) write(k Key, props Props, value []byte, meta siblings.Meta, vc vclock.VClock, u *Update, o Options) (*siblings.Object, error) {
 	w, dw, pw := o.W, o.DW, o.PW
 	n := props.NVal
 	p := quorum.Put{
@@ -611,7 +613,7 @@ func (s *Service) write(k Key, props Props, value []byte, meta siblings.Meta, vc
 	if coord < 0 {
 		coord = 0
 	}
-	fsm := NewPutFSM(targets, coord, siblings.Sibling{Value: value, Meta: meta}, vc, p, props.keepsSiblings()).WithMutation(m)
+	fsm := NewPutFSM(targets, coord, siblings.Sibling{Value: value, Meta: meta}, vc, p, props.keepsSiblings()).WithUpdate(u)
 	resp, _ := s.drive(k, props, s.timeout(o), fsm.Start(), fsm.Step)
 	done := s.cfg.Clock.Now()
 	s.stats.puts.add(done, 1)
@@ -800,7 +802,7 @@ func (r *runner) perform(a Action) {
 		}
 	}
 	t, _ := target(a)
-	if cp, ok := a.(SendCoordPut); ok && cp.Mutate != nil && s.Vnode(t.Partition) != nil {
+	if cp, ok := a.(SendCoordPut); ok && cp.Update != nil && s.Vnode(t.Partition) != nil {
 		// A data-type update runs on the local vnode even while it
 		// forwards: coordinate applies it and hands its result on.
 	} else if t.Node == s.cfg.Node {
@@ -859,8 +861,11 @@ func (r *runner) perform(a Action) {
 		v, err := s.vnodeFor(a.Target)
 		var obj *siblings.Object
 		if err == nil {
-			if a.Mutate != nil {
-				obj, err = v.CoordUpdate(k, a.Mutate, a.Put.Meta, props, r.syncOne)
+			if a.Update != nil {
+				var m Mutation
+				if m, err = s.mutation(a.Update); err == nil {
+					obj, err = v.CoordUpdate(k, m, a.Put.Meta, props, r.syncOne)
+				}
 			} else {
 				obj, err = v.CoordPut(k, a.Put, a.Ctx, props, r.syncOne)
 			}

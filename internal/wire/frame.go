@@ -156,6 +156,23 @@ func AppendFrame(dst []byte, h Header, body any) ([]byte, error) {
 	return out, nil
 }
 
+// MarshalBody encodes v as a msgpack body, the form DecodeBody reads: for
+// a value that travels inside another message's body as bytes (a
+// serialised operation, say). Errors wrap ErrEncode.
+func MarshalBody(v any) ([]byte, error) {
+	e := frameEncPool.Get().(*frameEncoder)
+	e.w.b = nil
+	e.enc.Reset(&e.w)
+	err := e.enc.Encode(v)
+	out := e.w.b
+	e.w.b = nil
+	frameEncPool.Put(e)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrEncode, err)
+	}
+	return out, nil
+}
+
 // AppendRawFrame appends a frame whose body is already msgpack (for
 // example a body received earlier and forwarded). body is not validated.
 func AppendRawFrame(dst []byte, h Header, body []byte) ([]byte, error) {

@@ -64,6 +64,9 @@ const (
 	MsgAAETree MsgType = 26
 	// MsgAAEKeys asks a vnode for the key hashes of some segments.
 	MsgAAEKeys MsgType = 27
+	// MsgKVCoordUpdate has a vnode coordinate a data-type write sent as
+	// data (an encoded operation), for a node that holds no replica.
+	MsgKVCoordUpdate MsgType = 29
 )
 
 // Process groups (pg bucket type). Bodies are defined by package kv.
@@ -91,6 +94,8 @@ var msgNames = [256]string{
 	MsgKVPut:      "kv_put",
 	MsgKVCoordPut: "kv_coord_put",
 	MsgKVReap:     "kv_reap",
+
+	MsgKVCoordUpdate: "kv_coord_update",
 
 	MsgKVListKeys:    "kv_list_keys",
 	MsgKVListBuckets: "kv_list_buckets",

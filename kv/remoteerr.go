@@ -1,0 +1,151 @@
+package kv
+
+import (
+	"encoding/json"
+	"errors"
+
+	"github.com/riakgo/riakgo/dt"
+	"github.com/riakgo/riakgo/internal/transport"
+	"github.com/riakgo/riakgo/siblings"
+)
+
+// Errors a vnode on another node returns travel as a transport.RemoteError
+// with a code, and come back on the coordinator as the same typed error a
+// local vnode would have returned, so the API faces map them alike. A
+// structured error carries its fields as JSON in the message; a sentinel
+// carries its text. Codes are part of the protocol: append only.
+const (
+	codeTooManySiblings = transport.CodeApp + 1  // JSON remoteLimit
+	codeTooLarge        = transport.CodeApp + 2  // JSON remoteLimit
+	codePrecondition    = transport.CodeApp + 3  // JSON remotePrecondition
+	codeRights          = transport.CodeApp + 4  // JSON dt.InsufficientRightsError
+	codeInvalidOp       = transport.CodeApp + 5  // text
+	codeTypeMismatch    = transport.CodeApp + 6  // text
+	codeNotDatatype     = transport.CodeApp + 7  // text
+	codeOverflow        = transport.CodeApp + 8  // text
+	codeTooManyDeferred = transport.CodeApp + 9  // text
+	codeBadUpdate       = transport.CodeApp + 10 // text
+	codeUnknownType     = transport.CodeApp + 11 // text
+	codeBadKey          = transport.CodeApp + 12 // text
+
+	codePGStale      = transport.CodeApp + 40 // text
+	codePGBadRequest = transport.CodeApp + 41 // text
+	codePGNotPG      = transport.CodeApp + 42 // text
+	codePGNoType     = transport.CodeApp + 43 // text (kept apart for older peers; same as codeUnknownType)
+)
+
+type remoteLimit struct {
+	N   int `json:"n"`
+	Max int `json:"max"`
+}
+
+type remotePrecondition struct {
+	Path    []dt.Field `json:"path,omitempty"`
+	Element string     `json:"element"`
+}
+
+// sentinelCodes maps the sentinels that cross the wire as text.
+var sentinelCodes = []struct {
+	code transport.Code
+	err  error
+}{
+	{codeInvalidOp, dt.ErrInvalidOp},
+	{codeTypeMismatch, dt.ErrTypeMismatch},
+	{codeNotDatatype, ErrNotDatatype},
+	{codeOverflow, dt.ErrOverflow},
+	{codeTooManyDeferred, dt.ErrTooManyDeferred},
+	{codeBadUpdate, ErrBadUpdate},
+	{codeUnknownType, ErrUnknownType},
+	{codeBadKey, ErrBadKey},
+	{codePGStale, ErrPGStale},
+	{codePGBadRequest, ErrPGBadRequest},
+	{codePGNotPG, ErrPGNotPG},
+	{codePGNoType, ErrUnknownType},
+}
+
+func coded(code transport.Code, v any) error {
+	b, _ := json.Marshal(v)
+	return transport.Errorf(code, "%s", b)
+}
+
+// toRemote turns an error a handler returns into one whose type survives
+// the wire. Errors it does not know pass unchanged (the peer sees their
+// text as a handler failure).
+func toRemote(err error) error {
+	var ms *siblings.TooManySiblingsError
+	var tl *siblings.TooLargeError
+	var pe *dt.PreconditionError
+	var ir *dt.InsufficientRightsError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ms):
+		return coded(codeTooManySiblings, remoteLimit{N: ms.Siblings, Max: ms.Max})
+	case errors.As(err, &tl):
+		return coded(codeTooLarge, remoteLimit{N: tl.Size, Max: tl.Max})
+	case errors.As(err, &ir):
+		return coded(codeRights, ir)
+	case errors.As(err, &pe):
+		return coded(codePrecondition, remotePrecondition{Path: pe.Path, Element: pe.Element})
+	}
+	for _, s := range sentinelCodes {
+		if errors.Is(err, s.err) {
+			return transport.Errorf(s.code, "%s", err.Error())
+		}
+	}
+	return err
+}
+
+// fromRemote rebuilds the typed error of a coded remote error; any other
+// error is returned unchanged.
+func fromRemote(err error) error {
+	var re *transport.RemoteError
+	if !errors.As(err, &re) {
+		return err
+	}
+	switch re.Code {
+	case codeTooManySiblings, codeTooLarge:
+		var l remoteLimit
+		if json.Unmarshal([]byte(re.Message), &l) != nil {
+			return err
+		}
+		if re.Code == codeTooLarge {
+			return &siblings.TooLargeError{Size: l.N, Max: l.Max}
+		}
+		return &siblings.TooManySiblingsError{Siblings: l.N, Max: l.Max}
+	case codePrecondition:
+		var p remotePrecondition
+		if json.Unmarshal([]byte(re.Message), &p) != nil {
+			return err
+		}
+		return &dt.PreconditionError{Path: p.Path, Element: p.Element}
+	case codeRights:
+		var ir dt.InsufficientRightsError
+		if json.Unmarshal([]byte(re.Message), &ir) != nil {
+			return err
+		}
+		return &ir
+	}
+	for _, s := range sentinelCodes {
+		if re.Code == s.code {
+			return &remoteSentinel{err: s.err, node: string(re.Node), msg: re.Message}
+		}
+	}
+	return err
+}
+
+// remoteSentinel is a sentinel error reported by another node: errors.Is
+// matches the sentinel, and the text is the remote one.
+type remoteSentinel struct {
+	err  error
+	node string
+	msg  string
+}
+
+func (e *remoteSentinel) Error() string {
+	if e.node == "" {
+		return e.msg
+	}
+	return e.msg + " (on " + e.node + ")"
+}
+func (e *remoteSentinel) Unwrap() error { return e.err }
