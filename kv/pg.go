@@ -754,7 +754,7 @@ func (p *PG) syncMutation(ctx context.Context, req *pgSetReq, pruned *int) Mutat
 			return siblings.Sibling{}, err
 		}
 		return siblings.Sibling{Value: b, Meta: siblings.Meta{ContentType: DatatypeContentType(dt.KindPG)}}, nil
-		}
+	}
 }
 
 // decodeUpdate is the UpdateDecoder of syncs coordinated on another node
