@@ -52,6 +52,9 @@ type Engine interface {
 	// in byte order, until fn returns an error (which Scan returns) or the
 	// keys run out. It sees a consistent snapshot.
 	Scan(p Partition, prefix []byte, fn func(key, value []byte) error) error
+	// ScanMeta is Scan over the node metadata keys that start with
+	// prefix.
+	ScanMeta(prefix []byte, fn func(key, value []byte) error) error
 	// NewIterator returns an iterator over the keys k of partition p's
 	// space with lo ≤ k < hi (nil lo: from the start; nil hi: to the end).
 	NewIterator(space Space, p Partition, lo, hi []byte) (Iterator, error)

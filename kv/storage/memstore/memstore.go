@@ -91,7 +91,17 @@ func (s *Store) Write(b *storage.Batch, _ storage.WriteOptions) error {
 // Scan implements storage.Engine. The callback runs on a snapshot copy, so
 // it may call back into the store.
 func (s *Store) Scan(p storage.Partition, prefix []byte, fn func(key, value []byte) error) error {
-	lo := dataKey(p, prefix)
+	return s.scan(dataKey(p, prefix), 3, fn)
+}
+
+// ScanMeta implements storage.Engine, as Scan does.
+func (s *Store) ScanMeta(prefix []byte, fn func(key, value []byte) error) error {
+	return s.scan(metaKey(prefix), 1, fn)
+}
+
+// scan calls fn for the keys starting with lo, stripped of their first
+// strip bytes (the space prefix).
+func (s *Store) scan(lo []byte, strip int, fn func(key, value []byte) error) error {
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -107,7 +117,7 @@ func (s *Store) Scan(p storage.Partition, prefix []byte, fn func(key, value []by
 	})
 	s.mu.RUnlock()
 	for _, it := range snap {
-		if err := fn(it.key[3:], it.value); err != nil {
+		if err := fn(it.key[strip:], it.value); err != nil {
 			return err
 		}
 	}

@@ -192,11 +192,21 @@ func (s *Store) Write(b *storage.Batch, opts storage.WriteOptions) error {
 
 // Scan implements storage.Engine.
 func (s *Store) Scan(p storage.Partition, prefix []byte, fn func(key, value []byte) error) error {
+	return s.scan(appendDataKey(nil, p, prefix), 3, fn)
+}
+
+// ScanMeta implements storage.Engine, as Scan does.
+func (s *Store) ScanMeta(prefix []byte, fn func(key, value []byte) error) error {
+	return s.scan(append([]byte{prefixMeta}, prefix...), 1, fn)
+}
+
+// scan calls fn for the keys starting with lo, stripped of their first
+// strip bytes (the space and partition prefix).
+func (s *Store) scan(lo []byte, strip int, fn func(key, value []byte) error) error {
 	if err := s.acquire(); err != nil {
 		return err
 	}
 	defer s.release()
-	lo := appendDataKey(nil, p, prefix)
 	hi := prefixEnd(lo)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
@@ -208,7 +218,7 @@ func (s *Store) Scan(p storage.Partition, prefix []byte, fn func(key, value []by
 			it.Close()
 			return err
 		}
-		if err := fn(it.Key()[3:], v); err != nil {
+		if err := fn(it.Key()[strip:], v); err != nil {
 			it.Close()
 			return err
 		}

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Engine) {
 		{"EmptyBatch", testEmptyBatch},
 		{"PartitionsIsolated", testPartitionsIsolated},
 		{"MetaSeparate", testMetaSeparate},
+		{"ScanMeta", testScanMeta},
 		{"BatchOrdered", testBatchOrdered},
 		{"BatchAtomic", testBatchAtomic},
 		{"ScanOrderAndPrefix", testScanOrderAndPrefix},
@@ -395,6 +396,35 @@ func testMetaSeparate(t *testing.T, e storage.Engine) {
 	write(t, e, false, func(b *storage.Batch) { b.DeleteMeta([]byte("x")) })
 	wantValue(t, e, 1, "x", "data")
 	wantMetaAbsent(t, e, "x")
+}
+
+func testScanMeta(t *testing.T, e storage.Engine) {
+	write(t, e, false, func(b *storage.Batch) {
+		for _, k := range []string{"cm\x00b", "cm\x00a", "cm", "cn\x00x", "c", "bm\x00z"} {
+			b.SetMeta([]byte(k), []byte("v"+k))
+		}
+		// Object keys with the same bytes are not metadata.
+		b.Set(0, []byte("cm\x00c"), []byte("object"))
+	})
+	var got []string
+	err := e.ScanMeta([]byte("cm\x00"), func(k, v []byte) error {
+		if string(v) != "v"+string(k) {
+			t.Errorf("ScanMeta: %q = %q", k, v)
+		}
+		got = append(got, string(k))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"cm\x00a", "cm\x00b"}; !slices.Equal(got, want) {
+		t.Fatalf("ScanMeta(cm\\0) = %q, want %q", got, want)
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := e.ScanMeta(nil, func(k, v []byte) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Fatalf("ScanMeta did not stop at the callback's error: %v after %d keys", err, n)
+	}
 }
 
 func testBatchOrdered(t *testing.T, e storage.Engine) {
