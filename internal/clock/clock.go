@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"context"
 	"sort"
 	"sync"
 	"time"
@@ -36,6 +37,20 @@ func OrReal(c Clock) Clock {
 		return Real{}
 	}
 	return c
+}
+
+// WithTimeout returns a copy of ctx that is cancelled once d has passed on
+// clk (or when ctx ends). On the wall clock it is context.WithTimeout, so
+// the deadline is visible to whatever reads it (the TCP transport sends it
+// to the peer); on any other clock the context ends when that clock says
+// so, never by wall time.
+func WithTimeout(ctx context.Context, clk Clock, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, wall := OrReal(clk).(Real); wall {
+		return context.WithTimeout(ctx, d)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	t := clk.AfterFunc(d, cancel)
+	return ctx, func() { t.Stop(); cancel() }
 }
 
 // Manual is a clock that moves only when Advance or Set is called. Due

@@ -88,7 +88,7 @@ var layer = map[string]int{
 	"vclock": 0, "quorum": 0, "internal/clock": 0, "internal/testwait": 0, "internal/testlog": 0,
 	"siblings": 1, "dt": 1, "ring": 1, "internal/hashtree": 1,
 	"internal/wire": 2, "kv/storage": 2, "internal/transport": 2, "internal/membership": 2,
-	"kv/storage/memstore": 3, "kv/storage/pebblestore": 3, "kv/storage/storagetest": 3, "internal/metrics": 3,
+	"kv/storage/memstore": 3, "kv/storage/pebblestore": 3, "internal/metadata": 3, "kv/storage/storagetest": 3, "internal/metrics": 3,
 	"handoff": 4, "kv": 4,
 	"http": 5, "client": 5, "internal/transfers": 5, "internal/bench": 5, "internal/lab": 5,
 	"internal/node": 6, "internal/testcluster": 6,

@@ -69,6 +69,17 @@ const (
 	MsgKVCoordUpdate MsgType = 29
 )
 
+// Cluster metadata (bucket types, bucket properties, ...). Bodies are
+// defined by package internal/metadata.
+const (
+	// MsgMetaPush carries changed entries to a member, which merges them.
+	MsgMetaPush MsgType = 112
+	// MsgMetaSync exchanges whole metadata states (anti-entropy).
+	MsgMetaSync MsgType = 113
+	// MsgMetaGet asks a member for its state of one entry.
+	MsgMetaGet MsgType = 114
+)
+
 // Process groups (pg bucket type). Bodies are defined by package kv.
 const (
 	// MsgPGSet has the coordinator of a pg key sync an owner's members.
@@ -107,6 +118,10 @@ var msgNames = [256]string{
 	MsgAAETree:       "aae_tree",
 	MsgAAEKeys:       "aae_keys",
 	MsgPGSet:         "pg_set",
+
+	MsgMetaPush: "meta_push",
+	MsgMetaSync: "meta_sync",
+	MsgMetaGet:  "meta_get",
 
 	MsgTest1: "test1",
 	MsgTest2: "test2",
