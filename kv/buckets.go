@@ -1,58 +1,141 @@
 package kv
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 
+	"github.com/riakgo/riakgo/internal/metadata"
 	"github.com/riakgo/riakgo/kv/storage"
+	"github.com/riakgo/riakgo/ring"
 )
 
 // DefaultType is the name of the built-in bucket type that the untyped
 // /buckets and /riak routes use.
 const DefaultType = "default"
 
+// Bucket types and bucket properties are cluster metadata: they live in
+// the node's replica of it (Config.Metadata) and nowhere else, so every
+// node applies the same settings. The buckets type caches what it derived
+// from them (parsed types, effective props) and drops a cache entry when
+// the metadata store reports a change, made here or on another node.
+
+// Metadata prefixes of bucket settings.
+const (
+	metaTypes = "bucket_types" // key: type name; value: JSON typeRecord
+	metaProps = "bucket_props" // key: type "\x00" bucket; value: JSON overrides
+)
+
+// Metadata is the cluster metadata store kv keeps its settings in
+// (*metadata.Store in a node). Methods are safe for concurrent use.
+type Metadata interface {
+	// Get returns the resolved value of (prefix, key).
+	Get(prefix, key string) ([]byte, bool)
+	// List returns the live entries of a prefix, sorted by key.
+	List(prefix string) []metadata.KeyValue
+	// Put and Delete change an entry cluster-wide; they return once every
+	// member that is up has the change (metadata.ErrUnconfirmed if some
+	// did not confirm it; the change is kept and spreads later).
+	Put(ctx context.Context, prefix, key string, value []byte) error
+	Delete(ctx context.Context, prefix, key string) error
+	// Confirm splits the members into those that hold this node's state
+	// of an entry and those that do not.
+	Confirm(ctx context.Context, prefix, key string) (have, lack []ring.NodeID, err error)
+	// Subscribe registers a callback run after every change of an entry.
+	Subscribe(fn func(prefix, key string))
+}
+
 // bucketID names a bucket within a type.
 type bucketID struct{ typ, bucket string }
 
-// buckets holds bucket types and per-bucket property overrides. Overrides
-// are persisted as JSON in the storage engine's metadata space and cached.
-//
-// With clustering this state moves into gossiped cluster metadata; the
-// methods stay the same.
+func propsKey(id bucketID) string { return id.typ + "\x00" + id.bucket }
+
+// buckets derives bucket types and effective bucket properties from the
+// metadata store.
 type buckets struct {
-	eng   storage.Engine
-	mu    sync.RWMutex
-	types map[string]Props // active types only
-	// defined holds every created type (active or not) with its raw
-	// property overrides over DefaultTypedProps.
-	defined map[string]*typeRecord
-	// over caches each bucket's overrides (nil map: none) once loaded.
-	over map[bucketID]map[string]json.RawMessage
-	// eff caches the effective props of each bucket.
-	eff map[bucketID]Props
+	md       Metadata
+	defaults Props
+	mu       sync.RWMutex
+	gen      uint64                  // bumped by every invalidation
+	defined  map[string]*typeRecord  // every created type, active or not
+	types    map[string]Props        // active types, default included
+	eff      map[bucketID]Props      // effective props of each bucket, on demand
+	nvals    map[string]map[int]bool // per type: the n_vals bucket overrides set
 	// checkResolver reports whether a resolver name is known.
 	checkResolver func(string) bool
 }
 
-func newBuckets(eng storage.Engine, defaults Props) *buckets {
-	return &buckets{
-		eng:     eng,
-		types:   map[string]Props{DefaultType: defaults},
-		defined: map[string]*typeRecord{},
-		over:    map[bucketID]map[string]json.RawMessage{},
-		eff:     map[bucketID]Props{},
-	}
+func newBuckets(md Metadata, defaults Props) *buckets {
+	b := &buckets{md: md, defaults: defaults}
+	b.reload()
+	md.Subscribe(b.changed)
+	return b
 }
 
-func propsMetaKey(id bucketID) []byte {
-	k := make([]byte, 0, 8+len(id.typ)+len(id.bucket))
-	k = append(k, "bprops\x00"...)
-	k = append(k, id.typ...)
-	k = append(k, 0)
-	return append(k, id.bucket...)
+// reload rebuilds every derived table from the store.
+func (b *buckets) reload() {
+	defined := map[string]*typeRecord{}
+	types := map[string]Props{DefaultType: b.defaults}
+	for _, kv := range b.md.List(metaTypes) {
+		var rec typeRecord
+		if err := json.Unmarshal(kv.Value, &rec); err != nil {
+			continue // not ours to repair; ignored as if undefined
+		}
+		p, err := createProps(rec.Props)
+		if err != nil {
+			continue
+		}
+		defined[kv.Key] = &rec
+		if rec.Active {
+			types[kv.Key] = p
+		}
+	}
+	nvals := map[string]map[int]bool{}
+	for _, kv := range b.md.List(metaProps) {
+		typ, _, _ := strings.Cut(kv.Key, "\x00")
+		var over struct {
+			NVal *int `json:"n_val"`
+		}
+		if json.Unmarshal(kv.Value, &over) == nil && over.NVal != nil {
+			if nvals[typ] == nil {
+				nvals[typ] = map[int]bool{}
+			}
+			nvals[typ][*over.NVal] = true
+		}
+	}
+	b.mu.Lock()
+	b.defined, b.types, b.nvals = defined, types, nvals
+	b.eff = map[bucketID]Props{}
+	b.gen++
+	b.mu.Unlock()
+}
+
+// changed is the store's callback.
+func (b *buckets) changed(prefix, key string) {
+	switch prefix {
+	case metaTypes:
+		b.reload()
+	case metaProps:
+		typ, bucket, _ := strings.Cut(key, "\x00")
+		var over struct {
+			NVal *int `json:"n_val"`
+		}
+		raw, ok := b.md.Get(metaProps, key)
+		b.mu.Lock()
+		delete(b.eff, bucketID{typ, bucket})
+		if ok && json.Unmarshal(raw, &over) == nil && over.NVal != nil {
+			if b.nvals[typ] == nil {
+				b.nvals[typ] = map[int]bool{}
+			}
+			b.nvals[typ][*over.NVal] = true
+		}
+		b.gen++
+		b.mu.Unlock()
+	}
 }
 
 // typeProps returns the properties of an active type.
@@ -66,11 +149,44 @@ func (b *buckets) typeProps(typ string) (Props, error) {
 	return p, nil
 }
 
+// minNVal returns the smallest n_val a bucket of an active type may have:
+// the type's, or a smaller one a bucket's properties set (a coverage plan
+// over every bucket of the type must use it).
+func (b *buckets) minNVal(typ string) (int, error) {
+	tp, err := b.typeProps(typ)
+	if err != nil {
+		return 0, err
+	}
+	n := tp.NVal
+	b.mu.RLock()
+	for v := range b.nvals[typ] {
+		if v >= 1 && v < n {
+			n = v
+		}
+	}
+	b.mu.RUnlock()
+	return n, nil
+}
+
+// overrides returns a bucket's property overrides (nil: none).
+func (b *buckets) overrides(id bucketID) (map[string]json.RawMessage, error) {
+	raw, ok := b.md.Get(metaProps, propsKey(id))
+	if !ok {
+		return nil, nil
+	}
+	var over map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &over); err != nil {
+		return nil, fmt.Errorf("riakgo/kv: stored props of %s/%s: %w", id.typ, id.bucket, err)
+	}
+	return over, nil
+}
+
 // props returns the effective properties of bucket (typ, bucket).
 func (b *buckets) props(typ, bucket string) (Props, error) {
 	id := bucketID{typ, bucket}
 	b.mu.RLock()
 	p, ok := b.eff[id]
+	gen := b.gen
 	b.mu.RUnlock()
 	if ok {
 		return p, nil
@@ -79,7 +195,7 @@ func (b *buckets) props(typ, bucket string) (Props, error) {
 	if err != nil {
 		return Props{}, err
 	}
-	over, err := b.loadOverrides(id)
+	over, err := b.overrides(id)
 	if err != nil {
 		return Props{}, err
 	}
@@ -92,39 +208,14 @@ func (b *buckets) props(typ, bucket string) (Props, error) {
 		}
 	}
 	b.mu.Lock()
-	if len(b.eff) > 100000 { // bound the cache; it refills on demand
-		b.eff = map[bucketID]Props{}
+	if b.gen == gen { // nothing changed while we read: the value is current
+		if len(b.eff) > 100000 { // bound the cache; it refills on demand
+			b.eff = map[bucketID]Props{}
+		}
+		b.eff[id] = p
 	}
-	b.eff[id] = p
 	b.mu.Unlock()
 	return p, nil
-}
-
-func (b *buckets) loadOverrides(id bucketID) (map[string]json.RawMessage, error) {
-	b.mu.RLock()
-	over, ok := b.over[id]
-	b.mu.RUnlock()
-	if ok {
-		return over, nil
-	}
-	raw, err := b.eng.GetMeta(propsMetaKey(id))
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		over = nil
-	case err != nil:
-		return nil, err
-	default:
-		if err := json.Unmarshal(raw, &over); err != nil {
-			return nil, fmt.Errorf("riakgo/kv: stored props of %s/%s: %w", id.typ, id.bucket, err)
-		}
-	}
-	b.mu.Lock()
-	if len(b.over) > 100000 {
-		b.over = map[bucketID]map[string]json.RawMessage{}
-	}
-	b.over[id] = over
-	b.mu.Unlock()
-	return over, nil
 }
 
 // setProps validates and stores new overrides for a bucket, merged over the
@@ -135,7 +226,7 @@ func (b *buckets) setProps(typ, bucket string, raw map[string]json.RawMessage) e
 	if err != nil {
 		return err
 	}
-	old, err := b.loadOverrides(id)
+	old, err := b.overrides(id)
 	if err != nil {
 		return err
 	}
@@ -161,34 +252,15 @@ func (b *buckets) setProps(typ, bucket string, raw map[string]json.RawMessage) e
 	if err != nil {
 		return err
 	}
-	var batch storage.Batch
-	batch.SetMeta(propsMetaKey(id), enc)
-	if err := b.eng.Write(&batch, storage.WriteOptions{Sync: true}); err != nil {
-		return err
-	}
-	b.mu.Lock()
-	b.over[id] = merged
-	b.eff[id] = p
-	b.mu.Unlock()
-	return nil
+	return b.md.Put(context.Background(), metaProps, propsKey(id), enc)
 }
 
 // resetProps removes a bucket's overrides.
 func (b *buckets) resetProps(typ, bucket string) error {
-	id := bucketID{typ, bucket}
 	if _, err := b.typeProps(typ); err != nil {
 		return err
 	}
-	var batch storage.Batch
-	batch.DeleteMeta(propsMetaKey(id))
-	if err := b.eng.Write(&batch, storage.WriteOptions{Sync: true}); err != nil {
-		return err
-	}
-	b.mu.Lock()
-	b.over[id] = nil
-	delete(b.eff, id)
-	b.mu.Unlock()
-	return nil
+	return b.md.Delete(context.Background(), metaProps, propsKey(bucketID{typ, bucket}))
 }
 
 // validResolver checks a resolver property against the known resolvers.
@@ -206,4 +278,42 @@ func (b *buckets) validResolver(p Props) error {
 		return nil
 	}
 	return &PropsError{Reasons: map[string]string{"resolver": "unknown resolver " + strconv.Quote(p.Resolver)}}
+}
+
+// Legacy layout (before cluster metadata): node metadata keys "btypes"
+// (the JSON list of type names), "btype\x00NAME" and "bprops\x00T\x00B".
+
+// migrateLegacy moves settings a node stored before cluster metadata
+// existed into md (as this node's writes), then deletes the old keys.
+func migrateLegacy(eng storage.Engine, md Metadata) error {
+	type legacy struct{ prefix, key, meta string }
+	var moved []legacy
+	var vals [][]byte
+	for _, scan := range []struct{ prefix, store string }{{"btype\x00", metaTypes}, {"bprops\x00", metaProps}} {
+		err := eng.ScanMeta([]byte(scan.prefix), func(k, v []byte) error {
+			moved = append(moved, legacy{scan.store, string(k[len(scan.prefix):]), string(k)})
+			vals = append(vals, append([]byte(nil), v...))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(moved) == 0 {
+		return nil
+	}
+	for i, m := range moved {
+		if _, ok := md.Get(m.prefix, m.key); ok {
+			continue // the store already has a value: it wins
+		}
+		if err := md.Put(context.Background(), m.prefix, m.key, vals[i]); err != nil && !errors.Is(err, metadata.ErrUnconfirmed) {
+			return err
+		}
+	}
+	var batch storage.Batch
+	for _, m := range moved {
+		batch.DeleteMeta([]byte(m.meta))
+	}
+	batch.DeleteMeta([]byte("btypes"))
+	return eng.Write(&batch, storage.WriteOptions{Sync: true})
 }

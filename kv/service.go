@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/riakgo/riakgo/internal/clock"
+	"github.com/riakgo/riakgo/internal/metadata"
 	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/wire"
 	"github.com/riakgo/riakgo/kv/storage"
@@ -75,6 +76,9 @@ type Client interface {
 	UpdateType(name string, props map[string]json.RawMessage) error
 	// TypeInfo returns a type's status and properties.
 	TypeInfo(name string) TypeInfo
+	// TypeStatus is TypeInfo with the members that hold the type's
+	// definition and those that do not (it asks every member).
+	TypeStatus(name string) TypeInfo
 	// ListTypes returns every bucket type.
 	ListTypes() []TypeInfo
 
@@ -144,6 +148,10 @@ type Config struct {
 	// Up reports whether a node is up (membership); nil means every node
 	// is up. Down primaries are replaced by fallbacks.
 	Up func(ring.NodeID) bool
+	// Metadata is the cluster metadata store bucket types and properties
+	// live in; nil means a store of this node's own (a single node, or
+	// tests), kept in Engine.
+	Metadata Metadata
 }
 
 // DefaultConfig returns Riak's defaults; Node, Ring and Engine must be set.
@@ -233,7 +241,17 @@ func New(cfg Config) (*Service, error) {
 	if s.metrics == nil {
 		s.metrics = nopMetrics{}
 	}
-	s.buckets = newBuckets(cfg.Engine, cfg.Defaults)
+	if cfg.Metadata == nil {
+		md, err := metadata.New(metadata.Config{Self: cfg.Node, Engine: cfg.Engine, Clock: cfg.Clock, Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Metadata = md
+	}
+	if err := migrateLegacy(cfg.Engine, cfg.Metadata); err != nil {
+		return nil, fmt.Errorf("riakgo/kv: moving bucket settings into the cluster metadata: %w", err)
+	}
+	s.buckets = newBuckets(cfg.Metadata, cfg.Defaults)
 	s.buckets.checkResolver = func(name string) bool {
 		switch name {
 		case "", "allow_mult", "last_write_wins", "datatype", "oplog":
@@ -241,9 +259,6 @@ func New(cfg Config) (*Service, error) {
 		}
 		_, ok := cfg.Resolvers.Get(name)
 		return ok
-	}
-	if err := s.buckets.loadTypes(); err != nil {
-		return nil, err
 	}
 	s.vcfg = vnodeConfig{eng: cfg.Engine, clk: cfg.Clock, log: cfg.Logger, limits: cfg.Limits, rand: cfg.Rand,
 		cache: newObjCache(cfg.ObjectCacheBytes), home: s.homeOf,
@@ -1017,6 +1032,9 @@ func (s *Service) UpdateType(name string, props map[string]json.RawMessage) erro
 
 // TypeInfo implements Client.
 func (s *Service) TypeInfo(name string) TypeInfo { return s.buckets.typeInfo(name) }
+
+// TypeStatus implements Client.
+func (s *Service) TypeStatus(name string) TypeInfo { return s.buckets.typeStatus(name) }
 
 // ListTypes implements Client.
 func (s *Service) ListTypes() []TypeInfo { return s.buckets.listTypes() }

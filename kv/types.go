@@ -1,13 +1,14 @@
 package kv
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
-	"github.com/riakgo/riakgo/kv/storage"
+	"github.com/riakgo/riakgo/ring"
 )
 
 // Bucket types follow riak-admin's lifecycle: created (and, once every node
@@ -47,48 +48,13 @@ type TypeInfo struct {
 	Name   string
 	Status TypeStatus
 	Props  Props
+	// Have and Lack, filled by TypeStatus, are the members that hold the
+	// type's current definition and those that do not (yet).
+	Have, Lack []ring.NodeID
 }
 
 var supportedDatatypes = map[string]bool{"counter": true, "set": true, "map": true, "hll": true, "gset": true,
 	"oplog": true, "bcounter": true, "pg": true}
-
-const typesIndexKey = "btypes"
-
-func typeMetaKey(name string) []byte { return []byte("btype\x00" + name) }
-
-// loadTypes reads every persisted type definition.
-func (b *buckets) loadTypes() error {
-	raw, err := b.eng.GetMeta([]byte(typesIndexKey))
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	var names []string
-	if err := json.Unmarshal(raw, &names); err != nil {
-		return fmt.Errorf("riakgo/kv: bucket type index: %w", err)
-	}
-	for _, name := range names {
-		raw, err := b.eng.GetMeta(typeMetaKey(name))
-		if err != nil {
-			return fmt.Errorf("riakgo/kv: bucket type %s: %w", name, err)
-		}
-		var rec typeRecord
-		if err := json.Unmarshal(raw, &rec); err != nil {
-			return fmt.Errorf("riakgo/kv: bucket type %s: %w", name, err)
-		}
-		p, err := createProps(rec.Props)
-		if err != nil {
-			return fmt.Errorf("riakgo/kv: bucket type %s: %w", name, err)
-		}
-		b.defined[name] = &rec
-		if rec.Active {
-			b.types[name] = p
-		}
-	}
-	return nil
-}
 
 // createProps validates a type's creation properties over the typed
 // defaults, including the create-only ones (datatype, write_once).
@@ -158,19 +124,7 @@ func (b *buckets) saveType(name string, rec *typeRecord) error {
 	if err != nil {
 		return err
 	}
-	names := make([]string, 0, len(b.defined)+1)
-	for n := range b.defined {
-		names = append(names, n)
-	}
-	if _, ok := b.defined[name]; !ok {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	idx, _ := json.Marshal(names)
-	var batch storage.Batch
-	batch.SetMeta(typeMetaKey(name), enc)
-	batch.SetMeta([]byte(typesIndexKey), idx)
-	return b.eng.Write(&batch, storage.WriteOptions{Sync: true})
+	return b.md.Put(context.Background(), metaTypes, name, enc)
 }
 
 // createType defines (or redefines, until activated) a bucket type.
@@ -185,45 +139,42 @@ func (b *buckets) createType(name string, raw map[string]json.RawMessage) error 
 	if err := b.validResolver(p); err != nil {
 		return err
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if rec, ok := b.defined[name]; ok && rec.Active {
+	b.mu.RLock()
+	rec, ok := b.defined[name]
+	b.mu.RUnlock()
+	if ok && rec.Active {
 		return fmt.Errorf("%w: %s", ErrTypeExists, name)
 	}
-	rec := &typeRecord{Props: raw}
+	rec = &typeRecord{Props: raw}
 	if rec.Props == nil {
 		rec.Props = map[string]json.RawMessage{}
 	}
-	if err := b.saveType(name, rec); err != nil {
-		return err
-	}
-	b.defined[name] = rec
-	return nil
+	return b.saveType(name, rec)
 }
 
-// activateType makes a created type usable.
+// activateType makes a created type usable. Every member that is up
+// must hold the created type first (riak-admin refuses to activate a type
+// that is not ready); activation then returns once each of them holds the
+// activation.
 func (b *buckets) activateType(name string) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.mu.RLock()
 	rec, ok := b.defined[name]
+	b.mu.RUnlock()
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrUnknownType, name)
 	}
 	if rec.Active {
 		return nil
 	}
-	p, err := createProps(rec.Props)
-	if err != nil {
+	if _, err := createProps(rec.Props); err != nil {
 		return err
 	}
-	next := &typeRecord{Active: true, Props: rec.Props}
-	if err := b.saveType(name, next); err != nil {
+	if _, lack, err := b.md.Confirm(context.Background(), metaTypes, name); err != nil {
 		return err
+	} else if len(lack) > 0 {
+		return &NotReadyError{Type: name, Missing: lack}
 	}
-	b.defined[name] = next
-	b.types[name] = p
-	b.invalidateTypeLocked(name)
-	return nil
+	return b.saveType(name, &typeRecord{Active: true, Props: rec.Props})
 }
 
 // updateType changes an active type's properties; datatype and
@@ -232,16 +183,16 @@ func (b *buckets) updateType(name string, raw map[string]json.RawMessage) error 
 	if name == DefaultType {
 		return &PropsError{Reasons: map[string]string{"default": "no_default_update"}}
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.mu.RLock()
 	rec, ok := b.defined[name]
+	cur := b.types[name]
+	b.mu.RUnlock()
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrUnknownType, name)
 	}
 	if !rec.Active {
 		return fmt.Errorf("%w: %s", ErrTypeNotActive, name)
 	}
-	cur := b.types[name]
 	reasons := map[string]string{}
 	merged := map[string]json.RawMessage{}
 	for k, v := range rec.Props {
@@ -276,23 +227,41 @@ func (b *buckets) updateType(name string, raw map[string]json.RawMessage) error 
 	if err := b.validResolver(p); err != nil {
 		return err
 	}
-	next := &typeRecord{Active: true, Props: merged}
-	if err := b.saveType(name, next); err != nil {
-		return err
-	}
-	b.defined[name] = next
-	b.types[name] = p
-	b.invalidateTypeLocked(name)
-	return nil
+	return b.saveType(name, &typeRecord{Active: true, Props: merged})
 }
 
-// invalidateTypeLocked drops the cached effective props of a type's buckets.
-func (b *buckets) invalidateTypeLocked(name string) {
-	for id := range b.eff {
-		if id.typ == name {
-			delete(b.eff, id)
-		}
+// NotReadyError: activation of a type that some members that are up do
+// not hold yet (riak-admin: not ready).
+type NotReadyError struct {
+	Type    string
+	Missing []ring.NodeID
+}
+
+func (e *NotReadyError) Error() string {
+	names := make([]string, len(e.Missing))
+	for i, n := range e.Missing {
+		names[i] = string(n)
 	}
+	return fmt.Sprintf("riakgo/kv: bucket type %s is not ready: %s do not have it yet", e.Type, strings.Join(names, ", "))
+}
+
+// typeStatus is typeInfo with the members that hold the type's current
+// definition (Have) and those that do not (Lack); a created type all
+// members hold is ready to activate.
+func (b *buckets) typeStatus(name string) TypeInfo {
+	t := b.typeInfo(name)
+	if t.Status == TypeUndefined || name == DefaultType {
+		return t
+	}
+	have, lack, err := b.md.Confirm(context.Background(), metaTypes, name)
+	if err != nil {
+		return t
+	}
+	t.Have, t.Lack = have, lack
+	if t.Status == TypeReady && len(lack) > 0 {
+		t.Status = TypeCreated
+	}
+	return t
 }
 
 // typeInfo returns a type's status and properties.
