@@ -55,7 +55,10 @@ type ClusterAdmin interface {
 	// ClusterPlan and ClusterCommit run on the claimant: a node that is
 	// not the claimant forwards them to it, unless forwarded is set
 	// (the request already came from another node).
-	ClusterPlan(ctx context.Context, forwarded bool) (PlanJSON, error)
+	// A plan waits (bounded) until the claimant has seen the changes the
+	// asking node had seen (seen: that node's state clock, base64url; ""
+	// for none) and the cluster has converged.
+	ClusterPlan(ctx context.Context, forwarded bool, seen string) (PlanJSON, error)
 	ClusterCommit(ctx context.Context, forwarded bool) error
 	// ClusterTransfers gathers every member's handoff status.
 	ClusterTransfers(ctx context.Context) (TransfersJSON, error)
@@ -368,7 +371,7 @@ func (h *Handler) serveCluster(w nethttp.ResponseWriter, r *nethttp.Request, res
 			if !allow(w, r, "GET", "HEAD") {
 				return
 			}
-			p, err := ca.ClusterPlan(r.Context(), forwarded)
+			p, err := ca.ClusterPlan(r.Context(), forwarded, r.URL.Query().Get("seen"))
 			if err != nil {
 				clusterError(w, err)
 				return

@@ -81,7 +81,7 @@ func (f *fakeCluster) ClusterStage(ctx context.Context, action string, node, tar
 	f.staged = append(f.staged, action+" "+string(node)+" "+string(target))
 	return nil
 }
-func (f *fakeCluster) ClusterPlan(ctx context.Context, forwarded bool) (PlanJSON, error) {
+func (f *fakeCluster) ClusterPlan(ctx context.Context, forwarded bool, seen string) (PlanJSON, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.forwarded = forwarded

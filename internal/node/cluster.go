@@ -4,41 +4,48 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	nethttp "net/http"
+	"net"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/riakgo/riakgo/handoff"
-	riakhttp "github.com/riakgo/riakgo/http"
 	"github.com/riakgo/riakgo/internal/clock"
 	"github.com/riakgo/riakgo/internal/membership"
-	"github.com/riakgo/riakgo/internal/membership/memberlist"
+	"github.com/riakgo/riakgo/internal/metadata"
 	"github.com/riakgo/riakgo/internal/transfers"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/ring"
+	"github.com/riakgo/riakgo/vclock"
 )
 
 // The cluster half of a node: the ring's cluster state (ring.State), kept
 // in the storage metadata under metaRingState, gossiped through the
-// membership's StateHandler and Broadcast, merged with ring.Reconcile and
-// advanced with ring.Advance, and installed in kv with SetRing whenever it
-// changes.
+// membership's StateHandler and Broadcast together with a digest of the
+// cluster metadata, merged with ring.Reconcile and advanced with
+// ring.Advance, and installed in kv with SetRing whenever it changes.
 
 var metaRingState = []byte("ring_state")
 
-// gossipVersion is the first byte of every state payload: version 1 is
-// uvarint(len(sender)) sender state, because memberlist does not say who
-// sent a state and ring.Reconcile needs to know.
-const gossipVersion = 1
+// Gossip payload versions. Version 1 is uvarint(len(sender)) sender
+// state, because memberlist does not say who sent a state and
+// ring.Reconcile needs to know. Version 2 adds, after the sender,
+// uvarint(len(state)) state and the sender's metadata digest.
+const (
+	gossipV1 = 1
+	gossipV2 = 2
+)
 
 // tickInterval is the period of the claimant/transfer loop.
 const tickInterval = time.Second
+
+// planWait bounds how long "cluster plan" waits for the claimant to see
+// the changes the asking node has seen and for the state to converge.
+const planWait = 15 * time.Second
 
 // Errors of the cluster admin operations.
 var (
@@ -51,27 +58,31 @@ var (
 )
 
 type cluster struct {
-	self  ring.NodeID
-	log   *slog.Logger
-	clk   clock.Clock
-	ml    *memberlist.Memberlist
-	svc   *kv.Service // set before the handler is registered
-	drv   *transfers.Driver
-	mgr   *handoff.Manager
-	aae   *handoff.Exchanger
-	ticks int // loop only
-	eng   storage.Engine
+	self ring.NodeID
+	log  *slog.Logger
+	clk  clock.Clock
+	ml   membership.Membership
+	md   *metadata.Store
+	svc  *kv.Service // set before the handler is registered
+	drv  *transfers.Driver
+	mgr  *handoff.Manager
+	aae  *handoff.Exchanger
+	eng  storage.Engine
+	// fresh: the state was made at this start (no persisted one).
+	fresh bool
+
+	tickMu sync.Mutex // one tick at a time
 
 	mu        sync.Mutex
 	state     ring.State
 	payload   []byte                     // the encoded, wrapped state (LocalState)
 	persisted []byte                     // the state bytes last written to storage
 	foreign   map[ring.NodeID]ring.State // states of other clusters received (join seeds)
+	metaPeers map[ring.NodeID]bool       // peers whose metadata digest differed from ours
 	lastSent  time.Time
+	changed   chan struct{} // closed and replaced at every install (waitFor)
 
 	kick chan struct{}
-	stop chan struct{}
-	wg   sync.WaitGroup
 }
 
 func (c *cluster) now() int64 { return c.clk.Now().Unix() }
@@ -84,7 +95,7 @@ func loadState(eng storage.Engine, self ring.NodeID, size int, meta ring.MemberM
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		meta.Incarnation = 1
-		st, err = ring.NewState(fmt.Sprintf("%s/%d", self, now.UnixNano()), size, 0, self, meta, now.Unix())
+		st, err = freshState(self, size, meta, now)
 		return st, true, err
 	case err != nil:
 		return st, false, err
@@ -104,42 +115,89 @@ func loadState(eng storage.Engine, self ring.NodeID, size int, meta ring.MemberM
 	return st, false, nil
 }
 
-func wrapState(self ring.NodeID, st ring.State) []byte {
-	b, _ := st.MarshalBinary()
-	out := make([]byte, 0, len(b)+len(self)+8)
-	out = append(out, gossipVersion)
-	out = binary.AppendUvarint(out, uint64(len(self)))
-	out = append(out, self...)
-	return append(out, b...)
+// freshState is a new cluster of one: self owns every partition.
+func freshState(self ring.NodeID, size int, meta ring.MemberMeta, now time.Time) (ring.State, error) {
+	return ring.NewState(fmt.Sprintf("%s/%d", self, now.UnixNano()), size, 0, self, meta, now.Unix())
 }
 
-func unwrapState(b []byte) (ring.NodeID, ring.State, error) {
+func wrapState(self ring.NodeID, st ring.State, digest []byte) []byte {
+	b, _ := st.MarshalBinary()
+	out := make([]byte, 0, len(b)+len(self)+len(digest)+16)
+	out = append(out, gossipV2)
+	out = binary.AppendUvarint(out, uint64(len(self)))
+	out = append(out, self...)
+	out = binary.AppendUvarint(out, uint64(len(b)))
+	out = append(out, b...)
+	return append(out, digest...)
+}
+
+// unwrapState decodes a gossip payload: the sender, its state and (from
+// version 2 on) its metadata digest.
+func unwrapState(b []byte) (ring.NodeID, ring.State, []byte, error) {
 	var st ring.State
-	if len(b) < 2 || b[0] != gossipVersion {
-		return "", st, errors.New("unknown state payload")
+	if len(b) < 2 || (b[0] != gossipV1 && b[0] != gossipV2) {
+		return "", st, nil, errors.New("unknown state payload")
 	}
-	n, k := binary.Uvarint(b[1:])
-	if k <= 0 || uint64(len(b)-1-k) < n {
-		return "", st, errors.New("truncated state payload")
+	v := b[0]
+	b = b[1:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || uint64(len(b)-k) < n {
+		return "", st, nil, errors.New("truncated state payload")
 	}
-	from := ring.NodeID(b[1+k : 1+k+int(n)])
-	if err := st.UnmarshalBinary(b[1+k+int(n):]); err != nil {
-		return "", st, err
+	from := ring.NodeID(b[k : k+int(n)])
+	b = b[k+int(n):]
+	var digest []byte
+	if v == gossipV2 {
+		n, k = binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return "", st, nil, errors.New("truncated state payload")
+		}
+		digest = b[k+int(n):]
+		b = b[k : k+int(n)]
 	}
-	return from, st, nil
+	if err := st.UnmarshalBinary(b); err != nil {
+		return "", st, nil, err
+	}
+	return from, st, digest, nil
 }
 
 // install makes st the current state (c.mu held): kv routes by its ring,
-// LocalState carries it, and the loop persists it.
+// LocalState carries it, and the next persist writes it.
 func (c *cluster) install(st ring.State) {
+	old := c.state
 	c.state = st
-	c.payload = wrapState(c.self, st)
+	c.payload = wrapState(c.self, st, c.md.Digest())
 	if err := c.svc.SetRing(st.Ring()); err != nil {
 		c.log.Error("cannot install the ring", "err", err)
 	}
+	c.logChanges(old, st)
+	if c.changed != nil {
+		close(c.changed)
+	}
+	c.changed = make(chan struct{})
 	select {
 	case c.kick <- struct{}{}:
 	default:
+	}
+}
+
+// logChanges logs what an operator wants to see in a node's log: members
+// joining, leaving or removed, and ownership changes committed.
+func (c *cluster) logChanges(old, st ring.State) {
+	if old.IsZero() {
+		return
+	}
+	if old.ClusterName() != st.ClusterName() {
+		c.log.Info("cluster state replaced", "cluster", st.ClusterName(), "members", len(st.MembersWith(ring.StatusValid, ring.StatusJoining, ring.StatusLeaving)))
+		return
+	}
+	for _, m := range st.Members() {
+		if prev := old.Status(m.Node); prev != m.Status {
+			c.log.Info("cluster member status changed", "member", m.Node, "from", prev.String(), "to", m.Status.String())
+		}
+	}
+	if !old.RingVersion().Equal(st.RingVersion()) {
+		c.log.Info("ring ownership changed", "claimant", st.Claimant(), "pending_transfers", len(st.Transfers()))
 	}
 }
 
@@ -160,9 +218,10 @@ func (c *cluster) LocalState() []byte {
 
 // MergeRemoteState implements membership.StateHandler: Reconcile, Advance,
 // install and gossip on if the state changed; a sender that is behind gets
-// our state back (rate-limited).
+// our state back (rate-limited). A sender of this cluster whose metadata
+// digest differs from ours is noted for a metadata sync at the next tick.
 func (c *cluster) MergeRemoteState(b []byte) {
-	from, theirs, err := unwrapState(b)
+	from, theirs, digest, err := unwrapState(b)
 	if err != nil {
 		c.log.Debug("ignoring malformed ring gossip", "err", err)
 		return
@@ -183,6 +242,9 @@ func (c *cluster) MergeRemoteState(b []byte) {
 		c.log.Debug("ring gossip refused", "from", from, "err", err)
 		return
 	}
+	if digest != nil && !bytes.Equal(digest, c.md.Digest()) {
+		c.metaPeers[from] = true
+	}
 	merged, _ = merged.Advance(c.self, c.now())
 	changed := !ring.Equal(merged, c.state)
 	if changed {
@@ -196,31 +258,11 @@ func (c *cluster) MergeRemoteState(b []byte) {
 	}
 }
 
-// loop persists changed states and runs the periodic step.
-func (c *cluster) loop() {
-	defer c.wg.Done()
-	t := time.NewTicker(tickInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.stop:
-			c.persist()
-			return
-		case <-c.kick:
-			c.persist()
-		case <-t.C:
-			c.tick()
-			c.persist()
-		}
-	}
-}
-
 // persist writes the current state if it changed since the last write.
 func (c *cluster) persist() {
 	c.mu.Lock()
-	st := c.state
-	c.mu.Unlock()
-	b, err := st.MarshalBinary()
+	defer c.mu.Unlock()
+	b, err := c.state.MarshalBinary()
 	if err != nil || bytes.Equal(b, c.persisted) {
 		return
 	}
@@ -233,20 +275,42 @@ func (c *cluster) persist() {
 	c.persisted = b
 }
 
+// upMembers returns the other members of the cluster (any status but
+// invalid) that membership reports up: the peers a metadata change is
+// pushed to.
+func (c *cluster) upMembers() []ring.NodeID {
+	st := c.State()
+	var out []ring.NodeID
+	for _, m := range st.Members() {
+		if m.Node != c.self && m.Status != ring.StatusInvalid && c.ml.Up(m.Node) {
+			out = append(out, m.Node)
+		}
+	}
+	return out
+}
+
+// clusterName is the name of the node's current cluster.
+func (c *cluster) clusterName() string { return c.State().ClusterName() }
+
 // tick is the periodic step: Advance (the claimant's work), the handoff
 // scan (transfers.Driver: start ownership and hinted transfers, drop
 // partitions whose ownership moved), completion marks for the ownership
-// transfers that finished, and gossip while the cluster has not settled.
+// transfers that finished, metadata anti-entropy with the peers whose
+// digest differed, membership events, and gossip while the cluster has
+// not settled. It persists the state at the end.
 func (c *cluster) tick() {
+	c.tickMu.Lock()
+	defer c.tickMu.Unlock()
+	c.logMembership()
 	c.mu.Lock()
 	st, _ := c.state.Advance(c.self, c.now())
 	c.mu.Unlock()
 	complete := c.drv.Step(st.Ring(), st.Transfers())
 	c.mgr.Sweep()
 	c.aae.Step(st.Ring(), st.Transfers(), c.ml.Up)
+	c.syncMetadata()
 
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	now := c.now()
 	st, _ = c.state.Advance(c.self, now)
 	for _, p := range complete {
@@ -255,23 +319,106 @@ func (c *cluster) tick() {
 		}
 	}
 	st, _ = st.Advance(c.self, now)
+	if st.Status(c.self) == ring.StatusInvalid && len(st.MembersWith(ring.StatusValid, ring.StatusLeaving, ring.StatusJoining)) > 0 {
+		st = c.resetLocked(st)
+	}
 	changed := !ring.Equal(st, c.state)
 	if changed {
 		c.install(st)
+	} else if digest := c.md.Digest(); !bytes.Equal(c.payload[len(c.payload)-len(digest):], digest) {
+		c.payload = wrapState(c.self, st, digest) // the metadata changed
 	}
 	if changed || !st.Ready() || len(st.Transfers()) > 0 || len(st.MembersWith(ring.StatusJoining)) > 0 {
 		c.broadcast()
 	}
+	c.mu.Unlock()
+	c.persist()
 }
 
-// update applies a local change made by f, then Advances, installs and
-// broadcasts the result.
+// resetLocked is what a node does once its cluster has removed it (its
+// leave completed, or it was force-removed while running): it becomes a
+// cluster of its own again, under its name and with its data directory,
+// so that it can join this cluster or another later (c.mu held).
+func (c *cluster) resetLocked(old ring.State) ring.State {
+	var meta ring.MemberMeta
+	if m, ok := old.Member(c.self); ok {
+		meta = m.Meta
+	}
+	meta.Incarnation++
+	st, err := freshState(c.self, old.Size(), meta, c.clk.Now())
+	if err != nil {
+		c.log.Error("cannot reset the cluster state after leaving", "err", err)
+		return old
+	}
+	c.log.Info("this node is no longer a member of its cluster: it is a cluster of its own again", "left", old.ClusterName(), "cluster", st.ClusterName())
+	clear(c.metaPeers)
+	return st
+}
+
+// syncMetadata exchanges whole metadata states with the peers whose
+// gossiped digest differed from ours.
+func (c *cluster) syncMetadata() {
+	c.mu.Lock()
+	var peers []ring.NodeID
+	for p := range c.metaPeers {
+		peers = append(peers, p)
+	}
+	clear(c.metaPeers)
+	c.mu.Unlock()
+	for _, p := range peers {
+		if !c.ml.Up(p) {
+			continue
+		}
+		ctx, cancel := clock.WithTimeout(context.Background(), c.clk, 5*time.Second)
+		if err := c.md.Sync(ctx, p); err != nil {
+			c.log.Debug("metadata sync failed", "peer", p, "err", err)
+		}
+		cancel()
+	}
+}
+
+// logMembership logs members going down and coming back, as membership
+// events report them.
+func (c *cluster) logMembership() {
+	for {
+		select {
+		case ev, ok := <-c.ml.Events():
+			if !ok {
+				return
+			}
+			if ev.Member.ID == c.self {
+				continue
+			}
+			st := c.State()
+			member := st.Status(ev.Member.ID) != 0
+			switch ev.Type {
+			case membership.EventJoin:
+				if member {
+					c.log.Info("cluster member is up", "member", ev.Member.ID, "gossip", ev.Member.GossipAddr)
+				}
+			case membership.EventFail:
+				if member {
+					c.log.Warn("cluster member is down", "member", ev.Member.ID)
+				}
+			case membership.EventLeave:
+				if member {
+					c.log.Info("cluster member stopped", "member", ev.Member.ID)
+				}
+			}
+		default:
+			return
+		}
+	}
+}
+
+// update applies a local change made by f, then Advances, installs,
+// broadcasts and persists the result.
 func (c *cluster) update(f func(st ring.State, now int64) (ring.State, error)) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	now := c.now()
 	st, err := f(c.state, now)
 	if err != nil {
+		c.mu.Unlock()
 		return err
 	}
 	st, _ = st.Advance(c.self, now)
@@ -279,6 +426,8 @@ func (c *cluster) update(f func(st ring.State, now int64) (ring.State, error)) e
 		c.install(st)
 		c.broadcast()
 	}
+	c.mu.Unlock()
+	c.persist()
 	return nil
 }
 
@@ -289,25 +438,94 @@ func (c *cluster) State() ring.State {
 	return c.state
 }
 
+// waitFor waits until cond holds for the current state, or ctx ends.
+func (c *cluster) waitFor(ctx context.Context, cond func(ring.State) bool) bool {
+	for {
+		c.mu.Lock()
+		st, ch := c.state, c.changed
+		c.mu.Unlock()
+		if cond(st) {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return cond(c.State())
+		}
+	}
+}
+
+// seedAddrs returns the gossip addresses to try for a join seed: the seed
+// itself if it is an address, or for a node name (riak-admin's
+// "riak@host" form) the address membership or the ring state knows for
+// it, else the host at the default gossip port and at this node's own.
+func (c *cluster) seedAddrs(seed string) (addrs []string, name ring.NodeID) {
+	if !strings.Contains(seed, "@") || strings.ContainsAny(seed, ":/") {
+		return []string{seed}, "" // an address ("host:port")
+	}
+	name = ring.NodeID(seed)
+	add := func(a string) {
+		for _, x := range addrs {
+			if x == a {
+				return
+			}
+		}
+		if a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	if m, ok := c.ml.Member(name); ok {
+		add(m.GossipAddr)
+	}
+	if m, ok := c.State().Member(name); ok {
+		add(m.Meta.GossipAddr)
+	}
+	host := seed[strings.LastIndexByte(seed, '@')+1:]
+	add(net.JoinHostPort(host, DefaultGossipPort))
+	if _, port, err := net.SplitHostPort(c.ml.Local().GossipAddr); err == nil {
+		add(net.JoinHostPort(host, port))
+	}
+	return addrs, name
+}
+
 // Join is "cluster join SEED": join the seed's memberlist, then adopt the
-// ring state it sent and add this node as joining.
+// ring state it sent and add this node as joining; the cluster metadata
+// is then exchanged with the seed. SEED is a gossip address or a node
+// name.
 func (c *cluster) Join(ctx context.Context, seed string) error {
-	if seed == c.ml.Local().GossipAddr {
+	if seed == c.ml.Local().GossipAddr || ring.NodeID(seed) == c.self {
 		return fmt.Errorf("%w: this node cannot join itself", ring.ErrBadChange)
 	}
+	addrs, want := c.seedAddrs(seed)
 	c.mu.Lock()
 	clear(c.foreign)
 	c.mu.Unlock()
-	if _, err := c.ml.Join([]string{seed}); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrUnreachable, seed, err)
+	var addr string
+	var errs []string
+	for _, a := range addrs {
+		if a == c.ml.Local().GossipAddr {
+			continue
+		}
+		if _, err := c.ml.Join([]string{a}); err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", a, err))
+			continue
+		}
+		addr = a
+		break
+	}
+	if addr == "" {
+		return fmt.Errorf("%w: %s (tried %s)", ErrUnreachable, seed, strings.Join(errs, "; "))
 	}
 	var seedID ring.NodeID
 	for _, m := range c.ml.Members() {
-		if m.GossipAddr == seed && m.ID != c.self {
+		if m.GossipAddr == addr && m.ID != c.self {
 			seedID = m.ID
 		}
 	}
-	return c.update(func(cur ring.State, now int64) (ring.State, error) {
+	if want != "" && seedID != "" && seedID != want {
+		return fmt.Errorf("%w: %s answers at %s, not %s", ErrUnreachable, seedID, addr, want)
+	}
+	err := c.update(func(cur ring.State, now int64) (ring.State, error) {
 		seedState, ok := c.foreign[seedID]
 		if !ok && seedID == "" && len(c.foreign) == 1 {
 			for _, s := range c.foreign {
@@ -338,8 +556,20 @@ func (c *cluster) Join(ctx context.Context, seed string) error {
 			c.log.Warn("this node is already a member of the seed's cluster: recovering its membership (lost data directory?)", "seed", seed)
 			return ring.Recover(seedState, c.self, meta, now)
 		}
+		if err == nil {
+			c.log.Info("joining the cluster", "seed", seedID, "cluster", seedState.ClusterName())
+		}
 		return st, err
 	})
+	if err != nil {
+		return err
+	}
+	if seedID != "" {
+		if err := c.md.Sync(ctx, seedID); err != nil {
+			c.log.Warn("cannot fetch the cluster metadata from the seed; anti-entropy will", "seed", seedID, "err", err)
+		}
+	}
+	return nil
 }
 
 // Leave stages "cluster leave [node]" (this node if node is empty).
@@ -378,58 +608,27 @@ func (c *cluster) Clear() error {
 
 // Commit is "cluster commit" on the claimant.
 func (c *cluster) Commit() error {
-	return c.update(func(st ring.State, now int64) (ring.State, error) { return st.Commit(c.self, nil, now) })
+	err := c.update(func(st ring.State, now int64) (ring.State, error) { return st.Commit(c.self, nil, now) })
+	if err == nil {
+		c.log.Info("cluster changes committed", "claimant", c.self)
+	}
+	return err
 }
 
-// claimantURL returns the claimant's HTTP base URL, or "" if this node is
-// the claimant.
-func (c *cluster) claimantURL() (string, error) {
-	st := c.State()
-	cl := st.Claimant()
-	if cl == c.self {
-		return "", nil
-	}
-	addr := ""
-	if m, ok := st.Member(cl); ok {
-		addr = m.Meta.HTTPAddr
-	}
-	if m, ok := c.ml.Member(cl); ok && m.Meta.HTTPAddr != "" {
-		addr = m.Meta.HTTPAddr
-	}
-	if addr == "" {
-		return "", fmt.Errorf("%w: no HTTP address known for claimant %s", ErrForward, cl)
-	}
-	return "http://" + addr, nil
-}
-
-// forward sends an admin request to the claimant and decodes its JSON
-// answer into out (if not nil).
-func forward(ctx context.Context, method, url string, out any) error {
-	req, err := nethttp.NewRequestWithContext(ctx, method, url, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set(riakhttp.ForwardedHeader, "1")
-	cl := &nethttp.Client{Timeout: 30 * time.Second}
-	resp, err := cl.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrForward, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrForward, err)
-	}
-	if resp.StatusCode >= 300 {
-		var e struct{ Error, Reason string }
-		_ = json.Unmarshal(b, &e)
-		if e.Error == "" {
-			e.Error = string(b)
+// Plan is "cluster plan" on the claimant. It first waits (bounded by
+// planWait and ctx) until this node's state has seen every change the
+// asking node had seen (seen, a state clock; nil: none) and the cluster
+// has converged, so that a plan right after a join or a force-remove
+// made elsewhere shows it instead of failing.
+func (c *cluster) Plan(ctx context.Context, seen vclock.VClock) (ring.Plan, error) {
+	ctx, cancel := clock.WithTimeout(ctx, c.clk, planWait)
+	defer cancel()
+	c.waitFor(ctx, func(st ring.State) bool {
+		if !st.Clock().Descends(seen) || !st.Ready() {
+			return false
 		}
-		return &riakhttp.AdminError{Status: resp.StatusCode, Msg: e.Error, Reason: e.Reason}
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
-	}
-	return nil
+		_, err := st.Plan()
+		return !errors.Is(err, ring.ErrNotReady)
+	})
+	return c.State().Plan()
 }

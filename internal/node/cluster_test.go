@@ -21,12 +21,19 @@ func TestStatePayloadRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	from, got, err := unwrapState(wrapState("a", st))
-	if err != nil || from != "a" || !ring.Equal(got, st) {
-		t.Fatalf("round trip: %q %v %v", from, got, err)
+	digest := []byte("0123456789abcdef0123456789abcdef")
+	from, got, d, err := unwrapState(wrapState("a", st, digest))
+	if err != nil || from != "a" || !ring.Equal(got, st) || string(d) != string(digest) {
+		t.Fatalf("round trip: %q %v %q %v", from, got, d, err)
 	}
-	for _, bad := range [][]byte{nil, {9}, {gossipVersion, 200}, {gossipVersion, 1, 'a', 0xff}} {
-		if _, _, err := unwrapState(bad); err == nil {
+	// A version 1 payload (an older peer) still decodes, without a digest.
+	b, _ := st.MarshalBinary()
+	v1 := append([]byte{gossipV1, 1, 'a'}, b...)
+	if from, got, d, err := unwrapState(v1); err != nil || from != "a" || !ring.Equal(got, st) || d != nil {
+		t.Fatalf("version 1: %q %v %q %v", from, got, d, err)
+	}
+	for _, bad := range [][]byte{nil, {9}, {gossipV2, 200}, {gossipV1, 1, 'a', 0xff}, {gossipV2, 1, 'a', 0xff}} {
+		if _, _, _, err := unwrapState(bad); err == nil {
 			t.Errorf("unwrap %x: no error", bad)
 		}
 	}
@@ -77,7 +84,7 @@ func TestJoinCommitRestart(t *testing.T) {
 		t.Fatalf("second join: %v", err)
 	}
 	testwait.For(t, 30*time.Second, "a to see b joining", func() bool { return a.ClusterState().Status("b@127.0.0.1") == ring.StatusJoining })
-	if _, err := a.ClusterPlan(context.Background(), false); err != nil {
+	if _, err := a.ClusterPlan(context.Background(), false, ""); err != nil {
 		t.Fatal(err)
 	}
 	// b forwards the commit to the claimant a.

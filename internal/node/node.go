@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	nethttp "net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/riakgo/riakgo/handoff"
@@ -17,8 +19,10 @@ import (
 	"github.com/riakgo/riakgo/internal/clock"
 	"github.com/riakgo/riakgo/internal/membership"
 	"github.com/riakgo/riakgo/internal/membership/memberlist"
+	"github.com/riakgo/riakgo/internal/metadata"
 	"github.com/riakgo/riakgo/internal/metrics"
 	"github.com/riakgo/riakgo/internal/transfers"
+	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/transport/tcp"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/kv/storage"
@@ -83,6 +87,10 @@ func DefaultConfig() Config {
 	}
 }
 
+// DefaultGossipPort is the gossip port riak-admin's node-name form of
+// "cluster join" tries first.
+const DefaultGossipPort = "7946"
+
 // Validate checks the configuration and says what is wrong.
 func (c Config) Validate() error {
 	var errs []error
@@ -115,30 +123,192 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Node is a running riakgo node.
+// Deps are the parts of a node that are not configuration: storage, the
+// network, membership and time. Start builds the product's (Pebble, TCP,
+// memberlist, the wall clock); the in-process test cluster passes its own
+// (memstore, memnet, the static membership, a manual clock) to the same
+// New, so the code that ships is the code those tests run.
+type Deps struct {
+	// Engine, Transport and Membership are required. The node owns them
+	// from New on: Close closes them.
+	Engine     storage.Engine
+	Transport  transport.Transport
+	Membership membership.Membership
+	// Clock defaults to the wall clock.
+	Clock clock.Clock
+	// Rand returns random 64-bit values (vnode ids, vtags); it must be
+	// safe for concurrent use. Default: math/rand/v2.
+	Rand func() uint64
+	// Logger defaults to Config.Logger.
+	Logger *slog.Logger
+	// Meta is what the node publishes about itself (its internode and
+	// HTTP addresses); New fills in the incarnation, Ready the ready flag.
+	Meta membership.Meta
+	// Tune adjusts the parts' configurations before they are built
+	// (tests: timeouts, batch sizes, delete mode).
+	Tune Tune
+}
+
+// Tune holds optional adjustments of a node's parts.
+type Tune struct {
+	KV      func(*kv.Config)
+	Handoff func(*handoff.Config)
+	AAE     func(*handoff.AAEConfig)
+	PG      func(*kv.PGConfig)
+}
+
+// Node is a riakgo node.
 type Node struct {
 	cfg     Config
 	log     *slog.Logger
-	store   *pebblestore.Store
+	clk     clock.Clock
+	eng     storage.Engine
+	tr      transport.Transport
+	ml      membership.Membership
+	meta    membership.Meta
+	md      *metadata.Store
 	svc     *kv.Service
 	metrics *metrics.Registry
-	srv     *nethttp.Server
-	ln      net.Listener
-	tr      *tcp.Transport
-	ml      *memberlist.Memberlist
 	cl      *cluster
 	mgr     *handoff.Manager
 	aae     *handoff.Exchanger
-	pg      *nodePG
-	done    chan error
+	pg      *kv.PG
+	handler *riakhttp.Handler
+
+	// The serving parts of a started node (Start); nil in a node that
+	// New built alone.
+	srv  *nethttp.Server
+	ln   net.Listener
+	done chan error
+
+	loopStop  chan struct{}
+	loopWG    sync.WaitGroup
+	closeOnce sync.Once
 }
 
 var metaRingSize = []byte("ring_size")
 
-// Start opens storage, joins nothing (a fresh node is a cluster of one; a
-// restarted node gossips with the members of its persisted ring), starts
-// the internode transport, the membership and the service, and begins
-// serving HTTP.
+// New assembles a node from its configuration and parts: storage checks,
+// the persisted (or a fresh single-node) cluster state, the cluster
+// metadata, the kv service, handoff, anti-entropy, process groups and the
+// HTTP handler. It starts no loop and serves nothing: Start does that for
+// a real node, and the test cluster drives Tick itself. The node is not
+// ready (peers do not route to it) until Ready.
+func New(cfg Config, d Deps) (*Node, error) {
+	if d.Engine == nil || d.Transport == nil || d.Membership == nil {
+		return nil, errors.New("riakgo/node: Engine, Transport and Membership are required")
+	}
+	log := d.Logger
+	if log == nil {
+		log = cfg.Logger
+	}
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	if d.Rand == nil {
+		d.Rand = rand.Uint64
+	}
+	clk := clock.OrReal(d.Clock)
+	dm, err := kv.ParseDeleteMode(cfg.DeleteMode)
+	if err != nil {
+		return nil, err
+	}
+	self := ring.NodeID(cfg.Name)
+	n := &Node{cfg: cfg, log: log, clk: clk, eng: d.Engine, tr: d.Transport, ml: d.Membership, meta: d.Meta,
+		done: make(chan error, 1), loopStop: make(chan struct{})}
+	fail := func(err error) (*Node, error) {
+		n.closeParts()
+		return nil, err
+	}
+	size, err := n.ringSize()
+	if err != nil {
+		return fail(err)
+	}
+	if n.meta.Incarnation == 0 {
+		n.meta.Incarnation = d.Rand() | 1
+	}
+	n.meta.Ready = false
+
+	n.cl = &cluster{self: self, log: log.With("component", "cluster"), clk: clk, eng: d.Engine, ml: d.Membership,
+		foreign: map[ring.NodeID]ring.State{}, metaPeers: map[ring.NodeID]bool{}, kick: make(chan struct{}, 1)}
+	rmeta := ring.MemberMeta{GossipAddr: d.Membership.Local().GossipAddr, InternodeAddr: n.meta.ClusterAddr, HTTPAddr: n.meta.HTTPAddr}
+	st, fresh, err := loadState(d.Engine, self, size, rmeta, clk.Now())
+	if err != nil {
+		return fail(err)
+	}
+	n.cl.fresh = fresh
+
+	n.md, err = metadata.New(metadata.Config{Self: self, Engine: d.Engine, Clock: clk, Logger: log.With("component", "metadata"),
+		Transport: d.Transport, Peers: n.cl.upMembers, Cluster: n.cl.clusterName})
+	if err != nil {
+		return fail(err)
+	}
+	n.cl.md = n.md
+
+	n.metrics = metrics.New()
+	kcfg := kv.DefaultConfig()
+	kcfg.Node = self
+	kcfg.Ring = st.Ring()
+	kcfg.Engine = d.Engine
+	kcfg.Clock = d.Clock
+	kcfg.Logger = log
+	kcfg.Rand = d.Rand
+	kcfg.DeleteMode = dm
+	kcfg.Limits = siblings.DefaultLimits()
+	kcfg.Metrics = n.metrics
+	kcfg.ObjectCacheBytes = cfg.ObjectCacheMiB << 20
+	if cfg.ObjectCacheMiB == 0 {
+		kcfg.ObjectCacheBytes = -1
+	}
+	kcfg.Transport = d.Transport
+	kcfg.Up = d.Membership.Up
+	kcfg.Metadata = n.md
+	if d.Tune.KV != nil {
+		d.Tune.KV(&kcfg)
+	}
+	if n.svc, err = kv.New(kcfg); err != nil {
+		return fail(err)
+	}
+	n.cl.svc = n.svc
+	n.cl.drv = transfers.NewDriver(self, n.svc, d.Membership.Up, log.With("component", "handoff"))
+	hcfg := handoff.Config{Self: self, Transport: d.Transport, Vnodes: transfers.Vnodes{Svc: n.svc, Planned: n.cl.drv.Planned}, Clock: d.Clock,
+		Logger: log.With("component", "handoff"), Metrics: n.metrics, Concurrency: cfg.HandoffConcurrency, Done: n.cl.drv.Done}
+	if d.Tune.Handoff != nil {
+		d.Tune.Handoff(&hcfg)
+	}
+	if n.mgr, err = handoff.New(hcfg); err != nil {
+		return fail(err)
+	}
+	n.cl.drv.SetManager(n.mgr)
+	n.cl.mgr = n.mgr
+	acfg := handoff.AAEConfig{Self: self, Transport: d.Transport, Vnodes: transfers.AAE{Svc: n.svc}, Clock: d.Clock,
+		Logger: log.With("component", "aae"), Metrics: n.metrics, Interval: cfg.AAEInterval}
+	if d.Tune.AAE != nil {
+		d.Tune.AAE(&acfg)
+	}
+	if n.aae, err = handoff.NewExchanger(acfg); err != nil {
+		return fail(err)
+	}
+	n.cl.aae = n.aae
+	n.cl.mu.Lock()
+	n.cl.install(st)
+	n.cl.mu.Unlock()
+	n.cl.persist()
+	d.Membership.SetStateHandler(n.cl)
+
+	if err := n.newPG(d.Tune.PG); err != nil {
+		return fail(err)
+	}
+	n.metrics.RegisterCluster(n.clusterStats)
+	n.handler = riakhttp.NewHandler(n.svc, riakhttp.Options{Logger: log, Observer: n.metrics, Metrics: n.metrics.Handler(), Version: cfg.Version,
+		Cluster: n, ExtraStats: n.extraStats, PG: n.pg})
+	return n, nil
+}
+
+// Start opens a real node: Pebble in the data directory, the TCP transport,
+// memberlist, the HTTP listener; it assembles the node (New), gossips with
+// the members of its persisted ring, fetches the cluster metadata from
+// them, starts the node's loops, serves HTTP and publishes itself ready.
 func Start(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -146,9 +316,8 @@ func Start(cfg Config) (*Node, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		cfg.Logger = log
 	}
-	clk := clock.OrReal(cfg.Clock)
-	dm, _ := kv.ParseDeleteMode(cfg.DeleteMode)
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data-dir %s: %w", cfg.DataDir, err)
 	}
@@ -156,40 +325,32 @@ func Start(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	self := ring.NodeID(cfg.Name)
-	n := &Node{cfg: cfg, log: log, store: store, done: make(chan error, 1)}
-	var cleanup []func()
+	var closers []func()
 	fail := func(err error) (*Node, error) {
-		for i := len(cleanup) - 1; i >= 0; i-- {
-			cleanup[i]()
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
 		}
-		store.Close()
 		return nil, err
 	}
-	size, err := n.ringSize()
-	if err != nil {
-		return fail(err)
-	}
-	n.ln, err = net.Listen("tcp", cfg.HTTP)
+	closers = append(closers, func() { store.Close() })
+	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		return fail(fmt.Errorf("http listen %s: %w", cfg.HTTP, err))
 	}
-	cleanup = append(cleanup, func() { n.ln.Close() })
-
-	// Internode transport and membership.
-	n.cl = &cluster{self: self, log: log.With("component", "cluster"), clk: clk, eng: store,
-		foreign: map[ring.NodeID]ring.State{}, kick: make(chan struct{}, 1), stop: make(chan struct{})}
+	closers = append(closers, func() { ln.Close() })
+	self := ring.NodeID(cfg.Name)
 	var ml *memberlist.Memberlist
 	tcfg := tcp.DefaultConfig()
 	tcfg.Node = self
 	tcfg.ListenAddr = cfg.Cluster
 	tcfg.Logger = log.With("component", "transport")
 	tcfg.Resolve = func(id ring.NodeID) (string, bool) { return membership.Resolver(ml)(id) }
-	if n.tr, err = tcp.New(tcfg); err != nil {
+	tr, err := tcp.New(tcfg)
+	if err != nil {
 		return fail(fmt.Errorf("cluster listen %s: %w", cfg.Cluster, err))
 	}
-	cleanup = append(cleanup, func() { n.tr.Close() })
-	meta := membership.Meta{ClusterAddr: n.tr.Addr().String(), HTTPAddr: n.ln.Addr().String(), Incarnation: membership.NewIncarnation()}
+	closers = append(closers, func() { tr.Close() })
+	meta := membership.Meta{ClusterAddr: tr.Addr().String(), HTTPAddr: ln.Addr().String(), Incarnation: membership.NewIncarnation()}
 	mcfg := memberlist.DefaultConfig()
 	mcfg.Name = self
 	mcfg.BindAddr = cfg.Gossip
@@ -199,111 +360,128 @@ func Start(cfg Config) (*Node, error) {
 	if ml, err = memberlist.New(mcfg); err != nil {
 		return fail(fmt.Errorf("gossip listen %s: %w", cfg.Gossip, err))
 	}
-	n.ml = ml
-	n.cl.ml = ml
-	cleanup = append(cleanup, func() { ml.Shutdown() })
-
-	// The cluster state: persisted, or a fresh cluster of one.
-	rmeta := ring.MemberMeta{GossipAddr: ml.Local().GossipAddr, InternodeAddr: meta.ClusterAddr, HTTPAddr: meta.HTTPAddr}
-	st, fresh, err := loadState(store, self, size, rmeta, clk.Now())
+	closers = append(closers, func() { ml.Shutdown() })
+	n, err := New(cfg, Deps{Engine: store, Transport: tr, Membership: ml, Clock: cfg.Clock, Logger: log, Meta: meta})
 	if err != nil {
 		return fail(err)
 	}
-
-	n.metrics = metrics.New()
-	kcfg := kv.DefaultConfig()
-	kcfg.Node = self
-	kcfg.Ring = st.Ring()
-	kcfg.Engine = store
-	kcfg.Clock = cfg.Clock
-	kcfg.Logger = log
-	kcfg.DeleteMode = dm
-	kcfg.Limits = siblings.DefaultLimits()
-	kcfg.Metrics = n.metrics
-	kcfg.ObjectCacheBytes = cfg.ObjectCacheMiB << 20
-	if cfg.ObjectCacheMiB == 0 {
-		kcfg.ObjectCacheBytes = -1
-	}
-	kcfg.Transport = n.tr
-	kcfg.Up = ml.Up
-	if n.svc, err = kv.New(kcfg); err != nil {
-		return fail(err)
-	}
-	cleanup = append(cleanup, func() { n.svc.Close() })
-	n.cl.svc = n.svc
-	n.cl.drv = transfers.NewDriver(self, n.svc, ml.Up, log.With("component", "handoff"))
-	hcfg := handoff.Config{Self: self, Transport: n.tr, Vnodes: transfers.Vnodes{Svc: n.svc, Planned: n.cl.drv.Planned}, Clock: cfg.Clock,
-		Logger: log.With("component", "handoff"), Metrics: n.metrics, Concurrency: cfg.HandoffConcurrency, Done: n.cl.drv.Done}
-	if n.mgr, err = handoff.New(hcfg); err != nil {
-		return fail(err)
-	}
-	cleanup = append(cleanup, n.mgr.Close)
-	n.cl.drv.SetManager(n.mgr)
-	n.cl.mgr = n.mgr
-	acfg := handoff.AAEConfig{Self: self, Transport: n.tr, Vnodes: transfers.AAE{Svc: n.svc}, Clock: cfg.Clock,
-		Logger: log.With("component", "aae"), Metrics: n.metrics, Interval: cfg.AAEInterval}
-	if n.aae, err = handoff.NewExchanger(acfg); err != nil {
-		return fail(err)
-	}
-	cleanup = append(cleanup, n.aae.Close)
-	n.cl.aae = n.aae
-	n.cl.mu.Lock()
-	n.cl.install(st)
-	n.cl.mu.Unlock()
-	n.cl.persist()
-	ml.SetStateHandler(n.cl)
-	n.cl.wg.Add(1)
-	go n.cl.loop()
-	if !fresh {
-		// Gossip with the members the persisted ring knows.
-		var seeds []string
-		for _, m := range st.Members() {
-			if m.Node != self && m.Status != ring.StatusInvalid && m.Meta.GossipAddr != "" {
-				seeds = append(seeds, m.Meta.GossipAddr)
-			}
-		}
-		if len(seeds) > 0 {
-			go func() {
-				if _, err := ml.Join(seeds); err != nil {
-					log.Warn("could not reach any member of the persisted ring", "err", err)
-				}
-			}()
-		}
-	}
-
-	if err := n.startPG(); err != nil {
-		return fail(err)
-	}
-	cleanup = append(cleanup, n.stopPG)
-	h := riakhttp.NewHandler(n.svc, riakhttp.Options{Logger: log, Observer: n.metrics, Metrics: n.metrics.Handler(), Version: cfg.Version, Cluster: n,
-		ExtraStats: n.extraStats, PG: n.pg.pg})
+	n.ln = ln
+	n.Rejoin()
+	// Settings changed while this node was down reach it before it serves.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	n.SyncMetadata(ctx)
+	cancel()
+	n.run()
 	n.srv = &nethttp.Server{
-		Handler:           h,
+		Handler:           n.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	n.srv.RegisterOnShutdown(h.CloseStreams) // pg watches and held joins end at shutdown
-	go func() { n.done <- n.srv.Serve(n.ln) }()
-	meta.Ready = true
-	if err := ml.SetLocalMeta(meta); err != nil {
-		log.Warn("cannot publish the ready flag", "err", err)
-	}
-	log.Info("riakgo node started", "name", cfg.Name, "http", n.ln.Addr().String(), "cluster", meta.ClusterAddr,
-		"gossip", ml.Local().GossipAddr, "data_dir", cfg.DataDir, "ring_size", size, "delete_mode", dm.String())
+	n.srv.RegisterOnShutdown(n.handler.CloseStreams) // pg watches and held joins end at shutdown
+	go func() { n.done <- n.srv.Serve(ln) }()
+	n.Ready()
+	dm, _ := kv.ParseDeleteMode(cfg.DeleteMode)
+	log.Info("riakgo node started", "name", cfg.Name, "http", ln.Addr().String(), "cluster", meta.ClusterAddr,
+		"gossip", ml.Local().GossipAddr, "data_dir", cfg.DataDir, "ring_size", n.svc.Ring().Size(), "delete_mode", dm.String())
 	return n, nil
 }
 
-// ringSize returns the ring size recorded in the data directory, recording
-// the configured one on first start. A different configured size is an
+// Ready publishes the node's ready flag: peers route requests to it from
+// now on.
+func (n *Node) Ready() {
+	n.meta.Ready = true
+	if err := n.ml.SetLocalMeta(n.meta); err != nil {
+		n.log.Warn("cannot publish the ready flag", "err", err)
+	}
+}
+
+// Rejoin has the membership contact the members of the node's persisted
+// ring (a restarted node). It does not wait for them.
+func (n *Node) Rejoin() {
+	if n.cl.fresh {
+		return
+	}
+	var seeds []string
+	self := n.Self()
+	for _, m := range n.cl.State().Members() {
+		if m.Node != self && m.Status != ring.StatusInvalid && m.Meta.GossipAddr != "" {
+			seeds = append(seeds, m.Meta.GossipAddr)
+		}
+	}
+	if len(seeds) == 0 {
+		return
+	}
+	if _, err := n.ml.Join(seeds); err != nil {
+		n.log.Warn("could not reach any member of the persisted ring", "err", err)
+	}
+}
+
+// SyncMetadata exchanges the cluster metadata with every member that is
+// up, until ctx ends. A restarted node calls it before it serves, so that
+// it never applies settings older than the cluster's.
+func (n *Node) SyncMetadata(ctx context.Context) {
+	for _, p := range n.cl.upMembers() {
+		if err := n.md.Sync(ctx, p); err != nil {
+			n.log.Debug("metadata sync failed", "peer", p, "err", err)
+		}
+	}
+}
+
+// run starts the node's periodic loops (the real node's; tests call Tick).
+func (n *Node) run() {
+	n.loopWG.Add(2)
+	go func() {
+		defer n.loopWG.Done()
+		t := time.NewTicker(tickInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-n.loopStop:
+				return
+			case <-n.cl.kick:
+				n.cl.persist()
+			case <-t.C:
+				n.cl.tick()
+			}
+		}
+	}()
+	go func() {
+		defer n.loopWG.Done()
+		t := time.NewTicker(pgTickEvery)
+		defer t.Stop()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() { <-n.loopStop; cancel() }()
+		for {
+			select {
+			case <-n.loopStop:
+				return
+			case <-t.C:
+				n.pg.Tick(ctx)
+			}
+		}
+	}()
+}
+
+// Tick is one period of the node's loops, for tests that drive time:
+// the cluster step (claimant work, handoff scan, anti-entropy, metadata
+// repair, membership events) and the process-group tick.
+func (n *Node) Tick(ctx context.Context) {
+	n.cl.tick()
+	n.pg.Tick(ctx)
+}
+
+// ringSize returns the ring size recorded in the storage, recording the
+// configured one on first start. A different configured size is an
 // error: partitions cannot be renumbered in place.
 func (n *Node) ringSize() (int, error) {
-	raw, err := n.store.GetMeta(metaRingSize)
+	raw, err := n.eng.GetMeta(metaRingSize)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		var b storage.Batch
 		b.SetMeta(metaRingSize, binary.BigEndian.AppendUint32(nil, uint32(n.cfg.RingSize)))
-		return n.cfg.RingSize, n.store.Write(&b, storage.WriteOptions{Sync: true})
+		return n.cfg.RingSize, n.eng.Write(&b, storage.WriteOptions{Sync: true})
 	case err != nil:
 		return 0, err
 	case len(raw) != 4:
@@ -316,11 +494,40 @@ func (n *Node) ringSize() (int, error) {
 	return size, nil
 }
 
-// HTTPAddr returns the address the API listens on.
-func (n *Node) HTTPAddr() string { return n.ln.Addr().String() }
+// HTTPAddr returns the address the API listens on ("" if not serving).
+func (n *Node) HTTPAddr() string {
+	if n.ln == nil {
+		return ""
+	}
+	return n.ln.Addr().String()
+}
+
+// Handler returns the node's HTTP API handler.
+func (n *Node) Handler() nethttp.Handler { return n.handler }
 
 // Service returns the node's key-value service.
 func (n *Node) Service() *kv.Service { return n.svc }
+
+// Handoff returns the node's transfer manager.
+func (n *Node) Handoff() *handoff.Manager { return n.mgr }
+
+// AAE returns the node's anti-entropy exchanger.
+func (n *Node) AAE() *handoff.Exchanger { return n.aae }
+
+// Driver returns the node's handoff scan.
+func (n *Node) Driver() *transfers.Driver { return n.cl.drv }
+
+// Metadata returns the node's replica of the cluster metadata.
+func (n *Node) Metadata() *metadata.Store { return n.md }
+
+// Incarnation returns the incarnation the node publishes in the cluster
+// state (one more at every start).
+func (n *Node) Incarnation() uint64 {
+	if m, ok := n.cl.State().Member(n.Self()); ok {
+		return m.Meta.Incarnation
+	}
+	return 0
+}
 
 // Done is closed with the HTTP server's error if it stops on its own.
 func (n *Node) Done() <-chan error { return n.done }
@@ -330,180 +537,57 @@ func (n *Node) Done() <-chan error { return n.done }
 // left, not failed; it stays a ring member), waits for background work
 // and closes storage.
 func (n *Node) Stop(ctx context.Context) error {
-	err := n.srv.Shutdown(ctx)
+	var err error
+	if n.srv != nil {
+		err = n.srv.Shutdown(ctx)
+	}
 	if lerr := n.ml.Leave(2 * time.Second); lerr != nil {
 		n.log.Warn("membership leave", "err", lerr)
 	}
-	n.ml.Shutdown()
-	close(n.cl.stop)
-	n.cl.wg.Wait()
-	n.stopPG()
-	n.mgr.Close()
-	n.aae.Close()
-	n.svc.Close()
-	n.tr.Close()
-	if cerr := n.store.Close(); cerr != nil && err == nil {
+	if cerr := n.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
 	n.log.Info("riakgo node stopped", "name", n.cfg.Name)
 	return err
 }
 
+// Close stops the node as a crash would, without telling the peers (they
+// detect the failure): membership, loops, transfers, anti-entropy,
+// process groups, the service, the transport and storage, in that order.
+// Acknowledged writes are kept. Close is idempotent.
+func (n *Node) Close() error {
+	var err error
+	n.closeOnce.Do(func() {
+		n.ml.Shutdown()
+		close(n.loopStop)
+		n.loopWG.Wait()
+		n.cl.persist()
+		if n.srv != nil {
+			n.srv.Close()
+		}
+		err = n.closeParts()
+	})
+	return err
+}
+
+// closeParts closes whatever New built, then the dependencies.
+func (n *Node) closeParts() error {
+	if n.mgr != nil {
+		n.mgr.Close()
+	}
+	if n.aae != nil {
+		n.aae.Close()
+	}
+	if n.svc != nil {
+		n.svc.Close()
+	}
+	n.ml.Shutdown()
+	n.tr.Close()
+	return n.eng.Close()
+}
+
 // GossipAddr returns the membership address (the one "cluster join" takes).
 func (n *Node) GossipAddr() string { return n.ml.Local().GossipAddr }
 
 // ClusterAddr returns the internode address.
-func (n *Node) ClusterAddr() string { return n.tr.Addr().String() }
-
-// The node implements riakhttp.ClusterAdmin.
-var _ riakhttp.ClusterAdmin = (*Node)(nil)
-
-// Self implements riakhttp.ClusterAdmin.
-func (n *Node) Self() ring.NodeID { return ring.NodeID(n.cfg.Name) }
-
-// ClusterState implements riakhttp.ClusterAdmin.
-func (n *Node) ClusterState() ring.State { return n.cl.State() }
-
-// NodeUp implements riakhttp.ClusterAdmin.
-func (n *Node) NodeUp(id ring.NodeID) bool { return n.ml.Up(id) }
-
-func adminErr(err error) error {
-	switch {
-	case errors.Is(err, ErrUnreachable):
-		return &riakhttp.AdminError{Status: 502, Reason: "unreachable", Msg: err.Error()}
-	case errors.Is(err, ErrNoSeedRing):
-		return &riakhttp.AdminError{Status: 502, Reason: "no_seed_ring", Msg: err.Error()}
-	case errors.Is(err, ErrForward):
-		return &riakhttp.AdminError{Status: 502, Reason: "claimant_unreachable", Msg: err.Error()}
-	}
-	return err
-}
-
-// ClusterJoin implements riakhttp.ClusterAdmin.
-func (n *Node) ClusterJoin(ctx context.Context, seed string) error {
-	return adminErr(n.cl.Join(ctx, seed))
-}
-
-// ClusterLeave implements riakhttp.ClusterAdmin.
-func (n *Node) ClusterLeave(ctx context.Context, node ring.NodeID) error {
-	return n.cl.Leave(node)
-}
-
-// ClusterStage implements riakhttp.ClusterAdmin.
-func (n *Node) ClusterStage(ctx context.Context, action string, node, target ring.NodeID) error {
-	return n.cl.Stage(action, node, target)
-}
-
-// ClusterClear implements riakhttp.ClusterAdmin.
-func (n *Node) ClusterClear(ctx context.Context) error { return n.cl.Clear() }
-
-// ClusterPlan implements riakhttp.ClusterAdmin: the claimant's plan.
-func (n *Node) ClusterPlan(ctx context.Context, forwarded bool) (riakhttp.PlanJSON, error) {
-	url, err := n.cl.claimantURL()
-	if err != nil && !forwarded {
-		return riakhttp.PlanJSON{}, adminErr(err)
-	}
-	if url == "" || forwarded {
-		p, err := n.cl.State().Plan()
-		if err != nil {
-			return riakhttp.PlanJSON{}, err
-		}
-		return riakhttp.PlanToJSON(p), nil
-	}
-	var out riakhttp.PlanJSON
-	return out, adminErr(forward(ctx, "GET", url+"/admin/cluster/plan", &out))
-}
-
-// ClusterCommit implements riakhttp.ClusterAdmin: commit on the claimant.
-func (n *Node) ClusterCommit(ctx context.Context, forwarded bool) error {
-	url, err := n.cl.claimantURL()
-	if err != nil && !forwarded {
-		return adminErr(err)
-	}
-	if url == "" || forwarded {
-		return n.cl.Commit()
-	}
-	return adminErr(forward(ctx, "POST", url+"/admin/cluster/commit", nil))
-}
-
-// ClusterTransfers implements riakhttp.ClusterAdmin: every member's
-// handoff status.
-func (n *Node) ClusterTransfers(ctx context.Context) (riakhttp.TransfersJSON, error) {
-	st := n.cl.State()
-	out := riakhttp.TransfersJSON{Now: time.Now()}
-	var up []ring.NodeID
-	for _, m := range st.Members() {
-		if m.Status == ring.StatusInvalid {
-			continue
-		}
-		if m.Node == n.Self() || n.ml.Up(m.Node) {
-			up = append(up, m.Node)
-		} else {
-			out.Down = append(out.Down, m.Node)
-		}
-	}
-	out.Nodes, out.Unreachable = n.mgr.ClusterStatus(ctx, up)
-	return out, nil
-}
-
-// extraStats are the node's handoff (and anti-entropy) figures for /stats.
-func (n *Node) extraStats() map[string]any {
-	st := n.mgr.Status()
-	in, out := 0, 0
-	for _, p := range st.Active {
-		if p.Direction == handoff.Inbound {
-			in++
-		} else {
-			out++
-		}
-	}
-	m := map[string]any{
-		"handoff_timeouts":           st.TimedOut,
-		"riakgo_handoff_completed":   st.Completed,
-		"riakgo_handoff_failed":      st.Failed,
-		"riakgo_handoff_refused":     st.Refused,
-		"riakgo_handoff_objects":     st.Objects,
-		"riakgo_handoff_bytes":       st.Bytes,
-		"riakgo_handoff_inbound":     in,
-		"riakgo_handoff_outbound":    out,
-		"riakgo_handoff_waiting":     st.Waiting,
-		"riakgo_handoff_concurrency": st.Concurrency,
-	}
-	as := n.aae.Status()
-	m["riakgo_aae_exchanges"] = as.Exchanges
-	m["riakgo_aae_in_sync"] = as.InSync
-	m["riakgo_aae_failed"] = as.Failed
-	m["riakgo_aae_keys_repaired"] = as.KeysRepaired
-	m["riakgo_aae_trees_built"] = as.TreesBuilt
-	return m
-}
-
-// AAEStatus implements riakhttp.ClusterAdmin.
-func (n *Node) AAEStatus() riakhttp.AAEJSON {
-	return riakhttp.AAEJSON{Node: n.Self(), Status: n.aae.Status(), Unbuilt: n.svc.AAEUnbuilt()}
-}
-
-// AAERebuild implements riakhttp.ClusterAdmin: the trees are rebuilt by
-// the exchanger's next steps.
-func (n *Node) AAERebuild(p int) (int, error) {
-	if p >= n.svc.Ring().Size() {
-		return 0, &riakhttp.AdminError{Status: 400, Reason: "bad_partition", Msg: fmt.Sprintf("no partition %d (the ring has %d)", p, n.svc.Ring().Size())}
-	}
-	count := 0
-	for _, q := range n.svc.Partitions() {
-		if p < 0 || q == p {
-			n.svc.AAERebuild(q)
-			count++
-		}
-	}
-	return count, nil
-}
-
-// ClusterDown implements riakhttp.ClusterAdmin: riak-admin down, for a
-// member this node cannot reach.
-func (n *Node) ClusterDown(ctx context.Context, node ring.NodeID) error {
-	if node == n.Self() || n.ml.Up(node) {
-		return &riakhttp.AdminError{Status: 409, Reason: "is_up", Msg: fmt.Sprintf("%s is up", node)}
-	}
-	return n.cl.update(func(st ring.State, now int64) (ring.State, error) { return st.MarkDown(n.Self(), node, now) })
-}
+func (n *Node) ClusterAddr() string { return n.meta.ClusterAddr }

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"context"
 	"time"
 
 	"github.com/riakgo/riakgo/internal/metrics"
@@ -13,22 +12,14 @@ import (
 // lapse, dirty groups are repaired and watches poll at this pace.
 const pgTickEvery = time.Second
 
-// nodePG is the node's process-group service and its tick loop.
-type nodePG struct {
-	pg   *kv.PG
-	stop context.CancelFunc
-	done chan struct{}
-}
-
-// startPG starts the process-group service: its incarnation is the one
-// this node publishes in the cluster state (bumped at every start), and
-// its view of other nodes is the cluster state (incarnations, removed
-// members) plus membership's up/down.
-func (n *Node) startPG() error {
-	self := ring.NodeID(n.cfg.Name)
-	inc := uint64(1)
-	if m, ok := n.cl.State().Member(self); ok && m.Meta.Incarnation > 0 {
-		inc = m.Meta.Incarnation
+// newPG builds the process-group service: its incarnation is the one this
+// node publishes in the cluster state (bumped at every start), and its
+// view of other nodes is the cluster state (incarnations, removed members)
+// plus membership's up/down.
+func (n *Node) newPG(tune func(*kv.PGConfig)) error {
+	inc := n.Incarnation()
+	if inc == 0 {
+		inc = 1
 	}
 	view := func(id ring.NodeID) kv.PGNodeView {
 		v := kv.PGNodeView{Up: n.ml.Up(id)}
@@ -38,7 +29,11 @@ func (n *Node) startPG() error {
 		}
 		return v
 	}
-	pg, err := kv.NewPG(n.svc, kv.PGConfig{Incarnation: inc, View: view})
+	cfg := kv.PGConfig{Incarnation: inc, View: view}
+	if tune != nil {
+		tune(&cfg)
+	}
+	pg, err := kv.NewPG(n.svc, cfg)
 	if err != nil {
 		return err
 	}
@@ -47,31 +42,9 @@ func (n *Node) startPG() error {
 		return metrics.PGStats{Groups: st.Groups, Members: st.Members, Leases: st.Leases, WatchStreams: st.WatchStreams,
 			Joins: st.Joins, Leaves: st.Leaves, LeaseLapses: st.LeaseLapses, Prunes: st.Prunes, Repairs: st.Repairs}
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	n.pg = &nodePG{pg: pg, stop: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(n.pg.done)
-		t := time.NewTicker(pgTickEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				pg.Tick(ctx)
-			}
-		}
-	}()
+	n.pg = pg
 	return nil
 }
 
-// stopPG ends the tick loop.
-func (n *Node) stopPG() {
-	if n.pg != nil {
-		n.pg.stop()
-		<-n.pg.done
-	}
-}
-
 // PG returns the node's process-group service.
-func (n *Node) PG() *kv.PG { return n.pg.pg }
+func (n *Node) PG() *kv.PG { return n.pg }

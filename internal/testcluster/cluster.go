@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	nethttp "net/http"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/riakgo/riakgo/handoff"
 	"github.com/riakgo/riakgo/internal/clock"
+	"github.com/riakgo/riakgo/internal/membership"
+	"github.com/riakgo/riakgo/internal/membership/static"
+	"github.com/riakgo/riakgo/internal/node"
 	"github.com/riakgo/riakgo/internal/testlog"
 	"github.com/riakgo/riakgo/internal/transfers"
 	"github.com/riakgo/riakgo/internal/transport/memnet"
@@ -33,10 +37,6 @@ type Options struct {
 	// AAE, if set, adjusts each node's anti-entropy configuration
 	// (default: an exchange round every second of the clock, 8 pairs).
 	AAE func(i int, c *handoff.AAEConfig)
-	// Dynamic gives every node a gossiped cluster state (ring.State):
-	// nodes can join and leave with plan/commit, and Tick runs gossip and
-	// the handoff scan. Otherwise the ring is fixed, dealt round-robin.
-	Dynamic bool
 	// ConfigurePG, if set, adjusts each node's process-group configuration.
 	ConfigurePG func(i int, c *kv.PGConfig)
 }
@@ -44,22 +44,21 @@ type Options struct {
 // Start is the manual clock's initial time.
 var Start = time.Unix(1_700_000_000, 0)
 
-// Node is one member of the cluster.
+// Node is one member of the cluster: a node.Node built by node.New from
+// in-memory parts, and handles on its parts for tests.
 type Node struct {
 	ID    ring.NodeID
 	Store *memstore.Store
-	Svc   *kv.Service
-	// Mgr runs the node's transfers; Drv decides them (as a real node's
-	// tick does).
+	// N is the node (nil until started); Svc, Mgr, Drv, AAE and PG are
+	// its parts.
+	N   *node.Node
+	Svc *kv.Service
 	Mgr *handoff.Manager
 	Drv *transfers.Driver
 	AAE *handoff.Exchanger
-	// state is the node's cluster state in a dynamic cluster (zero in a
-	// static one).
-	state ring.State
-	// PG is the node's process-group service; Incarnation is its boot
-	// incarnation (1, then one more at every Restart).
-	PG          *kv.PG
+	PG  *kv.PG
+	// Incarnation is the node's incarnation in the cluster state (1,
+	// then one more at every Restart).
 	Incarnation uint64
 	alive       bool
 	removed     bool
@@ -70,19 +69,25 @@ type Cluster struct {
 	t    testing.TB
 	opts Options
 	Net  *memnet.Network
+	// Members is the membership the nodes share (static: failure
+	// detection is instant, gossip runs when Tick says).
+	Members *static.Network
 	// Clock drives every node and the network: it moves only when the
 	// test advances it (timeouts, delays, reap timers, timestamps).
 	Clock *clock.Manual
+	// Ring is the ring the cluster settled on when it was formed.
 	Ring  *ring.Ring
 	Nodes []*Node
 
 	mu    sync.Mutex
-	group map[ring.NodeID]int // partition group of each node
 	rnd   *rand.Rand
 	rndMu sync.Mutex
 }
 
-// New starts n nodes sharing a ring whose partitions are dealt round-robin.
+// New starts n nodes and forms them into one cluster the way an operator
+// does: every node joins the first, the claimant plans and commits, and
+// the cluster settles (there is no data yet, so no transfer has anything
+// to move).
 func New(t testing.TB, n int, o Options) *Cluster {
 	t.Helper()
 	if o.RingSize == 0 {
@@ -95,35 +100,29 @@ func New(t testing.TB, n int, o Options) *Cluster {
 		o.Timeout = 2 * time.Second
 	}
 	t.Logf("testcluster: %d nodes, ring %d, seed %d", n, o.RingSize, o.Seed)
-	owners := make([]ring.NodeID, o.RingSize)
-	ids := make([]ring.NodeID, n)
-	for i := range ids {
-		ids[i] = ring.NodeID(fmt.Sprintf("node%d@test", i+1))
-	}
-	for p := range owners {
-		owners[p] = ids[p%n]
-	}
-	r, err := ring.FromOwners(owners)
-	if err != nil {
-		t.Fatal(err)
-	}
 	clk := clock.NewManual(Start)
 	c := &Cluster{
-		t: t, opts: o, Ring: r, group: map[ring.NodeID]int{}, Clock: clk,
+		t: t, opts: o, Clock: clk, Members: static.NewNetwork(),
 		Net: memnet.New(memnet.Options{Seed: o.Seed, Clock: clk, CallTimeout: o.Timeout}),
 		rnd: rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 	}
-	for _, id := range ids {
-		nd := &Node{ID: id, Store: memstore.New(), alive: true}
-		c.Nodes = append(c.Nodes, nd)
-	}
-	if o.Dynamic {
-		c.buildStates()
-	}
-	for i := range c.Nodes {
-		c.start(i)
-	}
 	t.Cleanup(c.Close)
+	for i := 0; i < n; i++ {
+		c.AddNode()
+	}
+	for i := 1; i < n; i++ {
+		c.Join(i)
+	}
+	if n > 1 {
+		c.PlanCommit()
+		for k := 0; k < 100 && c.Idle() != nil; k++ {
+			c.Tick()
+		}
+		if err := c.Idle(); err != nil {
+			t.Fatalf("testcluster: the initial ring did not settle: %v", err)
+		}
+	}
+	c.Ring = c.Nodes[0].N.ClusterState().Ring()
 	return c
 }
 
@@ -133,194 +132,282 @@ func (c *Cluster) rand64() uint64 {
 	return c.rnd.Uint64()
 }
 
-// up reports whether node `of` sees node `id` as up: alive and on its side
-// of any partition.
-func (c *Cluster) up(of ring.NodeID) func(ring.NodeID) bool {
-	return func(id ring.NodeID) bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		var target *Node
-		for _, n := range c.Nodes {
-			if n.ID == id {
-				target = n
-			}
-		}
-		return target != nil && target.alive && c.group[of] == c.group[id]
-	}
-}
-
+// start builds node i with node.New on its storage, a memnet endpoint,
+// its static membership node and the cluster's clock, and marks it ready.
 func (c *Cluster) start(i int) {
 	nd := c.Nodes[i]
-	cfg := kv.DefaultConfig()
-	cfg.Node = nd.ID
-	cfg.Ring = c.Ring
-	cfg.Engine = nd.Store
-	cfg.Rand = c.rand64
-	cfg.Timeout = c.opts.Timeout
-	cfg.Clock = c.Clock
-	cfg.Transport = c.Net.Endpoint(nd.ID)
-	cfg.Up = c.up(nd.ID)
-	if c.opts.Configure != nil {
-		c.opts.Configure(i, &cfg)
+	cfg := node.DefaultConfig()
+	cfg.Name = string(nd.ID)
+	cfg.DataDir = "memory"
+	cfg.RingSize = c.opts.RingSize
+	log := testlog.New(c.t).With("node", string(nd.ID))
+	tune := node.Tune{
+		KV: func(kc *kv.Config) {
+			kc.Timeout = c.opts.Timeout
+			if c.opts.Configure != nil {
+				c.opts.Configure(i, kc)
+			}
+		},
+		Handoff: func(hc *handoff.Config) {
+			hc.Timeout = 30 * time.Second
+			if c.opts.Handoff != nil {
+				c.opts.Handoff(i, hc)
+			}
+		},
+		AAE: func(ac *handoff.AAEConfig) {
+			ac.Interval, ac.ExchangesPerInterval = time.Second, 8
+			if c.opts.AAE != nil {
+				c.opts.AAE(i, ac)
+			}
+		},
 	}
-	if !nd.state.IsZero() {
-		cfg.Ring = nd.state.Ring()
+	if c.opts.ConfigurePG != nil {
+		tune.PG = func(pc *kv.PGConfig) { c.opts.ConfigurePG(i, pc) }
 	}
-	svc, err := kv.New(cfg)
+	ep := c.Net.Endpoint(nd.ID)
+	n, err := node.New(cfg, node.Deps{Engine: nd.Store, Transport: ep, Membership: c.Members.Node(nd.ID), Clock: c.Clock,
+		Rand: c.rand64, Logger: log, Meta: membership.Meta{ClusterAddr: string(nd.ID)}, Tune: tune})
 	if err != nil {
 		c.t.Fatalf("start %s: %v", nd.ID, err)
 	}
-	nd.Svc = svc
-	nd.Drv = transfers.NewDriver(nd.ID, svc, c.up(nd.ID), testlog.New(c.t).With("node", string(nd.ID)))
-	hcfg := handoff.Config{Self: nd.ID, Transport: cfg.Transport, Vnodes: transfers.Vnodes{Svc: svc, Planned: nd.Drv.Planned}, Clock: c.Clock,
-		Logger: testlog.New(c.t).With("node", string(nd.ID)), Done: nd.Drv.Done, Timeout: 30 * time.Second}
-	if c.opts.Handoff != nil {
-		c.opts.Handoff(i, &hcfg)
-	}
-	if nd.Mgr, err = handoff.New(hcfg); err != nil {
-		c.t.Fatalf("start %s: %v", nd.ID, err)
-	}
-	nd.Drv.SetManager(nd.Mgr)
-	acfg := handoff.AAEConfig{Self: nd.ID, Transport: cfg.Transport, Vnodes: transfers.AAE{Svc: svc}, Clock: c.Clock,
-		Logger: testlog.New(c.t).With("node", string(nd.ID)), Interval: time.Second, ExchangesPerInterval: 8}
-	if c.opts.AAE != nil {
-		c.opts.AAE(i, &acfg)
-	}
-	if nd.AAE, err = handoff.NewExchanger(acfg); err != nil {
-		c.t.Fatalf("start %s: %v", nd.ID, err)
-	}
+	n.Ready()
 	c.mu.Lock()
-	nd.Incarnation++
-	inc := nd.Incarnation
-	c.mu.Unlock()
-	pcfg := kv.PGConfig{Incarnation: inc, View: c.view(nd.ID)}
-	if c.opts.ConfigurePG != nil {
-		c.opts.ConfigurePG(i, &pcfg)
-	}
-	if nd.PG, err = kv.NewPG(svc, pcfg); err != nil {
-		c.t.Fatalf("start pg on %s: %v", nd.ID, err)
-	}
-}
-
-// view is node `of`'s view of the cluster for process groups: every
-// node's current incarnation and removal are known at once (gossip in an
-// instant), reachability follows up.
-func (c *Cluster) view(of ring.NodeID) func(ring.NodeID) kv.PGNodeView {
-	up := c.up(of)
-	return func(id ring.NodeID) kv.PGNodeView {
-		v := kv.PGNodeView{Up: up(id)}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		for _, n := range c.Nodes {
-			if n.ID == id {
-				v.Incarnation, v.Removed = n.Incarnation, n.removed
-			}
-		}
-		return v
-	}
-}
-
-// ForceRemove removes node i from the cluster as "cluster force-remove"
-// does, killing it first if it is alive: every other node learns at once
-// that it is gone for good.
-func (c *Cluster) ForceRemove(i int) {
-	c.mu.Lock()
-	alive := c.Nodes[i].alive
-	c.mu.Unlock()
-	if alive {
-		c.Kill(i)
-	}
-	c.mu.Lock()
-	c.Nodes[i].removed = true
-	c.mu.Unlock()
-}
-
-// PGTick runs every live node's process-group tick (leases, repairs,
-// watches) without moving the clock; tests call it after advancing the
-// clock. (Tick, in dynamic.go, is a whole node period: clock, gossip,
-// handoff, anti-entropy and this.)
-func (c *Cluster) PGTick() {
-	for _, nd := range c.Nodes {
-		c.mu.Lock()
-		alive := nd.alive
-		c.mu.Unlock()
-		if alive {
-			nd.PG.Tick(context.Background())
-		}
-	}
-}
-
-// Client returns node i's service (0-based).
-func (c *Cluster) Client(i int) *kv.Service {
-	c.mu.Lock() // AddNode may grow the node list meanwhile
-	nd := c.Nodes[i]
-	c.mu.Unlock()
-	return nd.Svc
-}
-
-// Partition splits the nodes (0-based indexes) into groups that reach only
-// each other; nodes not listed are alone.
-func (c *Cluster) Partition(groups ...[]int) {
-	c.mu.Lock()
-	var ids [][]ring.NodeID
-	for i, n := range c.Nodes {
-		c.group[n.ID] = 1000 + i
-	}
-	for g, members := range groups {
-		var gid []ring.NodeID
-		for _, i := range members {
-			c.group[c.Nodes[i].ID] = g
-			gid = append(gid, c.Nodes[i].ID)
-		}
-		ids = append(ids, gid)
-	}
-	c.mu.Unlock()
-	c.Net.Partition(ids...)
-}
-
-// Heal ends every partition.
-func (c *Cluster) Heal() {
-	c.mu.Lock()
-	c.group = map[ring.NodeID]int{}
-	c.mu.Unlock()
-	c.Net.Heal()
-}
-
-// Kill stops node i as a crash would: its service stops, other nodes see
-// it down, its storage is kept for Restart.
-func (c *Cluster) Kill(i int) {
-	nd := c.Nodes[i]
-	c.mu.Lock()
-	nd.alive = false
-	c.mu.Unlock()
-	nd.Mgr.Close()
-	nd.AAE.Close()
-	nd.Svc.Close()
-	nd.Store.Close()
-	c.Net.Endpoint(nd.ID).Close()
-}
-
-// Restart brings a killed node back on its old storage.
-func (c *Cluster) Restart(i int) {
-	nd := c.Nodes[i]
-	nd.Store.Reopen()
-	c.start(i)
-	c.mu.Lock()
+	nd.N, nd.Svc, nd.Mgr, nd.Drv, nd.AAE, nd.PG = n, n.Service(), n.Handoff(), n.Driver(), n.AAE(), n.PG()
+	nd.Incarnation = n.Incarnation()
 	nd.alive = true
 	c.mu.Unlock()
 }
 
+// AddNode starts a new node that is not a member yet (a fresh cluster of
+// its own) and returns its index.
+func (c *Cluster) AddNode() int {
+	c.mu.Lock()
+	id := ring.NodeID(fmt.Sprintf("node%d@test", len(c.Nodes)+1))
+	c.Nodes = append(c.Nodes, &Node{ID: id, Store: memstore.New()})
+	i := len(c.Nodes) - 1
+	c.mu.Unlock()
+	c.start(i)
+	return i
+}
+
+func (c *Cluster) node(i int) *Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Nodes[i]
+}
+
+// Client returns node i's service (0-based).
+func (c *Cluster) Client(i int) *kv.Service { return c.node(i).Svc }
+
+// HTTP returns node i's HTTP API handler.
+func (c *Cluster) HTTP(i int) nethttp.Handler { return c.node(i).N.Handler() }
+
+// live returns the live nodes.
+func (c *Cluster) live() []*Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*Node
+	for _, nd := range c.Nodes {
+		if nd.alive {
+			out = append(out, nd)
+		}
+	}
+	return out
+}
+
+func (c *Cluster) isAlive(nd *Node) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return nd.alive
+}
+
+// gossip runs membership rounds until the live nodes' states stop
+// changing (bounded).
+func (c *Cluster) gossip() {
+	for round := 0; round < 20; round++ {
+		before := c.fingerprint()
+		c.Members.Gossip()
+		if c.fingerprint() == before {
+			return
+		}
+	}
+}
+
+func (c *Cluster) fingerprint() string {
+	var out string
+	for _, nd := range c.live() {
+		b, _ := nd.N.ClusterState().MarshalBinary()
+		out += string(nd.ID) + string(b) + string(nd.N.Metadata().Digest())
+	}
+	return out
+}
+
+// Partition splits the nodes (0-based indexes) into groups that reach only
+// each other, in the network and in membership; nodes not listed are
+// alone.
+func (c *Cluster) Partition(groups ...[]int) {
+	var ids [][]ring.NodeID
+	listed := map[int]bool{}
+	for _, members := range groups {
+		var gid []ring.NodeID
+		for _, i := range members {
+			gid = append(gid, c.node(i).ID)
+			listed[i] = true
+		}
+		ids = append(ids, gid)
+	}
+	c.mu.Lock()
+	for i, nd := range c.Nodes {
+		if !listed[i] {
+			ids = append(ids, []ring.NodeID{nd.ID})
+		}
+	}
+	c.mu.Unlock()
+	c.Net.Partition(ids...)
+	c.Members.Partition(ids...)
+}
+
+// Heal ends every partition.
+func (c *Cluster) Heal() {
+	c.Net.Heal()
+	c.Members.Heal()
+}
+
+// Kill stops node i as a crash would: other nodes see it down at once,
+// its storage is kept for Restart.
+func (c *Cluster) Kill(i int) {
+	nd := c.node(i)
+	c.mu.Lock()
+	nd.alive = false
+	c.mu.Unlock()
+	nd.N.Close()
+}
+
+// Restart brings a killed node back on its old storage: it rejoins the
+// members of its persisted ring, gossips, and fetches the metadata.
+func (c *Cluster) Restart(i int) {
+	nd := c.node(i)
+	nd.Store.Reopen()
+	c.start(i)
+	nd.N.Rejoin()
+	c.gossip()
+	nd.N.SyncMetadata(context.Background())
+}
+
+// Wipe kills node i, replaces its storage with an empty one (a lost disk),
+// starts it again and has it run "cluster join" with a live member, as
+// docs/operations.md tells an operator to: it takes its membership back
+// and anti-entropy restores its data.
+func (c *Cluster) Wipe(i int) {
+	c.Kill(i)
+	nd := c.node(i)
+	nd.Store = memstore.New()
+	c.start(i)
+	for _, seed := range c.live() {
+		if seed != nd {
+			if err := nd.N.ClusterJoin(context.Background(), seed.N.GossipAddr()); err != nil {
+				c.t.Fatalf("wiped %s: join: %v", nd.ID, err)
+			}
+			break
+		}
+	}
+	c.gossip()
+}
+
+// ForceRemove removes node i from the cluster as "cluster force-remove"
+// then plan and commit do, killing it first if it is alive.
+func (c *Cluster) ForceRemove(i int) {
+	nd := c.node(i)
+	if c.isAlive(nd) {
+		c.Kill(i)
+	}
+	live := c.live()
+	if len(live) == 0 {
+		c.t.Fatal("testcluster: no live node to force-remove from")
+	}
+	ctx := context.Background()
+	// riak-admin down first: a plan waits for every member to have
+	// seen the state, and a dead one never will.
+	if err := live[0].N.ClusterDown(ctx, nd.ID); err != nil {
+		c.t.Fatalf("down %s: %v", nd.ID, err)
+	}
+	c.gossip()
+	if err := live[0].N.ClusterStage(ctx, "force-remove", nd.ID, ""); err != nil {
+		c.t.Fatalf("force-remove %s: %v", nd.ID, err)
+	}
+	c.PlanCommit()
+	c.mu.Lock()
+	nd.removed = true
+	c.mu.Unlock()
+}
+
+// PlanCommit is "cluster plan" then "cluster commit" at the claimant,
+// after gossip has brought it every staged change.
+func (c *Cluster) PlanCommit() {
+	c.gossip()
+	for _, nd := range c.live() {
+		if nd.N.ClusterState().Claimant() != nd.ID {
+			continue
+		}
+		if err := nd.N.ClusterCommit(context.Background(), true); err != nil {
+			c.t.Fatalf("commit at %s: %v", nd.ID, err)
+		}
+		c.gossip()
+		return
+	}
+	c.t.Fatal("testcluster: no live claimant")
+}
+
+// Join is "cluster join" of node i through node 0 (commit with
+// PlanCommit).
+func (c *Cluster) Join(i int) {
+	nd, seed := c.node(i), c.node(0)
+	if err := nd.N.ClusterJoin(context.Background(), seed.N.GossipAddr()); err != nil {
+		c.t.Fatalf("join %s: %v", nd.ID, err)
+	}
+	c.gossip()
+}
+
+// Leave stages "cluster leave" of node i (commit with PlanCommit).
+func (c *Cluster) Leave(i int) {
+	nd := c.node(i)
+	if err := nd.N.ClusterLeave(context.Background(), ""); err != nil {
+		c.t.Fatalf("leave %s: %v", nd.ID, err)
+	}
+	c.gossip()
+}
+
+// State returns node i's cluster state.
+func (c *Cluster) State(i int) ring.State { return c.node(i).N.ClusterState() }
+
+// PGTick runs every live node's process-group tick (leases, repairs,
+// watches) without moving the clock; tests call it after advancing the
+// clock. (Tick is a whole node period: clock, gossip, handoff,
+// anti-entropy and this.)
+func (c *Cluster) PGTick() {
+	for _, nd := range c.live() {
+		nd.PG.Tick(context.Background())
+	}
+}
+
+// Tick is one period of every live node: the clock advances a second,
+// membership gossips, and each node runs its tick (claimant work, handoff
+// scan, anti-entropy, metadata repair, process groups).
+func (c *Cluster) Tick() {
+	c.Clock.Advance(time.Second)
+	c.gossip()
+	for _, nd := range c.live() {
+		nd.N.Tick(context.Background())
+	}
+	c.gossip()
+}
+
 // Close stops every live node.
 func (c *Cluster) Close() {
-	for _, nd := range c.Nodes {
+	for _, nd := range c.live() {
 		c.mu.Lock()
-		alive := nd.alive
 		nd.alive = false
 		c.mu.Unlock()
-		if alive {
-			nd.Mgr.Close()
-			nd.AAE.Close()
-			nd.Svc.Close()
-		}
+		nd.N.Close()
 	}
 }

@@ -199,7 +199,7 @@ func checkPreload(t *testing.T, c *Cluster, n, through int) {
 // no acknowledged write is lost, no deleted key returns, the new node owns
 // its share with the data, and the transfers showed progress.
 func TestJoinUnderWrites(t *testing.T) {
-	c := New(t, 3, Options{RingSize: 32, Dynamic: true, Handoff: func(i int, hc *handoff.Config) { hc.BatchCount = 50 }, Configure: slowReap})
+	c := New(t, 3, Options{RingSize: 32, Handoff: func(i int, hc *handoff.Config) { hc.BatchCount = 50 }, Configure: slowReap})
 	preload(t, c, 3000)
 	l := &loader{c: c, through: []int{0, 1, 2}}
 	l.start(t, "j")
@@ -233,7 +233,7 @@ func TestJoinUnderWrites(t *testing.T) {
 
 // The same for a leave: the leaving node hands everything off and exits.
 func TestLeaveUnderWrites(t *testing.T) {
-	c := New(t, 4, Options{RingSize: 32, Dynamic: true, Handoff: func(i int, hc *handoff.Config) { hc.BatchCount = 50 }, Configure: slowReap})
+	c := New(t, 4, Options{RingSize: 32, Handoff: func(i int, hc *handoff.Config) { hc.BatchCount = 50 }, Configure: slowReap})
 	preload(t, c, 3000)
 	l := &loader{c: c, through: []int{0, 1, 2}}
 	l.start(t, "l")
@@ -264,7 +264,7 @@ func TestLeaveUnderWrites(t *testing.T) {
 // freed, and once the receiver is back the transfer runs again and
 // completes; no slot stays taken anywhere.
 func TestReceiverKilledMidTransfer(t *testing.T) {
-	c := New(t, 3, Options{RingSize: 16, Dynamic: true, Handoff: func(i int, hc *handoff.Config) {
+	c := New(t, 3, Options{RingSize: 16, Handoff: func(i int, hc *handoff.Config) {
 		hc.BatchCount = 20
 		hc.Retries = 1
 	}})

@@ -1,0 +1,297 @@
+package node
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	nethttp "net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/riakgo/riakgo/handoff"
+	riakhttp "github.com/riakgo/riakgo/http"
+	"github.com/riakgo/riakgo/internal/metrics"
+	"github.com/riakgo/riakgo/ring"
+	"github.com/riakgo/riakgo/vclock"
+)
+
+// The node implements riakhttp.ClusterAdmin.
+var _ riakhttp.ClusterAdmin = (*Node)(nil)
+
+// Self implements riakhttp.ClusterAdmin.
+func (n *Node) Self() ring.NodeID { return ring.NodeID(n.cfg.Name) }
+
+// ClusterState implements riakhttp.ClusterAdmin.
+func (n *Node) ClusterState() ring.State { return n.cl.State() }
+
+// NodeUp implements riakhttp.ClusterAdmin.
+func (n *Node) NodeUp(id ring.NodeID) bool { return n.ml.Up(id) }
+
+func adminErr(err error) error {
+	switch {
+	case errors.Is(err, ErrUnreachable):
+		return &riakhttp.AdminError{Status: 502, Reason: "unreachable", Msg: err.Error()}
+	case errors.Is(err, ErrNoSeedRing):
+		return &riakhttp.AdminError{Status: 502, Reason: "no_seed_ring", Msg: err.Error()}
+	case errors.Is(err, ErrForward):
+		return &riakhttp.AdminError{Status: 502, Reason: "claimant_unreachable", Msg: err.Error()}
+	}
+	return err
+}
+
+// ClusterJoin implements riakhttp.ClusterAdmin.
+func (n *Node) ClusterJoin(ctx context.Context, seed string) error {
+	return adminErr(n.cl.Join(ctx, seed))
+}
+
+// ClusterLeave implements riakhttp.ClusterAdmin.
+func (n *Node) ClusterLeave(ctx context.Context, node ring.NodeID) error {
+	return n.cl.Leave(node)
+}
+
+// ClusterStage implements riakhttp.ClusterAdmin.
+func (n *Node) ClusterStage(ctx context.Context, action string, node, target ring.NodeID) error {
+	return n.cl.Stage(action, node, target)
+}
+
+// ClusterClear implements riakhttp.ClusterAdmin.
+func (n *Node) ClusterClear(ctx context.Context) error { return n.cl.Clear() }
+
+// ClusterPlan implements riakhttp.ClusterAdmin: the claimant's plan, once
+// the claimant has seen what this node has (seen: the asking node's state
+// clock, when forwarded) and the cluster has converged.
+func (n *Node) ClusterPlan(ctx context.Context, forwarded bool, seen string) (riakhttp.PlanJSON, error) {
+	url, err := n.cl.claimantURL()
+	if err != nil && !forwarded {
+		return riakhttp.PlanJSON{}, adminErr(err)
+	}
+	if url == "" || forwarded {
+		var want vclock.VClock
+		if seen != "" {
+			raw, err := base64.RawURLEncoding.DecodeString(seen)
+			if err == nil {
+				err = want.UnmarshalBinary(raw)
+			}
+			if err != nil {
+				return riakhttp.PlanJSON{}, &riakhttp.AdminError{Status: 400, Reason: "bad_request", Msg: "invalid seen clock"}
+			}
+		}
+		p, err := n.cl.Plan(ctx, want)
+		if err != nil {
+			return riakhttp.PlanJSON{}, err
+		}
+		return riakhttp.PlanToJSON(p), nil
+	}
+	mine := base64.RawURLEncoding.EncodeToString(n.cl.State().Clock().AppendBinary(nil))
+	var out riakhttp.PlanJSON
+	return out, adminErr(forward(ctx, "GET", url+"/admin/cluster/plan?seen="+mine, &out))
+}
+
+// ClusterCommit implements riakhttp.ClusterAdmin: commit on the claimant.
+func (n *Node) ClusterCommit(ctx context.Context, forwarded bool) error {
+	url, err := n.cl.claimantURL()
+	if err != nil && !forwarded {
+		return adminErr(err)
+	}
+	if url == "" || forwarded {
+		return n.cl.Commit()
+	}
+	return adminErr(forward(ctx, "POST", url+"/admin/cluster/commit", nil))
+}
+
+// ClusterTransfers implements riakhttp.ClusterAdmin: every member's
+// handoff status.
+func (n *Node) ClusterTransfers(ctx context.Context) (riakhttp.TransfersJSON, error) {
+	st := n.cl.State()
+	out := riakhttp.TransfersJSON{Now: n.clk.Now()}
+	var up []ring.NodeID
+	for _, m := range st.Members() {
+		if m.Status == ring.StatusInvalid {
+			continue
+		}
+		if m.Node == n.Self() || n.ml.Up(m.Node) {
+			up = append(up, m.Node)
+		} else {
+			out.Down = append(out.Down, m.Node)
+		}
+	}
+	out.Nodes, out.Unreachable = n.mgr.ClusterStatus(ctx, up)
+	return out, nil
+}
+
+// extraStats are the node's cluster, handoff and anti-entropy figures for
+// /stats, from the live cluster state.
+func (n *Node) extraStats() map[string]any {
+	st := n.mgr.Status()
+	in, out := 0, 0
+	for _, p := range st.Active {
+		if p.Direction == handoff.Inbound {
+			in++
+		} else {
+			out++
+		}
+	}
+	m := map[string]any{
+		"handoff_timeouts":           st.TimedOut,
+		"riakgo_handoff_completed":   st.Completed,
+		"riakgo_handoff_failed":      st.Failed,
+		"riakgo_handoff_refused":     st.Refused,
+		"riakgo_handoff_objects":     st.Objects,
+		"riakgo_handoff_bytes":       st.Bytes,
+		"riakgo_handoff_inbound":     in,
+		"riakgo_handoff_outbound":    out,
+		"riakgo_handoff_waiting":     st.Waiting,
+		"riakgo_handoff_concurrency": st.Concurrency,
+	}
+	as := n.aae.Status()
+	m["riakgo_aae_exchanges"] = as.Exchanges
+	m["riakgo_aae_in_sync"] = as.InSync
+	m["riakgo_aae_failed"] = as.Failed
+	m["riakgo_aae_keys_repaired"] = as.KeysRepaired
+	m["riakgo_aae_trees_built"] = as.TreesBuilt
+
+	cs := n.clusterStats()
+	m["ring_members"] = cs.Members
+	m["connected_nodes"] = cs.Connected
+	m["ring_num_partitions"] = cs.Partitions
+	m["ring_ownership"] = riakOwnership(cs.Ownership)
+	m["ring_creation_size"] = cs.Partitions
+	m["riakgo_ring_claimant"] = string(n.cl.State().Claimant())
+	return m
+}
+
+// riakOwnership formats partition counts as Riak's /stats does:
+// "[{'riak@a',22},{'riak@b',21}]".
+func riakOwnership(own map[string]int) string {
+	nodes := make([]string, 0, len(own))
+	for n := range own {
+		nodes = append(nodes, n)
+	}
+	slices.Sort(nodes)
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, n := range nodes {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "{'%s',%d}", n, own[n])
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// clusterStats is the cluster as this node sees it, for /stats and
+// /metrics.
+func (n *Node) clusterStats() metrics.ClusterStats {
+	st := n.cl.State()
+	self := n.Self()
+	cs := metrics.ClusterStats{Partitions: st.Size(), Ownership: map[string]int{}}
+	for _, m := range st.Members() {
+		if m.Status == ring.StatusInvalid {
+			continue
+		}
+		cs.Members = append(cs.Members, string(m.Node))
+		if m.Node != self && n.ml.Up(m.Node) {
+			cs.Connected = append(cs.Connected, string(m.Node))
+		}
+		if m.Node != self && !n.ml.Up(m.Node) {
+			cs.Down++
+		}
+	}
+	for _, o := range st.Owners() {
+		cs.Ownership[string(o)]++
+	}
+	cs.PendingTransfers = len(st.Transfers())
+	return cs
+}
+
+// AAEStatus implements riakhttp.ClusterAdmin.
+func (n *Node) AAEStatus() riakhttp.AAEJSON {
+	return riakhttp.AAEJSON{Node: n.Self(), Status: n.aae.Status(), Unbuilt: n.svc.AAEUnbuilt()}
+}
+
+// AAERebuild implements riakhttp.ClusterAdmin: the trees are rebuilt by
+// the exchanger's next steps.
+func (n *Node) AAERebuild(p int) (int, error) {
+	if p >= n.svc.Ring().Size() {
+		return 0, &riakhttp.AdminError{Status: 400, Reason: "bad_partition", Msg: fmt.Sprintf("no partition %d (the ring has %d)", p, n.svc.Ring().Size())}
+	}
+	count := 0
+	for _, q := range n.svc.Partitions() {
+		if p < 0 || q == p {
+			n.svc.AAERebuild(q)
+			count++
+		}
+	}
+	return count, nil
+}
+
+// ClusterDown implements riakhttp.ClusterAdmin: riak-admin down, for a
+// member this node cannot reach.
+func (n *Node) ClusterDown(ctx context.Context, node ring.NodeID) error {
+	if node == n.Self() || n.ml.Up(node) {
+		return &riakhttp.AdminError{Status: 409, Reason: "is_up", Msg: fmt.Sprintf("%s is up", node)}
+	}
+	return n.cl.update(func(st ring.State, now int64) (ring.State, error) { return st.MarkDown(n.Self(), node, now) })
+}
+
+// claimantURL returns the claimant's HTTP base URL, or "" if this node is
+// the claimant.
+func (c *cluster) claimantURL() (string, error) {
+	st := c.State()
+	cl := st.Claimant()
+	if cl == c.self {
+		return "", nil
+	}
+	addr := ""
+	if m, ok := st.Member(cl); ok {
+		addr = m.Meta.HTTPAddr
+	}
+	if m, ok := c.ml.Member(cl); ok && m.Meta.HTTPAddr != "" {
+		addr = m.Meta.HTTPAddr
+	}
+	if addr == "" {
+		return "", fmt.Errorf("%w: no HTTP address known for claimant %s", ErrForward, cl)
+	}
+	return "http://" + addr, nil
+}
+
+// forward sends an admin request to the claimant and decodes its JSON
+// answer into out (if not nil).
+func forward(ctx context.Context, method, u string, out any) error {
+	if _, err := url.Parse(u); err != nil {
+		return fmt.Errorf("%w: %v", ErrForward, err)
+	}
+	req, err := nethttp.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set(riakhttp.ForwardedHeader, "1")
+	cl := &nethttp.Client{Timeout: 30 * time.Second}
+	resp, err := cl.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrForward, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrForward, err)
+	}
+	if resp.StatusCode >= 300 {
+		var e struct{ Error, Reason string }
+		_ = json.Unmarshal(b, &e)
+		if e.Error == "" {
+			e.Error = string(b)
+		}
+		return &riakhttp.AdminError{Status: resp.StatusCode, Msg: e.Error, Reason: e.Reason}
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
