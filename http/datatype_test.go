@@ -69,10 +69,95 @@ func TestDatatypeSetWithContext(t *testing.T) {
 	if v := decodeDT(t, r)["value"].([]any); len(v) != 3 || v[0] != "a" || v[1] != "c" || v[2] != "d" {
 		t.Fatalf("after remove b, add d: %v", v)
 	}
-	// Removing an element nobody saw fails the precondition (Riak's text).
+	// Removing an absent element without a context fails the precondition
+	// (Riak's text; Riak answers 500, riakgo 412: docs/differences.md).
 	e.dtPost(p, `{"remove":"zzz"}`).want(t, 412, "Error:\n{precondition,{not_present,<<\"zzz\">>}}\n")
 	e.get(p+"?include_context=false").want(t, 200, `{"type":"set","value":["a","c","d"]}`)
 	e.dtPost(p, `{"context":"!!!","add":"x"}`).want(t, 400, "Invalid context: send back the context of an earlier fetch unchanged\n")
+}
+
+// dtValue fetches a data type and returns its value as JSON and its context.
+func (e *env) dtValue(path string) (string, string) {
+	e.t.Helper()
+	m := decodeDT(e.t, e.get(path).want(e.t, 200, "-"))
+	v, _ := json.Marshal(m["value"])
+	ctx, _ := m["context"].(string)
+	return string(v), ctx
+}
+
+// TestDatatypeSetObservedRemove holds issue 13's three cases over HTTP,
+// from riak_kv_wm_crdt and riak_dt_orswot: a remove with a context takes
+// away only what the context saw and never answers a precondition failure.
+func TestDatatypeSetObservedRemove(t *testing.T) {
+	e := datatypeEnv(t)
+	p := "/types/sets/buckets/s/datatypes/k"
+	e.dtPost(p, `{"add_all":["X","Y"]}`).want(t, 204, "")
+	v, c := e.dtValue(p)
+	if v != `["X","Y"]` || c == "" {
+		t.Fatalf("fetch: %s %q", v, c)
+	}
+	// 1. Add X and remove X in one update with context C, in either order:
+	// the add's new dot is not in C, so X stays.
+	for _, body := range []string{`{"add":"X","remove":"X","context":"` + c + `"}`, `{"remove":"X","add":"X","context":"` + c + `"}`} {
+		e.dtPost(p, body).want(t, 204, "")
+		if v, _ := e.dtValue(p); v != `["X","Y"]` {
+			t.Fatalf("%s: value %s, want X kept", body, v)
+		}
+	}
+	// 2. Another client adds Z; removing Z with C (which never saw Z)
+	// succeeds and Z stays.
+	e.dtPost(p, `{"add":"Z"}`).want(t, 204, "")
+	e.dtPost(p, `{"remove":"Z","context":"`+c+`"}`).want(t, 204, "")
+	if v, _ := e.dtValue(p); v != `["X","Y","Z"]` {
+		t.Fatalf("after removing an unseen Z: %s", v)
+	}
+	// 3. Removing an element that never existed, with C: a successful no-op.
+	e.dtPost(p+"?returnbody=true", `{"remove":"bogus","context":"`+c+`"}`).want(t, 200, "-")
+	if v, _ := e.dtValue(p); v != `["X","Y","Z"]` {
+		t.Fatalf("after removing bogus: %s", v)
+	}
+	// The context still removes what it saw: Y.
+	e.dtPost(p, `{"remove_all":["Y","Z"],"context":"`+c+`"}`).want(t, 204, "")
+	if v, _ := e.dtValue(p); v != `["X","Z"]` {
+		t.Fatalf("after removing Y and Z with C: %s", v)
+	}
+	// Only a remove without a context of an absent element fails.
+	e.dtPost(p, `{"remove":"bogus"}`).want(t, 412, "Error:\n{precondition,{not_present,<<\"bogus\">>}}\n")
+	// Without a context a set update sees its own add: add then remove
+	// takes X away, remove then add keeps it (riak_dt's batch order).
+	e.dtPost(p, `{"add":"Q","remove":"Q"}`).want(t, 204, "")
+	e.dtPost(p, `{"remove":"X","add":"X"}`).want(t, 204, "")
+	if v, _ := e.dtValue(p); v != `["X","Z"]` {
+		t.Fatalf("context-free batches: %s", v)
+	}
+}
+
+// TestDatatypeMapObservedRemove: the same rules for map fields and the
+// sets inside a map; a map update's removes apply before its updates, as
+// riak_kv_crdt_json orders them.
+func TestDatatypeMapObservedRemove(t *testing.T) {
+	e := datatypeEnv(t)
+	p := "/types/maps/buckets/m/datatypes/k"
+	e.dtPost(p, `{"update":{"s_set":{"add_all":["X","Y"]},"n_counter":1}}`).want(t, 204, "")
+	_, c := e.dtValue(p)
+	// A set in the map: add and remove of X in one update with C keep X.
+	e.dtPost(p, `{"update":{"s_set":{"add":"X","remove":"X"}},"context":"`+c+`"}`).want(t, 204, "")
+	// Another client adds a register field; removing it with C succeeds
+	// and keeps it; so does removing a field that never existed.
+	e.dtPost(p, `{"update":{"r_register":"v"}}`).want(t, 204, "")
+	e.dtPost(p, `{"remove":["r_register","nope_flag"],"update":{"s_set":{"remove":"bogus"}},"context":"`+c+`"}`).want(t, 204, "")
+	if v, _ := e.dtValue(p); v != `{"n_counter":1,"r_register":"v","s_set":["X","Y"]}` {
+		t.Fatalf("map after context removes: %s", v)
+	}
+	// Without a context an absent field or element is the precondition.
+	e.dtPost(p, `{"remove":"nope_flag"}`).want(t, 412, "Error:\n{precondition,{not_present,<<\"nope_flag\">>}}\n")
+	e.dtPost(p, `{"update":{"s_set":{"remove":"bogus"}}}`).want(t, 412, "Error:\n{precondition,{not_present,<<\"bogus\">>}}\n")
+	// Removes go first whatever the member order: the field is removed,
+	// then the update re-creates it with Q only.
+	e.dtPost(p, `{"update":{"s_set":{"add":"Q"}},"remove":"s_set"}`).want(t, 204, "")
+	if v, _ := e.dtValue(p); v != `{"n_counter":1,"r_register":"v","s_set":["Q"]}` {
+		t.Fatalf("map after update+remove of s_set: %s", v)
+	}
 }
 
 func TestDatatypeMap(t *testing.T) {
