@@ -1,11 +1,13 @@
 package http
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/riakgo/riakgo/dt"
+	"github.com/riakgo/riakgo/kv"
 )
 
 // Riak's data-type curl examples (reference §11) and their answers.
@@ -258,4 +260,95 @@ func TestDatatypeOpLogAndBCounter(t *testing.T) {
 		t.Fatalf("overdraw: %d %q, want 409 naming the rights", r.StatusCode, r.Body())
 	}
 	e.get(q).want(t, 200, `{"type":"bcounter","value":1}`)
+}
+
+// TestHLLPrecision: the hll_precision property of datatype hll types, by
+// riak_kv_bucket's rules: default 14, 4..16 at creation, an update may keep
+// or lower it but never raise it; GET /types/T/props shows it; sketches are
+// made at it and reduced when it is lowered.
+func TestHLLPrecision(t *testing.T) {
+	e := datatypeEnv(t)
+	propsOf := func(path string) map[string]any {
+		t.Helper()
+		return e.get(path).want(t, 200, "-").props(t)
+	}
+	if p := propsOf("/types/hlls/props"); p["hll_precision"] != json.Number("14") {
+		t.Errorf("default hll_precision: %v", p["hll_precision"])
+	}
+	if _, ok := propsOf("/types/sets/props")["hll_precision"]; ok {
+		t.Error("a set type shows hll_precision")
+	}
+	// Creation: 4..16 and an integer.
+	for _, bad := range []string{`3`, `17`, `0`, `"12"`, `12.5`} {
+		r := e.admin("PUT", "/badhll", `{"props":{"datatype":"hll","hll_precision":`+bad+`}}`)
+		if r.StatusCode != 400 || !strings.Contains(r.Body(), `"hll_precision":"`) || !strings.Contains(r.Body(), "Precision must be an integer between 4 and 16") {
+			t.Errorf("create with hll_precision %s: %d %s", bad, r.StatusCode, r.Body())
+		}
+	}
+	for _, good := range []string{"4", "16"} {
+		e.admin("PUT", "/okhll"+good, `{"props":{"datatype":"hll","hll_precision":`+good+`}}`).want(t, 200, "-")
+	}
+	e.makeType("hll12", `{"datatype":"hll","hll_precision":12}`)
+	if p := propsOf("/types/hll12/props"); p["hll_precision"] != json.Number("12") {
+		t.Fatalf("created at 12: %v", p["hll_precision"])
+	}
+	k := kv.Key{Type: "hll12", Bucket: "h", Key: "k"}
+	hllAt := func() int {
+		t.Helper()
+		v, err := e.svc.FetchDatatype(context.Background(), k, dt.KindHLL, kv.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.(*dt.HLL).Precision()
+	}
+	e.dtPost("/types/hll12/buckets/h/datatypes/k", `{"add_all":["a","b","c"]}`).want(t, 204, "")
+	if p := hllAt(); p != 12 {
+		t.Fatalf("new sketch at precision %d, want 12", p)
+	}
+	// Update: the same value succeeds, a larger one fails, a smaller one
+	// (also as a string, which Riak converts on update) succeeds.
+	setTP := func(v string) *resp {
+		return e.do("PUT", "/types/hll12/props", hdr("Content-Type", "application/json"), []byte(`{"props":{"hll_precision":`+v+`}}`))
+	}
+	setTP("12").want(t, 204, "")
+	for _, bad := range []string{"13", "16", "3", `"x"`} {
+		r := setTP(bad)
+		if r.StatusCode != 400 || !strings.Contains(r.Body(), "can be reduced but never increased") {
+			t.Errorf("update to %s: %d %s", bad, r.StatusCode, r.Body())
+		}
+	}
+	setTP("10").want(t, 204, "")
+	setTP(`"9"`).want(t, 204, "")
+	if p := propsOf("/types/hll12/props"); p["hll_precision"] != json.Number("9") {
+		t.Fatalf("after lowering: %v", p["hll_precision"])
+	}
+	// The stored sketch is read and updated at the new precision.
+	if p := hllAt(); p != 9 {
+		t.Errorf("sketch read at precision %d after lowering to 9", p)
+	}
+	e.dtPost("/types/hll12/buckets/h/datatypes/k", `{"add":"d"}`).want(t, 204, "")
+	e.get("/types/hll12/buckets/h/datatypes/k").want(t, 200, `{"type":"hll","value":4}`)
+	obj, err := e.svc.Get(context.Background(), k, kv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range obj.Siblings {
+		if v, err := dt.Unmarshal(s.Value); err != nil || v.(*dt.HLL).Precision() != 9 {
+			t.Errorf("stored sibling: %v (err %v), want a sketch of precision 9", v, err)
+		}
+	}
+	// A bucket of the type may lower it further, never raise it.
+	e.setProps("/types/hll12/buckets/b/props", `{"props":{"hll_precision":8}}`)
+	r := e.do("PUT", "/types/hll12/buckets/b/props", hdr("Content-Type", "application/json"), []byte(`{"props":{"hll_precision":9}}`))
+	if r.StatusCode != 400 || !strings.Contains(r.Body(), "hll_precision") {
+		t.Errorf("raising a bucket's precision: %d %s", r.StatusCode, r.Body())
+	}
+	if p := propsOf("/types/hll12/buckets/b/props"); p["hll_precision"] != json.Number("8") {
+		t.Errorf("bucket props: %v", p["hll_precision"])
+	}
+	// Types of other datatypes ignore it, as Riak's validation does.
+	e.do("PUT", "/types/sets/props", hdr("Content-Type", "application/json"), []byte(`{"props":{"hll_precision":3}}`)).want(t, 204, "")
+	if _, ok := propsOf("/types/sets/props")["hll_precision"]; ok {
+		t.Error("a set type shows hll_precision after an update")
+	}
 }
