@@ -272,7 +272,8 @@ func (h *scanHeap) Pop() any {
 
 // Query runs a secondary-index query and streams results in (term, key)
 // order, as Riak sorts paginated results. It returns the continuation of
-// the next page when MaxResults cut the results short (empty otherwise).
+// the next page whenever the page holds MaxResults results, even if no more
+// exist (Riak's rule), and "" otherwise.
 func (s *Service) Query(ctx context.Context, q IndexQuery, emit func([]IndexResult) error) (string, error) {
 	if _, err := s.buckets.typeProps(q.Type); err != nil {
 		return "", err
@@ -377,8 +378,7 @@ func (s *Service) Query(ctx context.Context, q IndexQuery, emit func([]IndexResu
 	)
 	for h.Len() > 0 {
 		if q.MaxResults > 0 && count == q.MaxResults {
-			// A page is full and at least one more result exists.
-			return base64.StdEncoding.EncodeToString(last), flush(emit, chunk)
+			break // the page is full
 		}
 		sc := (*h)[0]
 		var r IndexResult
@@ -412,6 +412,11 @@ func (s *Service) Query(ctx context.Context, q IndexQuery, emit func([]IndexResu
 			heap.Pop(h)
 			sc.it.Close()
 		}
+	}
+	if q.MaxResults > 0 && count == q.MaxResults {
+		// A full page carries a continuation even when nothing follows,
+		// as Riak's make_continuation does; the next page is then empty.
+		return base64.StdEncoding.EncodeToString(last), flush(emit, chunk)
 	}
 	return "", flush(emit, chunk)
 }
