@@ -62,7 +62,9 @@ type IndexPage struct {
 	Keys []string
 	// Terms are the (term, key) pairs when the server returned terms.
 	Terms []IndexTerm
-	// Continuation fetches the next page; empty on the last page.
+	// Continuation fetches the next page. As in Riak, every page that holds
+	// max_results results has one, even when nothing follows (the next page
+	// is then empty); a page that is not full has none.
 	Continuation string
 }
 

@@ -45,10 +45,13 @@
 // BTransferOp, PGOp and PGPruneOp for riakgo's own types), the coordinating vnode
 // applies it to its local value with its own actor (vclock.Actor: vnode id
 // plus per-key epoch), then replicates the whole value, which the other
-// replicas merge. Removes need the causal Context the client read: a remove
-// deletes only the adds its context covers, so a concurrent add wins. A
-// remove that would delete nothing at a replica that has seen the whole
-// context fails with *PreconditionError (ErrPrecondition), Riak's
+// replicas merge. Removes take the causal Context the client read: a remove
+// deletes exactly the dots its context covers and never one outside it, so a
+// concurrent add wins, and so does an add earlier in the same operation
+// ([add x, remove x] with a context keeps x, as in riak_dt). A remove with a
+// context that finds nothing to delete succeeds and changes nothing. Only a
+// remove without a context whose element or field is absent from the
+// replica fails, with *PreconditionError (ErrPrecondition), Riak's
 // {precondition,{not_present,X}}. A replica that has not yet seen the whole
 // context removes what it can and defers the rest until merges bring the
 // missing adds, up to MaxDeferred pending contexts, beyond which it fails

@@ -14,9 +14,10 @@ import (
 // and ErrPrecondition), so callers test with errors.Is and map them to
 // Riak's responses.
 var (
-	// ErrPrecondition is wrapped by *PreconditionError: a remove that would
-	// remove nothing (Riak's {precondition,{not_present,X}}). The value is
-	// left unchanged.
+	// ErrPrecondition is wrapped by *PreconditionError: a remove without a
+	// context of an element or field absent from the replica (Riak's
+	// {precondition,{not_present,X}}), or a process-group leave of a member
+	// the replica does not hold. The value is left unchanged.
 	ErrPrecondition = errors.New("riakgo/dt: precondition failed")
 
 	// ErrTypeMismatch is returned when an operation or a value of one kind
@@ -59,10 +60,10 @@ var (
 	ErrMalformed = errors.New("riakgo/dt: malformed encoding")
 )
 
-// PreconditionError reports a remove that would have removed nothing at a
-// replica that has seen the whole context the client sent: the element (or
-// map field) is absent, or every add of it that is present was concurrent
-// with the client's read. It is Riak's {precondition,{not_present,X}}.
+// PreconditionError reports a remove sent without a context whose element
+// (or map field) is absent from the replica that applied it. It is Riak's
+// {precondition,{not_present,X}}. A remove with a context never fails this
+// way: what its context never saw, or already removed, is left as it is.
 type PreconditionError struct {
 	// Path holds the map fields leading to the set or map the remove was
 	// aimed at, outermost first; it is empty at the top level.

@@ -33,8 +33,10 @@ func ExampleSet_Apply() {
 	}
 	fmt.Println("at A:", a.Value())
 
-	// Removing an element the context never saw fails the precondition.
-	err := a.Apply(dt.SetOp{}.Remove("plum"), vnodeA, c)
+	// Removing an element the context never saw is a no-op, as in Riak;
+	// without a context, an absent element fails the precondition.
+	fmt.Println(a.Apply(dt.SetOp{}.Remove("plum"), vnodeA, c))
+	err := a.Apply(dt.SetOp{}.Remove("plum"), vnodeA, dt.Context{})
 	fmt.Println(err, errors.Is(err, dt.ErrPrecondition))
 
 	// Replicas exchange state: B's concurrent add of "pear" wins.
@@ -44,6 +46,7 @@ func ExampleSet_Apply() {
 	// Output:
 	// read: [apple pear]
 	// at A: []
+	// <nil>
 	// riakgo/dt: precondition {not_present,<<"plum">>} true
 	// merged: [pear] [pear] true
 }

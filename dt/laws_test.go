@@ -35,6 +35,13 @@ type spec struct {
 //   - every replica's value equals the model's at every step, and the real
 //     type fails a precondition exactly when the model says it must; a
 //     failed operation leaves the value byte for byte unchanged;
+//   - an operation sent with a context never removes a dot outside that
+//     context: every dot the replica held that the context does not cover
+//     is still held afterwards (a map counter entry may only move on to a
+//     later dot of the same actor, carrying its totals);
+//   - an operation sent with a context that adds and removes the same set
+//     element (or updates and removes the same map field), in either
+//     order, leaves it present: the add's new dot is outside the context;
 //   - merge is commutative, associative and idempotent, on encodings, over
 //     triples drawn from every state the run produced (replicas and reads),
 //     absorbs what it has merged (inflation), and never changes its
@@ -118,6 +125,10 @@ func lawsRun(t *testing.T, r *rand.Rand, sp spec, run, steps int) {
 				}
 				continue
 			}
+			var held map[heldKey]uint64
+			if !ctx.IsZero() {
+				held = heldDots(reps[i])
+			}
 			m2 := models[i].clone()
 			want := m2.apply(op, actors[i], rd.m)
 			switch {
@@ -133,6 +144,9 @@ func lawsRun(t *testing.T, r *rand.Rand, sp spec, run, steps int) {
 				}
 			default:
 				models[i] = m2
+				if !ctx.IsZero() {
+					checkContextRemove(reps[i], op, ctx, held, func(f string, args ...any) { t.Helper(); fail(step, f, args...) })
+				}
 			}
 		case x < 16: // replica i merges replica j's state
 			j := r.IntN(n)
@@ -285,6 +299,13 @@ func someOf(r *rand.Rand, seen []string) []string {
 
 func genSetOp(r *rand.Rand, seen []string) SetOp {
 	var op SetOp
+	if r.IntN(6) == 0 { // the same element added and removed in one update
+		x := pick(r, universe)
+		if r.IntN(2) == 0 {
+			return op.Add(x).Remove(x)
+		}
+		return op.Remove(x).Add(x)
+	}
 	for range 1 + r.IntN(3) {
 		if r.IntN(2) == 0 {
 			op = op.Add(someOf(r, nil)...)
@@ -303,6 +324,25 @@ func genMapOp(r *rand.Rand, read map[string]any, depth int) MapOp {
 		f := Field{Name: pick(r, []string{"a", "b"}), Type: []Kind{KindCounter, KindSet, KindRegister, KindFlag, KindMap}[r.IntN(5)]}
 		if f.Type == KindMap && depth >= 3 {
 			f.Type = KindSet
+		}
+		if r.IntN(10) == 0 { // the same field updated and removed in one update
+			nested := Op(CounterOp{Delta: 1})
+			switch f.Type {
+			case KindSet:
+				nested = add(pick(r, universe))
+			case KindRegister:
+				nested = RegisterOp{Value: pick(r, universe), Timestamp: 1 + r.Int64N(4)}
+			case KindFlag:
+				nested = FlagOp{Enable: true}
+			case KindMap:
+				nested = upd(Field{Name: "a", Type: KindCounter}, CounterOp{Delta: 1})
+			}
+			if r.IntN(2) == 0 {
+				op = op.Update(f, nested).Remove(f)
+			} else {
+				op = op.Remove(f).Update(f, nested)
+			}
+			continue
 		}
 		if r.IntN(4) == 0 {
 			if len(read) > 0 && r.IntN(4) != 0 { // a field the read showed

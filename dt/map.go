@@ -44,12 +44,17 @@ import (
 //   - map: recursively, to MaxDepth levels.
 //
 // Removes (field removals, set removes, flag disables) follow the context
-// rules of Set: a field removal or set remove that would remove nothing at a
-// replica that has seen the whole context fails with *PreconditionError; at
-// a replica that has not, the seen part is removed now and the rest is
-// deferred. Deferred removes are stored in the top-level map with the full
-// path of their target, never inside the embedded value, so removing the
-// field afterwards cannot lose them (riak_dt#99).
+// rules of Set (riak_dt_map's remove_field with a context): with a context a
+// removal drops exactly the dots the context covers, never the dots of
+// updates earlier in the same Apply nor of concurrent updates, and removing
+// what the context never saw (or what is already gone) is a successful
+// no-op; at a replica that has not seen the whole context, the seen part is
+// removed now and the rest is deferred. Without a context a removal drops
+// every local dot in its target, and a field removal or set remove whose
+// target is absent from the replica fails with *PreconditionError.
+// Deferred removes are stored in the top-level map with the full path of
+// their target, never inside the embedded value, so removing the field
+// afterwards cannot lose them (riak_dt#99).
 type Map struct {
 	clock    vclock.VClock
 	fields   fieldMap
@@ -99,7 +104,7 @@ func (m *Map) Apply(op MapOp, actor vclock.Actor, ctx Context) error {
 	if err := validateOp(op, 1); err != nil {
 		return err
 	}
-	a := mapApplier{actor: actor, sn: seen{vv: m.clock}, descends: true}
+	a := mapApplier{actor: actor, sn: seen{vv: m.clock}, descends: true, ctx: ctx.set}
 	if ctx.set {
 		a.sn.vv = ctx.vv
 		a.descends = m.clock.Descends(ctx.vv)
@@ -122,6 +127,12 @@ func (m *Map) Apply(op MapOp, actor vclock.Actor, ctx Context) error {
 		if fs := m.fields[e.Field]; fs != nil {
 			work[e.Field] = fs.clone()
 		}
+	}
+	// Removes with a context see exactly the context; without one they see
+	// the local state and the batch's own updates.
+	a.rm = a.sn
+	if ctx.set {
+		a.rm.self = vclock.Dot{}
 	}
 	if err := a.edits(work, op.Edits, nil); err != nil {
 		return err
@@ -151,7 +162,9 @@ func (m *Map) Apply(op MapOp, actor vclock.Actor, ctx Context) error {
 // mapApplier carries one Apply's dot, context and deferred removes.
 type mapApplier struct {
 	actor    vclock.Actor
-	sn       seen // sn.self is the batch's dot
+	sn       seen // what updates replace; sn.self is the batch's dot
+	rm       seen // what removes drop: the context alone, if there is one
+	ctx      bool // the client sent a context
 	descends bool // the replica has seen the whole context
 	deferred []target
 }
@@ -164,12 +177,12 @@ func (a *mapApplier) edits(fm fieldMap, edits []MapEdit, path []Field) error {
 		if e.Remove {
 			removed := false
 			if fs != nil {
-				removed = fs.removeSeen(a.sn)
+				removed = fs.removeSeen(a.rm)
 				if fs.empty() {
 					delete(fm, f)
 				}
 			}
-			if a.descends && !removed {
+			if !a.ctx && !removed {
 				return &PreconditionError{Path: slices.Clone(path), Element: f.String()}
 			}
 			if !a.descends {
@@ -207,7 +220,7 @@ func (a *mapApplier) edits(fm fieldMap, edits []MapEdit, path []Field) error {
 						fs.elems[x] = fs.elems[x].plus(self, a.sn)
 						continue
 					}
-					if removed := removeElem(fs.elems, x, a.sn); a.descends && !removed {
+					if removed := removeElem(fs.elems, x, a.rm); !a.ctx && !removed {
 						return &PreconditionError{Path: fpath, Element: x}
 					}
 					if !a.descends {
@@ -222,7 +235,7 @@ func (a *mapApplier) edits(fm fieldMap, edits []MapEdit, path []Field) error {
 				fs.flag = fs.flag.plus(self, a.sn)
 				break
 			}
-			fs.flag, _ = fs.flag.without(a.sn)
+			fs.flag, _ = fs.flag.without(a.rm)
 			if !a.descends {
 				a.deferred = append(a.deferred, target{path: fpath, op: targetFlag})
 			}

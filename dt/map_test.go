@@ -53,24 +53,74 @@ func TestMapRemoveField(t *testing.T) {
 	mustApply(t, m, upd(fSet, add("x")).Update(fCtr, CounterOp{Delta: 1}), aA, Context{})
 	mustApply(t, m, rm(fSet), aB, m.Context())
 	wantValue(t, m, map[string]any{"c_counter": int64(1)})
-	err := m.Apply(rm(fSet), aB, m.Context())
+	// With a context, removing an absent field is a no-op (riak_dt_map's
+	// remove_field with a context); without one it is Riak's precondition.
+	mustApply(t, m, rm(fSet), aB, m.Context())
+	err := m.Apply(rm(fSet), aB, Context{})
 	var pe *PreconditionError
 	if !errors.As(err, &pe) || pe.Element != "s_set" || len(pe.Path) != 0 {
 		t.Fatalf("err = %v, want not_present s_set", err)
 	}
 	// Nested: the error names the path.
 	mustApply(t, m, upd(fMap, upd(fSet, add("y"))), aA, Context{})
-	err = m.Apply(upd(fMap, upd(fSet, remove("nope"))), aA, m.Context())
+	err = m.Apply(upd(fMap, upd(fSet, remove("nope"))), aA, Context{})
 	if !errors.As(err, &pe) || pe.Element != "nope" || !reflect.DeepEqual(pe.Path, []Field{fMap, fSet}) {
 		t.Fatalf("err = %#v", err)
 	}
 	if !strings.Contains(err.Error(), "m_map.s_set") {
 		t.Fatalf("message %q", err)
 	}
-	err = m.Apply(upd(fMap, rm(fFlag)), aA, m.Context())
+	err = m.Apply(upd(fMap, rm(fFlag)), aA, Context{})
 	if !errors.As(err, &pe) || pe.Element != "f_flag" || !reflect.DeepEqual(pe.Path, []Field{fMap}) {
 		t.Fatalf("err = %#v", err)
 	}
+	// The same removes with a context succeed and change nothing but the
+	// map's presence dot of m_map (the update that carries them).
+	mustApply(t, m, upd(fMap, upd(fSet, remove("nope"))).Update(fMap, rm(fFlag)), aA, m.Context())
+	wantValue(t, m, map[string]any{"c_counter": int64(1), "m_map": map[string]any{"s_set": []string{"y"}}})
+}
+
+// TestMapContextRemoveIsObservedRemove: the cases of issue 13 for maps and
+// the sets inside them, from riak_dt_map's update/4.
+func TestMapContextRemoveIsObservedRemove(t *testing.T) {
+	base := &Map{}
+	mustApply(t, base, upd(fSet, add("X", "Y")).Update(fCtr, CounterOp{Delta: 1}), aA, Context{})
+	ctx := base.Context()
+
+	// An add and a remove of the same element of the set field, in one
+	// update with the context: X stays, in either order.
+	for _, sop := range []SetOp{SetOp{}.Add("X").Remove("X"), SetOp{}.Remove("X").Add("X")} {
+		m := base.Clone().(*Map)
+		mustApply(t, m, upd(fSet, sop), aA, ctx)
+		wantValue(t, m, map[string]any{"s_set": []string{"X", "Y"}, "c_counter": int64(1)})
+	}
+	// Updating and removing the same field in one update with the
+	// context: the update's effect survives, the seen content goes.
+	for _, op := range []MapOp{upd(fSet, add("Z")).Remove(fSet), rm(fSet).Update(fSet, add("Z"))} {
+		m := base.Clone().(*Map)
+		mustApply(t, m, op, aA, ctx)
+		wantValue(t, m, map[string]any{"s_set": []string{"Z"}, "c_counter": int64(1)})
+	}
+	// Without a context the batch sees its own update: update then remove
+	// takes the field away.
+	m := base.Clone().(*Map)
+	mustApply(t, m, upd(fSet, add("Z")).Remove(fSet), aA, Context{})
+	wantValue(t, m, map[string]any{"c_counter": int64(1)})
+
+	// Another client adds field r and element Z; removing them with the
+	// context, which saw neither, succeeds and keeps both.
+	m = base.Clone().(*Map)
+	other := base.Clone().(*Map)
+	mustApply(t, other, upd(fReg, RegisterOp{Value: "v", Timestamp: 5}).Update(fSet, add("Z")), aB, Context{})
+	mustMerge(t, m, other)
+	mustApply(t, m, rm(fReg).Update(fSet, remove("Z")), aA, ctx)
+	wantValue(t, m, map[string]any{"s_set": []string{"X", "Y", "Z"}, "c_counter": int64(1), "r_register": "v"})
+
+	// Removing a field and an element that never existed, with the
+	// context: a no-op that succeeds.
+	m = base.Clone().(*Map)
+	mustApply(t, m, rm(fFlag).Update(fSet, remove("bogus")), aA, ctx)
+	wantValue(t, m, map[string]any{"s_set": []string{"X", "Y"}, "c_counter": int64(1)})
 }
 
 func TestMapApplyIsAtomic(t *testing.T) {
@@ -78,7 +128,7 @@ func TestMapApplyIsAtomic(t *testing.T) {
 	mustApply(t, m, upd(fSet, add("x")), aA, Context{})
 	before := enc(t, m)
 	op := MapOp{}.Update(fCtr, CounterOp{Delta: 3}).Remove(fSet).Update(fMap, upd(fSet, remove("zz")))
-	if err := m.Apply(op, aA, m.Context()); !errors.Is(err, ErrPrecondition) {
+	if err := m.Apply(op, aA, Context{}); !errors.Is(err, ErrPrecondition) {
 		t.Fatalf("err = %v", err)
 	}
 	if string(before) != string(enc(t, m)) {

@@ -12,8 +12,11 @@ import (
 // The models are reference implementations with no clocks: every operation
 // is an event with a unique id, a replica's model knows a set of events, a
 // read's model is a copy of what the replica knew, and merging models is
-// the union of what they know. Observed-remove is literal: a remove kills
-// the adds its read knew (plus those earlier in its own batch). The property
+// the union of what they know. Observed-remove is literal: a remove with a
+// context kills exactly the adds its read knew (riak_dt's update/4: not even
+// those earlier in its own batch); a remove without one kills the adds the
+// replica knows plus those earlier in its own batch, and fails its
+// precondition if that is nothing (riak_dt's update/3). The property
 // harness checks that the real types, with their compact clocks, dots and
 // deferred removes, show exactly the model's value at every replica after
 // every step, and predict precondition failures the same way.
@@ -133,24 +136,19 @@ func (m *evModel) liveKeys(pred func(evKey) bool) []evKey {
 
 // evBatch is one operation being applied to an evModel.
 type evBatch struct {
-	m        *evModel
-	b        int          // the batch's id, 0 if it mints none
-	seq      int          // things made so far in the batch
-	seen     map[int]bool // batches the client had seen
-	descends bool         // the replica knows everything the client had seen
+	m    *evModel
+	b    int          // the batch's id, 0 if it mints none
+	seq  int          // things made so far in the batch
+	seen map[int]bool // batches the client had seen
+	ctx  bool         // the client sent the context of a read
 }
 
 func (m *evModel) begin(snap *evModel, mint bool) *evBatch {
-	bt := &evBatch{m: m, descends: true}
+	bt := &evBatch{m: m, ctx: snap != nil}
 	if snap == nil {
 		bt.seen = maps.Clone(m.known)
 	} else {
 		bt.seen = maps.Clone(snap.known)
-		for id := range snap.known {
-			if !m.known[id] {
-				bt.descends = false
-			}
-		}
 	}
 	if mint {
 		*m.ids++
@@ -182,9 +180,15 @@ func (bt *evBatch) replace(path string, leaf byte, elem string) {
 }
 
 // remove adds a remove rule and reports whether it killed anything live.
+// With a context the rule kills only what the read knew, not the batch's
+// own earlier adds.
 func (bt *evBatch) remove(path string, prefix bool, leaf byte, elem string) bool {
 	bt.seq++
-	r := &evRule{seen: bt.seen, self: bt.b, seq: bt.seq, path: path, prefix: prefix, leaf: leaf, elem: elem}
+	self := bt.b
+	if bt.ctx {
+		self = -1
+	}
+	r := &evRule{seen: bt.seen, self: self, seq: bt.seq, path: path, prefix: prefix, leaf: leaf, elem: elem}
 	any := len(bt.m.liveKeys(r.matches)) > 0
 	bt.m.rules = append(bt.m.rules, r)
 	return any
@@ -223,7 +227,7 @@ func (m setModel) apply(op Op, _ vclock.Actor, snap model) bool {
 			if !e.Remove {
 				bt.replace("", 'e', x)
 				bt.put("", 'e', x, evVal{})
-			} else if !bt.remove("", false, 'e', x) && bt.descends {
+			} else if !bt.remove("", false, 'e', x) && !bt.ctx {
 				return true
 			}
 		}
@@ -309,7 +313,7 @@ func mapModelEdits(bt *evBatch, actor vclock.Actor, edits []MapEdit, path []Fiel
 		fpath := append(slices.Clone(path), e.Field)
 		fp := pathOf(fpath)
 		if e.Remove {
-			if !bt.remove(fp, true, 0, "") && bt.descends {
+			if !bt.remove(fp, true, 0, "") && !bt.ctx {
 				return false
 			}
 			continue
@@ -336,7 +340,7 @@ func mapModelEdits(bt *evBatch, actor vclock.Actor, edits []MapEdit, path []Fiel
 					if !se.Remove {
 						bt.replace(fp, 'e', x)
 						bt.put(fp, 'e', x, evVal{})
-					} else if !bt.remove(fp, false, 'e', x) && bt.descends {
+					} else if !bt.remove(fp, false, 'e', x) && !bt.ctx {
 						return false
 					}
 				}

@@ -14,14 +14,16 @@ import (
 // the element (add-wins), and a removed element leaves nothing behind: the
 // encoded size depends on the actors and the live elements only.
 //
-// Removes take the context the client read:
+// Removes take the context the client read (riak_dt_orswot's update/4):
 //
-//   - At a replica whose clock has seen the whole context, a remove drops
-//     the element's dots the context covers. If there are none (the element
-//     is absent, or present only through adds concurrent with the read) it
-//     fails with a *PreconditionError and the set is unchanged. Riak
-//     silently ignores such removes when given a context; riakgo reports
-//     them, as Riak does for context-free removes.
+//   - A remove with a context drops exactly the element's dots the context
+//     covers, and never a dot outside it: not a concurrent add the client
+//     did not see, and not the add of an earlier edit of the same Apply
+//     (whose new dot no read can have seen). So [add x, remove x] with a
+//     context keeps x, in either order, as in Riak. If the context covers
+//     none of the element's dots (the element is absent, already removed,
+//     or present only through adds the read did not see) the remove is a
+//     successful no-op: the precondition it expresses holds or will hold.
 //   - At a replica that has not seen the whole context (a lagging replica
 //     or an empty fallback), the remove drops the covered dots it has and
 //     is deferred: kept with the set, re-applied after every merge, and
@@ -29,8 +31,10 @@ import (
 //     contexts may be pending; beyond that the remove fails with
 //     ErrTooManyDeferred rather than dropping an earlier one.
 //   - With the zero Context the remove acts on what this replica holds, as
-//     Riak does: every local dot of the element is dropped, and an absent
-//     element is a precondition error.
+//     Riak does: every local dot of the element is dropped, including an add
+//     earlier in the same Apply ([add x, remove x] leaves x absent), and an
+//     element absent from the replica fails with a *PreconditionError
+//     (Riak's {precondition,{not_present,X}}); the set is then unchanged.
 //
 // An add with a context replaces the element's dots the context covers and
 // keeps the others; without one it replaces all local dots (Riak's
@@ -45,8 +49,10 @@ type Set struct {
 func (*Set) Kind() Kind { return KindSet }
 
 // Apply applies op at this replica for actor with the client's context ctx
-// (see Set for the remove rules). Edits apply in order, and a later edit
-// sees the adds of earlier ones: [add x, remove x] leaves x absent.
+// (see Set for the remove rules). Edits apply in order. Without a context a
+// later remove sees the adds of earlier edits ([add x, remove x] leaves x
+// absent); with one it removes only what the context covers ([add x,
+// remove x] keeps x).
 func (s *Set) Apply(op SetOp, actor vclock.Actor, ctx Context) error {
 	needDot := false
 	for _, e := range op.Edits {
@@ -66,6 +72,12 @@ func (s *Set) Apply(op SetOp, actor vclock.Actor, ctx Context) error {
 			return err
 		}
 	}
+	// A remove with a context sees exactly the context; without one it sees
+	// the local state and the batch's own adds.
+	rm := sn
+	if ctx.set {
+		rm.self = vclock.Dot{}
+	}
 	// Edits go to an overlay of the touched elements (nil = removed), which
 	// is committed only if every edit succeeds.
 	overlay := make(map[string]dotSet)
@@ -82,8 +94,8 @@ func (s *Set) Apply(op SetOp, actor vclock.Actor, ctx Context) error {
 				overlay[x] = get(x).plus(sn.self, sn)
 				continue
 			}
-			ds, removed := get(x).without(sn)
-			if descends && !removed {
+			ds, removed := get(x).without(rm)
+			if !ctx.set && !removed {
 				return &PreconditionError{Element: x}
 			}
 			overlay[x] = ds

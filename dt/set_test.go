@@ -27,8 +27,18 @@ func TestSetBasics(t *testing.T) {
 	ctx := s.Context()
 	mustApply(t, s, remove("a"), aB, ctx)
 	wantValue(t, s, []string{"b", "c"})
-	// Removing it again: the context saw it, but nothing is left to remove.
-	err := s.Apply(remove("a"), aB, ctx)
+	// Removing it again with the context is a no-op, as in riak_dt: the
+	// remove it asks for has been done.
+	before := enc(t, s)
+	mustApply(t, s, remove("a"), aB, ctx)
+	if string(before) != string(enc(t, s)) {
+		t.Fatal("a repeated context remove changed the set")
+	}
+	// Without a context a remove acts on the local state, as Riak does, and
+	// an absent element is Riak's precondition failure.
+	mustApply(t, s, remove("b"), aB, Context{})
+	wantValue(t, s, []string{"c"})
+	err := s.Apply(remove("a"), aB, Context{})
 	var pe *PreconditionError
 	if !errors.As(err, &pe) || pe.Element != "a" || !errors.Is(err, ErrPrecondition) {
 		t.Fatalf("err = %v, want precondition on a", err)
@@ -36,16 +46,10 @@ func TestSetBasics(t *testing.T) {
 	if err.Error() != `riakgo/dt: precondition {not_present,<<"a">>}` {
 		t.Fatalf("message %q", err.Error())
 	}
-	// Without a context a remove acts on the local state, as Riak does.
-	mustApply(t, s, remove("b"), aB, Context{})
-	wantValue(t, s, []string{"c"})
-	if err := s.Apply(remove("zz"), aB, Context{}); !errors.Is(err, ErrPrecondition) {
-		t.Fatalf("absent element without context: %v", err)
-	}
 	// Removes alone mint no dot and need no actor.
-	before := s.Context().Clock()
+	clk := s.Context().Clock()
 	mustApply(t, s, remove("c"), vclock.Actor{}, Context{})
-	if !s.Context().Clock().Equal(before) {
+	if !s.Context().Clock().Equal(clk) {
 		t.Fatal("a remove advanced the clock")
 	}
 	if err := s.Apply(add("x"), vclock.Actor{}, Context{}); !errors.Is(err, ErrInvalidActor) {
@@ -65,11 +69,9 @@ func TestSetReferenceWorkedExample(t *testing.T) {
 	mustApply(t, a, add("x"), aA, Context{}) // another client re-adds x: x@{a:2}
 
 	// Riak's add replaces the element's dots, so x is now x@{a:2} only and
-	// nothing the context saw is left: riak_dt ignores the remove silently,
-	// riakgo reports the precondition. Either way x stays: the re-add wins.
-	if err := a.Apply(remove("x"), aA, ctx); !errors.Is(err, ErrPrecondition) {
-		t.Fatalf("err = %v, want precondition", err)
-	}
+	// nothing the context saw is left: the remove succeeds and x stays (the
+	// re-add wins), as riak_dt does.
+	mustApply(t, a, remove("x"), aA, ctx)
 	wantValue(t, a, []string{"x", "y"})
 
 	// A remove of y with the same context at a removes y@{a:1}.
@@ -94,19 +96,74 @@ func TestSetReferenceWorkedExample(t *testing.T) {
 	wantValue(t, f, []string{"x"})
 }
 
-// TestSetRemoveSeesConcurrentReAdd: the precondition is about what is left
-// to remove; a re-add concurrent with the read survives either way.
+// TestSetRemoveAfterReplacedDot: a re-add concurrent with the read
+// survives a context remove, which succeeds.
 func TestSetRemoveAfterReplacedDot(t *testing.T) {
 	a := &Set{}
 	mustApply(t, a, add("x"), aA, Context{})
 	ctx := a.Context()
 	b := a.Clone().(*Set)
 	mustApply(t, b, add("x"), aB, Context{}) // replaces x@a1 by x@b1
-	err := b.Apply(remove("x"), aB, ctx)
-	if !errors.Is(err, ErrPrecondition) {
-		t.Fatalf("err = %v, want precondition (every add of x left is concurrent with the read)", err)
-	}
+	mustApply(t, b, remove("x"), aB, ctx)    // every add of x left is concurrent with the read
 	wantValue(t, b, []string{"x"})
+}
+
+// TestSetContextRemoveIsObservedRemove holds the three cases of issue 13,
+// from riak_dt_orswot's update/4: a remove with a context drops only the
+// dots its context covers and never answers a precondition failure; only a
+// remove without a context of an absent element does.
+func TestSetContextRemoveIsObservedRemove(t *testing.T) {
+	base := &Set{}
+	mustApply(t, base, add("X", "Y"), aA, Context{})
+	ctx := base.Context() // a client fetches {X, Y}
+
+	// 1. Add X and remove X in one update with the context, in either
+	// order: the add's new dot is outside the context, so X stays.
+	for _, op := range []SetOp{SetOp{}.Add("X").Remove("X"), SetOp{}.Remove("X").Add("X")} {
+		s := base.Clone().(*Set)
+		mustApply(t, s, op, aA, ctx)
+		wantValue(t, s, []string{"X", "Y"})
+		// At another replica too, and the result survives merging.
+		o := base.Clone().(*Set)
+		mustApply(t, o, op, aB, ctx)
+		mustMerge(t, o, s)
+		wantValue(t, o, []string{"X", "Y"})
+	}
+	// Without a context the batch sees its own add: [add X, remove X]
+	// removes X, [remove X, add X] keeps it (riak_dt's batch_order_test).
+	s := base.Clone().(*Set)
+	mustApply(t, s, SetOp{}.Add("X").Remove("X"), aA, Context{})
+	wantValue(t, s, []string{"Y"})
+	s = base.Clone().(*Set)
+	mustApply(t, s, SetOp{}.Remove("X").Add("X"), aA, Context{})
+	wantValue(t, s, []string{"X", "Y"})
+
+	// 2. Another client adds Z; removing Z with the context, which never
+	// saw Z, succeeds and Z stays, here and after merging.
+	s = base.Clone().(*Set)
+	other := base.Clone().(*Set)
+	mustApply(t, other, add("Z"), aB, Context{})
+	mustMerge(t, s, other)
+	mustApply(t, s, remove("Z"), aA, ctx)
+	wantValue(t, s, []string{"X", "Y", "Z"})
+	mustApply(t, other, remove("Z"), aB, ctx)
+	mustMerge(t, other, s)
+	wantValue(t, other, []string{"X", "Y", "Z"})
+
+	// 3. Removing an element that never existed with the context is a
+	// successful no-op.
+	s = base.Clone().(*Set)
+	before := enc(t, s)
+	mustApply(t, s, remove("bogus"), aA, ctx)
+	if string(before) != string(enc(t, s)) {
+		t.Fatal("removing an absent element with a context changed the set")
+	}
+
+	// Only without a context is an absent element a precondition failure.
+	var pe *PreconditionError
+	if err := s.Apply(remove("bogus"), aA, Context{}); !errors.As(err, &pe) || pe.Element != "bogus" {
+		t.Fatalf("context-free remove of an absent element: %v", err)
+	}
 }
 
 // TestSetAddWins: whatever the history, a context remove concurrent with an
@@ -146,24 +203,34 @@ func TestSetAddWins(t *testing.T) {
 	}
 }
 
-func TestSetBatchSeesItsOwnWrites(t *testing.T) {
+func TestSetBatchOrder(t *testing.T) {
 	s := &Set{}
 	mustApply(t, s, add("x", "y"), aA, Context{})
 	ctx := s.Context()
 	// riak_dt PR #95 (batch_order_test): edits apply in the order given.
-	mustApply(t, s, SetOp{}.Add("z").Remove("z"), aA, ctx)
+	// Without a context a later remove sees the batch's earlier add.
+	mustApply(t, s, SetOp{}.Add("z").Remove("z"), aA, Context{})
 	wantValue(t, s, []string{"x", "y"})
-	mustApply(t, s, SetOp{}.Remove("x").Add("x"), aA, ctx)
+	mustApply(t, s, SetOp{}.Remove("x").Add("x"), aA, Context{})
 	wantValue(t, s, []string{"x", "y"})
-	mustApply(t, s, SetOp{}.Remove("x").Add("x").Remove("x"), aA, s.Context())
+	mustApply(t, s, SetOp{}.Remove("x").Add("x").Remove("x"), aA, Context{})
 	wantValue(t, s, []string{"y"})
+	// With a context a remove drops only what the context saw: the batch's
+	// own add of z and re-add of y survive, the seen y does not come back
+	// by itself.
+	mustApply(t, s, SetOp{}.Add("z").Remove("z"), aA, ctx)
+	wantValue(t, s, []string{"y", "z"})
+	mustApply(t, s, SetOp{}.Remove("y").Add("y").Remove("y"), aA, ctx)
+	wantValue(t, s, []string{"y", "z"})
+	mustApply(t, s, SetOp{}.Remove("y"), aA, ctx) // y's dots are all newer than ctx
+	wantValue(t, s, []string{"y", "z"})
 }
 
 func TestSetApplyIsAtomic(t *testing.T) {
 	s := &Set{}
 	mustApply(t, s, add("x"), aA, Context{})
 	before := enc(t, s)
-	err := s.Apply(SetOp{}.Add("y").Remove("x").Remove("nope"), aA, s.Context())
+	err := s.Apply(SetOp{}.Add("y").Remove("x").Remove("nope"), aA, Context{})
 	if !errors.Is(err, ErrPrecondition) {
 		t.Fatalf("err = %v", err)
 	}

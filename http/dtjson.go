@@ -13,7 +13,8 @@ import (
 
 // Parsing Riak's JSON data-type operations (reference §11.2) into dt ops.
 // Object members are read in the order sent, because Riak applies a set's
-// add/remove/add_all/remove_all in that order.
+// add/remove/add_all/remove_all in that order; a map's removes go before its
+// updates, as riak_kv_crdt_json orders them.
 
 // errOp marks an operation that does not fit the data type; the handler
 // answers 400 `Invalid operation on datatype '<t>': <json>`.
@@ -277,7 +278,9 @@ func parseOp(k dt.Kind, raw json.RawMessage, now int64, depth int) (dt.Op, error
 		if err != nil || !isObj || len(ms) == 0 {
 			return nil, errOp
 		}
-		var op dt.MapOp
+		// Riak applies a map update's removes first, then its field
+		// updates (riak_kv_crdt_json), whatever the order of the members.
+		var op, updates dt.MapOp
 		for _, m := range ms {
 			switch m.key {
 			case "remove":
@@ -310,12 +313,13 @@ func parseOp(k dt.Kind, raw json.RawMessage, now int64, depth int) (dt.Op, error
 					if err != nil {
 						return nil, err
 					}
-					op = op.Update(f, sub)
+					updates = updates.Update(f, sub)
 				}
 			default:
 				return nil, errOp
 			}
 		}
+		op.Edits = append(op.Edits, updates.Edits...)
 		return op, nil
 	}
 	return nil, errOp

@@ -17,8 +17,9 @@ import (
 )
 
 // Observer records each request: the operation (get, put, delete, props,
-// ping, other), the status answered and the time taken. Implementations
-// must be safe for concurrent use.
+// ping, list, index, datatype, admin, pg, other: the op label values of
+// docs/operations.md), the status answered and the time taken.
+// Implementations must be safe for concurrent use.
 type Observer interface {
 	Request(op string, status int, d time.Duration)
 }
@@ -336,10 +337,10 @@ func (h *Handler) serve(w *statusWriter, r *nethttp.Request) string {
 		return "get"
 	case "counter":
 		h.serveCounter(w, r, rt)
-		return "other"
+		return "datatype"
 	case "datatype":
 		h.serveDatatype(w, r, rt)
-		return "other"
+		return "datatype"
 	case "mapred":
 		textError(w, &apiError{status: 501, body: "MapReduce is not supported by riakgo; use secondary indexes or key listing and compute in the client\n"})
 		return "other"

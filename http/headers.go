@@ -130,9 +130,10 @@ func parseIndexes(h nethttp.Header) ([]siblings.IndexEntry, *apiError) {
 
 const linkHelp = "Invalid Link header. Links must be of the form\n</buckets/BUCKET/keys/KEY>; riaktag=\"TAG\"\n"
 
-// parseLinks reads a Link header: comma-separated </buckets/B/keys/K>;
-// riaktag="T" (or </riak/B/K>; riaktag="T", or the typed form). The rel=up
-// link to the object's own bucket is accepted and ignored.
+// parseLinks reads a Link header (every Link line of the request joined
+// with commas): comma-separated </buckets/B/keys/K>; riaktag="T" (or
+// </riak/B/K>; riaktag="T", or the typed form), any number of them. The
+// rel=up link to the object's own bucket is accepted and ignored.
 func parseLinks(h string, bucket string) ([]siblings.Link, *apiError) {
 	h = strings.TrimSpace(h)
 	if h == "" {

@@ -110,6 +110,9 @@ func (h *Handler) serveIndex(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 	if !stream {
 		var all []kv.IndexResult
 		cont, err := h.c.Query(ctx, q, func(c []kv.IndexResult) error { all = append(all, c...); return nil })
+		if listTimedOut(ctx, err) {
+			err = context.DeadlineExceeded // 503 request timed out, as Riak
+		}
 		if err != nil {
 			h.indexError(w, err, rt)
 			return
@@ -137,12 +140,14 @@ func (h *Handler) serveIndex(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 		}
 	}
 	cont, err := h.c.Query(ctx, q, func(c []kv.IndexResult) error { part(render(c)); return nil })
-	if err != nil && !started {
+	timedOut := listTimedOut(ctx, err)
+	if err != nil && !started && !timedOut {
 		h.indexError(w, err, rt)
 		return
 	}
 	switch {
-	case errors.Is(err, context.DeadlineExceeded):
+	case timedOut:
+		// Riak's stream_error({error,timeout}): a part, even as the first.
 		part(map[string]string{"error": "timeout"})
 	case err != nil:
 		part(map[string]string{"error": err.Error()})

@@ -234,6 +234,88 @@ func TestIndexPaginationHTTP(t *testing.T) {
 	}
 }
 
+// TestIndexPaginationFullPage: as riak_kv_wm_index's make_continuation, a
+// page that holds exactly max_results results carries a continuation even
+// when no more results exist, and the next page is empty: 4 matches paged
+// by 2 are 3 pages (2, 2, 0), buffered and streamed.
+func TestIndexPaginationFullPage(t *testing.T) {
+	e := newEnv(t, Options{})
+	for _, k := range []string{"a", "b", "c", "d"} {
+		e.putIndexed("/buckets/fp/keys/"+k, "X-Riak-Index-g_bin", "x")
+	}
+	e.putIndexed("/buckets/fp/keys/z", "X-Riak-Index-g_bin", "y") // outside the query
+	base := "/buckets/fp/index/g_bin/x?max_results=2"
+
+	// Buffered.
+	var pages [][]string
+	cont := ""
+	for len(pages) < 5 {
+		path := base
+		if cont != "" {
+			path += "&continuation=" + url.QueryEscape(cont)
+		}
+		doc := decodeIndex(t, e.get(path))
+		pages = append(pages, doc.Keys)
+		if cont = doc.Continuation; cont == "" {
+			break
+		}
+	}
+	if got := fmt.Sprint(pages); got != "[[a b] [c d] []]" {
+		t.Errorf("buffered pages %s, want [[a b] [c d] []]", got)
+	}
+	// The last, empty page is {"keys":[]} without a continuation.
+	e.get(base+"&continuation="+url.QueryEscape(mustCont(t, e, base, 1))).want(t, 200, `{"keys":[]}`)
+
+	// Streamed: each page's results, then a continuation part after a full
+	// page; the third page has no results and no continuation.
+	pages, cont = nil, ""
+	for len(pages) < 5 {
+		path := base + "&stream=true"
+		if cont != "" {
+			path += "&continuation=" + url.QueryEscape(cont)
+		}
+		var keys []string
+		cont = ""
+		for _, p := range multipartParts(t, e.get(path)) {
+			if c, ok := p["continuation"]; ok {
+				if err := json.Unmarshal(c, &cont); err != nil || len(p) != 1 {
+					t.Fatalf("continuation part %v", p)
+				}
+				continue
+			}
+			keys = append(keys, names(t, p["keys"])...)
+		}
+		pages = append(pages, keys)
+		if cont == "" {
+			break
+		}
+	}
+	if got := fmt.Sprint(pages); got != "[[a b] [c d] []]" {
+		t.Errorf("streamed pages %s, want [[a b] [c d] []]", got)
+	}
+	// A page that is not full has no continuation.
+	if doc := decodeIndex(t, e.get("/buckets/fp/index/g_bin/x?max_results=3&continuation="+url.QueryEscape(mustCont(t, e, base, 0)))); doc.Continuation != "" || fmt.Sprint(doc.Keys) != "[c d]" {
+		t.Errorf("partial page %+v", doc)
+	}
+}
+
+// mustCont returns the continuation after page n (from 0) of a buffered
+// paginated query.
+func mustCont(t *testing.T, e *env, base string, n int) string {
+	t.Helper()
+	cont := ""
+	for i := 0; i <= n; i++ {
+		path := base
+		if cont != "" {
+			path += "&continuation=" + url.QueryEscape(cont)
+		}
+		if cont = decodeIndex(t, e.get(path)).Continuation; cont == "" {
+			t.Fatalf("page %d of %s has no continuation", i, base)
+		}
+	}
+	return cont
+}
+
 // multipartParts reads a stream=true answer: multipart/mixed with a
 // boundary and no space, JSON parts.
 func multipartParts(t *testing.T, r *resp) []map[string]json.RawMessage {

@@ -9,11 +9,14 @@ import (
 	"time"
 )
 
-// Listing follows Riak: ?buckets=true / ?keys=true answer one JSON object;
-// =stream sends a chunked sequence of {"buckets":[…]} / {"keys":[…]}
-// objects ending with an empty list; a timeout mid-stream sends
-// {"error":"timeout"} and stops. Nothing holds more than one chunk of
-// names in memory while streaming.
+// Listing follows Riak (riak_kv_wm_keylist, riak_kv_wm_buckets):
+// ?buckets=true / ?keys=true answer one JSON object; =stream sends a chunked
+// sequence of {"buckets":[…]} / {"keys":[…]} objects ending with an empty
+// list. A listing that does not finish within its timeout ends with
+// {"error":"timeout"}: a stream sends it as its last object (200, even if
+// the timeout passed before the first chunk), keys=true answers it as the
+// 200 body, as Riak does; buckets=true answers 503 (Riak crashes: 500).
+// Nothing holds more than one chunk of names in memory while streaming.
 
 // listTimeout parses ?timeout (ms) with a default.
 func listTimeout(r *nethttp.Request, def time.Duration) (time.Duration, *apiError) {
@@ -112,6 +115,10 @@ func (h *Handler) serveKeys(w nethttp.ResponseWriter, r *nethttp.Request, rt rou
 			ctx, cancel := context.WithTimeout(r.Context(), timeout)
 			defer cancel()
 			err := h.c.ListKeys(ctx, rt.key.Type, rt.key.Bucket, func(c []string) error { keys = append(keys, c...); return nil })
+			if listTimedOut(ctx, err) {
+				writeJSON(w, 200, map[string]string{"error": "timeout"})
+				return
+			}
 			if err != nil {
 				textError(w, mapError(err, rt.key))
 				return
@@ -134,19 +141,27 @@ func (h *Handler) serveKeys(w nethttp.ResponseWriter, r *nethttp.Request, rt rou
 	})
 }
 
+// listTimedOut reports whether a listing under ctx failed with err because
+// its timeout passed (whatever error the step that noticed it returned).
+func listTimedOut(ctx context.Context, err error) bool {
+	return err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded))
+}
+
 // list runs a listing, buffered or streamed.
 func (h *Handler) list(w nethttp.ResponseWriter, ctx context.Context, rt route, field string, stream bool, run func(func([]string) error) error) {
 	if !stream {
 		all := []string{}
-		if err := run(func(c []string) error { all = append(all, c...); return nil }); err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				textError(w, &apiError{status: 503, body: "request timed out\n"})
-				return
-			}
+		err := run(func(c []string) error { all = append(all, c...); return nil })
+		switch {
+		case listTimedOut(ctx, err) && field == "keys":
+			writeJSON(w, 200, map[string]string{"error": "timeout"})
+		case listTimedOut(ctx, err):
+			textError(w, &apiError{status: 503, body: "request timed out\n"})
+		case err != nil:
 			textError(w, mapError(err, rt.key))
-			return
+		default:
+			writeJSON(w, 200, map[string]any{field: all})
 		}
-		writeJSON(w, 200, map[string]any{field: all})
 		return
 	}
 	st := &streamer{w: w, field: field}
@@ -157,14 +172,11 @@ func (h *Handler) list(w nethttp.ResponseWriter, ctx context.Context, rt route, 
 	switch {
 	case err == nil:
 		st.chunk([]string{})
-	case !st.wrote:
-		if errors.Is(err, context.DeadlineExceeded) {
-			textError(w, &apiError{status: 503, body: "request timed out\n"})
-			return
-		}
-		textError(w, mapError(err, rt.key))
-	case errors.Is(err, context.DeadlineExceeded):
+	case listTimedOut(ctx, err):
+		st.start()
 		w.Write([]byte(`{"error":"timeout"}`))
+	case !st.wrote:
+		textError(w, mapError(err, rt.key))
 	default:
 		b, _ := json.Marshal(map[string]string{"error": err.Error()})
 		w.Write(b)

@@ -243,7 +243,9 @@ func (h *Handler) putObject(w *statusWriter, r *nethttp.Request, rt route) {
 		textError(w, ae)
 		return
 	}
-	links, ae := parseLinks(r.Header.Get("Link"), rt.key.Bucket)
+	// Every Link line counts: clients split long link lists over several
+	// (Riak's mochiweb joins them; the Python client splits at 8 KiB).
+	links, ae := parseLinks(strings.Join(r.Header.Values("Link"), ", "), rt.key.Bucket)
 	if ae != nil {
 		textError(w, ae)
 		return

@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	nethttp "net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -249,6 +250,57 @@ func TestLinks(t *testing.T) {
 		e.put("/buckets/lk/keys/bad", "text/plain", "v", "Link", bad).want(t, 400, help)
 	}
 	e.alive()
+}
+
+// TestManyLinksRoundTrip: every link a client stores comes back, however
+// many and however the client spreads them over Link lines: one line, one
+// line per link, or lines of at most 8184 bytes as the Python client splits
+// them for mochiweb (which joins them again).
+func TestManyLinksRoundTrip(t *testing.T) {
+	e := newEnv(t, Options{})
+	for _, n := range []int{300, 2000} {
+		var links []string
+		for i := range n {
+			links = append(links, fmt.Sprintf(`</buckets/target/keys/key-%04d>; riaktag="tag%d"`, i, i%7))
+		}
+		var chunked []string // lines of at most 8184 bytes
+		line := ""
+		for _, l := range links {
+			if line != "" && len(line)+2+len(l) > 8192-8 {
+				chunked = append(chunked, line)
+				line = ""
+			}
+			if line != "" {
+				line += ", "
+			}
+			line += l
+		}
+		chunked = append(chunked, line)
+		for name, lines := range map[string][]string{
+			"one line":        {strings.Join(links, ", ")},
+			"a line per link": links,
+			"8 KiB lines":     chunked,
+		} {
+			path := fmt.Sprintf("/buckets/many/keys/%d-%s", n, strings.ReplaceAll(name, " ", "-"))
+			h := hdr("Content-Type", "text/plain")
+			for _, l := range lines {
+				h.Add("Link", l)
+			}
+			e.do("PUT", path, h, []byte("v")).want(t, 204, "")
+			r := e.get(path).want(t, 200, "v")
+			var got []string
+			for _, v := range r.Header.Values("Link") {
+				for _, part := range splitLinks(v) {
+					if part = strings.TrimSpace(part); !strings.HasSuffix(part, `rel="up"`) {
+						got = append(got, part)
+					}
+				}
+			}
+			if len(got) != n || !slices.Equal(got, links) {
+				t.Errorf("%d links sent as %s (%d lines): %d came back", n, name, len(lines), len(got))
+			}
+		}
+	}
 }
 
 // TestLinkToKeyWithPlus: a link target is a URL and is decoded like a

@@ -238,6 +238,15 @@ func (b *buckets) setProps(typ, bucket string, raw map[string]json.RawMessage) e
 		switch k {
 		case "name", "active", "claimant":
 			continue // read-only; never stored
+		case "hll_precision":
+			// May be lowered from the bucket's current value, never raised.
+			cur, err := b.props(typ, bucket)
+			if err != nil {
+				return err
+			}
+			if _, msg := checkHLLPrecision(cur.Datatype, cur.HLLPrecision, v); msg != "" {
+				return &PropsError{Reasons: map[string]string{k: msg}}
+			}
 		}
 		merged[k] = v
 	}

@@ -64,6 +64,26 @@ func mergeCRDT(k dt.Kind, o *siblings.Object) (dt.CRDT, error) {
 	return out, nil
 }
 
+// newCRDT returns an empty value of kind k for a bucket with props p: an
+// HLL at the bucket's hll_precision.
+func newCRDT(k dt.Kind, p Props) (dt.CRDT, error) {
+	if k == dt.KindHLL {
+		return dt.NewHLL(p.hllPrecision())
+	}
+	return dt.New(k)
+}
+
+// applyProps brings v in line with the bucket's props: an HLL sketch finer
+// than hll_precision is reduced to it (riak_kv_crdt:maybe_apply_props), so
+// lowering a type's precision shrinks its sketches as they are read and
+// updated.
+func applyProps(v dt.CRDT, p Props) error {
+	if h, ok := v.(*dt.HLL); ok && h.Precision() > p.hllPrecision() {
+		return h.Reduce(p.hllPrecision())
+	}
+	return nil
+}
+
 // FetchDatatype reads a data-type object and merges its siblings. It
 // returns ErrNotFound if there is none (or only a tombstone).
 func (s *Service) FetchDatatype(ctx context.Context, k Key, kind dt.Kind, o Options) (dt.CRDT, error) {
@@ -77,6 +97,15 @@ func (s *Service) FetchDatatype(ctx context.Context, k Key, kind dt.Kind, o Opti
 	}
 	if v == nil {
 		return nil, ErrNotFound
+	}
+	if kind == dt.KindHLL {
+		props, err := s.buckets.props(k.Type, k.Bucket)
+		if err != nil {
+			return nil, err
+		}
+		if err := applyProps(v, props); err != nil {
+			return nil, err
+		}
 	}
 	return v, nil
 }
@@ -97,7 +126,7 @@ func (s *Service) UpdateDatatype(ctx context.Context, k Key, kind dt.Kind, op dt
 	if err != nil {
 		return nil, err
 	}
-	u, err := encodeDatatypeUpdate(kind, op, dctx)
+	u, err := encodeDatatypeUpdate(kind, op, dctx, props.hllPrecision())
 	if err != nil {
 		return nil, err
 	}

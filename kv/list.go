@@ -2,6 +2,7 @@ package kv
 
 import (
 	"bytes"
+	"cmp"
 	"container/heap"
 	"context"
 	"encoding/base64"
@@ -41,18 +42,21 @@ func appendBucketPrefix(dst []byte, typ, bucket string) []byte {
 
 // ListKeys streams the keys of a bucket to emit in chunks, in no
 // particular order. It holds at most one chunk in memory. Keys whose
-// tombstone has not been reaped are listed, as in Riak.
+// tombstone has not been reaped are listed, as in Riak. A listing whose ctx
+// ends (its timeout) stops at the next key or partition with ctx's error,
+// never emitting the rest: a listing that did not finish in time fails, as
+// Riak's {error,timeout}.
 func (s *Service) ListKeys(ctx context.Context, typ, bucket string, emit func(keys []string) error) error {
 	if _, err := s.buckets.typeProps(typ); err != nil {
 		return err
 	}
 	chunk := make([]string, 0, listChunk)
 	add := func(key string) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		chunk = append(chunk, key)
 		if len(chunk) == listChunk {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
 			if err := emit(chunk); err != nil {
 				return err
 			}
@@ -63,11 +67,14 @@ func (s *Service) ListKeys(ctx context.Context, typ, bucket string, emit func(ke
 	}
 	r := s.Ring()
 	for p := range s.vnodes {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if owner := r.Owner(p); s.tr != nil && owner != s.cfg.Node {
 			// Coverage: the owner lists its partition's keys.
 			keys, err := s.remoteList(ctx, wire.MsgKVListKeys, owner, p, typ, bucket)
 			if err != nil {
-				return err
+				return cmp.Or(ctx.Err(), err) // a call cut by the timeout is the timeout
 			}
 			for _, k := range keys {
 				if err := add(k); err != nil {
@@ -79,6 +86,9 @@ func (s *Service) ListKeys(ctx context.Context, typ, bucket string, emit func(ke
 		if err := s.partitionKeys(p, typ, bucket, add); err != nil {
 			return err
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	if len(chunk) > 0 {
 		return emit(chunk)
@@ -184,7 +194,7 @@ func (s *Service) partitionBuckets(ctx context.Context, p int, typ string, fn fu
 // ListBuckets streams the names of the buckets of a type that hold at least
 // one object (or unreaped tombstone). Memory is proportional to the number
 // of buckets, not of keys: each bucket is skipped over with one seek per
-// partition.
+// partition. A listing whose ctx ends fails with ctx's error, as ListKeys.
 func (s *Service) ListBuckets(ctx context.Context, typ string, emit func(buckets []string) error) error {
 	if _, err := s.buckets.typeProps(typ); err != nil {
 		return err
@@ -199,10 +209,13 @@ func (s *Service) ListBuckets(ctx context.Context, typ string, emit func(buckets
 	}
 	r := s.Ring()
 	for p := range s.vnodes {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if owner := r.Owner(p); s.tr != nil && owner != s.cfg.Node {
 			names, err := s.remoteList(ctx, wire.MsgKVListBuckets, owner, p, typ, "")
 			if err != nil {
-				return err
+				return cmp.Or(ctx.Err(), err)
 			}
 			for _, b := range names {
 				note(b)
@@ -212,6 +225,9 @@ func (s *Service) ListBuckets(ctx context.Context, typ string, emit func(buckets
 		if err := s.partitionBuckets(ctx, p, typ, note); err != nil {
 			return err
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	sort.Strings(chunk)
 	for len(chunk) > 0 {
@@ -272,7 +288,8 @@ func (h *scanHeap) Pop() any {
 
 // Query runs a secondary-index query and streams results in (term, key)
 // order, as Riak sorts paginated results. It returns the continuation of
-// the next page when MaxResults cut the results short (empty otherwise).
+// the next page whenever the page holds MaxResults results, even if no more
+// exist (Riak's rule), and "" otherwise.
 func (s *Service) Query(ctx context.Context, q IndexQuery, emit func([]IndexResult) error) (string, error) {
 	if _, err := s.buckets.typeProps(q.Type); err != nil {
 		return "", err
@@ -377,8 +394,7 @@ func (s *Service) Query(ctx context.Context, q IndexQuery, emit func([]IndexResu
 	)
 	for h.Len() > 0 {
 		if q.MaxResults > 0 && count == q.MaxResults {
-			// A page is full and at least one more result exists.
-			return base64.StdEncoding.EncodeToString(last), flush(emit, chunk)
+			break // the page is full
 		}
 		sc := (*h)[0]
 		var r IndexResult
@@ -412,6 +428,11 @@ func (s *Service) Query(ctx context.Context, q IndexQuery, emit func([]IndexResu
 			heap.Pop(h)
 			sc.it.Close()
 		}
+	}
+	if q.MaxResults > 0 && count == q.MaxResults {
+		// A full page carries a continuation even when nothing follows,
+		// as Riak's make_continuation does; the next page is then empty.
+		return base64.StdEncoding.EncodeToString(last), flush(emit, chunk)
 	}
 	return "", flush(emit, chunk)
 }

@@ -444,11 +444,16 @@ func (e *env) paginate(q kv.IndexQuery, n int) []kv.IndexResult {
 		if len(res) > n {
 			e.t.Fatalf("page %d of %+v: %d results, more than max_results %d", pages, q, len(res), n)
 		}
-		if cont != "" && len(res) != n {
-			e.t.Fatalf("page %d of %+v: %d results with a continuation; a continuation only follows a full page", pages, q, len(res))
+		if (cont != "") != (len(res) == n) {
+			e.t.Fatalf("page %d of %+v: %d results, continuation %q; a continuation follows every full page and only a full page", pages, q, len(res), cont)
 		}
 		all = append(all, res...)
 		if cont == "" {
+			// Riak's rule: every full page has a continuation, so the
+			// last page is the first one that is not full (maybe empty).
+			if want := len(all)/n + 1; pages+1 != want {
+				e.t.Fatalf("%+v: %d results in %d pages of %d, want %d pages", q, len(all), pages+1, n, want)
+			}
 			return all
 		}
 		if _, err := base64.StdEncoding.DecodeString(cont); err != nil {

@@ -34,6 +34,10 @@ type Props struct {
 	// Datatype is the immutable data-type property of a bucket type
 	// ("" for plain key-value buckets).
 	Datatype string
+	// HLLPrecision is hll_precision, the precision of the HyperLogLog
+	// sketches of a datatype hll bucket type (4..16, default 14; it may be
+	// lowered but never raised). 0 for other buckets.
+	HLLPrecision int
 	// Resolver (riakgo) names how reads resolve siblings: "" or
 	// allow_mult (the client resolves), last_write_wins (the latest value
 	// wins and is written back), datatype (the bucket's data type merges
@@ -226,6 +230,13 @@ var propSetters = map[string]propSetter{
 		}
 		return ""
 	},
+	"hll_precision": func(p *Props, raw json.RawMessage) string {
+		n, msg := checkHLLPrecision(p.Datatype, p.HLLPrecision, raw)
+		if msg == "" && n != 0 {
+			p.HLLPrecision = n
+		}
+		return msg
+	},
 	"datatype": func(p *Props, raw json.RawMessage) string {
 		var s string
 		_ = json.Unmarshal(raw, &s)
@@ -328,6 +339,9 @@ func (p Props) JSON(name string) map[string]any {
 	if p.Datatype != "" {
 		m["datatype"] = p.Datatype
 	}
+	if p.Datatype == "hll" {
+		m["hll_precision"] = p.hllPrecision()
+	}
 	if p.Resolver != "" {
 		m["resolver"] = p.Resolver
 	}
@@ -335,6 +349,48 @@ func (p Props) JSON(name string) map[string]any {
 		m["allow_patterns"] = true
 	}
 	return m
+}
+
+// Riak's HyperLogLog precision bounds and default (riak_kv_hll).
+const (
+	minHLLPrecision     = 4
+	maxHLLPrecision     = 16
+	defaultHLLPrecision = 14
+)
+
+// hllPrecision returns hll_precision, with the default when it is unset.
+func (p Props) hllPrecision() int {
+	if p.HLLPrecision == 0 {
+		return defaultHLLPrecision
+	}
+	return p.HLLPrecision
+}
+
+// checkHLLPrecision validates a new hll_precision for a bucket (type) of
+// datatype dt whose current precision is cur (0 while the type is being
+// created), as riak_kv_bucket:hll_precision/3 does: only hll types have the
+// property (for other types it is ignored: n is 0); it must be an integer
+// in 4..16, and an update may keep or lower it but never raise it. An
+// integer in a string is accepted on update, as Riak does. It returns the
+// precision, or Riak's error text.
+func checkHLLPrecision(dt string, cur int, raw json.RawMessage) (n int, msg string) {
+	if dt != "hll" {
+		return 0, ""
+	}
+	text := string(bytes.TrimSpace(raw))
+	if cur != 0 && strings.HasPrefix(text, `"`) {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			text = s
+		}
+	}
+	n, err := strconv.Atoi(text)
+	if err != nil || n < minHLLPrecision || n > maxHLLPrecision || (cur != 0 && n > cur) {
+		return 0, text + " not supported for Hyperloglog precision property for bucket type. " +
+			"Precision must be an integer between 4 and 16, inclusive (3 < p < 17) and " +
+			"precision can be reduced but never increased after initial setting"
+	}
+	return n, ""
 }
 
 // String is for logs.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/riakgo/riakgo/ring"
@@ -93,6 +94,9 @@ func createProps(raw map[string]json.RawMessage) (Props, error) {
 	}
 	if p.WriteOnce && p.Datatype != "" {
 		reasons["write_once"] = "Write once buckets must not have datatype defined"
+	}
+	if p.Datatype == "hll" && p.HLLPrecision == 0 {
+		p.HLLPrecision = defaultHLLPrecision // riak_kv_bucket's default
 	}
 	if len(reasons) > 0 {
 		return Props{}, &PropsError{Reasons: reasons}
@@ -214,6 +218,16 @@ func (b *buckets) updateType(name string, raw map[string]json.RawMessage) error 
 				reasons[k] = "Cannot modify write_once property once set to true"
 			}
 			continue
+		case "hll_precision":
+			// Creation rules accept any 4..16; an update may not raise it.
+			n, msg := checkHLLPrecision(cur.Datatype, cur.HLLPrecision, v)
+			if msg != "" {
+				reasons[k] = msg
+				continue
+			}
+			if n != 0 {
+				v = json.RawMessage(strconv.Itoa(n))
+			}
 		}
 		merged[k] = v
 	}

@@ -346,3 +346,44 @@ func TestBucketPropsOverlayType(t *testing.T) {
 		t.Errorf("t/b after reset: %s, want the type's props", p)
 	}
 }
+
+// TestTypeHLLPrecision: riak_kv_bucket:hll_precision/3's rules on types.
+func TestTypeHLLPrecision(t *testing.T) {
+	e := newEnv(t)
+	e.createType("h", `{"datatype":"hll"}`)
+	if p := e.svc.TypeInfo("h").Props; p.HLLPrecision != 14 || p.JSON("h")["hll_precision"] != 14 {
+		t.Fatalf("default: %d", p.HLLPrecision)
+	}
+	e.createType("s", `{"datatype":"set","hll_precision":3}`) // ignored: not an hll type
+	if p := e.svc.TypeInfo("s").Props; p.HLLPrecision != 0 || p.JSON("s")["hll_precision"] != nil {
+		t.Fatalf("set type: %d", p.HLLPrecision)
+	}
+	for _, bad := range []string{`{"datatype":"hll","hll_precision":3}`, `{"datatype":"hll","hll_precision":17}`, `{"datatype":"hll","hll_precision":"8"}`} {
+		propsErr(t, bad, e.svc.CreateType("bad", raw(t, bad)), map[string]string{"hll_precision": "between 4 and 16"})
+	}
+	e.createType("h10", `{"datatype":"hll","hll_precision":10}`)
+	e.activateType("h10")
+	for _, c := range []struct {
+		props string
+		ok    bool
+		want  int
+	}{
+		{`{"hll_precision":10}`, true, 10},
+		{`{"hll_precision":11}`, false, 10},
+		{`{"hll_precision":4}`, true, 4},
+		{`{"hll_precision":"5"}`, false, 4},
+		{`{"hll_precision":"4"}`, true, 4},
+		{`{"hll_precision":3}`, false, 4},
+	} {
+		err := e.svc.UpdateType("h10", raw(t, c.props))
+		if c.ok && err != nil {
+			t.Errorf("%s: %v", c.props, err)
+		}
+		if !c.ok {
+			propsErr(t, c.props, err, map[string]string{"hll_precision": "never increased"})
+		}
+		if got := e.svc.TypeInfo("h10").Props.HLLPrecision; got != c.want {
+			t.Errorf("after %s: precision %d, want %d", c.props, got, c.want)
+		}
+	}
+}

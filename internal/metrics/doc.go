@@ -1,6 +1,11 @@
 // Package metrics exports riakgo's metrics to Prometheus (client_golang):
 // request latency histograms by operation, responses by status, sibling
-// count and object size histograms, and read repairs. It implements kv's
-// Metrics and http's Observer interfaces; the node wiring creates one
-// Registry per node and serves it at /metrics.
+// count and object size histograms, read repairs, handoff transfers,
+// anti-entropy exchanges and process-group figures. Names follow
+// Prometheus' conventions (base units, _total counters, _seconds
+// histograms); the table in docs/operations.md lists every one, and
+// TestMetricsMatchDocs holds the two together. It implements kv's Metrics,
+// handoff's Metrics and http's Observer interfaces; the node wiring
+// creates one Registry per node and serves it at /metrics. It is the only
+// package that imports the Prometheus client.
 package metrics

@@ -28,7 +28,9 @@ type Registry struct {
 	sizePut      prometheus.Observer
 }
 
-var ops = []string{"get", "put", "delete", "props", "ping", "list", "index", "admin", "pg", "other"}
+// ops are the values of the op label, as the http layer names requests;
+// any other name counts as "other". docs/operations.md lists them.
+var ops = []string{"get", "put", "delete", "props", "ping", "list", "index", "datatype", "admin", "pg", "other"}
 
 // New returns a registry with riakgo's metrics and the Go runtime and
 // process collectors.
@@ -36,7 +38,7 @@ func New() *Registry {
 	r := &Registry{reg: prometheus.NewRegistry()}
 	r.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "riakgo", Name: "request_duration_seconds",
-		Help:    "HTTP request latency by operation (get, put, delete, props, ping, list, index, admin, pg, other).",
+		Help:    "HTTP request latency by operation (get, put, delete, props, ping, list, index, datatype, admin, pg, other).",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18), // 100µs .. ~13s
 	}, []string{"op"})
 	r.responses = prometheus.NewCounterVec(prometheus.CounterOpts{
