@@ -78,15 +78,16 @@ const (
 )
 
 // encodeDatatypeUpdate is the body of a data-type operation: the type's
-// tag, the client's context (length-prefixed) and the operation.
-func encodeDatatypeUpdate(kind dt.Kind, op dt.Op, dctx dt.Context) (*Update, error) {
+// tag, the bucket's hll_precision (an HLL is made and kept at it), the
+// client's context (length-prefixed) and the operation.
+func encodeDatatypeUpdate(kind dt.Kind, op dt.Op, dctx dt.Context, hllPrecision int) (*Update, error) {
 	ob, err := dt.MarshalOp(op)
 	if err != nil {
 		return nil, err
 	}
 	cb := dctx.Bytes()
-	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(cb)+len(ob))
-	b = append(b, byte(kind))
+	b := make([]byte, 0, 2+binary.MaxVarintLen64+len(cb)+len(ob))
+	b = append(b, byte(kind), byte(hllPrecision))
 	b = binary.AppendUvarint(b, uint64(len(cb)))
 	b = append(b, cb...)
 	b = append(b, ob...)
@@ -95,18 +96,19 @@ func encodeDatatypeUpdate(kind dt.Kind, op dt.Op, dctx dt.Context) (*Update, err
 
 // decodeDatatypeUpdate is the UpdateDecoder of data-type operations.
 func decodeDatatypeUpdate(b []byte) (Mutation, error) {
-	if len(b) < 2 {
+	if len(b) < 3 {
 		return nil, fmt.Errorf("truncated data-type update")
 	}
 	kind := dt.Kind(b[0])
 	if !kind.Valid() {
 		return nil, fmt.Errorf("unknown data type %d", b[0])
 	}
-	n, k := binary.Uvarint(b[1:])
-	if k <= 0 || n > uint64(len(b)-1-k) {
+	props := Props{HLLPrecision: int(b[1])}
+	n, k := binary.Uvarint(b[2:])
+	if k <= 0 || n > uint64(len(b)-2-k) {
 		return nil, fmt.Errorf("bad context length")
 	}
-	rest := b[1+k:]
+	rest := b[2+k:]
 	dctx, err := dt.ParseContext(rest[:n])
 	if err != nil {
 		return nil, err
@@ -115,20 +117,24 @@ func decodeDatatypeUpdate(b []byte) (Mutation, error) {
 	if err != nil {
 		return nil, err
 	}
-	return datatypeMutation(kind, op, dctx), nil
+	return datatypeMutation(kind, op, dctx, props), nil
 }
 
-// datatypeMutation applies op to the merge of the local siblings.
-func datatypeMutation(kind dt.Kind, op dt.Op, dctx dt.Context) Mutation {
+// datatypeMutation applies op to the merge of the local siblings (a new
+// value, or one brought in line with the bucket's props, when there is
+// none).
+func datatypeMutation(kind dt.Kind, op dt.Op, dctx dt.Context, props Props) Mutation {
 	return func(local *siblings.Object, actor vclock.Actor) (siblings.Sibling, error) {
 		cur, err := mergeCRDT(kind, local)
 		if err != nil {
 			return siblings.Sibling{}, err
 		}
 		if cur == nil {
-			if cur, err = dt.New(kind); err != nil {
+			if cur, err = newCRDT(kind, props); err != nil {
 				return siblings.Sibling{}, err
 			}
+		} else if err := applyProps(cur, props); err != nil {
+			return siblings.Sibling{}, err
 		}
 		if err := cur.ApplyOp(op, actor, dctx); err != nil {
 			return siblings.Sibling{}, err

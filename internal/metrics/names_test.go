@@ -65,6 +65,9 @@ func exercised(t *testing.T, doc map[string]docMetric) *Registry {
 	t.Helper()
 	r := New()
 	r.RegisterPG(func() PGStats { return PGStats{} })
+	r.RegisterCluster(func() ClusterStats {
+		return ClusterStats{Members: []string{"a", "b"}, Connected: []string{"b"}, Partitions: 8, Ownership: map[string]int{"a": 4, "b": 4}}
+	})
 	for _, op := range doc["riakgo_request_duration_seconds"].labels["op"] {
 		r.Request(op, 200, time.Millisecond)
 	}
