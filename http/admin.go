@@ -26,10 +26,20 @@ type typeJSON struct {
 	Status string         `json:"status"`
 	Active bool           `json:"active"`
 	Props  map[string]any `json:"props,omitempty"`
+	// Have and Lack (status only) are the members that hold the type's
+	// current definition and those that do not yet.
+	Have []string `json:"members_with,omitempty"`
+	Lack []string `json:"members_without,omitempty"`
 }
 
 func typeToJSON(t kv.TypeInfo, withProps bool) typeJSON {
 	out := typeJSON{Name: t.Name, Status: string(t.Status), Active: t.Status == kv.TypeActive}
+	for _, n := range t.Have {
+		out.Have = append(out.Have, string(n))
+	}
+	for _, n := range t.Lack {
+		out.Lack = append(out.Lack, string(n))
+	}
 	if withProps && t.Status != kv.TypeUndefined {
 		out.Props = t.Props.JSON(t.Name)
 		delete(out.Props, "name")
@@ -67,7 +77,7 @@ func (h *Handler) serveAdmin(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 		name := rest[1]
 		switch r.Method {
 		case "GET", "HEAD":
-			t := h.c.TypeInfo(name)
+			t := h.c.TypeStatus(name)
 			if t.Status == kv.TypeUndefined {
 				writeJSON(w, 404, typeToJSON(t, false))
 				return
@@ -148,6 +158,7 @@ func readTypeProps(w nethttp.ResponseWriter, r *nethttp.Request, emptyOK bool) (
 
 func (h *Handler) typeError(w nethttp.ResponseWriter, err error, name string) {
 	var pe *kv.PropsError
+	var nr *kv.NotReadyError
 	switch {
 	case errors.As(err, &pe):
 		writeJSON(w, 400, map[string]any{"error": "invalid bucket type properties", "reasons": pe.Reasons})
@@ -157,6 +168,10 @@ func (h *Handler) typeError(w nethttp.ResponseWriter, err error, name string) {
 		jsonError(w, 409, strings.TrimPrefix(err.Error(), "riakgo/kv: "))
 	case errors.Is(err, kv.ErrTypeName):
 		jsonError(w, 400, strings.TrimPrefix(err.Error(), "riakgo/kv: "))
+	case errors.As(err, &nr):
+		jsonError(w, 409, strings.TrimPrefix(err.Error(), "riakgo/kv: "))
+	case errors.Is(err, kv.ErrUnconfirmed):
+		jsonError(w, 503, err.Error())
 	default:
 		jsonError(w, 500, err.Error())
 	}

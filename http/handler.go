@@ -434,7 +434,7 @@ func mapError(err error, k kv.Key) *apiError {
 		return &apiError{status: 400, body: string(b), header: map[string]string{}}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &apiError{status: 503, body: "request timed out\n"}
-	case errors.Is(err, kv.ErrClosed), errors.Is(err, kv.ErrOverload), errors.Is(err, kv.ErrUnavailable):
+	case errors.Is(err, kv.ErrClosed), errors.Is(err, kv.ErrOverload), errors.Is(err, kv.ErrUnavailable), errors.Is(err, kv.ErrUnconfirmed):
 		return &apiError{status: 503, body: err.Error() + "\n"}
 	}
 	return &apiError{status: 500, body: "Error:\n" + err.Error() + "\n"}

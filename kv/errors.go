@@ -1,6 +1,10 @@
 package kv
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/riakgo/riakgo/internal/metadata"
+)
 
 // Errors returned by the service. Quorum failures are *quorum.Error and
 // object limits are siblings.TooManySiblingsError / TooLargeError.
@@ -22,4 +26,8 @@ var (
 	// ErrBadUpdate: a data-type update whose encoding a coordinator could
 	// not read (an unknown kind, a malformed body).
 	ErrBadUpdate = errors.New("riakgo/kv: malformed update")
+	// ErrUnconfirmed: a bucket type or property change is stored, but
+	// some member that is up did not confirm it in time; it reaches them
+	// by anti-entropy.
+	ErrUnconfirmed = metadata.ErrUnconfirmed
 )

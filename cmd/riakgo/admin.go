@@ -114,6 +114,8 @@ type adminType struct {
 	Active bool           `json:"active"`
 	Props  map[string]any `json:"props"`
 	Error  string         `json:"error"`
+	Have   []string       `json:"members_with"`
+	Lack   []string       `json:"members_without"`
 	// Reasons per property, for validation failures.
 	Reasons map[string]string `json:"reasons"`
 }
@@ -239,6 +241,13 @@ func adminBucketType(c *adminClient, args []string, stdout, stderr io.Writer) in
 			fmt.Fprintf(stdout, "%s has been created and may be activated\n", name)
 		default:
 			fmt.Fprintf(stdout, "%s has been created but cannot be activated yet\n", name)
+		}
+		// riakgo's addition: which members hold this definition.
+		if len(t.Have) > 0 {
+			fmt.Fprintf(stdout, "members with this definition: %s\n", strings.Join(t.Have, ", "))
+		}
+		if len(t.Lack) > 0 {
+			fmt.Fprintf(stdout, "members without it yet: %s\n", strings.Join(t.Lack, ", "))
 		}
 		fmt.Fprintln(stdout)
 		keys := make([]string, 0, len(t.Props))

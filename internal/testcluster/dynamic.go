@@ -16,6 +16,9 @@ func (c *Cluster) settledStates() bool {
 	var first ring.State
 	for _, nd := range c.live() {
 		st := nd.N.ClusterState()
+		if st.Status(nd.ID) == ring.StatusInvalid {
+			return false // removed: it becomes a cluster of its own at its next tick
+		}
 		if len(st.MembersWith(ring.StatusValid, ring.StatusJoining, ring.StatusLeaving)) == 1 && c.alone(nd, st) {
 			continue
 		}
