@@ -457,6 +457,16 @@ func (s *Service) prefList(k Key, n int) ([]ring.Target, int) {
 	return targets, primaries
 }
 
+// hasNode reports whether a target of the list is on node n.
+func hasNode(targets []ring.Target, n ring.NodeID) bool {
+	for _, t := range targets {
+		if t.Node == n {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Service) vnodeFor(t ring.Target) (*Vnode, error) {
 	if t.Node != s.cfg.Node {
 		return nil, fmt.Errorf("riakgo/kv: partition %d is on %s, which this node cannot reach", t.Partition, t.Node)
@@ -497,6 +507,9 @@ func (s *Service) Get(ctx context.Context, k Key, o Options) (*siblings.Object, 
 		return nil, err
 	}
 	start := s.cfg.Clock.Now()
+	if !hasNode(targets, s.cfg.Node) {
+		s.stats.getsRemote.Add(1)
+	}
 	fsm := NewGetFSM(targets, p, props.keepsSiblings(), true)
 	resp, later := s.drive(k, props, s.timeout(o), fsm.Start(), fsm.Step)
 	if len(later) > 0 {
@@ -627,6 +640,9 @@ func (s *Service) write(k Key, props Props, value []byte, meta siblings.Meta, vc
 	}
 	if coord < 0 {
 		coord = 0
+	}
+	if targets[coord].Node != s.cfg.Node {
+		s.stats.coordRedirs.Add(1)
 	}
 	fsm := NewPutFSM(targets, coord, siblings.Sibling{Value: value, Meta: meta}, vc, p, props.keepsSiblings()).WithUpdate(u)
 	resp, _ := s.drive(k, props, s.timeout(o), fsm.Start(), fsm.Step)

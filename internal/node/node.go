@@ -230,7 +230,7 @@ func New(cfg Config, d Deps) (*Node, error) {
 	n.meta.Ready = false
 
 	n.cl = &cluster{self: self, log: log.With("component", "cluster"), clk: clk, eng: d.Engine, ml: d.Membership,
-		foreign: map[ring.NodeID]ring.State{}, metaPeers: map[ring.NodeID]bool{}, kick: make(chan struct{}, 1)}
+		foreign: map[ring.NodeID]ring.State{}, metaPeers: map[ring.NodeID]bool{}, knownBy: map[ring.NodeID]bool{}, kick: make(chan struct{}, 1)}
 	rmeta := ring.MemberMeta{GossipAddr: d.Membership.Local().GossipAddr, InternodeAddr: n.meta.ClusterAddr, HTTPAddr: n.meta.HTTPAddr}
 	st, fresh, err := loadState(d.Engine, self, size, rmeta, clk.Now())
 	if err != nil {
