@@ -8,7 +8,7 @@ PKGS     := ./...
 RACE_PKGS := ./kv/... ./http/... ./internal/... ./cmd/...
 BENCH_DURATION ?= 60s
 
-.PHONY: all build run test test-unit test-race test-clients lint fmt bench bench-go bench-listing bench-handoff fuzz-smoke clean
+.PHONY: all build run test test-unit test-race test-clients lint fmt bench bench-go bench-listing bench-handoff bench-cluster5 fuzz-smoke clean
 
 all: build
 
@@ -64,6 +64,11 @@ test-clients: $(CLIENT_SUITES:%=%/node_modules/.package-lock.json)
 # npm ci when a suite's node_modules is missing or older than its lock file.
 clients/%/node_modules/.package-lock.json: clients/%/package.json clients/%/package-lock.json
 	cd clients/$* && npm ci --no-audit --no-fund
+
+# Five processes on loopback: metadata convergence after activate, and the
+# foundation workload over the cluster vs a single node (docs/performance.md).
+bench-cluster5: build
+	./scripts/bench-cluster5.sh $(BENCH_DURATION)
 
 bench-go:
 	$(GO) test -run '^$$' -bench . ./...
