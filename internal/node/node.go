@@ -36,6 +36,9 @@ type Config struct {
 	DataDir string
 	// HTTP is the client API listen address.
 	HTTP string
+	// PB is the Protocol Buffers API listen address; empty turns it off
+	// (riakgo start's default is 127.0.0.1:8087).
+	PB string
 	// Cluster is the internode (TCP) address (port 0 picks one).
 	Cluster string
 	// Gossip is the membership (memberlist) address, an IP and port
@@ -72,6 +75,7 @@ func DefaultConfig() Config {
 		Name:       "riakgo@127.0.0.1",
 		DataDir:    "./data",
 		HTTP:       "127.0.0.1:8098",
+		PB:         "127.0.0.1:8087",
 		Cluster:    "127.0.0.1:8099",
 		Gossip:     "127.0.0.1:7946",
 		RingSize:   ring.DefaultSize,
@@ -95,6 +99,11 @@ func (c Config) Validate() error {
 	for _, a := range []struct{ flag, v string }{{"http", c.HTTP}, {"cluster", c.Cluster}, {"gossip", c.Gossip}} {
 		if _, _, err := net.SplitHostPort(a.v); err != nil {
 			errs = append(errs, fmt.Errorf("%s address %q: %v", a.flag, a.v, err))
+		}
+	}
+	if c.PB != "" {
+		if _, _, err := net.SplitHostPort(c.PB); err != nil {
+			errs = append(errs, fmt.Errorf("pb address %q: %v", c.PB, err))
 		}
 	}
 	if c.RingSize < 1 || c.RingSize > ring.MaxSize || c.RingSize&(c.RingSize-1) != 0 {
@@ -124,6 +133,7 @@ type Node struct {
 	metrics *metrics.Registry
 	srv     *nethttp.Server
 	ln      net.Listener
+	pb      *pbFace // nil when the PB API is off (pb.go)
 	tr      *tcp.Transport
 	ml      *memberlist.Memberlist
 	cl      *cluster
@@ -175,6 +185,10 @@ func Start(cfg Config) (*Node, error) {
 		return fail(fmt.Errorf("http listen %s: %w", cfg.HTTP, err))
 	}
 	cleanup = append(cleanup, func() { n.ln.Close() })
+	if err := n.listenPB(); err != nil {
+		return fail(err)
+	}
+	cleanup = append(cleanup, n.closePB)
 
 	// Internode transport and membership.
 	n.cl = &cluster{self: self, log: log.With("component", "cluster"), clk: clk, eng: store,
@@ -285,6 +299,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.srv.RegisterOnShutdown(h.CloseStreams) // pg watches and held joins end at shutdown
 	go func() { n.done <- n.srv.Serve(n.ln) }()
+	n.servePB()
 	meta.Ready = true
 	if err := ml.SetLocalMeta(meta); err != nil {
 		log.Warn("cannot publish the ready flag", "err", err)
@@ -330,7 +345,9 @@ func (n *Node) Done() <-chan error { return n.done }
 // left, not failed; it stays a ring member), waits for background work
 // and closes storage.
 func (n *Node) Stop(ctx context.Context) error {
+	pbDone := n.shutdownPB(ctx)
 	err := n.srv.Shutdown(ctx)
+	<-pbDone
 	if lerr := n.ml.Leave(2 * time.Second); lerr != nil {
 		n.log.Warn("membership leave", "err", lerr)
 	}
