@@ -14,7 +14,7 @@ PORT=${BENCH_PORT:-18098}
 PBPORT=${BENCH_PB_PORT:-18087}
 OUT=${BENCH_OUT:-bench-results}
 mkdir -p "$OUT"
-"$BIN" start --data-dir "$DATA" --http 127.0.0.1:$PORT --pb 127.0.0.1:$PBPORT --log-level warn > "$OUT/node.log" 2>&1 &
+"$BIN" start --data-dir "$DATA" --http 127.0.0.1:$PORT --pb 127.0.0.1:$PBPORT --cluster 127.0.0.1:0 --gossip 127.0.0.1:0 --log-level warn > "$OUT/node.log" 2>&1 &
 NODE=$!
 trap 'kill $NODE 2>/dev/null || true; wait $NODE 2>/dev/null || true; rm -rf "$DATA"' EXIT
 for i in $(seq 1 300); do
