@@ -12,6 +12,7 @@ BIN=bin/riakgo
 DATA=$(mktemp -d)
 PORT=${BENCH_PORT:-18098}
 PBPORT=${BENCH_PB_PORT:-18087}
+SEED=${BENCH_SEED:-$(date +%s)}
 OUT=${BENCH_OUT:-bench-results}
 mkdir -p "$OUT"
 "$BIN" start --data-dir "$DATA" --http 127.0.0.1:$PORT --pb 127.0.0.1:$PBPORT --cluster 127.0.0.1:0 --gossip 127.0.0.1:0 --log-level warn > "$OUT/node.log" 2>&1 &
@@ -23,9 +24,9 @@ for i in $(seq 1 300); do
 done
 "$BIN" bench --url http://127.0.0.1:$PORT --workers 50 --duration "$DURATION" \
   --mix get:5,update:1 --keys 100000 --keygen pareto --value-size 1024 \
-  --interval 10s --csv "$OUT/riakgo.csv" --ceiling-first
+  --interval 10s --csv "$OUT/riakgo.csv" --ceiling-first --seed "$SEED"
 echo
 echo "== the same workload over Protocol Buffers (same node) =="
 "$BIN" bench --protocol pb --pb 127.0.0.1:$PBPORT --workers 50 --duration "$DURATION" \
   --mix get:5,update:1 --keys 100000 --keygen pareto --value-size 1024 \
-  --interval 10s --csv "$OUT/riakgo-pb.csv"
+  --interval 10s --csv "$OUT/riakgo-pb.csv" --seed "$SEED"
