@@ -46,7 +46,7 @@ func startTestNode(t *testing.T, dir, name string) *Node {
 	cfg := DefaultConfig()
 	cfg.Name = name
 	cfg.DataDir = dir
-	cfg.HTTP, cfg.Cluster, cfg.Gossip = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.HTTP, cfg.PB, cfg.Cluster, cfg.Gossip = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.RingSize = 16
 	cfg.Logger = slog.New(slog.NewTextHandler(testWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	n, err := Start(cfg)
