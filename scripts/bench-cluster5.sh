@@ -27,7 +27,7 @@ now_ms() { date +%s%3N; }
 H=1870 C=1880 G=1890
 
 for i in 1 2 3 4 5; do
-  "$BIN" start --name riakgo$i@127.0.0.1 --data-dir "$DATA/c$i" --http 127.0.0.1:$H$i \
+  "$BIN" start --name riakgo$i@127.0.0.1 --data-dir "$DATA/c$i" --http 127.0.0.1:$H$i --pb off \
     --cluster 127.0.0.1:$C$i --gossip 127.0.0.1:$G$i --log-level warn >"$DATA/c$i.log" 2>&1 &
   PIDS+=($!)
 done
@@ -91,7 +91,7 @@ EOF
 for p in "${PIDS[@]}"; do kill "$p"; done; wait 2>/dev/null || true; PIDS=()
 
 echo "== foundation workload against a single node ($WORKERS workers)"
-"$BIN" start --data-dir "$DATA/single" --http 127.0.0.1:18700 --cluster 127.0.0.1:18800 \
+"$BIN" start --data-dir "$DATA/single" --http 127.0.0.1:18700 --pb off --cluster 127.0.0.1:18800 \
   --gossip 127.0.0.1:18900 --log-level warn >"$DATA/single.log" 2>&1 &
 PIDS+=($!)
 wait_up http://127.0.0.1:18700
