@@ -157,6 +157,7 @@ func startNodeAt(t *testing.T, dir, name, gossip string) *Node {
 	cfg.DataDir = dir
 	host, _, _ := net.SplitHostPort(gossip)
 	cfg.HTTP, cfg.Cluster, cfg.Gossip = net.JoinHostPort(host, "0"), net.JoinHostPort(host, "0"), gossip
+	cfg.PB = ""
 	cfg.RingSize = 16
 	cfg.Logger = slog.New(slog.NewTextHandler(testWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	n, err := Start(cfg)
