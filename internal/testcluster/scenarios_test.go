@@ -213,8 +213,9 @@ func TestRequestTimeoutWithSilentPeer(t *testing.T) {
 }
 
 // Listing keys and buckets through any node covers every node's
-// partitions, each key once; with an owner down the listing fails rather
-// than answer incomplete.
+// partitions, each key once; with one owner down the coverage plan goes
+// around it (n_val 3), and where the up nodes hold no replica of some
+// partition the listing fails rather than answer incomplete.
 func TestListingCoversTheCluster(t *testing.T) {
 	c := New(t, 3, Options{})
 	want := map[string]bool{}
@@ -266,9 +267,16 @@ func TestListingCoversTheCluster(t *testing.T) {
 		}
 	}
 	c.Kill(2)
-	err := c.Client(0).ListKeys(bg, kv.DefaultType, "lst", func([]string) error { return nil })
-	if !errors.Is(err, kv.ErrUnavailable) {
-		t.Fatalf("listing with an owner down: %v, want ErrUnavailable", err)
+	n := 0
+	if err := c.Client(0).ListKeys(bg, kv.DefaultType, "lst", func(keys []string) error { n += len(keys); return nil }); err != nil || n != len(want) {
+		t.Fatalf("listing with an owner down: %d keys, %v; want all %d", n, err, len(want))
+	}
+	// Node 2 alone holds no replica of home partition 14 (vnodes 14, 15
+	// and 0 are on nodes 3, 1 and 1).
+	c.Kill(0)
+	err := c.Client(1).ListKeys(bg, kv.DefaultType, "lst", func([]string) error { return nil })
+	if !errors.Is(err, kv.ErrInsufficientVnodes) {
+		t.Fatalf("listing with two owners of three down: %v, want ErrInsufficientVnodes", err)
 	}
 }
 
