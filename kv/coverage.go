@@ -244,7 +244,12 @@ func (s *Service) covRange(req *covReq) (space storage.Space, prefix, lo, hi []b
 // scanCoverage reads one page of a coverage request from this node's
 // storage of the partition.
 func (s *Service) scanCoverage(req *covReq) (covResp, error) {
-	limit := clampLimit(req.Limit)
+	return s.scanPage(req, clampLimit(req.Limit), covScanBudget)
+}
+
+// scanPage reads at most limit matching items, examining at most budget
+// entries.
+func (s *Service) scanPage(req *covReq, limit, budget int) (covResp, error) {
 	if req.Kind == covBuckets {
 		return s.scanBuckets(req, limit)
 	}
@@ -297,7 +302,7 @@ func (s *Service) scanCoverage(req *covReq) (covResp, error) {
 				return out, it.Err()
 			}
 		}
-		if scanned == covScanBudget {
+		if scanned == budget {
 			out.Next = bytes.Clone(suffix)
 			return out, it.Err()
 		}
@@ -382,20 +387,31 @@ type covSource struct {
 }
 
 // newCoverage plans a query at n_val n. tmpl is the request every vnode
-// gets, with its own partition and filter.
+// gets, with its own partition and filter. A bucket listing (covBuckets)
+// reads every up primary instead, as Riak's does (its plan is n_val 1 over
+// the up vnodes): a bucket whose n_val is smaller than any this node knows
+// is still found where one of its replicas is up. The plan at n still
+// decides whether the answer can be complete.
 func (s *Service) newCoverage(ctx context.Context, n int, tmpl covReq) (*coverage, error) {
-	plan, err := ring.Coverage(s.Ring(), n, s.cfg.Up, s.cfg.Rand())
+	r := s.Ring()
+	plan, err := ring.Coverage(r, n, s.cfg.Up, s.cfg.Rand())
 	if err != nil {
 		return nil, err
+	}
+	if tmpl.Kind == covBuckets {
+		plan = plan[:0]
+		for p := range r.Size() {
+			if owner := r.Owner(p); s.cfg.Up == nil || s.cfg.Up(owner) {
+				plan = append(plan, ring.CoverageEntry{Partition: p, Node: owner})
+			}
+		}
 	}
 	c := &coverage{s: s}
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	for _, e := range plan {
 		req := tmpl
 		req.Partition = e.Partition
-		if tmpl.Kind != covBuckets {
-			req.Homes = e.Homes
-		}
+		req.Homes = e.Homes
 		c.srcs = append(c.srcs, &covSource{node: e.Node, req: req})
 	}
 	return c, nil
@@ -596,13 +612,14 @@ func (h *covHeap) Pop() any {
 	return x
 }
 
-// listNVal is the n_val a bucket listing of type typ plans with: the
-// smallest n_val a bucket of the type may have, because a vnode holds the
-// keys of a bucket with a smaller n_val for fewer home partitions than the
-// plan would assume (and a plan at a smaller n only costs more vnodes).
-// It is the type's n_val and that of every bucket whose properties this
-// node knows (read or set since it started). Bucket listing needs no
-// filter: a name reported by several vnodes is merged once.
+// listNVal is the n_val whose coverage plan decides whether a bucket
+// listing of type typ can be complete: the smallest n_val a bucket of the
+// type may have, because a bucket with a smaller n_val has fewer replicas
+// to find it on. It is the type's n_val and that of every bucket whose
+// properties this node knows (read or set since it started; with bucket
+// properties in cluster metadata, every bucket's). The listing itself
+// reads every up primary (see newCoverage) and merges the names, so it
+// needs no filter.
 func (b *buckets) listNVal(typ string) (int, error) {
 	tp, err := b.typeProps(typ)
 	if err != nil {

@@ -58,11 +58,12 @@ func (s *Service) ListKeys(ctx context.Context, typ, bucket string, emit func(ke
 }
 
 // ListBuckets streams the names of the buckets of a type that hold at least
-// one object (or unreaped tombstone), sorted, each once. It plans at the
-// smallest n_val a bucket of the type may have (buckets.listNVal); each
-// planned vnode skips over a bucket with one seek, and a merge of their
-// replies (in storage order, where a name reported by several vnodes
-// comes up together) drops the duplicates. Storage orders names by length
+// one object (or unreaped tombstone), sorted, each once. It reads every up
+// primary vnode, and fails unless a coverage plan exists at the smallest
+// n_val a bucket of the type may have (buckets.listNVal); each vnode skips
+// over a bucket with one seek, and a merge of their replies (in storage
+// order, where a name reported by several vnodes comes up together) drops
+// the duplicates. Storage orders names by length
 // first, so the names are gathered and sorted before they are emitted:
 // memory is proportional to the number of buckets, not of keys.
 func (s *Service) ListBuckets(ctx context.Context, typ string, emit func(buckets []string) error) error {
