@@ -578,3 +578,39 @@ func TestCoverageSmallerBucketNVal(t *testing.T) {
 		t.Fatalf("list buckets with a known n_val 1 bucket and a node down: %v", err)
 	}
 }
+
+// Benchmarks of coverage queries on five in-process nodes (memnet: every
+// message through the codec, no sockets), 1,000 indexed keys.
+func BenchmarkCoverage(b *testing.B) {
+	c := New(b, 5, Options{RingSize: 64, Seed: 1})
+	for i := range covKeys {
+		meta := siblings.Meta{ContentType: "text/plain", Indexes: []siblings.IndexEntry{{Field: "all_bin", Value: "x"}}}
+		if _, err := c.Client(i%5).Put(bg, key("idx", covKey(i)), []byte("v"), meta, nil, kv.Options{W: quorum.ValAll}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("2i page of 100", func(b *testing.B) {
+		q := idxQuery("all_bin", "x", "x")
+		q.MaxResults = 100
+		for i := 0; b.Loop(); i++ {
+			if res, _, err := runQuery(c.Client(i%5), q); err != nil || len(res) != 100 {
+				b.Fatal(len(res), err)
+			}
+		}
+	})
+	b.Run("2i all 1000", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if res, _, err := runQuery(c.Client(i%5), idxQuery("all_bin", "x", "x")); err != nil || len(res) != covKeys {
+				b.Fatal(len(res), err)
+			}
+		}
+	})
+	b.Run("list keys 1000", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			n := 0
+			if err := c.Client(i%5).ListKeys(bg, kv.DefaultType, "idx", func(k []string) error { n += len(k); return nil }); err != nil || n != covKeys {
+				b.Fatal(n, err)
+			}
+		}
+	})
+}
