@@ -2,6 +2,7 @@ package kv
 
 import (
 	"bytes"
+	"cmp"
 	"container/heap"
 	"context"
 	"encoding/binary"
@@ -372,7 +373,8 @@ func bucketName(item []byte) string {
 // coverage is one coverage query being run: a source per planned vnode.
 type coverage struct {
 	s      *Service
-	ctx    context.Context
+	parent context.Context // the caller's
+	ctx    context.Context // parent's child, cancelled on the first failure
 	cancel context.CancelFunc
 	srcs   []*covSource
 }
@@ -406,7 +408,7 @@ func (s *Service) newCoverage(ctx context.Context, n int, tmpl covReq) (*coverag
 			}
 		}
 	}
-	c := &coverage{s: s}
+	c := &coverage{s: s, parent: ctx}
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	for _, e := range plan {
 		req := tmpl
@@ -423,6 +425,13 @@ func (c *coverage) close() { c.cancel() }
 // items; it asks again while the vnode returns none but is not done.
 func (c *coverage) fetch(src *covSource, limit int) error {
 	for {
+		// A query whose deadline passed stops with it, even between
+		// local batches (Riak's {error,timeout}). The caller's ctx is
+		// asked first: its Err is the truth, whatever reached the
+		// derived one.
+		if err := cmp.Or(c.parent.Err(), c.ctx.Err()); err != nil {
+			return err
+		}
 		req := src.req
 		req.Limit = limit
 		var resp covResp
@@ -610,28 +619,4 @@ func (h *covHeap) Pop() any {
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
-}
-
-// listNVal is the n_val whose coverage plan decides whether a bucket
-// listing of type typ can be complete: the smallest n_val a bucket of the
-// type may have, because a bucket with a smaller n_val has fewer replicas
-// to find it on. It is the type's n_val and that of every bucket whose
-// properties this node knows (read or set since it started; with bucket
-// properties in cluster metadata, every bucket's). The listing itself
-// reads every up primary (see newCoverage) and merges the names, so it
-// needs no filter.
-func (b *buckets) listNVal(typ string) (int, error) {
-	tp, err := b.typeProps(typ)
-	if err != nil {
-		return 0, err
-	}
-	n := tp.NVal
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	for id, p := range b.eff {
-		if id.typ == typ && p.NVal < n {
-			n = p.NVal
-		}
-	}
-	return max(n, 1), nil
 }

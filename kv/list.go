@@ -29,8 +29,11 @@ func appendBucketPrefix(dst []byte, typ, bucket string) []byte {
 
 // ListKeys streams the keys of a bucket to emit in chunks of at most
 // listChunk, in no particular order, from a coverage plan at the bucket's
-// n_val. It holds a few chunks in memory at a time. Keys whose tombstone
-// has not been reaped are listed, as in Riak.
+// n_val. Keys whose tombstone has not been reaped are listed, as in Riak.
+// The vnodes' batches are gathered into chunks of listChunk, so memory is a
+// chunk plus the batches in flight. A listing whose ctx ends (its timeout)
+// stops at the next batch with ctx's error, never emitting the rest: a
+// listing that did not finish in time fails, as Riak's {error,timeout}.
 func (s *Service) ListKeys(ctx context.Context, typ, bucket string, emit func(keys []string) error) error {
 	if _, err := s.buckets.typeProps(typ); err != nil {
 		return err
@@ -44,30 +47,48 @@ func (s *Service) ListKeys(ctx context.Context, typ, bucket string, emit func(ke
 		return err
 	}
 	defer cov.close()
-	return cov.stream(func(items [][]byte) error {
+	chunk := make([]string, 0, listChunk)
+	err = cov.stream(func(items [][]byte) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		// A new slice per chunk: emit may keep the one it was given.
-		keys := make([]string, len(items))
-		for i, k := range items {
-			keys[i] = string(k)
+		for _, k := range items {
+			chunk = append(chunk, string(k))
+			if len(chunk) == listChunk {
+				if err := emit(chunk); err != nil {
+					return err
+				}
+				// A new chunk: emit may keep the one it was given.
+				chunk = make([]string, 0, listChunk)
+			}
 		}
-		return emit(keys)
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err // not finished in time: the rest is not emitted
+	}
+	if len(chunk) > 0 {
+		return emit(chunk)
+	}
+	return nil
 }
 
 // ListBuckets streams the names of the buckets of a type that hold at least
 // one object (or unreaped tombstone), sorted, each once. It reads every up
 // primary vnode, and fails unless a coverage plan exists at the smallest
-// n_val a bucket of the type may have (buckets.listNVal); each vnode skips
+// n_val a bucket of the type may have (buckets.minNVal: a bucket with a
+// smaller n_val has fewer replicas to be found on); each vnode skips
 // over a bucket with one seek, and a merge of their replies (in storage
 // order, where a name reported by several vnodes comes up together) drops
-// the duplicates. Storage orders names by length
-// first, so the names are gathered and sorted before they are emitted:
-// memory is proportional to the number of buckets, not of keys.
+// the duplicates. Storage orders names by length first, so the names are
+// gathered and sorted before they are emitted: memory is proportional to
+// the number of buckets, not of keys. A listing whose ctx ends fails with
+// ctx's error, as ListKeys.
 func (s *Service) ListBuckets(ctx context.Context, typ string, emit func(buckets []string) error) error {
-	n, err := s.buckets.listNVal(typ)
+	n, err := s.buckets.minNVal(typ)
 	if err != nil {
 		return err
 	}
@@ -99,6 +120,9 @@ func (s *Service) ListBuckets(ctx context.Context, typ string, emit func(buckets
 				return err
 			}
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err // not finished in time: nothing is emitted
 	}
 	slices.Sort(names)
 	for len(names) > 0 {
@@ -140,9 +164,10 @@ type IndexResult struct {
 // Query runs a secondary-index query on a coverage plan at the bucket's
 // n_val and streams results in (term, key) order, as Riak sorts paginated
 // results: a k-way merge of the planned vnodes' sorted entries. It returns
-// the continuation of the next page when MaxResults cut the results short
-// (empty otherwise). The continuation is the last result's encoded term
-// and key, so a page continues the same way through any node.
+// the continuation of the next page whenever the page holds MaxResults
+// results, even if no more exist (Riak's rule), and "" otherwise. The
+// continuation is the last result's encoded term and key, so a page
+// continues the same way through any node.
 func (s *Service) Query(ctx context.Context, q IndexQuery, emit func([]IndexResult) error) (string, error) {
 	if _, err := s.buckets.typeProps(q.Type); err != nil {
 		return "", err
@@ -212,11 +237,10 @@ func (s *Service) Query(ctx context.Context, q IndexQuery, emit func([]IndexResu
 		count int
 		last  []byte
 	)
-	// Each vnode is asked for no more than the page can still use (and
-	// one more, to know whether another page follows).
+	// Each vnode is asked for no more than the page can still use.
 	batch := func() int {
 		if q.MaxResults > 0 {
-			return min(covBatch, q.MaxResults-count+1)
+			return min(covBatch, q.MaxResults-count)
 		}
 		return covBatch
 	}
@@ -228,11 +252,6 @@ func (s *Service) Query(ctx context.Context, q IndexQuery, emit func([]IndexResu
 		suffix, ok := m.peek()
 		if !ok {
 			break
-		}
-		if q.MaxResults > 0 && count == q.MaxResults {
-			// The page cut: a page is full and at least one more result
-			// exists.
-			return base64.StdEncoding.EncodeToString(last), flush(emit, chunk)
 		}
 		r := IndexResult{Term: string(suffix), Key: string(suffix)}
 		if req.Field != "$bucket" && req.Field != "$key" {
@@ -254,9 +273,21 @@ func (s *Service) Query(ctx context.Context, q IndexQuery, emit func([]IndexResu
 			}
 			chunk = nil
 		}
+		if q.MaxResults > 0 && count == q.MaxResults {
+			break // the page is full
+		}
 		if err := m.pop(); err != nil {
 			return "", err
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err // not finished in time
+	}
+	if q.MaxResults > 0 && count == q.MaxResults {
+		// The page cut. A full page carries a continuation even when
+		// nothing follows, as Riak's make_continuation does; the next
+		// page is then empty.
+		return base64.StdEncoding.EncodeToString(last), flush(emit, chunk)
 	}
 	return "", flush(emit, chunk)
 }

@@ -192,6 +192,17 @@ func checkPagination(c *Cluster, nodes []int) error {
 	return nil
 }
 
+// coverable reports whether the live nodes hold a replica of every home
+// partition of the cluster's ring at n_val 3.
+func coverable(c *Cluster) bool {
+	live := map[ring.NodeID]bool{}
+	for _, i := range liveNodes(c) {
+		live[c.Nodes[i].ID] = true
+	}
+	_, err := ring.Coverage(c.Ring, 3, func(id ring.NodeID) bool { return live[id] }, 0)
+	return err == nil
+}
+
 func liveNodes(c *Cluster) []int {
 	var out []int
 	for i, nd := range c.Nodes {
@@ -245,26 +256,40 @@ func TestCoverageQueriesThroughEveryNode(t *testing.T) {
 			}
 			check("all up")
 
-			// Node n owns every n-th partition; n_val 3 covers without it.
+			// Claim puts any 4 consecutive partitions on distinct nodes, so
+			// n_val 3 covers without any one node (and any two).
 			c.Kill(n - 1)
+			if !coverable(c) {
+				t.Fatal("the claimed ring leaves a partition without a replica when one node is down")
+			}
 			check("one node down")
 
-			// With node 1 down too, whether a plan exists depends on the
-			// wrap of the round-robin ring (64 is not a multiple of 7).
-			c.Kill(0)
-			if _, err := ring.Coverage(c.Ring, 3, c.up(c.Nodes[2].ID), 0); err == nil {
-				check("two nodes down")
-			} else {
-				checkFails(t, c, "two nodes down")
+			// Then the owners of partitions 0, 1 and 2 go down one by one:
+			// queries answer completely while the up nodes hold a replica
+			// of every partition, and fail once they do not (home
+			// partition 0 has no replica up at the end), never partially.
+			var killed []int
+			for p := range 3 {
+				i := nodeIndex(c, c.Ring.Owner(p))
+				if !c.isAlive(c.Nodes[i]) {
+					continue
+				}
+				c.Kill(i)
+				killed = append(killed, i)
+				when := fmt.Sprintf("owners of partitions 0-%d down too", p)
+				if coverable(c) {
+					check(when)
+				} else {
+					checkFails(t, c, when)
+				}
 			}
-			// With nodes n, 1 and 2 down, partitions n-1, n and n+1 are
-			// all down: no replica of home partition n-1 is up. Every
-			// query fails, and nothing partial is emitted.
-			c.Kill(1)
-			checkFails(t, c, "three nodes down")
-			c.Restart(0)
-			c.Restart(1)
-			check("nodes 1 and 2 back")
+			if coverable(c) {
+				t.Fatal("home partition 0 still has a replica up")
+			}
+			for _, i := range killed {
+				c.Restart(i)
+			}
+			check("back but one")
 		})
 	}
 }
@@ -324,6 +349,9 @@ func TestCoverageAcrossAForwardingVnode(t *testing.T) {
 	c := New(t, 5, Options{RingSize: 64})
 	const p = 10
 	a, b := nodeIndex(c, c.Ring.Owner(p)), nodeIndex(c, c.Ring.Owner(p+3))
+	if owners := map[ring.NodeID]bool{c.Ring.Owner(p): true, c.Ring.Owner(p + 1): true, c.Ring.Owner(p + 2): true, c.Ring.Owner(p + 3): true}; len(owners) != 4 {
+		t.Fatalf("partitions %d-%d are not on 4 nodes: %v", p, p+3, c.Ring.Owners()[p:p+4])
+	}
 	home := func(k string) int { return c.Ring.Partition(ring.KeyHash(kv.DefaultType, "fw", k)) }
 	var keys []string
 	write := func(prefix string, n int) {
@@ -440,7 +468,7 @@ func TestCoverageAcrossAForwardingVnode(t *testing.T) {
 // every key, every time, through every member, both between ticks and
 // from a goroutine querying while transfers run.
 func TestCoverageDuringJoinAndLeave(t *testing.T) {
-	c := New(t, 5, Options{RingSize: 64, Dynamic: true, Configure: slowReap,
+	c := New(t, 5, Options{RingSize: 64, Configure: slowReap,
 		Handoff: func(i int, hc *handoff.Config) { hc.BatchCount = 20 }})
 	writeIndexed(t, c)
 	for i := range 3000 { // bulk, so that transfers take a while
@@ -492,15 +520,19 @@ func TestCoverageDuringJoinAndLeave(t *testing.T) {
 		testwait.Until(t, 120*time.Second, func() error {
 			c.Tick()
 			ticks++
+			// Members by node 1's view and their own (a node that has
+			// left starts a cluster of its own).
 			var members []int
+			member := func(st ring.Status) bool { return st == ring.StatusValid || st == ring.StatusLeaving }
 			for _, i := range liveNodes(c) {
-				if st := c.State(i).Status(c.Nodes[i].ID); st == ring.StatusValid || st == ring.StatusLeaving {
+				if id := c.Nodes[i].ID; member(c.State(0).Status(id)) && member(c.State(i).Status(id)) {
 					members = append(members, i)
 				}
 			}
 			for _, i := range members {
 				if err := checkCoverage(c, i); err != nil {
-					t.Fatalf("%s, tick %d, through node %d: %v", what, ticks, i+1, err)
+					st := c.State(i)
+					t.Fatalf("%s, tick %d, through node %d (own view: %v, members %v; node 1's view: %v): %v", what, ticks, i+1, st.Status(c.Nodes[i].ID), st.Members(), c.State(0).Status(c.Nodes[i].ID), err)
 				}
 			}
 			if err := checkPagination(c, members[:2]); err != nil {
@@ -539,17 +571,17 @@ func TestCoverageDuringJoinAndLeave(t *testing.T) {
 	t.Logf("%d background query rounds, %d of them while transfers ran", rounds.Load(), overlapped.Load())
 }
 
-// A bucket whose n_val (1) is smaller than its type's: a bucket listing
-// through a node that never heard of that n_val still finds it (every up
-// primary is read), and key listing through the node that knows it plans
-// at n_val 1.
+// A bucket whose n_val (1) is smaller than its type's: key listing
+// through every node plans at n_val 1 (bucket properties are cluster
+// metadata), and so does the bucket listing's completeness check, so with
+// a node down both fail rather than miss that bucket's keys.
 func TestCoverageSmallerBucketNVal(t *testing.T) {
 	c := New(t, 5, Options{RingSize: 64})
 	if err := c.Client(0).SetBucketProps(kv.DefaultType, "solo", map[string]json.RawMessage{"n_val": json.RawMessage("1")}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 50 {
-		if err := put(t, c.Client(0), key("solo", fmt.Sprint(i)), "v", kv.Options{}); err != nil {
+		if err := put(t, c.Client(i%5), key("solo", fmt.Sprint(i)), "v", kv.Options{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -564,18 +596,21 @@ func TestCoverageSmallerBucketNVal(t *testing.T) {
 		if !slices.Equal(buckets, []string{"solo", "wide"}) {
 			t.Fatalf("list buckets through node %d: %q", i+1, buckets)
 		}
+		n := 0
+		if err := c.Client(i).ListKeys(bg, kv.DefaultType, "solo", func(k []string) error { n += len(k); return nil }); err != nil || n != 50 {
+			t.Fatalf("list keys at n_val 1 through node %d: %d keys, %v", i+1, n, err)
+		}
 	}
-	n := 0
-	if err := c.Client(0).ListKeys(bg, kv.DefaultType, "solo", func(k []string) error { n += len(k); return nil }); err != nil || n != 50 {
-		t.Fatalf("list keys at n_val 1: %d keys, %v", n, err)
-	}
-	// n_val 1 tolerates no node down: node 1 knows it, so its listings fail.
 	c.Kill(4)
 	if err := c.Client(0).ListKeys(bg, kv.DefaultType, "solo", func([]string) error { return nil }); !errors.Is(err, kv.ErrInsufficientVnodes) {
 		t.Fatalf("list keys at n_val 1 with a node down: %v", err)
 	}
 	if err := c.Client(0).ListBuckets(bg, kv.DefaultType, func([]string) error { return nil }); !errors.Is(err, kv.ErrInsufficientVnodes) {
-		t.Fatalf("list buckets with a known n_val 1 bucket and a node down: %v", err)
+		t.Fatalf("list buckets with an n_val 1 bucket and a node down: %v", err)
+	}
+	n := 0
+	if err := c.Client(0).ListKeys(bg, kv.DefaultType, "wide", func(k []string) error { n += len(k); return nil }); err != nil || n != 1 {
+		t.Fatalf("list keys of an n_val 3 bucket with a node down: %d, %v", n, err)
 	}
 }
 
