@@ -409,7 +409,7 @@ func Start(cfg Config) (*Node, error) {
 	n.servePB()
 	n.Ready()
 	dm, _ := kv.ParseDeleteMode(cfg.DeleteMode)
-	log.Info("memory budget "+mem.String())
+	log.Info("memory budget " + mem.String())
 	log.Info("riakgo node started", "name", cfg.Name, "http", ln.Addr().String(), "cluster", meta.ClusterAddr,
 		"gossip", ml.Local().GossipAddr, "data_dir", cfg.DataDir, "ring_size", n.svc.Ring().Size(), "delete_mode", dm.String())
 	return n, nil
