@@ -439,7 +439,8 @@ func mapError(err error, k kv.Key) *apiError {
 		// insufficient_vnodes_available, as a 500 or a 200 with an error
 		// body); never a partial answer.
 		return &apiError{status: 503, body: errorText(err) + "\n"}
-	case errors.Is(err, kv.ErrClosed), errors.Is(err, kv.ErrOverload), errors.Is(err, kv.ErrUnavailable), errors.Is(err, kv.ErrUnconfirmed):
+	case errors.Is(err, kv.ErrClosed), errors.Is(err, kv.ErrOverload), errors.Is(err, kv.ErrUnavailable), errors.Is(err, kv.ErrUnconfirmed),
+		errors.Is(err, kv.ErrDetached):
 		return &apiError{status: 503, body: err.Error() + "\n"}
 	}
 	return &apiError{status: 500, body: "Error:\n" + err.Error() + "\n"}

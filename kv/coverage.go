@@ -395,6 +395,9 @@ type covSource struct {
 // is still found where one of its replicas is up. The plan at n still
 // decides whether the answer can be complete.
 func (s *Service) newCoverage(ctx context.Context, n int, tmpl covReq) (*coverage, error) {
+	if err := s.refuse(); err != nil {
+		return nil, err
+	}
 	r := s.Ring()
 	plan, err := ring.Coverage(r, n, s.cfg.Up, s.cfg.Rand())
 	if err != nil {

@@ -287,6 +287,7 @@ func New(cfg Config, d Deps) (*Node, error) {
 		return fail(err)
 	}
 	n.cl.svc = n.svc
+	n.cl.loadDetached()
 	n.cl.drv = transfers.NewDriver(self, n.svc, d.Membership.Up, log.With("component", "handoff"))
 	hcfg := handoff.Config{Self: self, Transport: d.Transport, Vnodes: transfers.Vnodes{Svc: n.svc, Planned: n.cl.drv.Planned}, Clock: d.Clock,
 		Logger: log.With("component", "handoff"), Metrics: n.metrics, Concurrency: cfg.HandoffConcurrency, Done: n.cl.drv.Done}
