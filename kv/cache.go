@@ -10,16 +10,23 @@ import (
 )
 
 // objCache is a byte-bounded LRU of decoded objects shared by a node's
-// vnodes, keyed by partition and storage key. A hit saves a storage read
-// and a decode on the read path; objects are immutable values, so a cached
-// object is shared by every reader.
+// vnodes. A hit saves a storage read and a decode on the read path;
+// objects are immutable values, so a cached object is shared by every
+// reader.
 //
-// Consistency: the cache may only hold what storage holds. Writers (under
-// the key's stripe lock) store first, then bump the stripe's generation,
-// then Set the new object. A reader that missed records the generation
-// before reading storage and inserts with addIfUnchanged, which refuses if
-// any write to the stripe happened in between, so a slow reader can never
-// put back an object older than the last write.
+// An entry holds one storage key's replicas on this node, one slot per
+// partition: with fewer nodes than n_val a node holds several replicas of a
+// key, and replicas whose encodings are equal (the usual case) share one
+// decoded object and are accounted once, so the same memory holds up to
+// n_val times as many keys. An entry is evicted with all its replicas.
+//
+// Consistency, per partition: the cache may only hold what storage holds.
+// Writers (under the key's stripe lock) store first, then bump the
+// stripe's generation, then set the new object. A reader that missed
+// records the generation before reading storage and inserts with
+// addIfUnchanged, which refuses if any write to the stripe happened in
+// between, so a slow reader can never put back an object older than the
+// last write.
 type objCache struct {
 	seed         maphash.Seed
 	shards       [cacheShards]cacheShard
@@ -37,15 +44,32 @@ type cacheShard struct {
 }
 
 type cacheEntry struct {
-	key        string
-	obj        *siblings.Object // nil: the key is known to be absent
+	key        string // storage key
+	reps       []cacheSlot
 	size       int
 	prev, next *cacheEntry
 }
 
+// cacheSlot is one partition's replica of the entry's key.
+type cacheSlot struct {
+	part storage.Partition
+	obj  *siblings.Object // nil: the key is known to be absent
+	size int              // encoded size
+	sum  uint64           // hash of the encoding (0 for absent)
+}
+
 // cacheEntryOverhead approximates the memory of an entry beyond the
-// encoded object bytes.
-const cacheEntryOverhead = 160
+// encoded object bytes; cacheSlotOverhead that of each further replica.
+const (
+	cacheEntryOverhead = 160
+	cacheSlotOverhead  = 48
+)
+
+// objSum is the hash of an object's encoding by which equal replicas are
+// recognised (seeded per process).
+var objSumSeed = maphash.MakeSeed()
+
+func objSum(enc []byte) uint64 { return maphash.Bytes(objSumSeed, enc) }
 
 func newObjCache(maxBytes int) *objCache {
 	if maxBytes <= 0 {
@@ -75,15 +99,30 @@ func (s *cacheShard) pushFront(e *cacheEntry) {
 	s.head.next = e
 }
 
-// get returns the cached object (nil for "known absent") and whether the
-// key was cached.
-func (c *objCache) get(key []byte) (*siblings.Object, bool) {
+func (e *cacheEntry) slot(p storage.Partition) int {
+	for i := range e.reps {
+		if e.reps[i].part == p {
+			return i
+		}
+	}
+	return -1
+}
+
+// get returns partition p's cached object for key (nil for "known
+// absent") and whether it was cached.
+func (c *objCache) get(p storage.Partition, key []byte) (*siblings.Object, bool) {
 	s := c.shard(key)
 	s.mu.Lock()
-	e, ok := s.m[string(key)]
-	if ok {
-		s.unlink(e)
-		s.pushFront(e)
+	var (
+		o  *siblings.Object
+		ok bool
+	)
+	if e, found := s.m[string(key)]; found {
+		if i := e.slot(p); i >= 0 {
+			o, ok = e.reps[i].obj, true
+			s.unlink(e)
+			s.pushFront(e)
+		}
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -91,7 +130,7 @@ func (c *objCache) get(key []byte) (*siblings.Object, bool) {
 		return nil, false
 	}
 	c.hits.Add(1)
-	return e.obj, true
+	return o, true
 }
 
 // CacheStats describes the decoded-object cache.
@@ -99,8 +138,8 @@ type CacheStats struct {
 	// Hits and Misses count lookups since start; a hit may be a key known
 	// to be absent.
 	Hits, Misses int64
-	// Bytes is the memory the entries are accounted at; Entries their
-	// number.
+	// Bytes is the memory the entries are accounted at; Entries the
+	// number of replicas they hold.
 	Bytes, Entries int64
 }
 
@@ -114,46 +153,86 @@ func (c *objCache) stats() CacheStats {
 		s := &c.shards[i]
 		s.mu.Lock()
 		st.Bytes += int64(s.bytes)
-		st.Entries += int64(len(s.m))
+		for _, e := range s.m {
+			st.Entries += int64(len(e.reps))
+		}
 		s.mu.Unlock()
 	}
 	return st
 }
 
-// set stores obj (nil: absent) for key, replacing any entry. Writers call
-// it after storing, under the key's stripe lock.
-func (c *objCache) set(key []byte, obj *siblings.Object, size int) {
+// set stores obj (nil: absent; size and sum describe its encoding) as
+// partition p's replica of key, replacing any. Writers call it after
+// storing, under the key's stripe lock.
+func (c *objCache) set(p storage.Partition, key []byte, obj *siblings.Object, size int, sum uint64) {
 	s := c.shard(key)
 	s.mu.Lock()
-	s.insertLocked(key, obj, size)
+	s.insertLocked(p, key, obj, size, sum)
 	s.mu.Unlock()
 }
 
-// addIfUnchanged inserts obj for key unless the key is cached already or
-// unchanged() reports that a write happened since the caller's read.
-func (c *objCache) addIfUnchanged(key []byte, obj *siblings.Object, size int, unchanged func() bool) {
+// addIfUnchanged inserts obj as p's replica of key unless that replica is
+// cached already or unchanged() reports that a write happened since the
+// caller's read.
+func (c *objCache) addIfUnchanged(p storage.Partition, key []byte, obj *siblings.Object, size int, sum uint64, unchanged func() bool) {
 	s := c.shard(key)
 	s.mu.Lock()
-	if _, ok := s.m[string(key)]; !ok && unchanged() {
-		s.insertLocked(key, obj, size)
+	if e, ok := s.m[string(key)]; (!ok || e.slot(p) < 0) && unchanged() {
+		s.insertLocked(p, key, obj, size, sum)
 	}
 	s.mu.Unlock()
 }
 
-func (s *cacheShard) insertLocked(key []byte, obj *siblings.Object, size int) {
-	size += cacheEntryOverhead + len(key)
-	if e, ok := s.m[string(key)]; ok {
+// entrySize is what e is accounted at: the overheads, and each distinct
+// encoding once.
+func entrySize(e *cacheEntry) int {
+	size := cacheEntryOverhead + len(e.key) + cacheSlotOverhead*(len(e.reps)-1)
+	for i, r := range e.reps {
+		if r.obj == nil || firstWithSum(e.reps[:i], r.sum, r.size) >= 0 {
+			continue
+		}
+		size += r.size
+	}
+	return size
+}
+
+// firstWithSum is the index of the first replica in reps with the same
+// encoding (hash and size), or -1.
+func firstWithSum(reps []cacheSlot, sum uint64, size int) int {
+	for i, r := range reps {
+		if r.obj != nil && r.sum == sum && r.size == size {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *cacheShard) insertLocked(p storage.Partition, key []byte, obj *siblings.Object, size int, sum uint64) {
+	e, ok := s.m[string(key)]
+	if !ok {
+		e = &cacheEntry{key: string(key)}
+	} else {
 		s.unlink(e)
 		s.bytes -= e.size
-		delete(s.m, e.key)
 	}
-	if size > s.max/4 {
-		return // too big to be worth a slot
+	slot := cacheSlot{part: p, obj: obj, size: size, sum: sum}
+	if i := e.slot(p); i >= 0 {
+		e.reps = append(e.reps[:i], e.reps[i+1:]...)
 	}
-	e := &cacheEntry{key: string(key), obj: obj, size: size}
+	if obj != nil {
+		if j := firstWithSum(e.reps, sum, size); j >= 0 {
+			slot.obj = e.reps[j].obj // equal replicas share one decoded object
+		}
+	}
+	e.reps = append(e.reps, slot)
+	e.size = entrySize(e)
+	if e.size > s.max/4 {
+		delete(s.m, e.key) // too big to be worth a slot
+		return
+	}
 	s.m[e.key] = e
 	s.pushFront(e)
-	s.bytes += size
+	s.bytes += e.size
 	for s.bytes > s.max && s.head.prev != &s.head {
 		old := s.head.prev
 		s.unlink(old)
@@ -162,19 +241,33 @@ func (s *cacheShard) insertLocked(key []byte, obj *siblings.Object, size int) {
 	}
 }
 
-// drop removes key.
-func (c *objCache) drop(key []byte) {
+// drop removes partition p's replica of key.
+func (c *objCache) drop(p storage.Partition, key []byte) {
 	s := c.shard(key)
 	s.mu.Lock()
 	if e, ok := s.m[string(key)]; ok {
-		s.unlink(e)
-		s.bytes -= e.size
-		delete(s.m, e.key)
+		s.removeSlotLocked(e, p)
 	}
 	s.mu.Unlock()
 }
 
-// clear empties the cache (used when a partition's data is dropped).
+func (s *cacheShard) removeSlotLocked(e *cacheEntry, p storage.Partition) {
+	i := e.slot(p)
+	if i < 0 {
+		return
+	}
+	s.bytes -= e.size
+	if len(e.reps) == 1 {
+		s.unlink(e)
+		delete(s.m, e.key)
+		return
+	}
+	e.reps = append(e.reps[:i], e.reps[i+1:]...)
+	e.size = entrySize(e)
+	s.bytes += e.size
+}
+
+// clear empties the cache.
 func (c *objCache) clear() {
 	for i := range c.shards {
 		s := &c.shards[i]
@@ -186,18 +279,14 @@ func (c *objCache) clear() {
 	}
 }
 
-// dropPartition removes every entry of partition p (its data was dropped).
+// dropPartition removes every replica of partition p (its data was
+// dropped).
 func (c *objCache) dropPartition(p storage.Partition) {
-	prefix := string([]byte{byte(p >> 8), byte(p)})
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		for key, e := range s.m {
-			if len(key) >= 2 && key[:2] == prefix {
-				s.unlink(e)
-				s.bytes -= e.size
-				delete(s.m, key)
-			}
+		for _, e := range s.m {
+			s.removeSlotLocked(e, p)
 		}
 		s.mu.Unlock()
 	}

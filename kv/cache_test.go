@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/riakgo/riakgo/internal/clock"
+	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/kv/storage/memstore"
 	"github.com/riakgo/riakgo/siblings"
 )
@@ -19,7 +20,7 @@ func objOf(v string) *siblings.Object {
 func TestObjCacheLRUAndBound(t *testing.T) {
 	c := newObjCache(cacheShards * 4096) // 4 KiB per shard
 	for i := 0; i < 2000; i++ {
-		c.set([]byte(fmt.Sprint("k", i)), objOf("v"), 100)
+		c.set(0, []byte(fmt.Sprint("k", i)), objOf("v"), 100, uint64(i+1))
 	}
 	for i := range c.shards {
 		s := &c.shards[i]
@@ -35,22 +36,25 @@ func TestObjCacheLRUAndBound(t *testing.T) {
 		}
 	}
 	// The newest keys survive, the oldest are gone.
-	if _, ok := c.get([]byte("k1999")); !ok {
+	if _, ok := c.get(0, []byte("k1999")); !ok {
 		t.Error("newest key evicted")
 	}
-	if _, ok := c.get([]byte("k0")); ok {
+	if _, ok := c.get(0, []byte("k0")); ok {
 		t.Error("oldest key survived a full turnover")
 	}
 }
 
 func TestObjCacheKnownAbsentAndDrop(t *testing.T) {
 	c := newObjCache(1 << 20)
-	c.set([]byte("a"), nil, 0)
-	if o, ok := c.get([]byte("a")); !ok || o != nil {
+	c.set(0, []byte("a"), nil, 0, 0)
+	if o, ok := c.get(0, []byte("a")); !ok || o != nil {
 		t.Fatalf("known-absent entry: %v %v", o, ok)
 	}
-	c.drop([]byte("a"))
-	if _, ok := c.get([]byte("a")); ok {
+	if _, ok := c.get(1, []byte("a")); ok {
+		t.Fatal("partition 1's replica cached although only partition 0's was set")
+	}
+	c.drop(0, []byte("a"))
+	if _, ok := c.get(0, []byte("a")); ok {
 		t.Fatal("dropped entry still cached")
 	}
 	if newObjCache(0) != nil || newObjCache(-1) != nil {
@@ -60,14 +64,95 @@ func TestObjCacheKnownAbsentAndDrop(t *testing.T) {
 
 func TestObjCacheAddIfUnchanged(t *testing.T) {
 	c := newObjCache(1 << 20)
-	c.addIfUnchanged([]byte("k"), objOf("old"), 10, func() bool { return false })
-	if _, ok := c.get([]byte("k")); ok {
+	c.addIfUnchanged(0, []byte("k"), objOf("old"), 10, 1, func() bool { return false })
+	if _, ok := c.get(0, []byte("k")); ok {
 		t.Fatal("insert went through although a write happened meanwhile")
 	}
-	c.set([]byte("k"), objOf("new"), 10)
-	c.addIfUnchanged([]byte("k"), objOf("old"), 10, func() bool { return true })
-	if o, _ := c.get([]byte("k")); string(o.Siblings[0].Value) != "new" {
+	c.set(0, []byte("k"), objOf("new"), 10, 2)
+	c.addIfUnchanged(0, []byte("k"), objOf("old"), 10, 1, func() bool { return true })
+	if o, _ := c.get(0, []byte("k")); string(o.Siblings[0].Value) != "new" {
 		t.Fatal("a reader's insert replaced a writer's entry")
+	}
+	// Another partition's replica of the same key is its own slot.
+	c.addIfUnchanged(1, []byte("k"), objOf("old"), 10, 1, func() bool { return true })
+	if o, _ := c.get(1, []byte("k")); o == nil || string(o.Siblings[0].Value) != "old" {
+		t.Fatal("partition 1's replica not added next to partition 0's")
+	}
+}
+
+// TestObjCacheReplicasShare: equal replicas of a key in several
+// partitions share one decoded object and are accounted once; a replica
+// that differs is accounted on its own; dropping one replica, or a whole
+// partition, leaves the others and the accounting right.
+func TestObjCacheReplicasShare(t *testing.T) {
+	c := newObjCache(1 << 20)
+	key := []byte("bkey")
+	shard := c.shard(key)
+	a0, a1, a2 := objOf("same"), objOf("same"), objOf("same")
+	c.set(0, key, a0, 1000, 7)
+	one := shard.bytes
+	c.set(1, key, a1, 1000, 7)
+	c.set(2, key, a2, 1000, 7)
+	if got, want := shard.bytes, one+2*cacheSlotOverhead; got != want {
+		t.Fatalf("three equal replicas accounted at %d bytes, want %d (one encoding)", got, want)
+	}
+	o1, _ := c.get(1, key)
+	o2, _ := c.get(2, key)
+	if o1 != a0 || o2 != a0 {
+		t.Fatal("equal replicas do not share the first decoded object")
+	}
+	// A replica that differs (another encoding) counts on its own.
+	b := objOf("other")
+	c.set(2, key, b, 900, 8)
+	if got, want := shard.bytes, one+2*cacheSlotOverhead+900; got != want {
+		t.Fatalf("after a differing replica: %d bytes, want %d", got, want)
+	}
+	if o, _ := c.get(2, key); o != b {
+		t.Fatal("partition 2 does not read its own replica")
+	}
+	// Dropping the first replica moves the shared encoding's charge to the
+	// next holder; the others stay readable.
+	c.drop(0, key)
+	if got, want := shard.bytes, one+cacheSlotOverhead+900; got != want {
+		t.Fatalf("after dropping partition 0: %d bytes, want %d", got, want)
+	}
+	if _, ok := c.get(0, key); ok {
+		t.Fatal("dropped replica still cached")
+	}
+	if o, ok := c.get(1, key); !ok || o != a0 {
+		t.Fatal("partition 1's replica lost with partition 0's")
+	}
+	c.dropPartition(1)
+	c.dropPartition(2)
+	if shard.bytes != 0 || len(shard.m) != 0 || shard.head.next != &shard.head {
+		t.Fatalf("after dropping every partition: %d bytes, %d entries", shard.bytes, len(shard.m))
+	}
+	if st := c.stats(); st.Entries != 0 || st.Bytes != 0 {
+		t.Fatalf("stats after emptying: %+v", st)
+	}
+}
+
+// TestObjCacheSharingHoldsMore: with three equal replicas per key, the same
+// budget holds about three times as many keys as when every replica is
+// accounted on its own.
+func TestObjCacheSharingHoldsMore(t *testing.T) {
+	held := func(share bool) int {
+		c := newObjCache(cacheShards * 64 << 10)
+		for i := range 20000 {
+			key := []byte(fmt.Sprint("k", i))
+			for p := range 3 {
+				sum := uint64(i + 1)
+				if !share {
+					sum = uint64(3*i + p + 1)
+				}
+				c.set(storage.Partition(p), key, objOf("v"), 1000, sum)
+			}
+		}
+		return int(c.stats().Entries)
+	}
+	shared, alone := held(true), held(false)
+	if shared < 2*alone {
+		t.Fatalf("equal replicas: %d replicas held; distinct: %d; want sharing to hold more than twice as many", shared, alone)
 	}
 }
 
@@ -152,8 +237,8 @@ func TestVnodeCacheSlowReader(t *testing.T) {
 	if _, err := v.Put(k, mk("old"), lww, false); err != nil {
 		t.Fatal(err)
 	}
-	kb := v.appendCacheKey(nil, k)
-	v.cache.drop(kb) // start from a miss
+	kb := appendStorageKey(nil, k)
+	v.cache.drop(v.part, kb) // start from a miss
 
 	// The reader's first half (what cached() does on a miss).
 	st := v.stripe(k)
@@ -166,9 +251,9 @@ func TestVnodeCacheSlowReader(t *testing.T) {
 	if _, err := v.Put(k, mk("new"), lww, false); err != nil {
 		t.Fatal(err)
 	}
-	v.cache.drop(kb) // even if the writer's entry were evicted...
+	v.cache.drop(v.part, kb) // even if the writer's entry were evicted...
 	// ...the reader's late insert must be refused.
-	v.cache.addIfUnchanged(kb, stale, len(raw), func() bool { return v.gens[st].Load() == g })
+	v.cache.addIfUnchanged(v.part, kb, stale, len(raw), objSum(raw), func() bool { return v.gens[st].Load() == g })
 	got, err := v.Get(k)
 	if err != nil || string(got.Siblings[0].Value) != "new" {
 		t.Fatalf("Get after a slow reader: %q, %v; want new", got.Siblings[0].Value, err)

@@ -155,6 +155,7 @@ func (s *Service) HandoffReceive(p int, items []HandoffItem) error {
 		props  Props
 		old, o *siblings.Object
 		size   int
+		sum    uint64
 	}
 	recs := make([]rec, len(items))
 	for i, it := range items {
@@ -231,19 +232,19 @@ func (s *Service) HandoffReceive(p int, items []HandoffItem) error {
 		}
 		b.Set(v.part, appendStorageKey(nil, r.k), enc)
 		addIndexChanges(&b, v.part, r.k, local, o)
-		r.old, r.o, r.size = local, o, len(enc)
+		r.old, r.o, r.size, r.sum = local, o, len(enc), objSum(enc)
 		changed = append(changed, i)
 	}
 	if err := v.eng.Write(&b, storage.WriteOptions{Sync: true}); err != nil {
 		for _, i := range changed {
-			v.stored(recs[i].k, v.stripe(recs[i].k), nil, 0, false)
+			v.stored(recs[i].k, v.stripe(recs[i].k), nil, 0, 0, false)
 		}
 		v.aaeInvalidate()
 		return err
 	}
 	for _, i := range changed {
 		r := &recs[i]
-		v.stored(r.k, v.stripe(r.k), r.o, r.size, true)
+		v.stored(r.k, v.stripe(r.k), r.o, r.size, r.sum, true)
 		v.aaeUpdate(r.k, r.old, r.o)
 	}
 	return nil

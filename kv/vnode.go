@@ -286,12 +286,6 @@ func (v *Vnode) stripe(k Key) int {
 	return int(h.Sum64() % lockStripes)
 }
 
-// appendCacheKey appends the object cache's key for k: the partition, then
-// the storage key.
-func (v *Vnode) appendCacheKey(dst []byte, k Key) []byte {
-	return appendStorageKey(append(dst, byte(v.part>>8), byte(v.part)), k)
-}
-
 // cached reads k through the object cache. Callers holding k's stripe lock
 // get exactly what storage holds; others may race with a write, which the
 // generation check keeps out of the cache.
@@ -302,8 +296,8 @@ func (v *Vnode) cached(k Key) (*siblings.Object, error) {
 	}
 	kb := keyBufPool.Get().(*[]byte)
 	defer keyBufPool.Put(kb)
-	*kb = v.appendCacheKey((*kb)[:0], k)
-	if o, ok := v.cache.get(*kb); ok {
+	*kb = appendStorageKey((*kb)[:0], k)
+	if o, ok := v.cache.get(v.part, *kb); ok {
 		return o, nil
 	}
 	st := v.stripe(k)
@@ -312,25 +306,29 @@ func (v *Vnode) cached(k Key) (*siblings.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	v.cache.addIfUnchanged(*kb, o, len(raw), func() bool { return v.gens[st].Load() == g })
+	var sum uint64
+	if o != nil {
+		sum = objSum(raw)
+	}
+	v.cache.addIfUnchanged(v.part, *kb, o, len(raw), sum, func() bool { return v.gens[st].Load() == g })
 	return o, nil
 }
 
 // stored records, under k's stripe lock, that k now holds o (nil: absent;
-// size is its encoded size), or that its state is unknown after a failed
-// write (known=false).
-func (v *Vnode) stored(k Key, st int, o *siblings.Object, size int, known bool) {
+// size and sum describe its encoding), or that its state is unknown after
+// a failed write (known=false).
+func (v *Vnode) stored(k Key, st int, o *siblings.Object, size int, sum uint64, known bool) {
 	v.gens[st].Add(1)
 	v.noteWrite(k)
 	if v.cache == nil {
 		return
 	}
 	kb := keyBufPool.Get().(*[]byte)
-	*kb = v.appendCacheKey((*kb)[:0], k)
+	*kb = appendStorageKey((*kb)[:0], k)
 	if known {
-		v.cache.set(*kb, o, size)
+		v.cache.set(v.part, *kb, o, size, sum)
 	} else {
-		v.cache.drop(*kb)
+		v.cache.drop(v.part, *kb)
 	}
 	keyBufPool.Put(kb)
 }
@@ -363,9 +361,10 @@ func (v *Vnode) Get(k Key) (*siblings.Object, error) {
 	return v.cached(k)
 }
 
-// write encodes and stores o. When check is set the object limits apply
-// (client writes); they never apply to replication or repair.
-func (v *Vnode) write(k Key, old, o *siblings.Object, sync, check bool) (int, error) {
+// write encodes and stores o, and returns the encoding's size and hash.
+// When check is set the object limits apply (client writes); they never
+// apply to replication or repair.
+func (v *Vnode) write(k Key, old, o *siblings.Object, sync, check bool) (int, uint64, error) {
 	vb := valBufPool.Get().(*[]byte)
 	defer func() {
 		if cap(*vb) <= 1<<20 {
@@ -376,7 +375,7 @@ func (v *Vnode) write(k Key, old, o *siblings.Object, sync, check bool) (int, er
 	if check {
 		warn, err := v.limits.Check(len(o.Siblings), len(*vb))
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if warn != "" && v.log != nil {
 			v.log.Warn(warn, "key", k.String(), "partition", v.part)
@@ -390,7 +389,7 @@ func (v *Vnode) write(k Key, old, o *siblings.Object, sync, check bool) (int, er
 	addIndexChanges(&b, v.part, k, old, o)
 	err := v.eng.Write(&b, storage.WriteOptions{Sync: sync})
 	keyBufPool.Put(kb)
-	return len(*vb), err
+	return len(*vb), objSum(*vb), err
 }
 
 // CoordPut coordinates a client write: it reads the local copy, applies
@@ -465,15 +464,15 @@ func (v *Vnode) coordinate(k Key, put siblings.Sibling, ctx vclock.VClock, m Mut
 
 // writeAndRecord stores o and records the result in the object cache.
 func (v *Vnode) writeAndRecord(k Key, st int, old, o *siblings.Object, sync, check bool) error {
-	size, err := v.write(k, old, o, sync, check)
+	size, sum, err := v.write(k, old, o, sync, check)
 	switch {
 	case err == nil:
-		v.stored(k, st, o, size, true)
+		v.stored(k, st, o, size, sum, true)
 		v.aaeUpdate(k, old, o)
 	case errors.Is(err, siblings.ErrLimit):
 		// refused before anything was written: the stored object stands
 	default:
-		v.stored(k, st, nil, 0, false)
+		v.stored(k, st, nil, 0, 0, false)
 		v.aaeInvalidate()
 	}
 	return err
@@ -625,11 +624,11 @@ func (v *Vnode) deleteLocked(k Key, st int, o *siblings.Object) error {
 	b.Delete(v.part, appendStorageKey(nil, k))
 	addIndexChanges(&b, v.part, k, o, nil)
 	if err := v.eng.Write(&b, storage.WriteOptions{}); err != nil {
-		v.stored(k, st, nil, 0, false)
+		v.stored(k, st, nil, 0, 0, false)
 		v.aaeInvalidate()
 		return err
 	}
-	v.stored(k, st, nil, 0, true)
+	v.stored(k, st, nil, 0, 0, true)
 	v.aaeUpdate(k, o, nil)
 	return nil
 }

@@ -17,11 +17,17 @@ SIZES="${SIZES:-100000 1000000 5000000}"
 BIN=bin/riakgo
 go build -o "$BIN" ./cmd/riakgo
 PORT=${BENCH_PORT:-18198}
-DATA=$(mktemp -d)
+# BENCH_DATA keeps the loaded stores there (node-SIZE) across runs: a size
+# already loaded is reused (its load figures too), so the load can run at
+# one time (LOAD_ONLY=1: load and settle, no measurement) and the
+# measurement at another, on a quiet machine.
+DATA=${BENCH_DATA:-$(mktemp -d)}
+KEEP=${BENCH_DATA:+1}
+WARMUP=${WARMUP:-20s}
 OUT=${BENCH_OUT:-bench-results}
-mkdir -p "$OUT"
+mkdir -p "$OUT" "$DATA"
 NODE=
-cleanup() { [ -n "$NODE" ] && kill "$NODE" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$DATA"; }
+cleanup() { [ -n "$NODE" ] && kill "$NODE" 2>/dev/null; wait 2>/dev/null || true; [ -n "$KEEP" ] || rm -rf "$DATA"; }
 trap cleanup EXIT
 mem_args=()
 [ -n "${MEMORY:-}" ] && mem_args=(--memory "$MEMORY")
@@ -33,30 +39,48 @@ stat_of() {
 
 summary=()
 for n in $SIZES; do
-  rm -rf "$DATA/node"
-  "$BIN" start --data-dir "$DATA/node" --http 127.0.0.1:$PORT --pb off --cluster 127.0.0.1:0 --gossip 127.0.0.1:0 \
+  dir="$DATA/node-$n"
+  [ -f "$dir/loaded" ] || rm -rf "$dir"
+  "$BIN" start --data-dir "$dir" --http 127.0.0.1:$PORT --pb off --cluster 127.0.0.1:0 --gossip 127.0.0.1:0 \
     --log-level warn "${mem_args[@]}" >"$OUT/scale-$n.log" 2>&1 &
   NODE=$!
   for i in $(seq 1 300); do curl -sf http://127.0.0.1:$PORT/ping >/dev/null 2>&1 && break; sleep 0.1; done
   budget=$(curl -s http://127.0.0.1:$PORT/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["riakgo_memory_budget_bytes"])')
   echo "== $n keys (memory budget $((budget >> 20)) MiB)"
-  # The load: every key once, put-only (the measured part is a 1 s no-op).
-  "$BIN" bench --url http://127.0.0.1:$PORT --workers 50 --duration 1s --mix get:1 --keys "$n" --keygen uniform \
-    --value-size 1024 --preload "$n" --interval 1h --seed 1 >"$OUT/scale-$n-load.txt" 2>&1
+  if [ ! -f "$dir/loaded" ]; then
+    # The load: every key once, put-only (the measured part is a 1 s no-op).
+    "$BIN" bench --url http://127.0.0.1:$PORT --workers 50 --duration 1s --mix get:1 --keys "$n" --keygen uniform \
+      --value-size 1024 --preload "$n" --interval 1h --seed 1 >"$OUT/scale-$n-load.txt" 2>&1
+    cp "$OUT/scale-$n-load.txt" "$dir/load.txt"
+  else
+    echo "(reusing the store loaded earlier in $dir)"
+    cp "$dir/load.txt" "$OUT/scale-$n-load.txt"
+  fi
   load=$(grep -o 'preloaded [0-9]* keys in [0-9.]*s' "$OUT/scale-$n-load.txt")
   secs=$(echo "$load" | awk '{print $5}' | tr -d s)
   rate=$(python3 -c "print(round($n/$secs))")
   echo "load: $load ($rate keys/s)"
   # A loaded store is a settled one: wait (at most 20 minutes) until the
-  # load's compactions are done, as a store in service would be.
+  # engine has had no compaction to run for 10 s in a row, as a store in
+  # service would be.
   settle_start=$(date +%s)
+  quiet=0
   for i in $(seq 1 1200); do
-    busy=$(stat_of riakgo_storage_compaction_debt_bytes riakgo_storage_compactions_in_progress | awk '{s+=$1} END {print s}')
-    [ "$busy" = "0" ] && break
+    busy=$(stat_of riakgo_storage_compactions_in_progress)
+    if [ "$busy" = "0" ]; then quiet=$((quiet + 1)); else quiet=0; fi
+    [ "$quiet" -ge 10 ] && break
     sleep 1
   done
   settle=$(( $(date +%s) - settle_start ))
   echo "compactions settled in ${settle}s (read amplification $(stat_of riakgo_storage_read_amplification))"
+  touch "$dir/loaded"
+  if [ -n "${LOAD_ONLY:-}" ]; then
+    kill "$NODE"; wait "$NODE" 2>/dev/null || true; NODE=
+    continue
+  fi
+  # Warm the caches with the same workload (another seed), unmeasured.
+  "$BIN" bench --url http://127.0.0.1:$PORT --workers 50 --duration "$WARMUP" --mix get:5,update:1 --keys "$n" \
+    --keygen pareto --value-size 1024 --interval 1h --seed 3 >/dev/null 2>&1
   read -r oh0 om0 bh0 bm0 <<<"$(stat_of riakgo_object_cache_hits riakgo_object_cache_misses riakgo_storage_block_cache_hits riakgo_storage_block_cache_misses | tr '\n' ' ')"
   "$BIN" bench --url http://127.0.0.1:$PORT --workers 50 --duration "$DURATION" --mix get:5,update:1 --keys "$n" \
     --keygen pareto --value-size 1024 --interval 20s --seed 2 --csv "$OUT/scale-$n.csv" | tee "$OUT/scale-$n-run.txt" | tail -5
@@ -65,7 +89,7 @@ for n in $SIZES; do
   bhit=$(python3 -c "h=$bh1-$bh0; m=$bm1-$bm0; print(f'{100*h/(h+m):.0f}%' if h+m else '-')")
   echo "hit rates during the run: object cache $ohit, block cache $bhit"
   rss=$(( $(ps -o rss= -p "$NODE") * 1024 ))
-  disk=$(du -sb "$DATA/node" | awk '{print $1}')
+  disk=$(du -sb "$dir" | awk '{print $1}')
   line=$(grep '^total' "$OUT/scale-$n-run.txt")
   ops=$(echo "$line" | awk '{print $3}')
   p50=$(echo "$line" | awk '{print $5}')

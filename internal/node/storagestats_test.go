@@ -11,7 +11,8 @@ import (
 
 // TestStorageStatsAreReal: a node on Pebble reports its disk use, block
 // cache and object cache in /stats and /metrics, and the figures move
-// with the work done: a read of a written key hits the object cache.
+// with the work done: a read of a written key hits the object cache, and
+// a key's equal replicas are cached once.
 func TestStorageStatsAreReal(t *testing.T) {
 	n := startTestNode(t, t.TempDir(), "stats@127.0.0.1")
 	defer stopNode(t, n)
@@ -40,7 +41,7 @@ func TestStorageStatsAreReal(t *testing.T) {
 		t.Fatalf("disk bytes %v, want > 0", before["riakgo_storage_disk_bytes"])
 	}
 	for i := range 20 {
-		req, _ := nethttp.NewRequest("PUT", fmt.Sprintf("%s/buckets/b/keys/k%d", base, i), strings.NewReader("v"))
+		req, _ := nethttp.NewRequest("PUT", fmt.Sprintf("%s/buckets/b/keys/k%d", base, i), strings.NewReader(strings.Repeat("v", 4096)))
 		req.Header.Set("Content-Type", "text/plain")
 		resp, err := nethttp.DefaultClient.Do(req)
 		if err != nil {
@@ -69,6 +70,11 @@ func TestStorageStatsAreReal(t *testing.T) {
 	}
 	if after["riakgo_object_cache_entries"] < 60 || after["riakgo_object_cache_used_bytes"] <= 0 {
 		t.Errorf("object cache entries %v, used %v: want the 60 replicas written", after["riakgo_object_cache_entries"], after["riakgo_object_cache_used_bytes"])
+	}
+	// The three replicas of a key on this one node are equal and share one
+	// cached object: 20 keys of 4 KiB take about 80 KiB, not 240 KiB.
+	if used := after["riakgo_object_cache_used_bytes"]; used > 20*(4096*3/2+1024) {
+		t.Errorf("object cache uses %v bytes for 20 keys of 4 KiB held three times: replicas not shared", used)
 	}
 	if after["riakgo_storage_memtable_used_bytes"] <= 0 {
 		t.Errorf("memtable %v bytes, want > 0", after["riakgo_storage_memtable_used_bytes"])
