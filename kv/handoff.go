@@ -410,6 +410,16 @@ func (s *Service) ForwardPartition(p int, to ring.NodeID) {
 	s.fwd[p].Store(&to)
 }
 
+// OpenVnode opens partition p's vnode if it is not open: a node that
+// finds data on disk for a partition it does not own (a fallback's, from
+// before a restart) opens it so that hinted handoff can return the data.
+// It fails with a *ForwardError while requests for p are forwarded after
+// a drop.
+func (s *Service) OpenVnode(p int) error {
+	_, err := s.localVnode(p)
+	return err
+}
+
 // Partitions returns the partitions with a vnode open on this node.
 func (s *Service) Partitions() []int {
 	var out []int

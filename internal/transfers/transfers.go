@@ -146,6 +146,7 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 		}
 	}
 	var jobs []handoff.Job
+	waitingOwnership := 0 // ownership transfers whose target is down
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	clear(d.planned)
@@ -171,6 +172,8 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 		}
 		if d.up(t.To) {
 			jobs = append(jobs, handoff.Job{Partition: t.Partition, Kind: handoff.Ownership, To: t.To})
+		} else {
+			waitingOwnership++
 		}
 	}
 	// End ownership transfers that are over.
@@ -229,8 +232,12 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 		_, ab := d.abandoned[p]
 		d.svc.HoldReaps(p, from || incoming[p] || ab)
 	}
-	// Hinted handoff: fallback vnodes holding data whose owner is up.
-	for _, p := range d.svc.Partitions() {
+	// Hinted handoff: every partition this node does not own but holds
+	// data for, found in storage whether or not its vnode is open (a
+	// fallback's data outlives a restart of its node), goes to its owner
+	// once the owner is up; until then it counts as waiting.
+	waiting := len(jobs) + waitingOwnership
+	for p := 0; p < r.Size(); p++ {
 		owner := r.Owner(p)
 		if owner == d.self || incoming[p] {
 			continue
@@ -241,11 +248,17 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 		if empty, err := d.svc.PartitionEmpty(p); err != nil || empty {
 			continue
 		}
-		if d.up(owner) {
-			jobs = append(jobs, handoff.Job{Partition: p, Kind: handoff.Hinted, To: owner})
+		waiting++
+		if !d.up(owner) {
+			continue
 		}
+		if err := d.svc.OpenVnode(p); err != nil {
+			continue // dropped here and still forwarding: nothing to hand back
+		}
+		jobs = append(jobs, handoff.Job{Partition: p, Kind: handoff.Hinted, To: owner})
 	}
 	d.mgr.Offer(jobs)
+	d.mgr.SetWaiting(waiting)
 	return complete
 }
 
