@@ -35,6 +35,7 @@ var startSettings = []struct{ name, help string }{
 	{"pprof", "serve Go's net/http/pprof profiles on this address (off when empty)"},
 	{"handoff-concurrency", "transfers (inbound and outbound together) at once: handoff_concurrency"},
 	{"aae-interval", "period of anti-entropy exchanges (a Go duration, e.g. 15s)"},
+	{"handoff-stall-timeout", "a transfer with no progress this long fails and frees its slots (a Go duration)"},
 }
 
 func envName(setting string) string {
@@ -83,6 +84,7 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 		"log-level": "info", "pprof": "",
 		"block-cache": strconv.Itoa(cfg.BlockCacheMiB), "object-cache": strconv.Itoa(cfg.ObjectCacheMiB),
 		"handoff-concurrency": strconv.Itoa(cfg.HandoffConcurrency), "aae-interval": "15s",
+		"handoff-stall-timeout": cfg.HandoffStallTimeout.String(),
 	}
 	fs := flag.NewFlagSet("start", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -153,6 +155,10 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 	cfg.HandoffConcurrency = hc
 	if cfg.AAEInterval, err = time.ParseDuration(get("aae-interval")); err != nil || cfg.AAEInterval <= 0 {
 		fmt.Fprintf(stderr, "riakgo start: aae-interval %q: use a positive Go duration such as 15s\n", get("aae-interval"))
+		return 2
+	}
+	if cfg.HandoffStallTimeout, err = time.ParseDuration(get("handoff-stall-timeout")); err != nil || cfg.HandoffStallTimeout <= 0 {
+		fmt.Fprintf(stderr, "riakgo start: handoff-stall-timeout %q: use a positive Go duration such as 10s\n", get("handoff-stall-timeout"))
 		return 2
 	}
 	var level slog.Level

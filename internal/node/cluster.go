@@ -29,7 +29,12 @@ import (
 // cluster metadata, merged with ring.Reconcile and advanced with
 // ring.Advance, and installed in kv with SetRing whenever it changes.
 
-var metaRingState = []byte("ring_state")
+var (
+	metaRingState = []byte("ring_state")
+	// metaRepairs lists the partitions under repair (uvarints), so that a
+	// repair outlives a restart.
+	metaRepairs = []byte("repairs")
+)
 
 // Gossip payload versions. Version 1 is uvarint(len(sender)) sender
 // state, because memberlist does not say who sent a state and
@@ -77,6 +82,7 @@ type cluster struct {
 	state     ring.State
 	payload   []byte                     // the encoded, wrapped state (LocalState)
 	persisted []byte                     // the state bytes last written to storage
+	repairs   []byte                     // the repair list last written to storage
 	foreign   map[ring.NodeID]ring.State // states of other clusters received (join seeds)
 	metaPeers map[ring.NodeID]bool       // peers whose metadata digest differed from ours
 	lastSent  time.Time
@@ -258,21 +264,54 @@ func (c *cluster) MergeRemoteState(b []byte) {
 	}
 }
 
-// persist writes the current state if it changed since the last write.
+// persist writes the current state, and the partitions under repair, if
+// they changed since the last write.
 func (c *cluster) persist() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var batch storage.Batch
 	b, err := c.state.MarshalBinary()
-	if err != nil || bytes.Equal(b, c.persisted) {
+	if err == nil && !bytes.Equal(b, c.persisted) {
+		batch.SetMeta(metaRingState, b)
+	}
+	var rb []byte
+	for _, p := range c.drv.Repairing() {
+		rb = binary.AppendUvarint(rb, uint64(p))
+	}
+	if !bytes.Equal(rb, c.repairs) {
+		batch.SetMeta(metaRepairs, rb)
+	}
+	if batch.Len() == 0 {
 		return
 	}
-	var batch storage.Batch
-	batch.SetMeta(metaRingState, b)
 	if err := c.eng.Write(&batch, storage.WriteOptions{Sync: true}); err != nil {
 		c.log.Error("cannot persist the ring state", "err", err)
 		return
 	}
-	c.persisted = b
+	c.persisted, c.repairs = b, rb
+}
+
+// loadRepairs restarts the repairs a previous run left unfinished.
+func (c *cluster) loadRepairs(r *ring.Ring) error {
+	raw, err := c.eng.GetMeta(metaRepairs)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c.repairs = raw
+	for len(raw) > 0 {
+		p, k := binary.Uvarint(raw)
+		if k <= 0 {
+			return errors.New("data-dir: corrupt repair list")
+		}
+		raw = raw[k:]
+		if _, err := c.drv.Repair(int(p), r); err != nil {
+			c.log.Warn("a repair left unfinished cannot resume", "partition", p, "err", err)
+		}
+	}
+	return nil
 }
 
 // upMembers returns the other members of the cluster (any status but
@@ -525,6 +564,7 @@ func (c *cluster) Join(ctx context.Context, seed string) error {
 	if want != "" && seedID != "" && seedID != want {
 		return fmt.Errorf("%w: %s answers at %s, not %s", ErrUnreachable, seedID, addr, want)
 	}
+	recovered := false
 	err := c.update(func(cur ring.State, now int64) (ring.State, error) {
 		seedState, ok := c.foreign[seedID]
 		if !ok && seedID == "" && len(c.foreign) == 1 {
@@ -554,6 +594,7 @@ func (c *cluster) Join(ctx context.Context, seed string) error {
 				meta.Incarnation = m.Meta.Incarnation + 1
 			}
 			c.log.Warn("this node is already a member of the seed's cluster: recovering its membership (lost data directory?)", "seed", seed)
+			recovered = true
 			return ring.Recover(seedState, c.self, meta, now)
 		}
 		if err == nil {
@@ -563,6 +604,13 @@ func (c *cluster) Join(ctx context.Context, seed string) error {
 	})
 	if err != nil {
 		return err
+	}
+	if recovered {
+		// Its storage is gone: every partition it owns is pulled again
+		// from its neighbours' replicas (progress in transfers).
+		ps := c.drv.RepairOwned(c.State().Ring())
+		c.log.Info("repairing the partitions of a recovered node", "partitions", len(ps))
+		c.persist()
 	}
 	if seedID != "" {
 		if err := c.md.Sync(ctx, seedID); err != nil {

@@ -67,6 +67,10 @@ type Config struct {
 	HandoffConcurrency int
 	// AAEInterval is the period of anti-entropy exchanges (default 15 s).
 	AAEInterval time.Duration
+	// HandoffStallTimeout: a transfer with no progress this long fails
+	// and frees its slots on both sides (default 10 s; see
+	// handoff.Config.StallTimeout).
+	HandoffStallTimeout time.Duration
 }
 
 // DefaultConfig returns the embedded defaults: data in ./data, HTTP on
@@ -81,9 +85,10 @@ func DefaultConfig() Config {
 		RingSize:   ring.DefaultSize,
 		DeleteMode: "3000",
 
-		BlockCacheMiB:      32,
-		ObjectCacheMiB:     128,
-		HandoffConcurrency: 2,
+		BlockCacheMiB:       32,
+		ObjectCacheMiB:      128,
+		HandoffConcurrency:  2,
+		HandoffStallTimeout: 10 * time.Second,
 	}
 }
 
@@ -272,7 +277,8 @@ func New(cfg Config, d Deps) (*Node, error) {
 	n.cl.svc = n.svc
 	n.cl.drv = transfers.NewDriver(self, n.svc, d.Membership.Up, log.With("component", "handoff"))
 	hcfg := handoff.Config{Self: self, Transport: d.Transport, Vnodes: transfers.Vnodes{Svc: n.svc, Planned: n.cl.drv.Planned}, Clock: d.Clock,
-		Logger: log.With("component", "handoff"), Metrics: n.metrics, Concurrency: cfg.HandoffConcurrency, Done: n.cl.drv.Done}
+		Logger: log.With("component", "handoff"), Metrics: n.metrics, Concurrency: cfg.HandoffConcurrency, Done: n.cl.drv.Done,
+		StallTimeout: cfg.HandoffStallTimeout, Up: d.Membership.Up, InboundDone: n.cl.drv.RepairDone, AcceptRepair: n.cl.drv.AcceptRepair}
 	if d.Tune.Handoff != nil {
 		d.Tune.Handoff(&hcfg)
 	}
@@ -293,6 +299,9 @@ func New(cfg Config, d Deps) (*Node, error) {
 	n.cl.mu.Lock()
 	n.cl.install(st)
 	n.cl.mu.Unlock()
+	if err := n.cl.loadRepairs(st.Ring()); err != nil {
+		return fail(err)
+	}
 	n.cl.persist()
 	d.Membership.SetStateHandler(n.cl)
 

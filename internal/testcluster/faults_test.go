@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riakgo/riakgo/handoff"
+	"github.com/riakgo/riakgo/internal/testwait"
 	"github.com/riakgo/riakgo/kv"
+	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/quorum"
 	"github.com/riakgo/riakgo/ring"
 )
@@ -83,3 +86,119 @@ func TestHintsSurviveARestartOfTheirHolder(t *testing.T) {
 
 // errIs reports whether err is (or wraps) target, for quorum errors too.
 func errIs(err, target error) bool { return errors.Is(err, target) }
+
+// noAAE turns anti-entropy off (an exchange round every thousand hours),
+// so that only transfers can restore data.
+func noAAE(i int, ac *handoff.AAEConfig) { ac.Interval = 1000 * time.Hour }
+
+// Finding 4: a node whose storage was wiped and which rejoined pulls every
+// partition it owns back from its neighbours by transfer (partition
+// repair), without anti-entropy, within a few scans; the repairs show in
+// its transfer status while they run.
+func TestWipedNodeRepairedByTransfer(t *testing.T) {
+	c := New(t, 4, Options{RingSize: 16, AAE: noAAE})
+	var keys []kv.Key
+	for i := range 2000 {
+		k := key("repair", fmt.Sprintf("k%04d", i))
+		if err := put(t, c.Client(i%4), k, fmt.Sprint(i), kv.Options{W: quorum.ValAll}); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	c.Wipe(2)
+	want, have := localCopies(c, 2, keys)
+	if have != 0 || want == 0 {
+		t.Fatalf("after the wipe node 3 holds %d of %d", have, want)
+	}
+	if st := c.Nodes[2].Mgr.Status(); st.Repairing == 0 {
+		t.Fatalf("the wiped node repairs nothing: %+v", st)
+	}
+	ticks := 0
+	testwait.Until(t, 60*time.Second, func() error {
+		if ticks >= 60 {
+			t.Fatalf("after %d ticks node 3 holds %d of its %d replicas", ticks, have, want)
+		}
+		c.Tick()
+		ticks++
+		if _, have = localCopies(c, 2, keys); have < want {
+			return fmt.Errorf("node 3 holds %d of its %d replicas", have, want)
+		}
+		return nil
+	})
+	t.Logf("node 3 holds all %d of its replicas after %d ticks", want, ticks)
+	c.Settle(30 * time.Second)
+	if st := c.Nodes[2].Mgr.Status(); st.Repairing != 0 {
+		t.Errorf("repairs still pending after every key arrived: %+v", st)
+	}
+	// Anti-entropy runs one round when a node starts, then not for a
+	// thousand hours: it can have repaired only a small share.
+	var repaired, sent int64
+	for _, nd := range c.Nodes {
+		repaired += nd.AAE.Status().KeysRepaired
+		sent += nd.Mgr.Status().Objects
+	}
+	t.Logf("repair transfers sent %d objects; anti-entropy repaired %d keys", sent, repaired)
+	if repaired > int64(want)/2 || sent < int64(want)-repaired {
+		t.Errorf("the wiped node's keys came from anti-entropy (%d), not from repair transfers (%d objects)", repaired, sent)
+	}
+}
+
+// An operator's repair of one partition ("riakgo admin repair P") fills
+// that partition from its neighbours, and only it.
+func TestRepairOnePartition(t *testing.T) {
+	// No object cache: the test deletes a partition's data under the vnode.
+	c := New(t, 4, Options{RingSize: 16, AAE: noAAE, Configure: func(i int, kc *kv.Config) { kc.ObjectCacheBytes = -1 }})
+	var keys []kv.Key
+	for i := range 1000 {
+		k := key("repair", fmt.Sprintf("k%04d", i))
+		if err := put(t, c.Client(0), k, fmt.Sprint(i), kv.Options{W: quorum.ValAll}); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	nd := c.Nodes[1]
+	p := -1
+	for q := range c.Ring.Size() {
+		if p < 0 && c.Ring.Owner(q) == nd.ID {
+			p = q
+		}
+	}
+	// Lose partition p's data on node 2 (a corrupt or deleted vnode).
+	if err := nd.Store.DropPartition(storage.Partition(p)); err != nil {
+		t.Fatal(err)
+	}
+	count := func() (n int) {
+		v := nd.Svc.Vnode(p)
+		for _, k := range keys {
+			if o, err := v.Get(k); err == nil && o != nil {
+				n++
+			}
+		}
+		return n
+	}
+	wantIn := 0
+	for _, k := range keys {
+		for _, tg := range ring.PrefList(c.Ring, ring.KeyHash(k.Type, k.Bucket, k.Key), 3, nil) {
+			if tg.Partition == p {
+				wantIn++
+			}
+		}
+	}
+	if got := count(); got != 0 {
+		t.Fatalf("partition %d holds %d keys after the drop", p, got)
+	}
+	srcs, err := nd.Drv.Repair(p, nil)
+	if err != nil || len(srcs) != 2 {
+		t.Fatalf("repair: %v %v", srcs, err)
+	}
+	testwait.Until(t, 30*time.Second, func() error {
+		c.Tick()
+		if got := count(); got != wantIn {
+			return fmt.Errorf("partition %d holds %d of %d keys", p, got, wantIn)
+		}
+		if len(nd.Drv.Repairing()) != 0 {
+			return fmt.Errorf("repair still pending")
+		}
+		return nil
+	})
+}

@@ -29,6 +29,13 @@ func (v Vnodes) Fold(ctx context.Context, p int, after []byte, fn func(key, valu
 	return v.Svc.HandoffFold(ctx, p, after, fn)
 }
 
+// FoldRepair implements handoff.RepairVnodes.
+func (v Vnodes) FoldRepair(ctx context.Context, source, target int, after []byte, fn func(key, value []byte) error) error {
+	return v.Svc.RepairFold(ctx, source, target, after, fn)
+}
+
+var _ handoff.RepairVnodes = Vnodes{}
+
 // Estimate implements handoff.Vnodes.
 func (v Vnodes) Estimate(p int) int64 { return v.Svc.HandoffEstimate(p) }
 
@@ -88,6 +95,8 @@ type Driver struct {
 	log  *slog.Logger
 
 	mu        sync.Mutex
+	ring      *ring.Ring          // as of the last Step
+	repairs   map[int]*repair     // partitions of this node under repair
 	done      map[int]ring.NodeID // ownership transfers completed, by partition
 	dropped   map[int]int         // partitions dropped: scans since
 	abandoned map[int]int         // partitions whose transfer was abandoned: scans since
@@ -104,7 +113,7 @@ func NewDriver(self ring.NodeID, svc *kv.Service, up func(ring.NodeID) bool, log
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Driver{self: self, svc: svc, up: up, log: log, done: map[int]ring.NodeID{}, dropped: map[int]int{},
-		abandoned: map[int]int{}, planned: map[int]ring.NodeID{}}
+		abandoned: map[int]int{}, planned: map[int]ring.NodeID{}, repairs: map[int]*repair{}}
 }
 
 // SetManager sets the handoff manager the driver starts jobs on.
@@ -149,6 +158,8 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 	waitingOwnership := 0 // ownership transfers whose target is down
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.ring = r
+	d.stepRepairs(r, len(transfers) > 0)
 	clear(d.planned)
 	for p, t := range planned {
 		d.planned[p] = t.To

@@ -69,6 +69,14 @@ const (
 	MsgKVCoordUpdate MsgType = 29
 )
 
+// Handoff and anti-entropy (block 80–111). Bodies are defined by package
+// handoff.
+const (
+	// MsgHandoffRepair asks the owner of a neighbouring partition to send
+	// the keys a partition under repair should hold (partition repair).
+	MsgHandoffRepair MsgType = 80
+)
+
 // Cluster metadata (bucket types, bucket properties, ...). Bodies are
 // defined by package internal/metadata.
 const (
@@ -117,6 +125,7 @@ var msgNames = [256]string{
 	MsgHandoffStatus: "handoff_status",
 	MsgAAETree:       "aae_tree",
 	MsgAAEKeys:       "aae_keys",
+	MsgHandoffRepair: "handoff_repair",
 	MsgPGSet:         "pg_set",
 
 	MsgMetaPush: "meta_push",
