@@ -36,6 +36,7 @@ var startSettings = []struct{ name, help string }{
 	{"handoff-concurrency", "transfers (inbound and outbound together) at once: handoff_concurrency"},
 	{"aae-interval", "period of anti-entropy exchanges (a Go duration, e.g. 15s)"},
 	{"handoff-stall-timeout", "a transfer with no progress this long fails and frees its slots (a Go duration)"},
+	{"repair-on-recover", "on: a node that rejoins after losing its data directory repairs its partitions by transfer; off: anti-entropy alone"},
 }
 
 func envName(setting string) string {
@@ -84,7 +85,7 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 		"log-level": "info", "pprof": "",
 		"block-cache": strconv.Itoa(cfg.BlockCacheMiB), "object-cache": strconv.Itoa(cfg.ObjectCacheMiB),
 		"handoff-concurrency": strconv.Itoa(cfg.HandoffConcurrency), "aae-interval": "15s",
-		"handoff-stall-timeout": cfg.HandoffStallTimeout.String(),
+		"handoff-stall-timeout": cfg.HandoffStallTimeout.String(), "repair-on-recover": "on",
 	}
 	fs := flag.NewFlagSet("start", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -159,6 +160,14 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 	}
 	if cfg.HandoffStallTimeout, err = time.ParseDuration(get("handoff-stall-timeout")); err != nil || cfg.HandoffStallTimeout <= 0 {
 		fmt.Fprintf(stderr, "riakgo start: handoff-stall-timeout %q: use a positive Go duration such as 10s\n", get("handoff-stall-timeout"))
+		return 2
+	}
+	switch get("repair-on-recover") {
+	case "on":
+	case "off":
+		cfg.NoRepairOnRecover = true
+	default:
+		fmt.Fprintf(stderr, "riakgo start: repair-on-recover %q: use on or off\n", get("repair-on-recover"))
 		return 2
 	}
 	var level slog.Level

@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riakgo/riakgo/handoff"
@@ -48,6 +49,18 @@ const (
 // tickInterval is the period of the claimant/transfer loop.
 const tickInterval = time.Second
 
+// Rejoining: a ring member that membership sees dead (or does not know:
+// this node restarted while it was down) is contacted again with
+// membership's Join, first at once, then after RejoinMinBackoff, doubling
+// up to RejoinMaxBackoff, for as long as it is a ring member. memberlist
+// stops gossiping to the members it declared dead, and exchanges state
+// only with live ones, so without this the two sides of a healed
+// partition would stay apart for ever. docs/cluster.md states the bound.
+const (
+	RejoinMinBackoff = time.Second
+	RejoinMaxBackoff = 8 * time.Second
+)
+
 // planWait bounds how long "cluster plan" waits for the claimant to see
 // the changes the asking node has seen and for the state to converge.
 const planWait = 15 * time.Second
@@ -62,6 +75,12 @@ var (
 	ErrForward = errors.New("riakgo/node: cannot reach the claimant")
 )
 
+// rejoinState is the backoff of the attempts to reach one member.
+type rejoinState struct {
+	next    time.Time
+	backoff time.Duration
+}
+
 type cluster struct {
 	self ring.NodeID
 	log  *slog.Logger
@@ -75,8 +94,15 @@ type cluster struct {
 	eng  storage.Engine
 	// fresh: the state was made at this start (no persisted one).
 	fresh bool
+	// noRepair: a recovered node does not repair its partitions.
+	noRepair bool
 
 	tickMu sync.Mutex // one tick at a time
+
+	// Rejoin attempts (tick's goroutine only, under tickMu).
+	rejoin      map[ring.NodeID]*rejoinState
+	rejoinAsync bool        // a real node: attempts run in the background
+	rejoining   atomic.Bool // an attempt is running in the background
 
 	mu        sync.Mutex
 	state     ring.State
@@ -341,6 +367,7 @@ func (c *cluster) tick() {
 	c.tickMu.Lock()
 	defer c.tickMu.Unlock()
 	c.logMembership()
+	c.retryDead()
 	c.mu.Lock()
 	st, _ := c.state.Advance(c.self, c.now())
 	c.mu.Unlock()
@@ -414,6 +441,71 @@ func (c *cluster) syncMetadata() {
 		}
 		cancel()
 	}
+}
+
+// retryDead contacts again, with bounded backoff, the ring members that
+// membership does not see alive (see RejoinMaxBackoff). Called by tick.
+func (c *cluster) retryDead() {
+	st := c.State()
+	if st.Status(c.self) == ring.StatusInvalid {
+		return
+	}
+	if c.rejoin == nil {
+		c.rejoin = map[ring.NodeID]*rejoinState{}
+	}
+	now := c.clk.Now()
+	var addrs []string
+	var who []ring.NodeID
+	seen := map[ring.NodeID]bool{}
+	for _, m := range st.Members() {
+		if m.Node == c.self || m.Status == ring.StatusInvalid || m.Meta.GossipAddr == "" {
+			continue
+		}
+		seen[m.Node] = true
+		if mem, ok := c.ml.Member(m.Node); ok && mem.Alive() {
+			delete(c.rejoin, m.Node)
+			continue
+		}
+		r := c.rejoin[m.Node]
+		if r == nil {
+			r = &rejoinState{next: now, backoff: RejoinMinBackoff}
+			c.rejoin[m.Node] = r
+		}
+		if now.Before(r.next) {
+			continue
+		}
+		addrs = append(addrs, m.Meta.GossipAddr)
+		who = append(who, m.Node)
+		r.next = now.Add(r.backoff)
+		r.backoff = min(2*r.backoff, RejoinMaxBackoff)
+	}
+	for n := range c.rejoin {
+		if !seen[n] {
+			delete(c.rejoin, n)
+		}
+	}
+	if len(addrs) == 0 {
+		return
+	}
+	join := func() {
+		reached, err := c.ml.Join(addrs)
+		if reached > 0 {
+			c.log.Info("reached ring members membership saw down", "members", who, "reached", reached)
+		} else {
+			c.log.Debug("ring members still unreachable", "members", who, "err", err)
+		}
+	}
+	if !c.rejoinAsync {
+		join()
+		return
+	}
+	if !c.rejoining.CompareAndSwap(false, true) {
+		return // the previous attempt is still running; these wait a backoff
+	}
+	go func() {
+		defer c.rejoining.Store(false)
+		join()
+	}()
 }
 
 // logMembership logs members going down and coming back, as membership
@@ -605,7 +697,7 @@ func (c *cluster) Join(ctx context.Context, seed string) error {
 	if err != nil {
 		return err
 	}
-	if recovered {
+	if recovered && !c.noRepair {
 		// Its storage is gone: every partition it owns is pulled again
 		// from its neighbours' replicas (progress in transfers).
 		ps := c.drv.RepairOwned(c.State().Ring())

@@ -67,6 +67,11 @@ type Config struct {
 	HandoffConcurrency int
 	// AAEInterval is the period of anti-entropy exchanges (default 15 s).
 	AAEInterval time.Duration
+	// NoRepairOnRecover: a node that recovers its membership after losing
+	// its storage (a wiped data directory, then "cluster join") does not
+	// repair its partitions by transfer; anti-entropy alone restores them
+	// (slowly). Default false: it repairs.
+	NoRepairOnRecover bool
 	// HandoffStallTimeout: a transfer with no progress this long fails
 	// and frees its slots on both sides (default 10 s; see
 	// handoff.Config.StallTimeout).
@@ -234,7 +239,7 @@ func New(cfg Config, d Deps) (*Node, error) {
 	}
 	n.meta.Ready = false
 
-	n.cl = &cluster{self: self, log: log.With("component", "cluster"), clk: clk, eng: d.Engine, ml: d.Membership,
+	n.cl = &cluster{self: self, log: log.With("component", "cluster"), clk: clk, eng: d.Engine, ml: d.Membership, noRepair: cfg.NoRepairOnRecover,
 		foreign: map[ring.NodeID]ring.State{}, metaPeers: map[ring.NodeID]bool{}, kick: make(chan struct{}, 1)}
 	rmeta := ring.MemberMeta{GossipAddr: d.Membership.Local().GossipAddr, InternodeAddr: n.meta.ClusterAddr, HTTPAddr: n.meta.HTTPAddr}
 	st, fresh, err := loadState(d.Engine, self, size, rmeta, clk.Now())
@@ -375,6 +380,7 @@ func Start(cfg Config) (*Node, error) {
 		return fail(err)
 	}
 	n.ln = ln
+	n.cl.rejoinAsync = true // the loop's tick must not wait for unreachable members
 	n.Rejoin()
 	// Settings changed while this node was down reach it before it serves.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -39,6 +39,9 @@ type Options struct {
 	AAE func(i int, c *handoff.AAEConfig)
 	// ConfigurePG, if set, adjusts each node's process-group configuration.
 	ConfigurePG func(i int, c *kv.PGConfig)
+	// NoRepairOnRecover: a wiped node that rejoins leaves its data to
+	// anti-entropy (node.Config.NoRepairOnRecover).
+	NoRepairOnRecover bool
 }
 
 // Start is the manual clock's initial time.
@@ -106,6 +109,10 @@ func New(t testing.TB, n int, o Options) *Cluster {
 		Net: memnet.New(memnet.Options{Seed: o.Seed, Clock: clk, CallTimeout: o.Timeout}),
 		rnd: rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 	}
+	// Membership as memberlist behaves after a failure: the dead are
+	// forgotten, so only the nodes' own rejoin attempts merge a healed
+	// partition.
+	c.Members.ForgetDead(true)
 	t.Cleanup(c.Close)
 	for i := 0; i < n; i++ {
 		c.AddNode()
@@ -140,6 +147,7 @@ func (c *Cluster) start(i int) {
 	cfg.Name = string(nd.ID)
 	cfg.DataDir = "memory"
 	cfg.RingSize = c.opts.RingSize
+	cfg.NoRepairOnRecover = c.opts.NoRepairOnRecover
 	log := testlog.New(c.t).With("node", string(nd.ID))
 	tune := node.Tune{
 		KV: func(kc *kv.Config) {
