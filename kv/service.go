@@ -27,6 +27,9 @@ import (
 // bucket's value" (Riak's default).
 type Options struct {
 	R, PR, W, DW, PW, RW quorum.Value
+	// NodeConfirms is node_confirms (Riak 3.x): the distinct nodes the
+	// replies must come from.
+	NodeConfirms quorum.Value
 	// NotFoundOK and BasicQuorum override the bucket's when non-nil.
 	NotFoundOK, BasicQuorum *bool
 	// ReturnBody asks Put to return the stored object.
@@ -491,6 +494,8 @@ func (s *Service) Get(ctx context.Context, k Key, o Options) (*siblings.Object, 
 		PR:          quorum.Resolve(o.PR, n, props.PR),
 		NotFoundOK:  boolOr(o.NotFoundOK, props.NotFoundOK),
 		BasicQuorum: boolOr(o.BasicQuorum, props.BasicQuorum),
+
+		NodeConfirms: quorum.Resolve(o.NodeConfirms, n, props.NodeConfirms),
 	}
 	targets, primaries := s.prefList(k, n)
 	if err := p.Validate(primaries, len(targets)); err != nil {
@@ -603,6 +608,8 @@ func (s *Service) write(k Key, props Props, value []byte, meta siblings.Meta, vc
 		W:  quorum.Resolve(w, n, props.W),
 		DW: quorum.Resolve(dw, n, props.DW),
 		PW: quorum.Resolve(pw, n, props.PW),
+
+		NodeConfirms: quorum.Resolve(o.NodeConfirms, n, props.NodeConfirms),
 	}
 	targets, primaries := s.prefList(k, n)
 	if err := p.Validate(primaries, len(targets)); err != nil {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,9 +86,6 @@ func TestHintsSurviveARestartOfTheirHolder(t *testing.T) {
 	}
 	c.checkFallbacksEmpty(t)
 }
-
-// errIs reports whether err is (or wraps) target, for quorum errors too.
-func errIs(err, target error) bool { return errors.Is(err, target) }
 
 // noAAE turns anti-entropy off (an exchange round every thousand hours),
 // so that only transfers can restore data.
@@ -247,5 +246,62 @@ func TestHealedPartitionMergesByItself(t *testing.T) {
 		if o, err := c.Client(i).Get(bg, k, kv.Options{R: quorum.ValAll, PR: quorum.ValAll}); err != nil || values(o)[0] != "v" {
 			t.Fatalf("read at r=all through node %d: %v %v", i+1, o, err)
 		}
+	}
+}
+
+// Finding 5: a node that sees every other node down takes a W=2 write on
+// three fallback vnodes of its own, one disk. node_confirms (Riak 3.x)
+// refuses to call that a success: as a request parameter and as a bucket
+// property, over HTTP with Riak's 503 and message.
+func TestNodeConfirmsRefusesOneDisk(t *testing.T) {
+	c := New(t, 3, Options{RingSize: 16})
+	c.Partition([]int{0}, []int{1, 2})
+	k := key("nc", "k")
+	if err := put(t, c.Client(0), k, "sloppy", kv.Options{W: quorum.Of(2)}); err != nil {
+		t.Fatalf("without node_confirms the sloppy write is acknowledged as in Riak: %v", err)
+	}
+	err := put(t, c.Client(0), k, "one disk", kv.Options{W: quorum.Of(2), NodeConfirms: quorum.Of(2)})
+	var qe *quorum.Error
+	if !errors.As(err, &qe) || err.Error() != "node_confirms-value unsatisfied: 1/2" {
+		t.Fatalf("node_confirms=2 on one node: %v", err)
+	}
+	// The same through HTTP, as a request parameter, then as a bucket
+	// property set on the majority side.
+	h := c.HTTP(0)
+	for _, url := range []string{"/buckets/nc/keys/k?w=2&node_confirms=2", "/buckets/nc/keys/k?node_confirms=quorum"} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("PUT", url, strings.NewReader("x"))
+		req.Header.Set("Content-Type", "text/plain")
+		h.ServeHTTP(rec, req)
+		if rec.Code != 503 || !strings.Contains(rec.Body.String(), "node_confirms-value unsatisfied: 1/2") {
+			t.Fatalf("PUT %s: %d %q", url, rec.Code, rec.Body.String())
+		}
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("PUT", "/buckets/nc/keys/k?node_confirms=4", strings.NewReader("x"))
+	req.Header.Set("Content-Type", "text/plain")
+	h.ServeHTTP(rec, req)
+	if rec.Code != 400 {
+		t.Fatalf("node_confirms above n_val: %d %q", rec.Code, rec.Body.String())
+	}
+	c.Heal()
+	c.Tick()
+	if err := c.Client(1).SetBucketProps(kv.DefaultType, "nc2", map[string]json.RawMessage{"node_confirms": json.RawMessage("2")}); err != nil {
+		t.Fatal(err)
+	}
+	c.Settle(30 * time.Second)
+	if err := put(t, c.Client(0), key("nc2", "k"), "v", kv.Options{}); err != nil {
+		t.Fatalf("node_confirms=2 with every node up: %v", err)
+	}
+	c.Partition([]int{0}, []int{1, 2})
+	if err := put(t, c.Client(0), key("nc2", "k"), "v2", kv.Options{}); err == nil || !strings.Contains(err.Error(), "node_confirms") {
+		t.Fatalf("bucket node_confirms=2 on an isolated node: %v", err)
+	}
+	// A read applies it too: only one node answers.
+	if _, err := c.Client(0).Get(bg, key("nc2", "k"), kv.Options{}); err == nil || !strings.Contains(err.Error(), "node_confirms") {
+		t.Fatalf("read with bucket node_confirms=2 on an isolated node: %v", err)
+	}
+	if _, err := c.Client(1).Get(bg, key("nc2", "k"), kv.Options{}); err != nil {
+		t.Fatalf("read with node_confirms=2 on the majority side: %v", err)
 	}
 }
