@@ -8,7 +8,7 @@ PKGS     := ./...
 RACE_PKGS := ./kv/... ./http/... ./internal/... ./cmd/...
 BENCH_DURATION ?= 60s
 
-.PHONY: all build run test test-unit test-race test-clients lint fmt bench bench-go bench-listing bench-handoff fuzz-smoke clean
+.PHONY: all build run test test-unit test-race test-clients test-fuzz-pb lint fmt bench bench-go bench-listing bench-handoff bench-cluster5 fuzz-smoke proto clean
 
 all: build
 
@@ -19,9 +19,10 @@ run: build
 	./$(BIN) start
 
 # Every test: unit and property tests, the race detector on concurrent
-# packages, the real-process end-to-end tests, lint, and the Riak client
-# libraries' own suites (nodiak, riak-js) against a fresh node.
-test: lint test-unit test-race test-clients
+# packages, the real-process end-to-end tests, lint, a short fuzz of the
+# Protocol Buffers decoders, and the Riak client libraries' own suites
+# (nodiak, riak-js over HTTP; basho-riak-client over PB) against a fresh node.
+test: lint test-unit test-race test-fuzz-pb test-clients
 
 test-unit:
 	$(GO) test -count=1 $(PKGS)
@@ -54,10 +55,11 @@ bench-listing:
 bench-handoff:
 	./scripts/bench-handoff.sh $(HANDOFF_ARGS)
 
-CLIENT_SUITES := clients/nodiak clients/riak-js
+CLIENT_SUITES := clients/nodiak clients/riak-js clients/riak-nodejs
 
-# The Riak client libraries' own mocha suites (nodiak, riak-js) against a
-# fresh node; see docs/compatibility.md, "Client suites".
+# The Riak client libraries' own mocha suites (nodiak, riak-js, and Basho's
+# basho-riak-client over Protocol Buffers) against a fresh node; see
+# docs/compatibility.md, "Client suites".
 test-clients: $(CLIENT_SUITES:%=%/node_modules/.package-lock.json)
 	./clients/run.sh
 
@@ -65,10 +67,28 @@ test-clients: $(CLIENT_SUITES:%=%/node_modules/.package-lock.json)
 clients/%/node_modules/.package-lock.json: clients/%/package.json clients/%/package-lock.json
 	cd clients/$* && npm ci --no-audit --no-fund
 
+# Five processes on loopback: metadata convergence after activate, and the
+# foundation workload over the cluster vs a single node (docs/performance.md).
+bench-cluster5: build
+	./scripts/bench-cluster5.sh $(BENCH_DURATION)
+
 bench-go:
 	$(GO) test -run '^$$' -bench . ./...
 
+# A short fuzz of the PB frame reader and of every message handler (part of
+# make test; fuzz-smoke runs longer).
+test-fuzz-pb:
+	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime 5s ./internal/pb/
+	$(GO) test -run '^$$' -fuzz FuzzHandle -fuzztime 10s ./internal/pb/
+
+# Regenerates internal/pb/riakpb/*.pb.go from its .proto files (protoc from
+# Debian's protobuf-compiler; protoc-gen-go at go.mod's version).
+proto:
+	./internal/pb/riakpb/gen.sh
+
 fuzz-smoke:
+	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime 30s ./internal/pb/
+	$(GO) test -run '^$$' -fuzz FuzzHandle -fuzztime 30s ./internal/pb/
 	$(GO) test -run '^$$' -fuzz FuzzUnmarshalBinary -fuzztime 10s ./vclock/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeObject -fuzztime 10s ./internal/wire/
 

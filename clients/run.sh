@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
 # Runs the OWN mocha suites of two Riak HTTP client libraries, nodiak@0.4.4 and
-# riak-js@1.1.0, against a riakgo node that this script builds and starts, and
-# stops again whatever happens. Nothing of the packages is edited or copied:
-# npm installs them (`npm ci` in clients/nodiak and clients/riak-js) and their
-# test files run in place. Tests of features riakgo does not have are skipped
-# through clients/exclude-nodiak.txt and clients/exclude-riakjs.txt (mocha
-# --grep RE --invert); clients/node20-broken-riakjs.txt lists the riak-js
-# tests that fail on Node 20 with any server, reported apart.
+# riak-js@1.1.0, and of Basho's official Node.js client basho-riak-client@2.4.0
+# (Protocol Buffers), against a riakgo node that this script builds and
+# starts, and stops again whatever happens. Nothing of the packages is edited
+# or copied: npm installs them (`npm ci` in clients/nodiak, clients/riak-js and
+# clients/riak-nodejs) and their test files run in place; basho-riak-client's
+# tests (which npm does not ship) run from an unchanged copy of
+# ../shared/clients/riak-nodejs-client/test placed beside the package's lib/.
+# Tests of features riakgo does not have are skipped through
+# clients/exclude-*.txt (mocha --grep RE --invert); clients/node20-broken-riakjs.txt
+# lists the riak-js tests that fail on Node 20 with any server, reported apart.
 # docs/compatibility.md, "Client suites", explains all of it.
 #
-# usage: clients/run.sh [nodiak] [riak-js]     (default: both)
+# usage: clients/run.sh [nodiak] [riak-js] [riak-nodejs]     (default: all three)
 #
 # Prints one line per suite, "nodiak: N passed, M failed, X excluded", and
 # exits non-zero if any test that is not skipped failed or did not run.
 # Environment:
 #   CLIENTS_PORT           HTTP port of the node (default 8098: riak-js's
 #                          Makefile warm-up and several of its tests use 8098)
+#   CLIENTS_PB_PORT        Protocol Buffers port of the node (default 8087,
+#                          testparams.js's default; passed as RIAK_PORT)
+#   RIAK_NODEJS_TESTS      the basho-riak-client test folder's parent
+#                          (default ../shared/clients/riak-nodejs-client)
 #   CLIENTS_RIAKGO_BIN     test this riakgo binary instead of building
 #                          bin/riakgo from the working tree
 #   CLIENTS_KEEP=1         keep the work directory (logs, summaries) even when
@@ -27,15 +34,17 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 port=${CLIENTS_PORT:-8098}
+pbport=${CLIENTS_PB_PORT:-8087}
 host=127.0.0.1
 base="http://$host:$port"
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(nodiak riak-js)
+[ ${#suites[@]} -eq 0 ] && suites=(nodiak riak-js riak-nodejs)
+nodejs_tests=${RIAK_NODEJS_TESTS:-$root/../shared/clients/riak-nodejs-client}
 
 for s in "${suites[@]}"; do
   case $s in
-    nodiak | riak-js) ;;
-    *) echo "run.sh: unknown suite '$s' (nodiak, riak-js)" >&2; exit 2 ;;
+    nodiak | riak-js | riak-nodejs) ;;
+    *) echo "run.sh: unknown suite '$s' (nodiak, riak-js, riak-nodejs)" >&2; exit 2 ;;
   esac
   if [ ! -f "$here/$s/node_modules/.package-lock.json" ]; then
     echo "run.sh: $s is not installed: run (cd clients/$s && npm ci)" >&2
@@ -43,6 +52,13 @@ for s in "${suites[@]}"; do
   fi
 done
 command -v curl >/dev/null || { echo "run.sh: curl is needed" >&2; exit 2; }
+for s in "${suites[@]}"; do
+  if [ "$s" = riak-nodejs ]; then
+    [ -f "$nodejs_tests/test/integration/testparams.js" ] ||
+      { echo "run.sh: basho-riak-client's tests are not in $nodejs_tests/test (set RIAK_NODEJS_TESTS)" >&2; exit 2; }
+    command -v openssl >/dev/null || { echo "run.sh: openssl is needed (riak-nodejs test certificates)" >&2; exit 2; }
+  fi
+done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/riakgo-clients.XXXXXX")
 node_pid=
@@ -89,16 +105,18 @@ if [ -z "${CLIENTS_RIAKGO_BIN:-}" ]; then
 fi
 echo "== riakgo: $("$riakgo" version 2>&1 | head -n 1)"
 
-# 2. Refuse to test whatever else may be listening on the port.
-if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
-  echo "run.sh: something already listens on $host:$port; stop it first" >&2
-  status=1
-  exit 1
-fi
+# 2. Refuse to test whatever else may be listening on the ports.
+for p in "$port" "$pbport"; do
+  if (exec 3<>"/dev/tcp/$host/$p") 2>/dev/null; then
+    echo "run.sh: something already listens on $host:$p; stop it first" >&2
+    status=1
+    exit 1
+  fi
+done
 
 # 3. Start a fresh node and wait for /ping.
-echo "== starting riakgo on $base (data in $work/data)"
-"$riakgo" start --data-dir "$work/data" --http "$host:$port" --log-level warn \
+echo "== starting riakgo on $base, Protocol Buffers on $host:$pbport (data in $work/data)"
+"$riakgo" start --data-dir "$work/data" --http "$host:$port" --pb "$host:$pbport" --log-level warn \
   >"$work/riakgo.log" 2>&1 &
 node_pid=$!
 deadline=$((SECONDS + 30))
@@ -186,6 +204,42 @@ for s in "${suites[@]}"; do
         run_suite riak-js "$pkg" "$here/exclude-riakjs.txt" "$here/node20-broken-riakjs.txt" \
         -t 20000 "${shim[@]}" "${files[@]}" || status=1
       ;;
+    riak-nodejs)
+      # basho-riak-client's tests require ../../lib/..., so they run from a
+      # folder where an unchanged copy of test/ sits beside the installed
+      # package's lib/ and index.js (symlinks). testparams.js reads test
+      # certificates from ./tools/test-ca at load time (Basho's repository
+      # has them in a git submodule): a throwaway CA and client certificate
+      # are made with openssl. The bucket types testparams.js names are
+      # created as riak-admin would, with riakgo admin.
+      echo
+      echo "== riak-nodejs: bucket types for testparams.js (riakgo admin bucket-type)"
+      for t in "plain {}" "counters {\"datatype\":\"counter\"}" "sets {\"datatype\":\"set\"}" \
+        "maps {\"datatype\":\"map\"}" "hlls {\"datatype\":\"hll\"}"; do
+        name=${t%% *} props=${t#* }
+        if ! { "$riakgo" admin --url "$base" bucket-type create "$name" "{\"props\":$props}" &&
+          "$riakgo" admin --url "$base" bucket-type activate "$name"; } >"$work/bucket-type-$name.out" 2>&1; then
+          echo "run.sh: bucket type $name:"; cat "$work/bucket-type-$name.out"
+          status=1
+        fi
+        echo "   $name $props: $(tail -n 1 "$work/bucket-type-$name.out")"
+      done
+      dir="$work/riak-nodejs"
+      pkg="$here/riak-nodejs/node_modules/basho-riak-client"
+      mkdir -p "$dir/tools/test-ca/certs" "$dir/tools/test-ca/private"
+      cp -R "$nodejs_tests/test" "$dir/test"
+      chmod -R u+w "$dir/test"
+      ln -s "$pkg/lib" "$dir/lib"
+      ln -s "$pkg/index.js" "$dir/index.js"
+      ln -s "$here/riak-nodejs/node_modules" "$dir/node_modules"
+      "$here/riak-nodejs-certs.sh" "$dir/tools/test-ca" >"$work/certs.out" 2>&1 ||
+        { echo "run.sh: making test certificates failed:"; cat "$work/certs.out"; status=1; }
+      # The unit tests, then the integration tests (testparams.js: RIAK_HOST,
+      # RIAK_PORT). Security tests need TLS and users (not loaded).
+      RIAK_HOST=$host RIAK_PORT=$pbport \
+        run_suite riak-nodejs "$dir" "$here/exclude-riak-nodejs.txt" "$here/not-run-riak-nodejs.txt" \
+        -t 20000 --require ./test/disable-log.js --recursive test/unit test/integration || status=1
+      ;;
   esac
 done
 
@@ -195,9 +249,11 @@ stop_node
 echo
 echo "== client suites against riakgo"
 for name in "${summaries[@]}"; do
-  node - "$work/$name.json" "$name" <<'EOF' || status=1
+  label="broken on Node $(node -p 'process.versions.node.split(".")[0]') (skipped)"
+  [ "$name" = riak-nodejs ] && label="not run: no riakgo involved (clients/not-run-riak-nodejs.txt)"
+  node - "$work/$name.json" "$name" "$label" <<'EOF' || status=1
 const fs = require('fs');
-const [file, name] = process.argv.slice(2);
+const [file, name, label] = process.argv.slice(2);
 let s;
 try {
   s = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -211,7 +267,7 @@ for (const p of s.unmatchedExclusions) console.log(`   STALE exclusion (matches 
 const mismatch = s.skipped !== s.excluded + s.broken;
 if (mismatch) console.log(`   skip count mismatch: mocha skipped ${s.skipped}, the lists match ${s.excluded + s.broken}`);
 console.log(`${name}: ${s.passed} passed, ${s.failed} failed, ${s.excluded} excluded` +
-  (s.broken ? `, ${s.broken} broken on Node ${process.versions.node.split('.')[0]} (skipped)` : '') +
+  (s.broken ? `, ${s.broken} ${label}` : '') +
   (s.pending ? `, ${s.pending} pending` : ''));
 const bad = s.failed > 0 || s.unmatchedExclusions.length > 0 || mismatch;
 process.exit(bad ? 1 : 0);

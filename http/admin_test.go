@@ -16,6 +16,8 @@ type adminTypeDoc struct {
 	Props   map[string]any    `json:"props"`
 	Error   string            `json:"error"`
 	Reasons map[string]string `json:"reasons"`
+	Have    []string          `json:"members_with"`
+	Lack    []string          `json:"members_without"`
 }
 
 func adminDoc(t *testing.T, r *resp, status int) adminTypeDoc {
@@ -82,7 +84,7 @@ func TestAdminBucketTypeCycle(t *testing.T) {
 		t.Errorf("type props carry a name: %v", d.Props)
 	}
 	d = adminDoc(t, e.admin("GET", "/maps", ""), 200)
-	if d.Status != "ready" || d.Props["datatype"] != "map" {
+	if d.Status != "ready" || d.Props["datatype"] != "map" || len(d.Have) != 1 || len(d.Lack) != 0 {
 		t.Errorf("status after create %+v", d)
 	}
 	if got := listTypes(t, e); got != "default (active, active); maps (not active, ready)" {

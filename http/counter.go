@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/riakgo/riakgo/dt"
+	"github.com/riakgo/riakgo/internal/riakapi"
 	"github.com/riakgo/riakgo/kv"
 )
 
@@ -42,12 +43,8 @@ func (h *Handler) serveCounter(w nethttp.ResponseWriter, r *nethttp.Request, rt 
 		textError(w, mapError(err, rt.key))
 		return
 	}
-	if !props.AllowMult {
-		textError(w, &apiError{status: 409, body: "Counters require bucket property 'allow_mult=true'\n"})
-		return
-	}
-	if props.LastWriteWins {
-		textError(w, &apiError{status: 409, body: "Counters require bucket property 'last_write_wins=false'\n"})
+	if err := riakapi.CounterBucket(props); err != nil {
+		textError(w, &apiError{status: 409, body: err.Error() + "\n"})
 		return
 	}
 	if r.Method == "POST" {

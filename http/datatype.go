@@ -10,15 +10,12 @@ import (
 	"time"
 
 	"github.com/riakgo/riakgo/dt"
+	"github.com/riakgo/riakgo/internal/riakapi"
 	"github.com/riakgo/riakgo/kv"
 )
 
 // Data types (reference §11): GET/POST /types/T/buckets/B/datatypes/K, and
 // POST /types/T/buckets/B/datatypes to create with a generated key.
-
-// topLevelKinds are the data types a bucket type's datatype may name.
-var topLevelKinds = map[dt.Kind]bool{dt.KindCounter: true, dt.KindSet: true, dt.KindMap: true, dt.KindHLL: true, dt.KindGSet: true,
-	dt.KindOpLog: true, dt.KindBCounter: true}
 
 func (h *Handler) serveDatatype(w nethttp.ResponseWriter, r *nethttp.Request, rt route) {
 	if rt.key.Type == kv.DefaultType && rt.hasKey {
@@ -51,21 +48,9 @@ func (h *Handler) serveDatatype(w nethttp.ResponseWriter, r *nethttp.Request, rt
 		textError(w, mapError(err, rt.key))
 		return
 	}
-	kind, ok := dt.ParseKind(props.Datatype)
-	if !ok || !topLevelKinds[kind] {
-		name := props.Datatype
-		if name == "" {
-			name = "undefined"
-		}
-		textError(w, &apiError{status: 403, body: "Bucket datatype '" + name + "' is not a supported type.\n"})
-		return
-	}
-	if !props.AllowMult {
-		textError(w, &apiError{status: 403, body: "Bucket must be allow_mult=true\n"})
-		return
-	}
-	if props.LastWriteWins {
-		textError(w, &apiError{status: 403, body: "Bucket must not be last_write_wins=true: concurrent data-type updates would be lost\n"})
+	kind, err := riakapi.DatatypeKind(props)
+	if err != nil {
+		textError(w, &apiError{status: 403, body: err.Error() + "\n"})
 		return
 	}
 	q := r.URL.Query()

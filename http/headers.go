@@ -6,9 +6,9 @@ import (
 	nethttp "net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 
+	"github.com/riakgo/riakgo/internal/riakapi"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/siblings"
 	"github.com/riakgo/riakgo/vclock"
@@ -88,43 +88,25 @@ func parseMeta(h nethttp.Header) []siblings.Pair {
 	return out
 }
 
-// parseIndexes reads the X-Riak-Index-* headers: names lower-cased, values
-// split on ", ", _int values checked, duplicates dropped, sorted.
+// parseIndexes reads the X-Riak-Index-* headers: values split on ", ",
+// then checked and normalised by riakapi.Indexes (names lower-cased, _int
+// values checked, duplicates dropped, sorted).
 func parseIndexes(h nethttp.Header) ([]siblings.IndexEntry, *apiError) {
-	seen := map[siblings.IndexEntry]bool{}
-	var out []siblings.IndexEntry
+	var in []siblings.IndexEntry
 	for name, vals := range h {
 		if len(name) <= len(indexPrefix) || !strings.EqualFold(name[:len(indexPrefix)], indexPrefix) {
 			continue
 		}
-		field := strings.ToLower(name[len(indexPrefix):])
-		isInt := strings.HasSuffix(field, "_int")
-		if !isInt && !strings.HasSuffix(field, "_bin") {
-			return nil, badRequest("Unknown field type for field: '%s'.\n", field)
-		}
 		for _, hv := range vals {
 			for _, v := range strings.Split(hv, ", ") {
-				if isInt {
-					n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-					if err != nil {
-						return nil, badRequest("Could not parse field '%s', value '%s'.\n", field, v)
-					}
-					v = strconv.FormatInt(n, 10)
-				}
-				e := siblings.IndexEntry{Field: field, Value: v}
-				if !seen[e] {
-					seen[e] = true
-					out = append(out, e)
-				}
+				in = append(in, siblings.IndexEntry{Field: name[len(indexPrefix):], Value: v})
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Field != out[j].Field {
-			return out[i].Field < out[j].Field
-		}
-		return out[i].Value < out[j].Value
-	})
+	out, err := riakapi.Indexes(in)
+	if err != nil {
+		return nil, badRequest("%s\n", err.Error())
+	}
 	return out, nil
 }
 

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	nethttp "net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/riakgo/riakgo/internal/riakapi"
 	"github.com/riakgo/riakgo/kv"
 )
 
@@ -25,8 +25,8 @@ func (h *Handler) serveIndex(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 	if len(rt.rest) == 3 {
 		q.End, q.Range = rt.rest[2], true
 	}
-	if field != "$bucket" && field != "$key" && !strings.HasSuffix(field, "_bin") && !strings.HasSuffix(field, "_int") {
-		textError(w, badRequest("Invalid query: {unknown_field_type,<<\"%s\">>}\n", field))
+	if err := riakapi.IndexField(field); err != nil {
+		textError(w, badRequest("%s\n", err.Error()))
 		return
 	}
 	boolParam := func(name string) (bool, *apiError) {
@@ -54,7 +54,7 @@ func (h *Handler) serveIndex(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 		textError(w, ae)
 		return
 	}
-	if !q.Range || field == "$key" || field == "$bucket" {
+	if !riakapi.QueryReturnsTerms(q) {
 		q.ReturnTerms = false // Riak ignores it for exact matches and $key
 	}
 	if v := qs.Get("max_results"); v != "" {
@@ -67,13 +67,14 @@ func (h *Handler) serveIndex(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 	}
 	q.Continuation = qs.Get("continuation")
 	if re := qs.Get("term_regex"); re != "" {
-		if strings.HasSuffix(field, "_int") {
-			textError(w, badRequest("Can not use term regular expressions on integer queries"))
+		rx, err := riakapi.TermRegex(field, re)
+		var rerr *riakapi.Error
+		switch {
+		case errors.As(err, &rerr) && rerr.Bare:
+			textError(w, badRequest("%s", err.Error()))
 			return
-		}
-		rx, err := regexp.Compile(re)
-		if err != nil {
-			textError(w, badRequest("Invalid term regular expression %q: %v\n", re, err))
+		case err != nil:
+			textError(w, badRequest("%s\n", err.Error()))
 			return
 		}
 		q.TermRegex = rx

@@ -37,6 +37,39 @@ type Options struct {
 	// Timeout bounds how long the request waits for vnodes on other nodes
 	// (default Config.Timeout); local vnodes answer inline.
 	Timeout time.Duration
+	// NVal, when > 0, asks for fewer replicas than the bucket's n_val
+	// (the Protocol Buffers n_val option; more is an n_val violation).
+	NVal int
+	// SloppyQuorum set to false keeps fallback vnodes out of the
+	// preference list (only primaries count); nil or true allows them.
+	SloppyQuorum *bool
+}
+
+// nVal returns the request's replica count: o.NVal when set, else the
+// bucket's; asking for more than the bucket's is an n_val violation.
+func (o Options) nVal(props Props) (int, error) {
+	if o.NVal <= 0 {
+		return props.NVal, nil
+	}
+	if o.NVal > props.NVal {
+		return 0, &quorum.Error{Kind: quorum.NValViolation, Param: "n_val", N: props.NVal}
+	}
+	return o.NVal, nil
+}
+
+// primariesOnly filters fallbacks out of targets when the request turned
+// sloppy quorum off.
+func (o Options) primariesOnly(targets []ring.Target) []ring.Target {
+	if o.SloppyQuorum == nil || *o.SloppyQuorum {
+		return targets
+	}
+	out := targets[:0:0]
+	for _, t := range targets {
+		if t.Primary {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // Client is what the HTTP API serves: object reads, writes and deletes and
@@ -460,6 +493,16 @@ func (s *Service) prefList(k Key, n int) ([]ring.Target, int) {
 	return targets, primaries
 }
 
+// hasNode reports whether a target of the list is on node n.
+func hasNode(targets []ring.Target, n ring.NodeID) bool {
+	for _, t := range targets {
+		if t.Node == n {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Service) vnodeFor(t ring.Target) (*Vnode, error) {
 	if t.Node != s.cfg.Node {
 		return nil, fmt.Errorf("riakgo/kv: partition %d is on %s, which this node cannot reach", t.Partition, t.Node)
@@ -487,7 +530,10 @@ func (s *Service) Get(ctx context.Context, k Key, o Options) (*siblings.Object, 
 	if err != nil {
 		return nil, err
 	}
-	n := props.NVal
+	n, err := o.nVal(props)
+	if err != nil {
+		return nil, err
+	}
 	p := quorum.Get{
 		N:           n,
 		R:           quorum.Resolve(o.R, n, props.R),
@@ -498,10 +544,14 @@ func (s *Service) Get(ctx context.Context, k Key, o Options) (*siblings.Object, 
 		NodeConfirms: quorum.Resolve(o.NodeConfirms, n, props.NodeConfirms),
 	}
 	targets, primaries := s.prefList(k, n)
+	targets = o.primariesOnly(targets)
 	if err := p.Validate(primaries, len(targets)); err != nil {
 		return nil, err
 	}
 	start := s.cfg.Clock.Now()
+	if !hasNode(targets, s.cfg.Node) {
+		s.stats.getsRemote.Add(1)
+	}
 	fsm := NewGetFSM(targets, p, props.keepsSiblings(), true)
 	resp, later := s.drive(k, props, s.timeout(o), fsm.Start(), fsm.Step)
 	if len(later) > 0 {
@@ -602,7 +652,10 @@ func (s *Service) put(k Key, props Props, value []byte, meta siblings.Meta, vc v
 // result) and answers at W/DW/PW.
 func (s *Service) write(k Key, props Props, value []byte, meta siblings.Meta, vc vclock.VClock, u *Update, o Options) (*siblings.Object, error) {
 	w, dw, pw := o.W, o.DW, o.PW
-	n := props.NVal
+	n, err := o.nVal(props)
+	if err != nil {
+		return nil, err
+	}
 	p := quorum.Put{
 		N:  n,
 		W:  quorum.Resolve(w, n, props.W),
@@ -612,6 +665,7 @@ func (s *Service) write(k Key, props Props, value []byte, meta siblings.Meta, vc
 		NodeConfirms: quorum.Resolve(o.NodeConfirms, n, props.NodeConfirms),
 	}
 	targets, primaries := s.prefList(k, n)
+	targets = o.primariesOnly(targets)
 	if err := p.Validate(primaries, len(targets)); err != nil {
 		return nil, err
 	}
@@ -634,6 +688,9 @@ func (s *Service) write(k Key, props Props, value []byte, meta siblings.Meta, vc
 	}
 	if coord < 0 {
 		coord = 0
+	}
+	if targets[coord].Node != s.cfg.Node {
+		s.stats.coordRedirs.Add(1)
 	}
 	fsm := NewPutFSM(targets, coord, siblings.Sibling{Value: value, Meta: meta}, vc, p, props.keepsSiblings()).WithUpdate(u)
 	resp, _ := s.drive(k, props, s.timeout(o), fsm.Start(), fsm.Step)

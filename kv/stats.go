@@ -26,6 +26,10 @@ type Stats struct {
 	GetTime, PutTime         Summary
 	GetSiblings, GetObjSize  Summary
 	VnodeIndex, VnodeIndexes int64 // reserved
+	// CoordRedirsTotal counts writes whose coordinating vnode was on
+	// another node (Riak's coord_redirs_total); GetsRemoteTotal counts
+	// reads answered with no replica on this node.
+	CoordRedirsTotal, GetsRemoteTotal int64
 }
 
 // Summary is the distribution of a one-minute sample window.
@@ -120,6 +124,7 @@ func (w *window) summary(now time.Time) Summary {
 type stats struct {
 	gets, puts, vgets, vputs, repairs spiral
 	getTime, putTime, sibs, size      window
+	coordRedirs, getsRemote           atomic.Int64
 }
 
 // Stats implements Client.
@@ -135,5 +140,6 @@ func (s *Service) Stats() Stats {
 		ReadRepairs: st.repairs.minute(now), ReadRepairsTotal: st.repairs.total.Load(),
 		GetTime: st.getTime.summary(now), PutTime: st.putTime.summary(now),
 		GetSiblings: st.sibs.summary(now), GetObjSize: st.size.summary(now),
+		CoordRedirsTotal: st.coordRedirs.Load(), GetsRemoteTotal: st.getsRemote.Load(),
 	}
 }

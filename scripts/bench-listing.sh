@@ -15,7 +15,7 @@ NODE=
 cleanup() { [ -n "$NODE" ] && kill "$NODE" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$DATA"; }
 trap cleanup EXIT
 start() {
-  "$BIN" start --data-dir "$DATA" --http 127.0.0.1:$PORT --log-level warn "$@" >>"$DATA.log" 2>&1 &
+  "$BIN" start --data-dir "$DATA" --http 127.0.0.1:$PORT --pb off --log-level warn "$@" >>"$DATA.log" 2>&1 &
   NODE=$!
   for i in $(seq 1 300); do curl -sf $URL/ping >/dev/null 2>&1 && return; sleep 0.1; done
   echo "node did not start"; exit 1

@@ -12,7 +12,7 @@ wait_up() { for i in $(seq 1 300); do curl -sf "$1/ping" >/dev/null 2>&1 && retu
 form_cluster() {
   local h=$1 c=$2 g=$3 i
   for i in 1 2 3; do
-    "$BIN" start --name riakgo$i@127.0.0.1 --data-dir "$DATA/c$i" --http 127.0.0.1:$h$i \
+    "$BIN" start --name riakgo$i@127.0.0.1 --data-dir "$DATA/c$i" --http 127.0.0.1:$h$i --pb off \
       --cluster 127.0.0.1:$c$i --gossip 127.0.0.1:$g$i --log-level warn >"$DATA/c$i.log" 2>&1 &
     PIDS+=($!)
   done

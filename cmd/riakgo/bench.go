@@ -51,6 +51,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.CSV, "csv", cfg.CSV, "write per-interval statistics to this CSV `file` (the ceiling run gets FILE.ceiling.csv)")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "per-request timeout")
 	fs.IntVar(&cfg.Preload, "preload", cfg.Preload, "PUT keys 1..`N` before the timed run")
+	protocol := fs.String("protocol", "http", "`protocol` of the measured run: http (--url) or pb (Riak's Protocol Buffers API at --pb); the ceiling is always bare HTTP")
+	pbAddr := fs.String("pb", "127.0.0.1:8087", "`host:port` of the Protocol Buffers API (with --protocol pb)")
 	ceiling := fs.Bool("ceiling", false, "also run the identical workload against a bare net/http server (riakgo bench-bare) and compare")
 	ceilingFirst := fs.Bool("ceiling-first", false, "run the ceiling before --url (implies --ceiling)")
 	fs.Usage = func() {
@@ -67,6 +69,14 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "riakgo bench: unexpected argument %q\n", fs.Arg(0))
 		fs.Usage()
+		return 2
+	}
+	switch *protocol {
+	case "http":
+	case "pb":
+		cfg.PB = *pbAddr
+	default:
+		fmt.Fprintf(stderr, "riakgo bench: --protocol %q: want http or pb\n", *protocol)
 		return 2
 	}
 	if err := cfg.Validate(); err != nil {
@@ -88,7 +98,11 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 
 	var measured, ceil *bench.Result
 	runReal := func() int {
-		fmt.Fprintf(stdout, "== riakgo at %s ==\n", cfg.URL)
+		if cfg.PB != "" {
+			fmt.Fprintf(stdout, "== riakgo at pb://%s ==\n", cfg.PB)
+		} else {
+			fmt.Fprintf(stdout, "== riakgo at %s ==\n", cfg.URL)
+		}
 		res, err := bench.Run(ctx, cfg, stdout)
 		measured = res
 		return benchExit(stderr, "riakgo", res, err)
@@ -101,7 +115,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 		defer bare.stop()
 		c := cfg
-		c.URL = bare.url
+		c.URL, c.PB = bare.url, ""
 		if c.CSV != "" {
 			c.CSV = ceilingCSV(c.CSV)
 		}

@@ -450,7 +450,7 @@ func (b *benchHandoff) startNode(label string) (*bhNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"start", "--name", name, "--data-dir", dataDir, "--http", "127.0.0.1:0", "--cluster", "127.0.0.1:0",
+	args := []string{"start", "--name", name, "--data-dir", dataDir, "--http", "127.0.0.1:0", "--pb", "off", "--cluster", "127.0.0.1:0",
 		"--gossip", gossip, "--ring-size", strconv.Itoa(b.cfg.RingSize), "--log-level", b.cfg.NodeLogLevel}
 	pp := ""
 	if b.cfg.ProfileDir != "" {

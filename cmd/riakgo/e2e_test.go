@@ -55,7 +55,7 @@ type proc struct {
 // listening line (deadline, no sleeps).
 func startNode(t *testing.T, dataDir string, extra ...string) *proc {
 	t.Helper()
-	args := append([]string{"start", "--data-dir", dataDir, "--http", "127.0.0.1:0", "--cluster", "127.0.0.1:0",
+	args := append([]string{"start", "--data-dir", dataDir, "--http", "127.0.0.1:0", "--pb", "127.0.0.1:0", "--cluster", "127.0.0.1:0",
 		"--gossip", "127.0.0.1:0", "--log-level", "warn"}, extra...)
 	cmd := exec.Command(binPath, args...)
 	stdout, err := cmd.StdoutPipe()
@@ -245,7 +245,7 @@ func TestRingSizeIsFixed(t *testing.T) {
 	p := startNode(t, dir, "--ring-size", "16")
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.cmd.Wait()
-	out, err := exec.Command(binPath, "start", "--data-dir", dir, "--http", "127.0.0.1:0", "--ring-size", "64").CombinedOutput()
+	out, err := exec.Command(binPath, "start", "--data-dir", dir, "--http", "127.0.0.1:0", "--pb", "off", "--ring-size", "64").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "ring-size 16") {
 		t.Fatalf("restart with another ring size: err %v, output %s", err, out)
 	}
@@ -256,7 +256,7 @@ func TestRingSizeIsFixed(t *testing.T) {
 func TestEnvAndConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "riakgo.conf")
-	os.WriteFile(conf, []byte("# test\nring_size = 8\nhttp = 127.0.0.1:0\ncluster = 127.0.0.1:0\ngossip = 127.0.0.1:0\n"), 0o644)
+	os.WriteFile(conf, []byte("# test\nring_size = 8\nhttp = 127.0.0.1:0\npb = 127.0.0.1:0\ncluster = 127.0.0.1:0\ngossip = 127.0.0.1:0\n"), 0o644)
 	cmd := exec.Command(binPath, "start", "--config", conf, "--data-dir", filepath.Join(dir, "d"))
 	cmd.Env = append(os.Environ(), "RIAKGO_NAME=envnode@127.0.0.1")
 	var out bytes.Buffer

@@ -25,6 +25,7 @@ var startSettings = []struct{ name, help string }{
 	{"name", "node name"},
 	{"data-dir", "data directory"},
 	{"http", "HTTP API listen address"},
+	{"pb", "Protocol Buffers API listen address (off to turn it off)"},
 	{"cluster", "internode TCP address (port 0 picks one)"},
 	{"gossip", "gossip (memberlist) address, IP:port (port 0 picks one)"},
 	{"ring-size", "number of partitions, a power of two; fixed when the data directory is created"},
@@ -80,7 +81,7 @@ func readConfigFile(path string) (map[string]string, error) {
 func runStart(args []string, stdout, stderr io.Writer) int {
 	cfg := node.DefaultConfig()
 	defaults := map[string]string{
-		"name": cfg.Name, "data-dir": cfg.DataDir, "http": cfg.HTTP, "cluster": cfg.Cluster,
+		"name": cfg.Name, "data-dir": cfg.DataDir, "http": cfg.HTTP, "pb": cfg.PB, "cluster": cfg.Cluster,
 		"gossip": cfg.Gossip, "ring-size": strconv.Itoa(cfg.RingSize), "delete-mode": cfg.DeleteMode,
 		"log-level": "info", "pprof": "",
 		"block-cache": strconv.Itoa(cfg.BlockCacheMiB), "object-cache": strconv.Itoa(cfg.ObjectCacheMiB),
@@ -129,6 +130,9 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 		return defaults[name]
 	}
 	cfg.Name, cfg.DataDir, cfg.HTTP = get("name"), get("data-dir"), get("http")
+	if cfg.PB = get("pb"); cfg.PB == "off" {
+		cfg.PB = ""
+	}
 	cfg.Cluster, cfg.Gossip, cfg.DeleteMode = get("cluster"), get("gossip"), get("delete-mode")
 	rs, err := strconv.Atoi(get("ring-size"))
 	if err != nil {
@@ -196,8 +200,12 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "riakgo start: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "riakgo %s listening on http://%s (data in %s; gossip %s, internode %s)\n", Version, n.HTTPAddr(), cfg.DataDir,
-		n.GossipAddr(), n.ClusterAddr())
+	pbAddr := "off"
+	if a := n.PBAddr(); a != "" {
+		pbAddr = a
+	}
+	fmt.Fprintf(stdout, "riakgo %s listening on http://%s (data in %s; pb %s, gossip %s, internode %s)\n", Version, n.HTTPAddr(), cfg.DataDir,
+		pbAddr, n.GossipAddr(), n.ClusterAddr())
 	select {
 	case s := <-sig:
 		cfg.Logger.Info("shutting down", "signal", s.String())

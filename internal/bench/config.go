@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -202,6 +203,10 @@ type Config struct {
 	// run starts, so that gets and updates find existing objects. 0 skips
 	// the preload.
 	Preload int
+	// PB, when set, is the host:port of a Protocol Buffers API: the same
+	// workload then runs over PB (one connection per worker: RpbGetReq,
+	// RpbPutReq with the vclock, RpbDelReq) instead of over URL.
+	PB string
 }
 
 // DefaultConfig returns the default configuration: 50 workers for 60s
@@ -243,6 +248,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("url %q: must not have a query or fragment", c.URL)
 	case c.Bucket == "":
 		return errors.New("bucket must not be empty")
+	case c.PB != "" && !validHostPort(c.PB):
+		return fmt.Errorf("pb address %q: want host:port", c.PB)
 	case c.Workers < 1:
 		return fmt.Errorf("workers must be at least 1, got %d", c.Workers)
 	case c.Duration <= 0:
@@ -264,4 +271,9 @@ func (c Config) Validate() error {
 		return errors.New("mix: no operations")
 	}
 	return c.Mix.validate()
+}
+
+func validHostPort(a string) bool {
+	_, port, err := net.SplitHostPort(a)
+	return err == nil && port != ""
 }

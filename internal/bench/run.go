@@ -110,6 +110,7 @@ type worker struct {
 	value []byte
 	tmpl  *http.Request // empty request carrying the context for requests
 	rec   *recorder
+	pb    *pbConn // the worker's PB connection (Config.PB), dialled on use
 }
 
 func newWorker(r *runner, id int, seed int64) *worker {
@@ -143,6 +144,9 @@ func (w *worker) roundTrip(method string, key int64, withBody bool, hdr http.Hea
 	// Requests go through riakgo's Go client (Exchange: the object request
 	// with no interpretation of the answer), over the runner's tuned
 	// *http.Client.
+	if w.run.cfg.PB != "" {
+		return w.pbRoundTrip(method, key, withBody, hdr.Get(VclockHeader), wantVclock)
+	}
 	loc := client.Loc{Type: w.run.cfg.Type, Bucket: w.run.cfg.Bucket, Key: strconv.FormatInt(key, 10)}
 	var body []byte
 	if withBody {
@@ -324,7 +328,19 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Result, error) {
 		recs[i] = workers[i].rec
 	}
 
+	defer func() {
+		for _, w := range workers {
+			if w.pb != nil {
+				w.pb.nc.Close()
+			}
+		}
+	}()
+
 	path := r.prefix + "K"
+	if cfg.PB != "" {
+		r.base = url.URL{Scheme: "pb", Host: cfg.PB}
+		path = " (Protocol Buffers) type=" + cfg.Type + " bucket=" + cfg.Bucket
+	}
 	fmt.Fprintf(out, "bench: %s://%s%s workers=%d duration=%v keys=%d keygen=%s value-size=%d mix=%s seed=%d\n",
 		r.base.Scheme, r.base.Host, path, cfg.Workers, cfg.Duration, cfg.Keys, cfg.KeyGen, cfg.ValueSize, cfg.Mix, cfg.Seed)
 

@@ -65,8 +65,10 @@ var pure = map[string][]string{
 
 var forbiddenInPure = []string{"net", "net/http", "os", "os/exec", "syscall", "unsafe"}
 
-// exclusive third-party imports: only the named package may import them.
+// exclusive third-party imports: only the named package (or a package in
+// its subtree) may import them.
 var exclusive = map[string]string{
+	"google.golang.org/protobuf":           "internal/pb",
 	"github.com/cockroachdb/pebble":        "kv/storage/pebblestore",
 	"github.com/hashicorp/memberlist":      "internal/membership/memberlist",
 	"github.com/vmihailenco/msgpack":       "internal/wire",
@@ -87,10 +89,10 @@ var wiring = map[string]bool{"internal/node": true, "internal/testcluster": true
 var layer = map[string]int{
 	"vclock": 0, "quorum": 0, "internal/clock": 0, "internal/testwait": 0, "internal/testlog": 0,
 	"siblings": 1, "dt": 1, "ring": 1, "internal/hashtree": 1,
-	"internal/wire": 2, "kv/storage": 2, "internal/transport": 2, "internal/membership": 2,
+	"internal/wire": 2, "internal/pb/riakpb": 2, "kv/storage": 2, "internal/transport": 2, "internal/membership": 2,
 	"kv/storage/memstore": 3, "kv/storage/pebblestore": 3, "internal/metadata": 3, "kv/storage/storagetest": 3, "internal/metrics": 3,
 	"handoff": 4, "kv": 4,
-	"http": 5, "client": 5, "internal/transfers": 5, "internal/bench": 5, "internal/lab": 5,
+	"http": 5, "internal/pb": 5, "internal/riakapi": 5, "client": 5, "internal/transfers": 5, "internal/bench": 5, "internal/lab": 5,
 	"internal/node": 6, "internal/testcluster": 6,
 	"cmd/riakgo": 7,
 }
@@ -125,7 +127,7 @@ func TestImportRules(t *testing.T) {
 				}
 			}
 			for prefix, owner := range exclusive {
-				if strings.HasPrefix(imp, prefix) && me != owner {
+				if strings.HasPrefix(imp, prefix) && me != owner && !strings.HasPrefix(me, owner+"/") {
 					t.Errorf("%s imports %s; only %s may", me, imp, owner)
 				}
 			}
@@ -140,6 +142,14 @@ func TestImportRules(t *testing.T) {
 			}
 			if me == "handoff" && (target == "kv" || strings.HasPrefix(target, "kv/")) {
 				t.Errorf("handoff must not import kv (%s)", target)
+			}
+			// The two client faces share kv and internal/riakapi, never
+			// each other's code.
+			if me == "http" && (target == "internal/pb" || strings.HasPrefix(target, "internal/pb/")) {
+				t.Errorf("http must not import the Protocol Buffers face (%s)", target)
+			}
+			if (me == "internal/pb" || strings.HasPrefix(me, "internal/pb/")) && target == "http" {
+				t.Errorf("%s must not import the HTTP face", me)
 			}
 			if tl, ok := layerOf(target); ok && known && tl > myLayer {
 				t.Errorf("%s (layer %d) imports %s (layer %d): lower layers never import higher ones", me, myLayer, target, tl)

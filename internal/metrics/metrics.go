@@ -19,6 +19,7 @@ type Registry struct {
 	objectSize  *prometheus.HistogramVec
 	readRepairs prometheus.Counter
 	ho          *handoffMetrics
+	pb          pbMetrics
 
 	// pre-resolved children for the hot paths
 	latencyByOp  map[string]prometheus.Observer

@@ -111,6 +111,7 @@ type cluster struct {
 	repairs   []byte                     // the repair list last written to storage
 	foreign   map[ring.NodeID]ring.State // states of other clusters received (join seeds)
 	metaPeers map[ring.NodeID]bool       // peers whose metadata digest differed from ours
+	knownBy   map[ring.NodeID]bool       // peers whose last state listed this node as a member
 	lastSent  time.Time
 	changed   chan struct{} // closed and replaced at every install (waitFor)
 
@@ -203,14 +204,19 @@ func (c *cluster) install(st ring.State) {
 		c.log.Error("cannot install the ring", "err", err)
 	}
 	c.logChanges(old, st)
-	if c.changed != nil {
-		close(c.changed)
-	}
-	c.changed = make(chan struct{})
+	c.signalLocked()
 	select {
 	case c.kick <- struct{}{}:
 	default:
 	}
+}
+
+// signalLocked wakes the waiters of waitFor (c.mu held).
+func (c *cluster) signalLocked() {
+	if c.changed != nil {
+		close(c.changed)
+	}
+	c.changed = make(chan struct{})
 }
 
 // logChanges logs what an operator wants to see in a node's log: members
@@ -276,6 +282,10 @@ func (c *cluster) MergeRemoteState(b []byte) {
 	}
 	if digest != nil && !bytes.Equal(digest, c.md.Digest()) {
 		c.metaPeers[from] = true
+	}
+	if st := theirs.Status(c.self); st != 0 && st != ring.StatusInvalid && !c.knownBy[from] {
+		c.knownBy[from] = true
+		c.signalLocked()
 	}
 	merged, _ = merged.Advance(c.self, c.now())
 	changed := !ring.Equal(merged, c.state)
@@ -630,6 +640,7 @@ func (c *cluster) Join(ctx context.Context, seed string) error {
 	addrs, want := c.seedAddrs(seed)
 	c.mu.Lock()
 	clear(c.foreign)
+	clear(c.knownBy)
 	c.mu.Unlock()
 	var addr string
 	var errs []string
@@ -705,6 +716,16 @@ func (c *cluster) Join(ctx context.Context, seed string) error {
 		c.persist()
 	}
 	if seedID != "" {
+		// riak-admin's join returns once the seed has the joining node in
+		// its ring: wait (bounded) until the seed's gossip lists us, so
+		// that a plan right afterwards shows the join.
+		wctx, cancel := clock.WithTimeout(ctx, c.clk, planWait)
+		c.waitFor(wctx, func(ring.State) bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return c.knownBy[seedID]
+		})
+		cancel()
 		if err := c.md.Sync(ctx, seedID); err != nil {
 			c.log.Warn("cannot fetch the cluster metadata from the seed; anti-entropy will", "seed", seedID, "err", err)
 		}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -44,7 +46,7 @@ func startTestNode(t *testing.T, dir, name string) *Node {
 	cfg := DefaultConfig()
 	cfg.Name = name
 	cfg.DataDir = dir
-	cfg.HTTP, cfg.Cluster, cfg.Gossip = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.HTTP, cfg.PB, cfg.Cluster, cfg.Gossip = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.RingSize = 16
 	cfg.Logger = slog.New(slog.NewTextHandler(testWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	n, err := Start(cfg)
@@ -145,4 +147,59 @@ func (c *cutoffWriter) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	return c.w.Write(b)
+}
+
+// startNodeAt starts a node whose gossip address is host:port.
+func startNodeAt(t *testing.T, dir, name, gossip string) *Node {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Name = name
+	cfg.DataDir = dir
+	host, _, _ := net.SplitHostPort(gossip)
+	cfg.HTTP, cfg.Cluster, cfg.Gossip = net.JoinHostPort(host, "0"), net.JoinHostPort(host, "0"), gossip
+	cfg.PB = ""
+	cfg.RingSize = 16
+	cfg.Logger = slog.New(slog.NewTextHandler(testWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	n, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// riak-admin's form "cluster join riak@host": the seed is found by name
+// at the host, on the default gossip port or this node's own port (two
+// nodes on different loopback addresses with the same port here); plan
+// right after the join waits for the claimant to see it instead of
+// answering "no staged changes"; a wrong name is refused.
+func TestJoinByNodeNameAndPlanRightAway(t *testing.T) {
+	// A port free on 127.0.0.2 (chosen by the kernel, then reused on
+	// another loopback address).
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no second loopback address: %v", err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	ln.Close()
+	dir := t.TempDir()
+	a := startNodeAt(t, filepath.Join(dir, "a"), "a@127.0.0.2", net.JoinHostPort("127.0.0.2", port))
+	defer stopNode(t, a)
+	b := startNodeAt(t, filepath.Join(dir, "b"), "b@127.0.0.3", net.JoinHostPort("127.0.0.3", port))
+	defer stopNode(t, b)
+
+	if err := b.ClusterJoin(context.Background(), "z@127.0.0.2"); err == nil || !strings.Contains(err.Error(), "a@127.0.0.2 answers") {
+		t.Fatalf("join of a name another node answers for: %v", err)
+	}
+	if err := b.ClusterJoin(context.Background(), "a@127.0.0.2"); err != nil {
+		t.Fatalf("join by node name: %v", err)
+	}
+	// Plan through b at once: b forwards to the claimant a, which waits
+	// until it has seen b's join.
+	p, err := b.ClusterPlan(context.Background(), false, "")
+	if err != nil {
+		t.Fatalf("plan right after the join: %v", err)
+	}
+	if len(p.Changes) != 1 || p.Changes[0].Node != "b@127.0.0.3" || p.Changes[0].Action != "join" {
+		t.Fatalf("plan: %+v", p.Changes)
+	}
 }

@@ -1,22 +1,30 @@
-// Package node wires one riakgo node together: it is the only package that
-// picks concrete implementations (Pebble storage, the Prometheus registry,
-// the HTTP server, the TCP transport, the memberlist membership) and
-// connects them to kv and http. cmd/riakgo's start command and the
-// multi-process tests use it.
+// Package node assembles one riakgo node. New builds it from its
+// configuration and its parts (Deps: storage engine, transport,
+// membership, clock, randomness): the cluster metadata store, the kv
+// service, handoff, anti-entropy, process groups and the HTTP handler.
+// Start builds the product's parts around the same New (Pebble in the data
+// directory, the TCP transport, memberlist, the HTTP listener), runs the
+// node's loops and serves; internal/testcluster passes in-memory parts and
+// drives Tick, so in-process cluster tests run the code that ships. It is
+// the only package (with testcluster) that picks concrete implementations.
 //
 // # Cluster
 //
-// A fresh node is a cluster of one (ring.NewState) owning every
-// partition. Its ring.State is persisted in the storage metadata
-// ("ring_state") and reloaded at restart, when the node gossips with the
-// members it knew. The state travels as the membership's StateHandler
-// state (push/pull) and in Broadcasts, wrapped with the sender's name;
-// a received state is Reconciled, Advanced, installed in kv (SetRing),
-// persisted, and gossiped on if it changed. A 1 s loop Advances (the
-// claimant's work) and completes the pending ownership transfers from
-// this node whose partition is empty here. Moving the data of a
-// non-empty partition (ownership handoff) is not built yet: such a
-// transfer stays pending. The node implements http.ClusterAdmin: join,
-// leave, clear, and plan and commit, which run on the claimant (forwarded
-// over HTTP to the HTTPAddr in its member meta).
+// A fresh node is a cluster of one (ring.NewState) owning every partition.
+// Its ring.State is persisted in the storage metadata ("ring_state") and
+// reloaded at restart, when the node gossips with the members it knew and
+// fetches the cluster metadata before it serves. The state travels as the
+// membership's StateHandler state (push/pull) and in Broadcasts, wrapped
+// with the sender's name and a digest of its cluster metadata; a received
+// state is Reconciled, Advanced, installed in kv (SetRing) and gossiped on
+// if it changed, and a peer whose metadata digest differs is synced with
+// at the next tick. The 1 s tick Advances (the claimant's work), runs the
+// handoff scan (ownership and hinted transfers), anti-entropy and the
+// metadata syncs, and logs members going down and coming back. A node its
+// cluster removed becomes a cluster of its own again. The node implements
+// http.ClusterAdmin: join (by gossip address or node name; it returns once
+// the seed lists the joining node), leave, force-remove, replace, clear,
+// down, and plan and commit, which run on the claimant (forwarded over
+// HTTP to the HTTPAddr in its member meta; plan waits until the claimant
+// has seen what the asking node had and the cluster has converged).
 package node

@@ -40,6 +40,9 @@ type Config struct {
 	DataDir string
 	// HTTP is the client API listen address.
 	HTTP string
+	// PB is the Protocol Buffers API listen address; empty turns it off
+	// (riakgo start's default is 127.0.0.1:8087).
+	PB string
 	// Cluster is the internode (TCP) address (port 0 picks one).
 	Cluster string
 	// Gossip is the membership (memberlist) address, an IP and port
@@ -85,6 +88,7 @@ func DefaultConfig() Config {
 		Name:       "riakgo@127.0.0.1",
 		DataDir:    "./data",
 		HTTP:       "127.0.0.1:8098",
+		PB:         "127.0.0.1:8087",
 		Cluster:    "127.0.0.1:8099",
 		Gossip:     "127.0.0.1:7946",
 		RingSize:   ring.DefaultSize,
@@ -113,6 +117,11 @@ func (c Config) Validate() error {
 	for _, a := range []struct{ flag, v string }{{"http", c.HTTP}, {"cluster", c.Cluster}, {"gossip", c.Gossip}} {
 		if _, _, err := net.SplitHostPort(a.v); err != nil {
 			errs = append(errs, fmt.Errorf("%s address %q: %v", a.flag, a.v, err))
+		}
+	}
+	if c.PB != "" {
+		if _, _, err := net.SplitHostPort(c.PB); err != nil {
+			errs = append(errs, fmt.Errorf("pb address %q: %v", c.PB, err))
 		}
 	}
 	if c.RingSize < 1 || c.RingSize > ring.MaxSize || c.RingSize&(c.RingSize-1) != 0 {
@@ -179,6 +188,7 @@ type Node struct {
 	md      *metadata.Store
 	svc     *kv.Service
 	metrics *metrics.Registry
+	pb      *pbFace // nil when the PB API is off (pb.go)
 	cl      *cluster
 	mgr     *handoff.Manager
 	aae     *handoff.Exchanger
@@ -240,7 +250,7 @@ func New(cfg Config, d Deps) (*Node, error) {
 	n.meta.Ready = false
 
 	n.cl = &cluster{self: self, log: log.With("component", "cluster"), clk: clk, eng: d.Engine, ml: d.Membership, noRepair: cfg.NoRepairOnRecover,
-		foreign: map[ring.NodeID]ring.State{}, metaPeers: map[ring.NodeID]bool{}, kick: make(chan struct{}, 1)}
+		foreign: map[ring.NodeID]ring.State{}, metaPeers: map[ring.NodeID]bool{}, knownBy: map[ring.NodeID]bool{}, kick: make(chan struct{}, 1)}
 	rmeta := ring.MemberMeta{GossipAddr: d.Membership.Local().GossipAddr, InternodeAddr: n.meta.ClusterAddr, HTTPAddr: n.meta.HTTPAddr}
 	st, fresh, err := loadState(d.Engine, self, size, rmeta, clk.Now())
 	if err != nil {
@@ -381,6 +391,11 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.ln = ln
 	n.cl.rejoinAsync = true // the loop's tick must not wait for unreachable members
+	if err := n.listenPB(); err != nil {
+		n.Close()
+		ln.Close()
+		return nil, err
+	}
 	n.Rejoin()
 	// Settings changed while this node was down reach it before it serves.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -395,6 +410,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.srv.RegisterOnShutdown(n.handler.CloseStreams) // pg watches and held joins end at shutdown
 	go func() { n.done <- n.srv.Serve(ln) }()
+	n.servePB()
 	n.Ready()
 	dm, _ := kv.ParseDeleteMode(cfg.DeleteMode)
 	log.Info("riakgo node started", "name", cfg.Name, "http", ln.Addr().String(), "cluster", meta.ClusterAddr,
@@ -552,10 +568,12 @@ func (n *Node) Done() <-chan error { return n.done }
 // left, not failed; it stays a ring member), waits for background work
 // and closes storage.
 func (n *Node) Stop(ctx context.Context) error {
+	pbDone := n.shutdownPB(ctx)
 	var err error
 	if n.srv != nil {
 		err = n.srv.Shutdown(ctx)
 	}
+	<-pbDone
 	if lerr := n.ml.Leave(2 * time.Second); lerr != nil {
 		n.log.Warn("membership leave", "err", lerr)
 	}
@@ -580,6 +598,7 @@ func (n *Node) Close() error {
 		if n.srv != nil {
 			n.srv.Close()
 		}
+		n.closePB()
 		err = n.closeParts()
 	})
 	return err

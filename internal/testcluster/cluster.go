@@ -2,6 +2,7 @@ package testcluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	nethttp "net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/riakgo/riakgo/internal/membership/static"
 	"github.com/riakgo/riakgo/internal/node"
 	"github.com/riakgo/riakgo/internal/testlog"
+	"github.com/riakgo/riakgo/internal/testwait"
 	"github.com/riakgo/riakgo/internal/transfers"
 	"github.com/riakgo/riakgo/internal/transport/memnet"
 	"github.com/riakgo/riakgo/kv"
@@ -313,7 +315,7 @@ func (c *Cluster) Wipe(i int) {
 	c.start(i)
 	for _, seed := range c.live() {
 		if seed != nd {
-			if err := nd.N.ClusterJoin(context.Background(), seed.N.GossipAddr()); err != nil {
+			if err := c.await(func() error { return nd.N.ClusterJoin(context.Background(), seed.N.GossipAddr()) }); err != nil {
 				c.t.Fatalf("wiped %s: join: %v", nd.ID, err)
 			}
 			break
@@ -370,10 +372,30 @@ func (c *Cluster) PlanCommit() {
 // PlanCommit).
 func (c *Cluster) Join(i int) {
 	nd, seed := c.node(i), c.node(0)
-	if err := nd.N.ClusterJoin(context.Background(), seed.N.GossipAddr()); err != nil {
+	if err := c.await(func() error { return nd.N.ClusterJoin(context.Background(), seed.N.GossipAddr()) }); err != nil {
 		c.t.Fatalf("join %s: %v", nd.ID, err)
 	}
 	c.gossip()
+}
+
+// await runs an admin call that waits on the cluster (a join waits until
+// the seed's gossip lists the joining node) while membership gossips and
+// the clock moves, and returns its error.
+func (c *Cluster) await(fn func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	var err error
+	testwait.Until(c.t, 60*time.Second, func() error {
+		select {
+		case err = <-done:
+			return nil
+		default:
+			c.Members.Gossip()
+			c.Clock.Advance(100 * time.Millisecond)
+			return errors.New("waiting for the admin call")
+		}
+	})
+	return err
 }
 
 // Leave stages "cluster leave" of node i (commit with PlanCommit).
