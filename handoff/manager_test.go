@@ -793,14 +793,18 @@ func TestTransferRetriesBounded(t *testing.T) {
 				t.Errorf("sender: completed %d failed %d, want 1 1", st.Completed, st.Failed)
 			}
 
-			// The abandoned attempt's slot on b is freed by Sweep.
-			if st := b.m.Status(); len(st.Active) != 1 {
-				t.Fatalf("receiver: %d active, want the abandoned transfer's slot", len(st.Active))
+			// The abandoned attempt's slot on b is freed by Sweep, or by
+			// the sender's best-effort End if it was sent (in the
+			// background) after the heal.
+			st = b.m.Status()
+			if len(st.Active) > 1 {
+				t.Fatalf("receiver: %d active, want at most the abandoned transfer's slot", len(st.Active))
 			}
+			swept := len(st.Active)
 			c.clk.Advance(defaultTimeout + time.Second)
 			b.m.Sweep()
-			if st := b.m.Status(); len(st.Active) != 0 || st.TimedOut != 1 {
-				t.Errorf("receiver after Sweep: active %+v timed out %d", st.Active, st.TimedOut)
+			if st := b.m.Status(); len(st.Active) != 0 || st.TimedOut != int64(swept) {
+				t.Errorf("receiver after Sweep: active %+v timed out %d, want %d", st.Active, st.TimedOut, swept)
 			}
 		})
 	}
