@@ -318,7 +318,12 @@ func New(cfg Config, d Deps) (*Node, error) {
 		return fail(err)
 	}
 	n.cl.persist()
+	// A first handoff scan at once: data this node holds for partitions
+	// it does not own (a fallback's, from before a restart) counts as
+	// waiting in transfers from the start, not from the first tick.
+	n.cl.drv.Step(st.Ring(), st.Transfers())
 	d.Membership.SetStateHandler(n.cl)
+	n.registerRingOwners()
 
 	if err := n.newPG(d.Tune.PG); err != nil {
 		return fail(err)

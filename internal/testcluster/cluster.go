@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	nethttp "net/http"
 	"sync"
@@ -44,6 +45,8 @@ type Options struct {
 	// NoRepairOnRecover: a wiped node that rejoins leaves its data to
 	// anti-entropy (node.Config.NoRepairOnRecover).
 	NoRepairOnRecover bool
+	// Quiet logs warnings and errors only (long runs: the nemesis).
+	Quiet bool
 }
 
 // Start is the manual clock's initial time.
@@ -84,9 +87,10 @@ type Cluster struct {
 	Ring  *ring.Ring
 	Nodes []*Node
 
-	mu    sync.Mutex
-	rnd   *rand.Rand
-	rndMu sync.Mutex
+	mu     sync.Mutex
+	paused map[ring.NodeID]bool // Pause
+	rnd    *rand.Rand
+	rndMu  sync.Mutex
 }
 
 // New starts n nodes and forms them into one cluster the way an operator
@@ -151,6 +155,9 @@ func (c *Cluster) start(i int) {
 	cfg.RingSize = c.opts.RingSize
 	cfg.NoRepairOnRecover = c.opts.NoRepairOnRecover
 	log := testlog.New(c.t).With("node", string(nd.ID))
+	if c.opts.Quiet {
+		log = slog.New(levelHandler{log.Handler(), slog.LevelWarn})
+	}
 	tune := node.Tune{
 		KV: func(kc *kv.Config) {
 			kc.Timeout = c.opts.Timeout
@@ -427,7 +434,12 @@ func (c *Cluster) Tick() {
 	c.Clock.Advance(time.Second)
 	c.gossip()
 	for _, nd := range c.live() {
-		nd.N.Tick(context.Background())
+		c.mu.Lock()
+		paused := c.paused[nd.ID]
+		c.mu.Unlock()
+		if !paused {
+			nd.N.Tick(context.Background())
+		}
 	}
 	c.gossip()
 }

@@ -88,6 +88,13 @@ const (
 	MsgMetaGet MsgType = 114
 )
 
+// Ring. Bodies are defined by package internal/node.
+const (
+	// MsgRingOwners asks a member for its view of the partition owners
+	// (admin ringready).
+	MsgRingOwners MsgType = 115
+)
+
 // Process groups (pg bucket type). Bodies are defined by package kv.
 const (
 	// MsgPGSet has the coordinator of a pg key sync an owner's members.
@@ -131,6 +138,8 @@ var msgNames = [256]string{
 	MsgMetaPush: "meta_push",
 	MsgMetaSync: "meta_sync",
 	MsgMetaGet:  "meta_get",
+
+	MsgRingOwners: "ring_owners",
 
 	MsgTest1: "test1",
 	MsgTest2: "test2",
