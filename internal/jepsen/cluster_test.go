@@ -119,7 +119,9 @@ func freePort(t testing.TB) string {
 }
 
 // addr is node i's HTTP (0), internode (1) or gossip (2) address.
-func (c *pcluster) addr(i, which int) string { return net.JoinHostPort(c.net.host(i), c.ports[i][which]) }
+func (c *pcluster) addr(i, which int) string {
+	return net.JoinHostPort(c.net.host(i), c.ports[i][which])
+}
 
 // URL is node i's HTTP base URL.
 func (c *pcluster) URL(i int) string { return "http://" + c.addr(i, 0) }

@@ -39,13 +39,15 @@ type network interface {
 // loopback: every node on 127.0.0.1.
 type loopback struct{}
 
-func (loopback) host(int) string                        { return "127.0.0.1" }
+func (loopback) host(int) string                       { return "127.0.0.1" }
 func (loopback) command(_ int, argv []string) []string { return argv }
-func (loopback) partitions() bool                       { return false }
-func (loopback) cut(int, int, bool) error               { return fmt.Errorf("partitions need network namespaces (root)") }
-func (loopback) heal() error                            { return nil }
-func (loopback) close()                                 {}
-func (loopback) String() string                         { return "loopback (no partitions: not root or no network namespaces)" }
+func (loopback) partitions() bool                      { return false }
+func (loopback) cut(int, int, bool) error {
+	return fmt.Errorf("partitions need network namespaces (root)")
+}
+func (loopback) heal() error    { return nil }
+func (loopback) close()         {}
+func (loopback) String() string { return "loopback (no partitions: not root or no network namespaces)" }
 
 // netns: one namespace per node on a bridge.
 type netns struct {
