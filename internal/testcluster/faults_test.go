@@ -305,3 +305,91 @@ func TestNodeConfirmsRefusesOneDisk(t *testing.T) {
 		t.Fatalf("read with node_confirms=2 on the majority side: %v", err)
 	}
 }
+
+// The convergence signal and the repair route, through the HTTP handler:
+// ringready is TRUE on a settled cluster, FALSE naming a dead member, FALSE
+// while ownership changes are pending; repair starts on a partition's
+// owner and shows in the transfer status until done.
+func TestRingReadyAndRepairRoutes(t *testing.T) {
+	c := New(t, 4, Options{RingSize: 16})
+	ringready := func(i int) (out struct {
+		Ready   bool
+		Nodes   []string
+		Down    []string
+		Pending int
+	}) {
+		rec := httptest.NewRecorder()
+		c.HTTP(i).ServeHTTP(rec, httptest.NewRequest("GET", "/admin/ringready", nil))
+		if rec.Code != 200 {
+			t.Fatalf("ringready: %d %s", rec.Code, rec.Body)
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if r := ringready(1); !r.Ready || len(r.Nodes) != 4 {
+		t.Fatalf("settled cluster: %+v", r)
+	}
+	c.Kill(3)
+	c.Tick()
+	if r := ringready(0); r.Ready || len(r.Down) != 1 || r.Down[0] != string(c.Nodes[3].ID) {
+		t.Fatalf("with node 4 dead: %+v", r)
+	}
+	c.Restart(3)
+	c.Settle(30 * time.Second)
+	if r := ringready(2); !r.Ready {
+		t.Fatalf("after the restart: %+v", r)
+	}
+	for i := range 200 {
+		if err := put(t, c.Client(i%4), key("rr", fmt.Sprint(i)), "v", kv.Options{W: quorum.ValAll}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.AddNode()
+	c.Join(4)
+	c.PlanCommit()
+	if r := ringready(0); r.Ready || r.Pending == 0 {
+		t.Fatalf("while a join's transfers are pending: %+v", r)
+	}
+	c.Settle(60 * time.Second)
+	if r := ringready(4); !r.Ready || len(r.Nodes) != 5 {
+		t.Fatalf("after the join: %+v", r)
+	}
+	// Repair partition p on its owner.
+	r := c.Nodes[0].Svc.Ring()
+	p := 0
+	for r.Owner(p) != c.Nodes[1].ID {
+		p++
+	}
+	rec := httptest.NewRecorder()
+	c.HTTP(1).ServeHTTP(rec, httptest.NewRequest("POST", fmt.Sprintf("/admin/repair?partition=%d", p), nil))
+	var rep struct {
+		Repairs []struct {
+			Partition int
+			Owner     string
+			Sources   []struct {
+				Partition int
+				Node      string
+			}
+		}
+	}
+	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &rep) != nil || len(rep.Repairs) != 1 || len(rep.Repairs[0].Sources) != 2 {
+		t.Fatalf("repair %d: %d %s", p, rec.Code, rec.Body)
+	}
+	if st := c.Nodes[1].Mgr.Status(); st.Repairing != 1 {
+		t.Fatalf("transfers while the repair runs: %+v", st)
+	}
+	testwait.Until(t, 30*time.Second, func() error {
+		c.Tick()
+		if n := c.Nodes[1].Mgr.Status().Repairing; n != 0 {
+			return fmt.Errorf("%d repairs pending", n)
+		}
+		return nil
+	})
+	rec = httptest.NewRecorder()
+	c.HTTP(1).ServeHTTP(rec, httptest.NewRequest("POST", "/admin/repair?partition=99", nil))
+	if rec.Code != 400 {
+		t.Fatalf("repair of a partition that does not exist: %d %s", rec.Code, rec.Body)
+	}
+}
