@@ -79,6 +79,7 @@ var (
 type rejoinState struct {
 	next    time.Time
 	backoff time.Duration
+	running atomic.Bool // an attempt is running in the background
 }
 
 type cluster struct {
@@ -101,8 +102,7 @@ type cluster struct {
 
 	// Rejoin attempts (tick's goroutine only, under tickMu).
 	rejoin      map[ring.NodeID]*rejoinState
-	rejoinAsync bool        // a real node: attempts run in the background
-	rejoining   atomic.Bool // an attempt is running in the background
+	rejoinAsync bool // a real node: attempts run in the background
 
 	mu        sync.Mutex
 	state     ring.State
@@ -464,8 +464,6 @@ func (c *cluster) retryDead() {
 		c.rejoin = map[ring.NodeID]*rejoinState{}
 	}
 	now := c.clk.Now()
-	var addrs []string
-	var who []ring.NodeID
 	seen := map[ring.NodeID]bool{}
 	for _, m := range st.Members() {
 		if m.Node == c.self || m.Status == ring.StatusInvalid || m.Meta.GossipAddr == "" {
@@ -481,41 +479,37 @@ func (c *cluster) retryDead() {
 			r = &rejoinState{next: now, backoff: RejoinMinBackoff}
 			c.rejoin[m.Node] = r
 		}
-		if now.Before(r.next) {
+		if now.Before(r.next) || r.running.Load() {
 			continue
 		}
-		addrs = append(addrs, m.Meta.GossipAddr)
-		who = append(who, m.Node)
 		r.next = now.Add(r.backoff)
 		r.backoff = min(2*r.backoff, RejoinMaxBackoff)
+		member, addr := m.Node, m.Meta.GossipAddr
+		join := func() {
+			if _, err := c.ml.Join([]string{addr}); err == nil {
+				c.log.Info("reached a ring member membership saw down", "member", member, "gossip", addr)
+			} else {
+				c.log.Debug("ring member still unreachable", "member", member, "err", err)
+			}
+		}
+		if !c.rejoinAsync {
+			join()
+			continue
+		}
+		// One attempt per member at a time, each in the background (a
+		// cut-off member's connect waits for membership's stream
+		// timeout), so that one silent member delays no other.
+		r.running.Store(true)
+		go func() {
+			defer r.running.Store(false)
+			join()
+		}()
 	}
 	for n := range c.rejoin {
 		if !seen[n] {
 			delete(c.rejoin, n)
 		}
 	}
-	if len(addrs) == 0 {
-		return
-	}
-	join := func() {
-		reached, err := c.ml.Join(addrs)
-		if reached > 0 {
-			c.log.Info("reached ring members membership saw down", "members", who, "reached", reached)
-		} else {
-			c.log.Debug("ring members still unreachable", "members", who, "err", err)
-		}
-	}
-	if !c.rejoinAsync {
-		join()
-		return
-	}
-	if !c.rejoining.CompareAndSwap(false, true) {
-		return // the previous attempt is still running; these wait a backoff
-	}
-	go func() {
-		defer c.rejoining.Store(false)
-		join()
-	}()
 }
 
 // logMembership logs members going down and coming back, as membership
