@@ -343,10 +343,14 @@ type nopT struct{ testing.TB }
 func (nopT) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
 func (nopT) Helper()                           {}
 
+// httpc keeps enough idle connections for the tests' parallel readers
+// (the default two per host would exhaust the ephemeral ports).
+var httpc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+
 // get is a plain GET for tests (status and body).
 func get(ctx context.Context, url string) (int, string, error) {
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpc.Do(req)
 	if err != nil {
 		return 0, "", err
 	}
