@@ -51,16 +51,16 @@ func (n *Node) ClusterJoin(ctx context.Context, seed string) error {
 
 // ClusterLeave implements riakhttp.ClusterAdmin.
 func (n *Node) ClusterLeave(ctx context.Context, node ring.NodeID) error {
-	return n.cl.Leave(node)
+	return n.cl.Leave(ctx, node)
 }
 
 // ClusterStage implements riakhttp.ClusterAdmin.
 func (n *Node) ClusterStage(ctx context.Context, action string, node, target ring.NodeID) error {
-	return n.cl.Stage(action, node, target)
+	return n.cl.Stage(ctx, action, node, target)
 }
 
 // ClusterClear implements riakhttp.ClusterAdmin.
-func (n *Node) ClusterClear(ctx context.Context) error { return n.cl.Clear() }
+func (n *Node) ClusterClear(ctx context.Context) error { return n.cl.Clear(ctx) }
 
 // ClusterPlan implements riakhttp.ClusterAdmin: the claimant's plan, once
 // the claimant has seen what this node has (seen: the asking node's state
@@ -154,6 +154,12 @@ func (n *Node) extraStats() map[string]any {
 	m["riakgo_aae_failed"] = as.Failed
 	m["riakgo_aae_keys_repaired"] = as.KeysRepaired
 	m["riakgo_aae_trees_built"] = as.TreesBuilt
+
+	m["riakgo_memory_budget_bytes"] = n.mem.Budget
+	m["riakgo_block_cache_bytes"] = n.mem.BlockCache
+	m["riakgo_memtable_bytes"] = n.mem.MemTable
+	m["riakgo_object_cache_bytes"] = n.mem.ObjectCache
+	m["riakgo_go_heap_limit_bytes"] = n.mem.GoHeapLimit
 
 	cs := n.clusterStats()
 	m["ring_members"] = cs.Members

@@ -106,14 +106,17 @@ type cluster struct {
 
 	mu        sync.Mutex
 	state     ring.State
-	payload   []byte                     // the encoded, wrapped state (LocalState)
-	persisted []byte                     // the state bytes last written to storage
-	repairs   []byte                     // the repair list last written to storage
-	foreign   map[ring.NodeID]ring.State // states of other clusters received (join seeds)
-	metaPeers map[ring.NodeID]bool       // peers whose metadata digest differed from ours
-	knownBy   map[ring.NodeID]bool       // peers whose last state listed this node as a member
+	payload   []byte                        // the encoded, wrapped state (LocalState)
+	persisted []byte                        // the state bytes last written to storage
+	repairs   []byte                        // the repair list last written to storage
+	foreign   map[ring.NodeID]ring.State    // states of other clusters received (join seeds)
+	metaPeers map[ring.NodeID]bool          // peers whose metadata digest differed from ours
+	knownBy   map[ring.NodeID]bool          // peers whose last state listed this node as a member
+	clockOf   map[ring.NodeID]vclock.VClock // the state clock each peer last gossiped
 	lastSent  time.Time
-	changed   chan struct{} // closed and replaced at every install (waitFor)
+	// waitingLeave: removed, with data still to hand off (logged once).
+	waitingLeave bool
+	changed      chan struct{} // closed and replaced at every install (waitFor)
 
 	kick chan struct{}
 }
@@ -287,6 +290,11 @@ func (c *cluster) MergeRemoteState(b []byte) {
 		c.knownBy[from] = true
 		c.signalLocked()
 	}
+	if len(c.clockOf) > 1024 {
+		clear(c.clockOf)
+	}
+	c.clockOf[from] = theirs.Clock()
+	c.signalLocked()
 	merged, _ = merged.Advance(c.self, c.now())
 	changed := !ring.Equal(merged, c.state)
 	if changed {
@@ -396,7 +404,21 @@ func (c *cluster) tick() {
 	}
 	st, _ = st.Advance(c.self, now)
 	if st.Status(c.self) == ring.StatusInvalid && len(st.MembersWith(ring.StatusValid, ring.StatusLeaving, ring.StatusJoining)) > 0 {
-		st = c.resetLocked(st)
+		// Removed: once every partition's data has been handed off (and
+		// dropped), the node becomes a cluster of its own. Data still
+		// here (a partition not dropped yet, hinted data whose owner is
+		// down) keeps it in the old cluster's ring so that the handoff
+		// scan can still move it: nothing is lost and nothing stale is
+		// served as the new cluster's own.
+		if p, ok := c.holdsData(st.Size()); ok {
+			if !c.waitingLeave {
+				c.log.Info("removed from the cluster; waiting for its data to be handed off before becoming a cluster of its own", "partition", p)
+				c.waitingLeave = true
+			}
+		} else {
+			st = c.resetLocked(st)
+			c.waitingLeave = false
+		}
 	}
 	changed := !ring.Equal(st, c.state)
 	if changed {
@@ -426,9 +448,47 @@ func (c *cluster) resetLocked(old ring.State) ring.State {
 		c.log.Error("cannot reset the cluster state after leaving", "err", err)
 		return old
 	}
-	c.log.Info("this node is no longer a member of its cluster: it is a cluster of its own again", "left", old.ClusterName(), "cluster", st.ClusterName())
+	c.log.Info("this node is no longer a member of its cluster: it is a cluster of its own again, and serves no client request until it joins a cluster", "left", old.ClusterName(), "cluster", st.ClusterName())
 	clear(c.metaPeers)
+	c.detach(old.ClusterName())
 	return st
+}
+
+// metaDetached records, across restarts, the cluster a detached node left.
+var metaDetached = []byte("left_cluster")
+
+// detach makes the node refuse client requests until it joins a cluster
+// (left: the cluster it left; "" clears it).
+func (c *cluster) detach(left string) {
+	var b storage.Batch
+	if left == "" {
+		b.DeleteMeta(metaDetached)
+		c.svc.SetDetached("")
+	} else {
+		b.SetMeta(metaDetached, []byte(left))
+		c.svc.SetDetached(fmt.Sprintf("it left cluster %s; run riakgo admin cluster join to join a cluster", left))
+	}
+	if err := c.eng.Write(&b, storage.WriteOptions{Sync: true}); err != nil {
+		c.log.Error("cannot record the node's detached state", "err", err)
+	}
+}
+
+// loadDetached restores the detached state of a node that had left its
+// cluster before a restart.
+func (c *cluster) loadDetached() {
+	if left, err := c.eng.GetMeta(metaDetached); err == nil {
+		c.svc.SetDetached(fmt.Sprintf("it left cluster %s; run riakgo admin cluster join to join a cluster", left))
+	}
+}
+
+// holdsData returns a partition this node still stores data for.
+func (c *cluster) holdsData(size int) (int, bool) {
+	for p := 0; p < size; p++ {
+		if empty, err := c.svc.PartitionEmpty(p); err != nil || !empty {
+			return p, true
+		}
+	}
+	return 0, false
 }
 
 // syncMetadata exchanges whole metadata states with the peers whose
@@ -702,6 +762,7 @@ func (c *cluster) Join(ctx context.Context, seed string) error {
 	if err != nil {
 		return err
 	}
+	c.detach("")
 	if recovered && !c.noRepair {
 		// Its storage is gone: every partition it owns is pulled again
 		// from its neighbours' replicas (progress in transfers).
@@ -728,18 +789,44 @@ func (c *cluster) Join(ctx context.Context, seed string) error {
 }
 
 // Leave stages "cluster leave [node]" (this node if node is empty).
-func (c *cluster) Leave(node ring.NodeID) error {
+func (c *cluster) Leave(ctx context.Context, node ring.NodeID) error {
 	if node == "" {
 		node = c.self
 	}
-	return c.update(func(st ring.State, now int64) (ring.State, error) {
+	return c.stage(ctx, func(st ring.State, now int64) (ring.State, error) {
 		return st.Stage(c.self, ring.Change{Node: node, Action: ring.ActionLeave}, now)
 	})
 }
 
+// stage applies a staged change and waits (bounded by planWait) until
+// the claimant's gossip shows it has seen it, so that a "cluster plan"
+// made right afterwards through any node shows the change. If the
+// claimant does not answer in time the change stays staged; plan shows
+// it once gossip has brought it there.
+func (c *cluster) stage(ctx context.Context, f func(st ring.State, now int64) (ring.State, error)) error {
+	if err := c.update(f); err != nil {
+		return err
+	}
+	mine := c.State().Clock()
+	wctx, cancel := clock.WithTimeout(ctx, c.clk, planWait)
+	defer cancel()
+	if !c.waitFor(wctx, func(st ring.State) bool {
+		cl := st.Claimant()
+		if cl == c.self {
+			return true
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.clockOf[cl].Descends(mine)
+	}) {
+		c.log.Warn("the claimant has not confirmed the staged change yet; it will see it by gossip", "claimant", c.State().Claimant())
+	}
+	return nil
+}
+
 // Stage stages force-remove, replace or force-replace (riak-admin's
 // names).
-func (c *cluster) Stage(action string, node, target ring.NodeID) error {
+func (c *cluster) Stage(ctx context.Context, action string, node, target ring.NodeID) error {
 	var a ring.Action
 	switch action {
 	case "force-remove":
@@ -751,14 +838,14 @@ func (c *cluster) Stage(action string, node, target ring.NodeID) error {
 	default:
 		return fmt.Errorf("unknown cluster change %q", action)
 	}
-	return c.update(func(st ring.State, now int64) (ring.State, error) {
+	return c.stage(ctx, func(st ring.State, now int64) (ring.State, error) {
 		return st.Stage(c.self, ring.Change{Node: node, Action: a, Target: target}, now)
 	})
 }
 
 // Clear is "cluster clear".
-func (c *cluster) Clear() error {
-	return c.update(func(st ring.State, now int64) (ring.State, error) { return st.Clear(c.self, now) })
+func (c *cluster) Clear(ctx context.Context) error {
+	return c.stage(ctx, func(st ring.State, now int64) (ring.State, error) { return st.Clear(c.self, now) })
 }
 
 // Commit is "cluster commit" on the claimant.
