@@ -33,7 +33,7 @@ var (
 	jRuns     = flag.Int("jepsen.runs", 1, "TestJepsen runs (seeds seed, seed+1, ...), each on a fresh cluster")
 	jNodes    = flag.Int("jepsen.nodes", 5, "TestJepsen's cluster size")
 	jOut      = flag.String("jepsen.out", "", "append each run's result, one JSON line, to this file")
-	jConverge = flag.Duration("jepsen.converge", 120*time.Second, "bound on convergence after the heal")
+	jConverge = flag.Duration("jepsen.converge", 60*time.Second, "bound on convergence after the heal (docs/reliability.md)")
 )
 
 func TestJepsen(t *testing.T) {
