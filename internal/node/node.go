@@ -338,6 +338,7 @@ func New(cfg Config, d Deps) (*Node, error) {
 		return fail(err)
 	}
 	n.metrics.RegisterCluster(n.clusterStats)
+	n.metrics.RegisterStorage(n.storageStats)
 	n.handler = riakhttp.NewHandler(n.svc, riakhttp.Options{Logger: log, Observer: n.metrics, Metrics: n.metrics.Handler(), Version: cfg.Version,
 		Cluster: n, ExtraStats: n.extraStats, PG: n.pg})
 	return n, nil
