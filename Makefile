@@ -8,7 +8,7 @@ PKGS     := ./...
 RACE_PKGS := ./kv/... ./http/... ./internal/... ./cmd/...
 BENCH_DURATION ?= 60s
 
-.PHONY: all build run test test-unit test-race test-clients test-fuzz-pb lint fmt bench bench-go bench-listing bench-handoff bench-cluster5 bench-scale fuzz-smoke proto clean
+.PHONY: all build run test test-unit test-race jepsen test-clients test-fuzz-pb lint fmt bench bench-go bench-listing bench-handoff bench-cluster5 bench-scale fuzz-smoke proto clean
 
 all: build
 
@@ -38,6 +38,21 @@ lint:
 
 fmt:
 	find . -name '*.go' -not -path './node_modules/*' -print0 | xargs -0 gofmt -w
+
+# The real-process fault-injection run (internal/jepsen, issue 16): 5
+# riakgo processes, each in its own network namespace when run as root
+# (loopback, kills and pauses only, otherwise), a seeded nemesis for
+# DURATION, then the checkers. RUNS runs seeds SEED, SEED+1, ...; each
+# run's result is appended to JEPSEN_OUT as one JSON line. make test runs
+# one 30 s run; docs/reliability.md has the results of long ones.
+DURATION   ?= 120s
+SEED       ?= 1
+RUNS       ?= 1
+JEPSEN_OUT ?= bench-results/jepsen.jsonl
+jepsen:
+	@mkdir -p $(dir $(JEPSEN_OUT))
+	$(GO) test -count=1 -timeout 0 -v -run 'TestJepsen$$' ./internal/jepsen/ \
+	  -jepsen.duration=$(DURATION) -jepsen.seed=$(SEED) -jepsen.runs=$(RUNS) -jepsen.out=$(abspath $(JEPSEN_OUT))
 
 # Go micro-benchmarks, then the basho_bench-style HTTP workload against a
 # fresh node and against the bare net/http ceiling in the same run.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -26,6 +27,11 @@ const (
 	Ownership Kind = 1
 	// Hinted returns a fallback vnode's data to the partition's owner.
 	Hinted Kind = 2
+	// Repair sends the owner of a partition under repair the keys it
+	// should hold that a neighbouring partition (Job.Source) holds
+	// (riak_core's repair: the partitions before and after it together
+	// hold a replica of every key of a partition).
+	Repair Kind = 3
 )
 
 // String returns riak-admin's name of the kind.
@@ -35,6 +41,8 @@ func (k Kind) String() string {
 		return "ownership"
 	case Hinted:
 		return "hinted"
+	case Repair:
+		return "repair"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -50,10 +58,32 @@ type Job struct {
 	Partition int
 	Kind      Kind
 	To        ring.NodeID
+	// Source is, for a repair, the partition folded (a neighbour of
+	// Partition, which is the partition under repair on To).
+	Source int
 }
 
 func (j Job) String() string {
+	if j.Kind == Repair {
+		return fmt.Sprintf("repair of partition %d from partition %d to %s", j.Partition, j.Source, j.To)
+	}
 	return fmt.Sprintf("%s of partition %d to %s", j.Kind, j.Partition, j.To)
+}
+
+// folded is the partition whose data the job sends.
+func (j Job) folded() int {
+	if j.Kind == Repair {
+		return j.Source
+	}
+	return j.Partition
+}
+
+// RepairVnodes is what a repair needs of the sender's vnodes besides
+// Vnodes; the manager's Vnodes must implement it for repairs to run.
+type RepairVnodes interface {
+	// FoldRepair is Fold over partition source restricted to the objects
+	// whose preference list includes partition target.
+	FoldRepair(ctx context.Context, source, target int, after []byte, fn func(key, value []byte) error) error
 }
 
 // Vnodes is what the manager needs of the node's vnodes. Implementations
@@ -131,11 +161,28 @@ type Config struct {
 	Window int
 	// Timeout bounds each call of a transfer and how long a receiver keeps
 	// a slot for a sender that went silent (default 120 s, Riak's
-	// handoff_timeout).
+	// handoff_timeout). StallTimeout, when shorter, is the bound.
 	Timeout time.Duration
+	// StallTimeout is how long a transfer may make no progress (default
+	// 10 s): a call of the transfer that has not answered by then fails
+	// the transfer at once (no immediate retry: a later scan resumes it
+	// from the last acknowledged batch), and a receiver frees the slot of
+	// a sender that has been silent that long between batches. Both
+	// sides' slots are free again within it after a peer vanished.
+	StallTimeout time.Duration
 	// Retries is how many times a broken transfer resumes before it is
 	// abandoned until the next scan (default 3).
 	Retries int
+	// InboundDone, if set, is called when an inbound transfer ends
+	// complete (the sender's End), with the job as the sender described
+	// it (To is this node) and the sender.
+	InboundDone func(j Job, from ring.NodeID)
+	// AcceptRepair, if set, decides whether this node sends the repair j
+	// a peer asks for (nil error: queued). Without it repairs are refused.
+	AcceptRepair func(j Job) error
+	// Up, if set, reports whether a node is up (membership): a transfer
+	// that stalled is retried at once only if its peer still is.
+	Up func(ring.NodeID) bool
 	// Done is called (from the transfer's goroutine) when an outbound
 	// transfer ends, before its slot is freed; err is nil if it completed.
 	Done func(j Job, err error)
@@ -164,6 +211,10 @@ func (c *Config) defaults() {
 	if c.Timeout <= 0 {
 		c.Timeout = 120 * time.Second
 	}
+	if c.StallTimeout <= 0 {
+		c.StallTimeout = 10 * time.Second
+	}
+	c.StallTimeout = min(c.StallTimeout, c.Timeout)
 	if c.Retries < 0 {
 		c.Retries = 0
 	} else if c.Retries == 0 {
@@ -182,9 +233,11 @@ const (
 
 // Progress is one active transfer as seen by one side.
 type Progress struct {
-	ID        uint64      `json:"id"`
-	Kind      string      `json:"type"`
-	Partition int         `json:"partition"`
+	ID        uint64 `json:"id"`
+	Kind      string `json:"type"`
+	Partition int    `json:"partition"`
+	// Source is, for a repair, the partition the data comes from.
+	Source    int         `json:"source,omitempty"`
 	From      ring.NodeID `json:"from"`
 	To        ring.NodeID `json:"to"`
 	Direction Direction   `json:"direction"`
@@ -239,8 +292,11 @@ type Status struct {
 	Concurrency int         `json:"concurrency"`
 	// Waiting counts the partitions this node holds that it should hand
 	// off (riak-admin's "waiting to handoff N partitions").
-	Waiting int        `json:"waiting"`
-	Active  []Progress `json:"active"`
+	Waiting int `json:"waiting"`
+	// Repairing counts this node's partitions under repair that still
+	// wait for data from a neighbour (riakgo's addition).
+	Repairing int        `json:"repairing"`
+	Active    []Progress `json:"active"`
 	// Totals since the node started.
 	Completed int64 `json:"completed"`
 	Failed    int64 `json:"failed"`
@@ -259,22 +315,33 @@ type Manager struct {
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 
-	mu       sync.Mutex
-	out      map[jobKey]*outbound
-	in       map[inKey]*inbound
-	resume   map[jobKey]resumePoint // where a broken transfer resumes
-	waiting  int
-	queue    []Job // offered jobs not started yet (Offer)
-	totals   Status
-	closed   bool
-	rnd      *rand.Rand
-	sweeping bool
+	mu        sync.Mutex
+	out       map[jobKey]*outbound
+	in        map[inKey]*inbound
+	resume    map[jobKey]resumePoint // where a broken transfer resumes
+	waiting   int
+	repairing int
+	queue     []Job // offered jobs not started yet (Offer)
+	repairs   []Job // repairs peers asked for, not started yet
+	totals    Status
+	closed    bool
+	rnd       *rand.Rand
+	sweeping  bool
 }
 
 type jobKey struct {
 	p    int
 	kind Kind
 	to   ring.NodeID
+	src  int // repairs: the source partition
+}
+
+func keyOf(j Job) jobKey {
+	k := jobKey{p: j.Partition, kind: j.Kind, to: j.To}
+	if j.Kind == Repair {
+		k.src = j.Source
+	}
+	return k
 }
 
 type resumePoint struct {
@@ -296,6 +363,7 @@ type outbound struct {
 type inbound struct {
 	pr       Progress
 	lastSeen time.Time
+	busy     int // batches being merged now: the sender is not silent
 }
 
 // New returns a manager and registers its handlers on the transport.
@@ -313,6 +381,7 @@ func New(cfg Config) (*Manager, error) {
 	t.Handle(wire.MsgHandoffBatch, m.handleBatch)
 	t.Handle(wire.MsgHandoffEnd, m.handleEnd)
 	t.Handle(wire.MsgHandoffStatus, m.handleStatus)
+	t.Handle(wire.MsgHandoffRepair, m.handleRepair)
 	return m, nil
 }
 
@@ -347,6 +416,14 @@ func (m *Manager) SetWaiting(n int) {
 	m.mu.Unlock()
 }
 
+// SetRepairing records how many of this node's partitions are under
+// repair (the node's scan computes it).
+func (m *Manager) SetRepairing(n int) {
+	m.mu.Lock()
+	m.repairing = n
+	m.mu.Unlock()
+}
+
 // Offer replaces the queue of wanted transfers (the node's scan) and
 // starts as many as slots allow; the rest start as running transfers end,
 // until the next Offer. It records len(jobs) as waiting.
@@ -358,16 +435,23 @@ func (m *Manager) Offer(jobs []Job) {
 	m.startQueued()
 }
 
-// startQueued starts queued jobs while slots are free.
+// startQueued starts queued jobs while slots are free: the scan's, then
+// the repairs peers asked for.
 func (m *Manager) startQueued() {
 	for {
 		m.mu.Lock()
-		if m.closed || len(m.queue) == 0 || m.slotsUsed() >= m.cfg.Concurrency {
+		if m.closed || len(m.queue)+len(m.repairs) == 0 || m.slotsUsed() >= m.cfg.Concurrency {
 			m.mu.Unlock()
 			return
 		}
-		j := m.queue[0]
-		m.queue = m.queue[1:]
+		var j Job
+		if len(m.queue) > 0 {
+			j = m.queue[0]
+			m.queue = m.queue[1:]
+		} else {
+			j = m.repairs[0]
+			m.repairs = m.repairs[1:]
+		}
 		m.mu.Unlock()
 		m.Start(j) // false: already running, or its partition is busy
 	}
@@ -390,14 +474,14 @@ func (m *Manager) Forget(p int) {
 func (m *Manager) Running(j Job) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	_, ok := m.out[jobKey{j.Partition, j.Kind, j.To}]
+	_, ok := m.out[keyOf(j)]
 	return ok
 }
 
 // Start begins the transfer j in the background if a slot is free and it
 // is not already running; it reports whether it started.
 func (m *Manager) Start(j Job) bool {
-	k := jobKey{j.Partition, j.Kind, j.To}
+	k := keyOf(j)
 	now := m.cfg.Clock.Now()
 	m.mu.Lock()
 	if m.closed || m.slotsUsed() >= m.cfg.Concurrency {
@@ -410,15 +494,23 @@ func (m *Manager) Start(j Job) bool {
 	}
 	// Another transfer of the same partition (say, hinted to a different
 	// node) must not run at the same time: the hooks keep state per vnode.
+	// A repair only reads its source partition and runs no hooks.
 	for ok := range m.out {
-		if ok.p == j.Partition {
+		if ok.p == j.Partition && ok.kind != Repair && j.Kind != Repair {
 			m.mu.Unlock()
 			return false
 		}
 	}
+	if _, ok := m.cfg.Vnodes.(RepairVnodes); j.Kind == Repair && !ok {
+		m.mu.Unlock()
+		return false
+	}
 	o := &outbound{job: j, pr: Progress{ID: m.rnd.Uint64() | 1, Kind: j.Kind.String(), Partition: j.Partition,
 		From: m.cfg.Self, To: j.To, Direction: Outbound, Started: now, Updated: now,
-		SizeBytes: m.cfg.Vnodes.Estimate(j.Partition)}}
+		SizeBytes: m.cfg.Vnodes.Estimate(j.folded())}}
+	if j.Kind == Repair {
+		o.pr.Source = j.Source
+	}
 	m.out[k] = o
 	m.cfg.Metrics.ActiveTransfers(string(Outbound), len(m.out))
 	m.wg.Add(1)
@@ -434,6 +526,7 @@ func (m *Manager) Status() Status {
 	st := m.totals
 	st.Concurrency = m.cfg.Concurrency
 	st.Waiting = m.waiting
+	st.Repairing = m.repairing
 	st.Active = nil
 	for _, o := range m.out {
 		st.Active = append(st.Active, o.pr)
@@ -487,13 +580,21 @@ func (m *Manager) ClusterStatus(ctx context.Context, nodes []ring.NodeID) ([]Sta
 }
 
 // Sweep frees the slots of inbound transfers whose sender has been silent
-// longer than the timeout. The node calls it on its periodic tick.
+// (no batch being merged, none received) longer than the stall timeout.
+// The node calls it on its periodic tick.
 func (m *Manager) Sweep() {
 	now := m.cfg.Clock.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	freed := false
+	defer func() {
+		if freed {
+			go m.startQueued()
+		}
+	}()
 	for id, i := range m.in {
-		if now.Sub(i.lastSeen) > m.cfg.Timeout {
+		if i.busy == 0 && now.Sub(i.lastSeen) > m.cfg.StallTimeout {
+			freed = true
 			delete(m.in, id)
 			m.totals.TimedOut++
 			m.cfg.Metrics.TransferDone(i.pr.Kind, "timeout")
@@ -515,6 +616,20 @@ type beginReq struct {
 	Partition int    `msgpack:"p"`
 	Kind      Kind   `msgpack:"kind"`
 	Resume    bool   `msgpack:"resume,omitempty"`
+	Source    int    `msgpack:"src,omitempty"` // repairs
+}
+
+// repairReq asks a node to send the repair of partition Target (on the
+// asking node) from its partition Source.
+type repairReq struct {
+	Target int `msgpack:"t"`
+	Source int `msgpack:"s"`
+}
+
+type repairResp struct {
+	// Refused says why the node will not send the repair ("" : queued,
+	// running or just done).
+	Refused string `msgpack:"refused,omitempty"`
 }
 
 type beginResp struct {
@@ -529,6 +644,8 @@ type batchReq struct {
 
 type endReq struct {
 	ID uint64 `msgpack:"id"`
+	// Abandoned: the sender gave up (the transfer did not complete).
+	Abandoned bool `msgpack:"abandoned,omitempty"`
 }
 
 // errBusy: the receiver is at its concurrency limit.
@@ -560,6 +677,9 @@ func (m *Manager) handleBegin(ctx context.Context, from transport.NodeID, body t
 	}
 	m.in[k] = &inbound{lastSeen: now, pr: Progress{ID: req.ID, Kind: req.Kind.String(), Partition: req.Partition,
 		From: from, To: m.cfg.Self, Direction: Inbound, Started: now, Updated: now}}
+	if req.Kind == Repair {
+		m.in[k].pr.Source = req.Source
+	}
 	m.cfg.Metrics.ActiveTransfers(string(Inbound), len(m.in))
 	return beginResp{}, nil
 }
@@ -577,14 +697,13 @@ func (m *Manager) handleBatch(ctx context.Context, from transport.NodeID, body t
 	}
 	if ok {
 		i.lastSeen = m.cfg.Clock.Now()
+		i.busy++
 	}
 	m.mu.Unlock()
 	if !ok {
 		return nil, transport.Errorf(codeUnknown, "transfer %x of partition %d", req.ID, req.Partition)
 	}
-	if err := m.cfg.Vnodes.Receive(req.Partition, req.Items); err != nil {
-		return nil, err
-	}
+	err := m.cfg.Vnodes.Receive(req.Partition, req.Items)
 	n := 0
 	for _, it := range req.Items {
 		n += len(it.Key) + len(it.Value)
@@ -592,7 +711,16 @@ func (m *Manager) handleBatch(ctx context.Context, from transport.NodeID, body t
 	now := m.cfg.Clock.Now()
 	m.mu.Lock()
 	if i, ok := m.in[k]; ok {
-		i.lastSeen, i.pr.Updated = now, now
+		i.busy--
+		i.lastSeen = now
+	}
+	m.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	if i, ok := m.in[k]; ok {
+		i.pr.Updated = now
 		i.pr.Objects += int64(len(req.Items))
 		i.pr.Bytes += int64(n)
 	}
@@ -606,14 +734,67 @@ func (m *Manager) handleEnd(ctx context.Context, from transport.NodeID, body tra
 		return nil, err
 	}
 	m.mu.Lock()
-	if i, ok := m.in[inKey{from, req.ID}]; ok {
+	i, ok := m.in[inKey{from, req.ID}]
+	if ok {
 		delete(m.in, inKey{from, req.ID})
 		m.log.Info("handoff received", "type", i.pr.Kind, "partition", i.pr.Partition, "from", from, "objects", i.pr.Objects, "bytes", i.pr.Bytes)
 	}
 	m.cfg.Metrics.ActiveTransfers(string(Inbound), len(m.in))
 	m.mu.Unlock()
+	if ok && !req.Abandoned && m.cfg.InboundDone != nil {
+		j := Job{Partition: i.pr.Partition, To: m.cfg.Self, Source: i.pr.Source}
+		switch i.pr.Kind {
+		case Ownership.String():
+			j.Kind = Ownership
+		case Hinted.String():
+			j.Kind = Hinted
+		case Repair.String():
+			j.Kind = Repair
+		}
+		m.cfg.InboundDone(j, from)
+	}
 	go m.startQueued()
 	return struct{}{}, nil
+}
+
+// handleRepair queues a repair a peer asks this node to send.
+func (m *Manager) handleRepair(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
+	var req repairReq
+	if err := body.Decode(&req); err != nil {
+		return nil, err
+	}
+	j := Job{Partition: req.Target, Kind: Repair, To: from, Source: req.Source}
+	if _, ok := m.cfg.Vnodes.(RepairVnodes); !ok || m.cfg.AcceptRepair == nil {
+		return repairResp{Refused: "this node does not send repairs"}, nil
+	}
+	if err := m.cfg.AcceptRepair(j); err != nil {
+		return repairResp{Refused: err.Error()}, nil
+	}
+	m.mu.Lock()
+	_, running := m.out[keyOf(j)]
+	queued := slices.Contains(m.repairs, j)
+	if !running && !queued {
+		m.repairs = append(m.repairs, j)
+	}
+	m.mu.Unlock()
+	go m.startQueued()
+	return repairResp{}, nil
+}
+
+// RequestRepair asks node from to send this node the repair of partition
+// target from its partition source. It returns an error if the request
+// did not reach it or it refused; nil means queued (or already running).
+func (m *Manager) RequestRepair(ctx context.Context, from ring.NodeID, target, source int) error {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.StallTimeout)
+	defer cancel()
+	var resp repairResp
+	if err := m.cfg.Transport.Call(ctx, from, wire.MsgHandoffRepair, repairReq{Target: target, Source: source}, &resp); err != nil {
+		return err
+	}
+	if resp.Refused != "" {
+		return fmt.Errorf("riakgo/handoff: %s refused the repair of partition %d from partition %d: %s", from, target, source, resp.Refused)
+	}
+	return nil
 }
 
 func (m *Manager) handleStatus(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
@@ -638,14 +819,25 @@ func (m *Manager) run(k jobKey, o *outbound) {
 		if err == nil || errors.Is(err, errBusy) || m.base.Err() != nil || attempt >= m.cfg.Retries {
 			break
 		}
+		if errors.Is(err, context.DeadlineExceeded) && m.cfg.Up != nil && !m.cfg.Up(j.To) {
+			// No progress for the stall timeout and the membership
+			// sees the peer down: do not spend more stall intervals on
+			// it. The slot is freed now; a later scan resumes.
+			break
+		}
 		m.log.Warn("handoff interrupted; resuming", "job", j.String(), "attempt", attempt+1, "err", err)
 	}
 	if err != nil && !errors.Is(err, errBusy) && m.base.Err() == nil {
 		// Free the receiver's slot now rather than at its sweep (best
-		// effort: it may be the receiver that is gone).
-		ctx, cancel := context.WithTimeout(m.base, 5*time.Second)
-		_ = m.cfg.Transport.Call(ctx, j.To, wire.MsgHandoffEnd, endReq{ID: o.pr.ID}, nil)
-		cancel()
+		// effort, in the background: it may be the receiver that is
+		// gone, and this slot is freed without waiting for it).
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			ctx, cancel := context.WithTimeout(m.base, m.cfg.StallTimeout)
+			_ = m.cfg.Transport.Call(ctx, j.To, wire.MsgHandoffEnd, endReq{ID: o.pr.ID, Abandoned: true}, nil)
+			cancel()
+		}()
 	}
 	// Done runs while the transfer still holds its slot, so that a scan
 	// running meanwhile sees it running or done, never neither (which
@@ -665,6 +857,9 @@ func (m *Manager) run(k jobKey, o *outbound) {
 		result = "refused"
 		if after != nil {
 			m.resume[k] = resumePoint{after: after, at: now}
+		}
+		if j.Kind == Repair && !slices.Contains(m.repairs, j) {
+			m.repairs = append(m.repairs, j) // tried again at the next scan's Offer
 		}
 	default:
 		result = "failed"
@@ -688,9 +883,9 @@ func (m *Manager) run(k jobKey, o *outbound) {
 	}
 }
 
-// call makes one protocol call with the transfer timeout.
+// call makes one protocol call bounded by the stall timeout.
 func (m *Manager) call(to ring.NodeID, typ wire.MsgType, req, resp any) error {
-	ctx, cancel := context.WithTimeout(m.base, m.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(m.base, m.cfg.StallTimeout)
 	defer cancel()
 	err := m.cfg.Transport.Call(ctx, to, typ, req, resp)
 	var re *transport.RemoteError
@@ -705,7 +900,11 @@ func (m *Manager) call(to ring.NodeID, typ wire.MsgType, req, resp any) error {
 func (m *Manager) attempt(o *outbound, after *[]byte, resume bool) error {
 	j := o.job
 	var br beginResp
-	if err := m.call(j.To, wire.MsgHandoffBegin, beginReq{ID: o.pr.ID, Partition: j.Partition, Kind: j.Kind, Resume: resume}, &br); err != nil {
+	begin := beginReq{ID: o.pr.ID, Partition: j.Partition, Kind: j.Kind, Resume: resume}
+	if j.Kind == Repair {
+		begin.Source = j.Source
+	}
+	if err := m.call(j.To, wire.MsgHandoffBegin, begin, &br); err != nil {
 		return err
 	}
 	if br.Busy {
@@ -787,7 +986,12 @@ func (m *Manager) attempt(o *outbound, after *[]byte, resume bool) error {
 		size += len(key) + len(value)
 		return nil
 	}
-	err := m.cfg.Vnodes.Fold(m.base, j.Partition, *after, add)
+	var err error
+	if j.Kind == Repair {
+		err = m.cfg.Vnodes.(RepairVnodes).FoldRepair(m.base, j.Source, j.Partition, *after, add)
+	} else {
+		err = m.cfg.Vnodes.Fold(m.base, j.Partition, *after, add)
+	}
 	if err == nil {
 		err = send()
 	}

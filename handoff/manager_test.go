@@ -327,7 +327,7 @@ func newClusterOpts(t *testing.T, seed uint64, ids []ring.NodeID, tweak func(id 
 		// One batch in flight unless a test says otherwise: the
 		// scenarios below hold, drop and count batches one at a time.
 		cfg := Config{Self: id, Transport: n.ep, Vnodes: n.vn, Clock: c.clk, Logger: testlog.New(t).With("node", id),
-			Timeout: defaultTimeout, Window: 1, Done: func(j Job, err error) { n.done <- doneEvent{j, err} }}
+			Timeout: defaultTimeout, StallTimeout: defaultTimeout, Window: 1, Done: func(j Job, err error) { n.done <- doneEvent{j, err} }}
 		if tweak != nil {
 			tweak(id, &cfg)
 		}
@@ -739,10 +739,11 @@ func TestTransferRetriesBounded(t *testing.T) {
 			if !errors.Is(d.err, context.DeadlineExceeded) {
 				t.Errorf("Done error %v, want a deadline", d.err)
 			}
-			// One advance for batch 2's lost ack, one per retry's Begin,
-			// one for the best-effort End that frees the receiver's slot.
-			if advances != retries+2 {
-				t.Errorf("%d call deadlines passed, want %d", advances, retries+2)
+			// One advance for batch 2's lost ack, one per retry's Begin.
+			// The best-effort End that frees the receiver's slot goes in
+			// the background: the sender's slot does not wait for it.
+			if advances != retries+1 {
+				t.Errorf("%d call deadlines passed, want %d", advances, retries+1)
 			}
 			mu.Lock()
 			nb := len(begins)
@@ -792,14 +793,18 @@ func TestTransferRetriesBounded(t *testing.T) {
 				t.Errorf("sender: completed %d failed %d, want 1 1", st.Completed, st.Failed)
 			}
 
-			// The abandoned attempt's slot on b is freed by Sweep.
-			if st := b.m.Status(); len(st.Active) != 1 {
-				t.Fatalf("receiver: %d active, want the abandoned transfer's slot", len(st.Active))
+			// The abandoned attempt's slot on b is freed by Sweep, or by
+			// the sender's best-effort End if it was sent (in the
+			// background) after the heal.
+			st = b.m.Status()
+			if len(st.Active) > 1 {
+				t.Fatalf("receiver: %d active, want at most the abandoned transfer's slot", len(st.Active))
 			}
+			swept := len(st.Active)
 			c.clk.Advance(defaultTimeout + time.Second)
 			b.m.Sweep()
-			if st := b.m.Status(); len(st.Active) != 0 || st.TimedOut != 1 {
-				t.Errorf("receiver after Sweep: active %+v timed out %d", st.Active, st.TimedOut)
+			if st := b.m.Status(); len(st.Active) != 0 || st.TimedOut != int64(swept) {
+				t.Errorf("receiver after Sweep: active %+v timed out %d, want %d", st.Active, st.TimedOut, swept)
 			}
 		})
 	}
@@ -1333,4 +1338,130 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// A transfer whose receiver vanished mid-transfer (issue 16, finding 3)
+// fails after StallTimeout without progress, not after Timeout: the
+// sender's slot is free at once (no retries against a peer the membership
+// sees down), the receiver's at its next Sweep, and a later Start resumes
+// after the last acknowledged batch.
+func TestStalledTransferFreesBothSlots(t *testing.T) {
+	seed := testSeed(t)
+	rnd := rand.New(rand.NewPCG(seed, 11))
+	const stall = 5 * time.Second
+	var down atomic.Bool
+	c := newCluster(t, seed, []ring.NodeID{"a", "b"}, func(id ring.NodeID, cfg *Config) {
+		cfg.BatchCount, cfg.StallTimeout, cfg.Concurrency = 4, stall, 1
+		cfg.Up = func(n ring.NodeID) bool { return n != "b" || !down.Load() }
+	})
+	a, b := c.node("a"), c.node("b")
+	const p = 3
+	items := genItems(rnd, 20, 1, 20)
+	a.vn.put(p, items)
+	var batches atomic.Int32
+	c.net.Hook(func(env transport.Envelope) memnet.Verdict {
+		if down.Load() && (env.To == "b" || env.From == "b") {
+			return memnet.Drop
+		}
+		if isBatchReq(env, "b") && batches.Add(1) == 2 {
+			down.Store(true) // b goes silent after batch 2 arrives: its ack is lost
+		}
+		return memnet.Deliver
+	})
+	j := Job{Partition: p, Kind: Hinted, To: "b"}
+	if !a.m.Start(j) {
+		t.Fatal("Start returned false")
+	}
+	testwait.For(t, waitLimit, "batch 2 merged on b and its ack lost", func() bool {
+		return len(b.vn.receiveCalls()) == 2 && c.stuck()
+	})
+	b.m.Sweep()
+	if st := b.m.Status(); len(st.Active) != 1 {
+		t.Fatalf("receiver before the stall timeout: %d active, want 1", len(st.Active))
+	}
+	c.clk.Advance(stall + time.Second)
+	if d := c.waitDone(a); d.err == nil || !errors.Is(d.err, context.DeadlineExceeded) {
+		t.Fatalf("Done error %v, want a stall (deadline)", d.err)
+	}
+	if st := a.m.Status(); len(st.Active) != 0 || a.m.Running(j) {
+		t.Errorf("sender still holds its slot: %+v", st.Active)
+	}
+	b.m.Sweep()
+	if st := b.m.Status(); len(st.Active) != 0 || st.TimedOut != 1 {
+		t.Fatalf("receiver after the stall timeout: active %+v timed out %d", st.Active, st.TimedOut)
+	}
+	// With both slots free, the transfer resumes after batch 1, the last
+	// one acknowledged, and completes.
+	down.Store(false)
+	if !a.m.Start(j) {
+		t.Fatal("Start after the stall returned false")
+	}
+	if d := c.waitDone(a); d.err != nil {
+		t.Fatalf("resumed transfer: %v", d.err)
+	}
+	checkData(t, "receiver", b.vn.partition(p), itemsMap(items))
+	folds := a.vn.foldCalls()
+	if last := folds[len(folds)-1]; !bytes.Equal(last.after, items[3].Key) {
+		t.Errorf("the resumed transfer folded after %q, want %q", last.after, items[3].Key)
+	}
+}
+
+// A receiver whose sender vanished between batches frees its slot after
+// StallTimeout, while a batch still being merged keeps it.
+func TestStalledSenderFreesReceiverSlot(t *testing.T) {
+	seed := testSeed(t)
+	rnd := rand.New(rand.NewPCG(seed, 12))
+	const stall = 5 * time.Second
+	c := newCluster(t, seed, []ring.NodeID{"a", "b"}, func(id ring.NodeID, cfg *Config) {
+		cfg.BatchCount, cfg.StallTimeout = 4, stall
+	})
+	a, b := c.node("a"), c.node("b")
+	const p = 4
+	a.vn.put(p, genItems(rnd, 20, 1, 20))
+	merging := make(chan struct{})
+	release := make(chan struct{})
+	var n atomic.Int32
+	b.vn.onReceive = func(int, []Item) error {
+		if n.Add(1) == 2 {
+			close(merging)
+			<-release // batch 2 merges slowly
+		}
+		return nil
+	}
+	var dead atomic.Bool
+	c.net.Hook(func(env transport.Envelope) memnet.Verdict {
+		if dead.Load() && env.From == "a" {
+			return memnet.Drop
+		}
+		return memnet.Deliver
+	})
+	if !a.m.Start(Job{Partition: p, Kind: Hinted, To: "b"}) {
+		t.Fatal("Start returned false")
+	}
+	<-merging
+	dead.Store(true) // a vanishes while b merges batch 2
+	c.clk.Advance(2 * stall)
+	b.m.Sweep()
+	if st := b.m.Status(); len(st.Active) != 1 {
+		t.Fatalf("receiver freed the slot of a batch being merged: %+v", st.Active)
+	}
+	close(release)
+	testwait.For(t, waitLimit, "batch 2 merged", func() bool {
+		b.m.mu.Lock()
+		defer b.m.mu.Unlock()
+		for _, i := range b.m.in {
+			return i.busy == 0
+		}
+		return false
+	})
+	c.clk.Advance(stall - time.Millisecond)
+	b.m.Sweep()
+	if st := b.m.Status(); len(st.Active) != 1 {
+		t.Fatalf("receiver freed the slot before StallTimeout of silence: %+v", st.Active)
+	}
+	c.clk.Advance(2 * time.Millisecond)
+	b.m.Sweep()
+	if st := b.m.Status(); len(st.Active) != 0 || st.TimedOut != 1 {
+		t.Fatalf("receiver after StallTimeout of silence: active %+v timed out %d", st.Active, st.TimedOut)
+	}
 }

@@ -59,6 +59,10 @@ func (h *Handler) serveAdmin(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 		h.serveCluster(w, r, rest)
 		return
 	}
+	if isRepairRoute(rest) && h.o.Cluster != nil {
+		h.serveRepair(w, r, rest)
+		return
+	}
 	if len(rest) == 0 || rest[0] != "bucket-types" {
 		notFound(w)
 		return

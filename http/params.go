@@ -32,7 +32,7 @@ func requestOptions(q url.Values) (kv.Options, *apiError) {
 	for _, p := range []struct {
 		name string
 		dst  *quorum.Value
-	}{{"r", &o.R}, {"pr", &o.PR}, {"w", &o.W}, {"dw", &o.DW}, {"pw", &o.PW}, {"rw", &o.RW}} {
+	}{{"r", &o.R}, {"pr", &o.PR}, {"w", &o.W}, {"dw", &o.DW}, {"pw", &o.PW}, {"rw", &o.RW}, {"node_confirms", &o.NodeConfirms}} {
 		s, ok := q[p.name]
 		if !ok || len(s) == 0 {
 			continue

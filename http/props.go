@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	nethttp "net/http"
+	"strconv"
 	"strings"
 
 	"github.com/riakgo/riakgo/kv"
@@ -19,6 +20,10 @@ func writeJSON(w nethttp.ResponseWriter, status int, v any) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	// A Content-Length, as webmachine sends: without it net/http chunks a
+	// body over 2 KiB, and a client that streams chunked answers (nodiak)
+	// takes a chunked /stats for a stream.
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	w.Write(b)
 }

@@ -153,7 +153,7 @@ func (f *GetFSM) Step(ev Event) []Action {
 		case e.Obj.IsTombstone():
 			kind = quorum.ReplyDeleted
 		}
-		f.core.Add(f.targets[e.Index].Primary, kind)
+		f.core.AddFrom(f.targets[e.Index].Primary, string(f.targets[e.Index].Node), kind)
 		if !f.responded && (f.core.Enough() || f.received == len(f.targets)) {
 			out = append(out, f.respond())
 		}
@@ -305,7 +305,7 @@ func (f *PutFSM) Step(ev Event) []Action {
 			}
 			f.replied[e.Index] = true
 			f.closed++
-			f.core.Add(primary, quorum.PutDW)
+			f.core.AddFrom(primary, string(f.targets[e.Index].Node), quorum.PutDW)
 			f.objs = append(f.objs, e.Obj)
 			if e.Index == f.coord {
 				for i, t := range f.targets {

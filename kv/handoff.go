@@ -126,6 +126,32 @@ func (s *Service) HandoffFold(ctx context.Context, p int, after []byte, fn func(
 	return it.Err()
 }
 
+// RepairFold is HandoffFold over partition source restricted to the
+// objects partition target should hold: those whose preference list (by
+// their bucket's n_val) includes target. A partition under repair gets
+// its keys from the partitions before and after it, as riak_core's
+// repair does.
+func (s *Service) RepairFold(ctx context.Context, source, target int, after []byte, fn func(key, value []byte) error) error {
+	size := len(s.vnodes)
+	if target < 0 || target >= size {
+		return fmt.Errorf("riakgo/kv: no partition %d", target)
+	}
+	return s.HandoffFold(ctx, source, after, func(key, value []byte) error {
+		k, ok := parseStorageKey(key)
+		if !ok {
+			return nil
+		}
+		n := DefaultProps().NVal
+		if props, err := s.buckets.props(k.Type, k.Bucket); err == nil {
+			n = props.NVal
+		}
+		if (target-s.homeOf(k)+size)%size >= n {
+			return nil
+		}
+		return fn(key, value)
+	})
+}
+
 // HandoffEstimate estimates the bytes partition p holds here.
 func (s *Service) HandoffEstimate(p int) int64 {
 	n, err := s.cfg.Engine.Estimate(storage.Partition(p))
@@ -409,6 +435,16 @@ func (s *Service) ForwardPartition(p int, to ring.NodeID) {
 		return
 	}
 	s.fwd[p].Store(&to)
+}
+
+// OpenVnode opens partition p's vnode if it is not open: a node that
+// finds data on disk for a partition it does not own (a fallback's, from
+// before a restart) opens it so that hinted handoff can return the data.
+// It fails with a *ForwardError while requests for p are forwarded after
+// a drop.
+func (s *Service) OpenVnode(p int) error {
+	_, err := s.localVnode(p)
+	return err
 }
 
 // Partitions returns the partitions with a vnode open on this node.

@@ -15,9 +15,12 @@ import (
 // Props are a bucket's properties, with Riak's names in JSON. Resolution is
 // request parameter → bucket → bucket type → defaults.
 type Props struct {
-	NVal          int
-	R, W, DW, RW  quorum.Value
-	PR, PW        quorum.Value
+	NVal         int
+	R, W, DW, RW quorum.Value
+	PR, PW       quorum.Value
+	// NodeConfirms is node_confirms (Riak 3.x, default 0): a write (or a
+	// read) succeeds only with replies from this many distinct nodes.
+	NodeConfirms  quorum.Value
 	AllowMult     bool
 	LastWriteWins bool
 	DVVEnabled    bool
@@ -58,7 +61,7 @@ func DefaultProps() Props {
 	return Props{
 		NVal: 3,
 		R:    quorum.ValQuorum, W: quorum.ValQuorum, DW: quorum.ValQuorum, RW: quorum.ValQuorum,
-		PR: quorum.Of(0), PW: quorum.Of(0),
+		PR: quorum.Of(0), PW: quorum.Of(0), NodeConfirms: quorum.Of(0),
 		NotFoundOK:  true,
 		YoungVclock: 20, OldVclock: 86400, SmallVclock: 50, BigVclock: 50,
 		SyncOnWrite: "none",
@@ -195,6 +198,7 @@ var propSetters = map[string]propSetter{
 	"dw":              quorumProp(true, func(p *Props) *quorum.Value { return &p.DW }),
 	"pr":              quorumProp(true, func(p *Props) *quorum.Value { return &p.PR }),
 	"pw":              quorumProp(true, func(p *Props) *quorum.Value { return &p.PW }),
+	"node_confirms":   quorumProp(true, func(p *Props) *quorum.Value { return &p.NodeConfirms }),
 	"allow_mult":      boolProp(func(p *Props) *bool { return &p.AllowMult }),
 	"last_write_wins": boolProp(func(p *Props) *bool { return &p.LastWriteWins }),
 	"dvv_enabled":     boolProp(func(p *Props) *bool { return &p.DVVEnabled }),
@@ -320,6 +324,7 @@ func (p Props) JSON(name string) map[string]any {
 		"rw":              p.RW,
 		"pr":              p.PR,
 		"pw":              p.PW,
+		"node_confirms":   p.NodeConfirms,
 		"allow_mult":      p.AllowMult,
 		"last_write_wins": p.LastWriteWins,
 		"dvv_enabled":     p.DVVEnabled,

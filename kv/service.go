@@ -27,6 +27,9 @@ import (
 // bucket's value" (Riak's default).
 type Options struct {
 	R, PR, W, DW, PW, RW quorum.Value
+	// NodeConfirms is node_confirms (Riak 3.x): the distinct nodes the
+	// replies must come from.
+	NodeConfirms quorum.Value
 	// NotFoundOK and BasicQuorum override the bucket's when non-nil.
 	NotFoundOK, BasicQuorum *bool
 	// ReturnBody asks Put to return the stored object.
@@ -564,6 +567,8 @@ func (s *Service) Get(ctx context.Context, k Key, o Options) (*siblings.Object, 
 		PR:          quorum.Resolve(o.PR, n, props.PR),
 		NotFoundOK:  boolOr(o.NotFoundOK, props.NotFoundOK),
 		BasicQuorum: boolOr(o.BasicQuorum, props.BasicQuorum),
+
+		NodeConfirms: quorum.Resolve(o.NodeConfirms, n, props.NodeConfirms),
 	}
 	targets, primaries := s.prefList(k, n)
 	targets = o.primariesOnly(targets)
@@ -686,6 +691,8 @@ func (s *Service) write(k Key, props Props, value []byte, meta siblings.Meta, vc
 		W:  quorum.Resolve(w, n, props.W),
 		DW: quorum.Resolve(dw, n, props.DW),
 		PW: quorum.Resolve(pw, n, props.PW),
+
+		NodeConfirms: quorum.Resolve(o.NodeConfirms, n, props.NodeConfirms),
 	}
 	targets, primaries := s.prefList(k, n)
 	targets = o.primariesOnly(targets)

@@ -7,6 +7,9 @@ type Get struct {
 	PR          int // primary replies needed
 	NotFoundOK  bool
 	BasicQuorum bool
+	// NodeConfirms is node_confirms (Riak 3.x): the successful replies
+	// must come from at least this many distinct nodes (0: no check).
+	NodeConfirms int
 }
 
 // Validate checks a read before any I/O, in Riak's order: R valid, R ≤ N,
@@ -23,6 +26,12 @@ func (p Get) Validate(primariesUp, prefLen int) error {
 	}
 	if p.PR > p.N {
 		return &Error{Kind: NValViolation, Param: "pr", N: p.N}
+	}
+	if p.NodeConfirms < 0 {
+		return &Error{Kind: Violation, Param: "node_confirms", Need: p.NodeConfirms}
+	}
+	if p.NodeConfirms > p.N {
+		return &Error{Kind: NValViolation, Param: "node_confirms", N: p.N}
 	}
 	if p.PR > primariesUp {
 		return &Error{Kind: Unsatisfied, Param: "pr", Need: p.PR, Got: primariesUp}
@@ -50,34 +59,46 @@ type GetCore struct {
 	p                             Get
 	ok, primaryOK, notFound, fail int
 	deleted, received             int
+	nodes                         map[string]bool // nodes of the ok replies (node_confirms)
 }
 
 // NewGetCore returns a core for a read with parameters p.
 func NewGetCore(p Get) *GetCore { return &GetCore{p: p} }
 
 // Add counts one reply, from a primary or a fallback.
-func (c *GetCore) Add(primary bool, r Reply) {
+func (c *GetCore) Add(primary bool, r Reply) { c.AddFrom(primary, "", r) }
+
+// AddFrom counts one reply from a vnode on node (for node_confirms; ""
+// counts as no node).
+func (c *GetCore) AddFrom(primary bool, node string, r Reply) {
 	c.received++
+	okReply := false
 	switch r {
 	case ReplyOK, ReplyDeleted:
-		c.ok++
-		if primary {
-			c.primaryOK++
-		}
+		okReply = true
 		if r == ReplyDeleted {
 			c.deleted++
 		}
 	case ReplyNotFound:
 		if c.p.NotFoundOK {
-			c.ok++
-			if primary {
-				c.primaryOK++
-			}
+			okReply = true
 		} else {
 			c.notFound++
 		}
 	default:
 		c.fail++
+	}
+	if okReply {
+		c.ok++
+		if primary {
+			c.primaryOK++
+		}
+		if node != "" {
+			if c.nodes == nil {
+				c.nodes = map[string]bool{}
+			}
+			c.nodes[node] = true
+		}
 	}
 }
 
@@ -93,7 +114,7 @@ func (c *GetCore) failThreshold() int {
 // Enough reports whether the read can answer: quorum met, quorum
 // unreachable, or every replica has replied.
 func (c *GetCore) Enough() bool {
-	if c.ok >= c.p.R && c.primaryOK >= c.p.PR {
+	if c.ok >= c.p.R && c.primaryOK >= c.p.PR && len(c.nodes) >= c.p.NodeConfirms {
 		return true
 	}
 	if c.notFound+c.fail >= c.failThreshold() {
@@ -121,6 +142,9 @@ const (
 // Response decides the read's answer, in Riak's order.
 func (c *GetCore) Response() (Outcome, error) {
 	p := c.p
+	if len(c.nodes) < p.NodeConfirms && c.ok > 0 {
+		return OutcomeError, &Error{Kind: Unsatisfied, Param: "node_confirms", Need: p.NodeConfirms, Got: len(c.nodes)}
+	}
 	if c.ok >= p.R && c.primaryOK >= p.PR {
 		return OutcomeMerge, nil
 	}
@@ -145,6 +169,9 @@ type Put struct {
 	W  int
 	DW int // raised to at least 1 by Validate's caller via Normalize
 	PW int
+	// NodeConfirms is node_confirms (Riak 3.x): the durable replies must
+	// come from at least this many distinct nodes (0: no check).
+	NodeConfirms int
 }
 
 // Normalize raises DW to at least 1, as Riak does.
@@ -169,10 +196,13 @@ func (p Put) Validate(primariesUp, prefLen int) error {
 	if p.DW < 0 {
 		return &Error{Kind: Violation, Param: "dw", Need: p.DW}
 	}
+	if p.NodeConfirms < 0 {
+		return &Error{Kind: Violation, Param: "node_confirms", Need: p.NodeConfirms}
+	}
 	for _, v := range []struct {
 		name string
 		n    int
-	}{{"w", p.W}, {"dw", p.DW}, {"pw", p.PW}} {
+	}{{"w", p.W}, {"dw", p.DW}, {"pw", p.PW}, {"node_confirms", p.NodeConfirms}} {
 		if v.n > p.N {
 			return &Error{Kind: NValViolation, Param: v.name, N: p.N}
 		}
@@ -201,13 +231,18 @@ const (
 type PutCore struct {
 	p                       Put
 	w, dw, pw, fail, closed int
+	nodes                   map[string]bool // nodes of the durable replies (node_confirms)
 }
 
 // NewPutCore returns a core for a write with (normalized) parameters p.
 func NewPutCore(p Put) *PutCore { return &PutCore{p: p.Normalize()} }
 
 // Add counts one reply.
-func (c *PutCore) Add(primary bool, r PutReply) {
+func (c *PutCore) Add(primary bool, r PutReply) { c.AddFrom(primary, "", r) }
+
+// AddFrom counts one reply from a vnode on node (for node_confirms; ""
+// counts as no node).
+func (c *PutCore) AddFrom(primary bool, node string, r PutReply) {
 	switch r {
 	case PutW:
 		c.w++
@@ -216,6 +251,12 @@ func (c *PutCore) Add(primary bool, r PutReply) {
 		c.closed++
 		if primary {
 			c.pw++
+		}
+		if node != "" {
+			if c.nodes == nil {
+				c.nodes = map[string]bool{}
+			}
+			c.nodes[node] = true
 		}
 	default:
 		c.fail++
@@ -226,10 +267,10 @@ func (c *PutCore) Add(primary bool, r PutReply) {
 // Enough reports whether the write can answer.
 func (c *PutCore) Enough() bool {
 	p := c.p
-	if c.w >= p.W && c.dw >= p.DW && c.pw >= p.PW {
+	if c.w >= p.W && c.dw >= p.DW && c.pw >= p.PW && len(c.nodes) >= p.NodeConfirms {
 		return true
 	}
-	if c.fail > p.N-p.DW || (p.PW > 0 && c.fail > p.N-p.PW) {
+	if c.fail > p.N-p.DW || (p.PW > 0 && c.fail > p.N-p.PW) || (p.NodeConfirms > 0 && c.fail > p.N-p.NodeConfirms) {
 		return true
 	}
 	return c.closed >= p.N
@@ -238,13 +279,18 @@ func (c *PutCore) Enough() bool {
 // Response decides the write's answer: nil on success, else a typed error.
 func (c *PutCore) Response() error {
 	p := c.p
+	nodes := len(c.nodes)
 	switch {
-	case c.w >= p.W && c.dw >= p.DW && c.pw >= p.PW:
+	case c.w >= p.W && c.dw >= p.DW && c.pw >= p.PW && nodes >= p.NodeConfirms:
 		return nil
-	case c.w >= p.W && c.dw >= p.DW:
+	case c.w >= p.W && c.dw >= p.DW && c.pw < p.PW:
 		return &Error{Kind: Unsatisfied, Param: "pw", Need: p.PW, Got: c.pw}
 	case p.PW > 0 && c.fail > p.N-p.PW && p.PW >= p.DW:
 		return &Error{Kind: Unsatisfied, Param: "pw", Need: p.PW, Got: c.pw}
+	case c.w >= p.W && c.dw >= p.DW:
+		return &Error{Kind: Unsatisfied, Param: "node_confirms", Need: p.NodeConfirms, Got: nodes}
+	case p.NodeConfirms > 0 && c.fail > p.N-p.NodeConfirms && p.NodeConfirms >= p.DW:
+		return &Error{Kind: Unsatisfied, Param: "node_confirms", Need: p.NodeConfirms, Got: nodes}
 	case c.fail > p.N-p.DW:
 		return &Error{Kind: Unsatisfied, Param: "dw", Need: p.DW, Got: c.dw}
 	case c.closed >= p.N:

@@ -34,6 +34,8 @@ commands:
   member-status              members, their status and ring ownership
   ring-status                claimant, pending ownership handoffs, unreachable nodes
   transfers                  partitions waiting to hand off and active transfers with progress
+  ringready                  whether every member is up and lists the same partition owners (exit 0 only if so)
+  repair [PARTITION]         refill a partition (on its owner), or all of this node's, from the neighbouring replicas
   aae-status                 this node's anti-entropy exchanges, repairs and trees awaiting a build
   aae-rebuild [PARTITION]    rebuild this node's anti-entropy trees from storage (all, or one partition's)
   bucket-type create NAME ['{"props":{...}}']
@@ -99,6 +101,10 @@ func runAdmin(args []string, stdout, stderr io.Writer) int {
 		return adminRingStatus(c, rest[1:], stdout, stderr)
 	case "transfers":
 		return adminTransfers(c, rest[1:], stdout, stderr)
+	case "ringready":
+		return adminRingReady(c, rest[1:], stdout, stderr)
+	case "repair":
+		return adminRepair(c, rest[1:], stdout, stderr)
 	case "aae-status":
 		return adminAAEStatus(c, rest[1:], stdout, stderr)
 	case "aae-rebuild":

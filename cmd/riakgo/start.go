@@ -37,6 +37,8 @@ var startSettings = []struct{ name, help string }{
 	{"pprof", "serve Go's net/http/pprof profiles on this address (off when empty)"},
 	{"handoff-concurrency", "transfers (inbound and outbound together) at once: handoff_concurrency"},
 	{"aae-interval", "period of anti-entropy exchanges (a Go duration, e.g. 15s)"},
+	{"handoff-stall-timeout", "a transfer with no progress this long fails and frees its slots (a Go duration)"},
+	{"repair-on-recover", "on: a node that rejoins after losing its data directory repairs its partitions by transfer; off: anti-entropy alone"},
 }
 
 func envName(setting string) string {
@@ -85,6 +87,7 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 		"log-level": "info", "pprof": "",
 		"memory": "auto", "block-cache": "auto", "object-cache": "auto",
 		"handoff-concurrency": strconv.Itoa(cfg.HandoffConcurrency), "aae-interval": "15s",
+		"handoff-stall-timeout": cfg.HandoffStallTimeout.String(), "repair-on-recover": "on",
 	}
 	fs := flag.NewFlagSet("start", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -169,6 +172,18 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 	cfg.HandoffConcurrency = hc
 	if cfg.AAEInterval, err = time.ParseDuration(get("aae-interval")); err != nil || cfg.AAEInterval <= 0 {
 		fmt.Fprintf(stderr, "riakgo start: aae-interval %q: use a positive Go duration such as 15s\n", get("aae-interval"))
+		return 2
+	}
+	if cfg.HandoffStallTimeout, err = time.ParseDuration(get("handoff-stall-timeout")); err != nil || cfg.HandoffStallTimeout <= 0 {
+		fmt.Fprintf(stderr, "riakgo start: handoff-stall-timeout %q: use a positive Go duration such as 10s\n", get("handoff-stall-timeout"))
+		return 2
+	}
+	switch get("repair-on-recover") {
+	case "on":
+	case "off":
+		cfg.NoRepairOnRecover = true
+	default:
+		fmt.Fprintf(stderr, "riakgo start: repair-on-recover %q: use on or off\n", get("repair-on-recover"))
 		return 2
 	}
 	var level slog.Level

@@ -45,6 +45,10 @@ func writeTransfers(w io.Writer, tj riakhttp.TransfersJSON) {
 			waiting = true
 			fmt.Fprintf(w, "'%s' waiting to handoff %d partitions\n", st.Node, st.Waiting)
 		}
+		if st.Repairing > 0 {
+			waiting = true
+			fmt.Fprintf(w, "'%s' waiting for the repair of %d partitions\n", st.Node, st.Repairing)
+		}
 	}
 	if !waiting {
 		fmt.Fprintln(w, "No transfers active")
@@ -70,6 +74,9 @@ func writeTransfer(w io.Writer, pr handoff.Progress, now time.Time) {
 	fmt.Fprintf(w, "transfer type: %s_transfer\n", pr.Kind)
 	fmt.Fprintln(w, "vnode type: riakgo_kv_vnode")
 	fmt.Fprintf(w, "partition: %d\n", pr.Partition)
+	if pr.Kind == "repair" {
+		fmt.Fprintf(w, "from partition: %d\n", pr.Source)
+	}
 	fmt.Fprintf(w, "started: %s\n", ago(pr.Started))
 	fmt.Fprintf(w, "last update: %s\n", ago(pr.Updated))
 	if pr.SizeBytes > 0 {

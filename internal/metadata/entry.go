@@ -114,9 +114,32 @@ func Merge(a, b Entry) Entry {
 			out.Siblings = append(out.Siblings, s)
 		}
 	}
-	slices.SortFunc(out.Siblings, func(x, y Sibling) int { return cmpDot(x.Dot, y.Dot) })
-	out.Siblings = slices.CompactFunc(out.Siblings, func(x, y Sibling) bool { return x.Dot == y.Dot })
+	out.Siblings = uniqueSiblings(out.Siblings)
 	return out
+}
+
+// uniqueSiblings sorts siblings by dot and keeps one per dot. Two siblings
+// with one dot but different contents come from a node that lost its
+// storage and wrote again with counts it had used before (a wiped data
+// directory): every replica keeps the same one, the greatest by (Time,
+// Deleted, Value), so that replicas still converge.
+func uniqueSiblings(sibs []Sibling) []Sibling {
+	slices.SortFunc(sibs, func(x, y Sibling) int {
+		if c := cmpDot(x.Dot, y.Dot); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(y.Time, x.Time); c != 0 {
+			return c
+		}
+		if x.Deleted != y.Deleted {
+			if y.Deleted {
+				return 1
+			}
+			return -1
+		}
+		return bytes.Compare(y.Value, x.Value)
+	})
+	return slices.CompactFunc(sibs, func(x, y Sibling) bool { return x.Dot == y.Dot })
 }
 
 // Resolve returns the entry's value: the sibling with the greatest
@@ -175,9 +198,7 @@ func normalize(e Entry) (Entry, bool) {
 		}
 		out.Clock = append(out.Clock, d)
 	}
-	sibs := slices.Clone(e.Siblings)
-	slices.SortFunc(sibs, func(x, y Sibling) int { return cmpDot(x.Dot, y.Dot) })
-	sibs = slices.CompactFunc(sibs, func(x, y Sibling) bool { return x.Dot == y.Dot })
+	sibs := uniqueSiblings(slices.Clone(e.Siblings))
 	for _, s := range sibs {
 		if s.Dot.N == 0 || !out.covers(s.Dot) {
 			return Entry{}, false

@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riakgo/riakgo/handoff"
@@ -29,7 +30,12 @@ import (
 // cluster metadata, merged with ring.Reconcile and advanced with
 // ring.Advance, and installed in kv with SetRing whenever it changes.
 
-var metaRingState = []byte("ring_state")
+var (
+	metaRingState = []byte("ring_state")
+	// metaRepairs lists the partitions under repair (uvarints), so that a
+	// repair outlives a restart.
+	metaRepairs = []byte("repairs")
+)
 
 // Gossip payload versions. Version 1 is uvarint(len(sender)) sender
 // state, because memberlist does not say who sent a state and
@@ -42,6 +48,18 @@ const (
 
 // tickInterval is the period of the claimant/transfer loop.
 const tickInterval = time.Second
+
+// Rejoining: a ring member that membership sees dead (or does not know:
+// this node restarted while it was down) is contacted again with
+// membership's Join, first at once, then after RejoinMinBackoff, doubling
+// up to RejoinMaxBackoff, for as long as it is a ring member. memberlist
+// stops gossiping to the members it declared dead, and exchanges state
+// only with live ones, so without this the two sides of a healed
+// partition would stay apart for ever. docs/cluster.md states the bound.
+const (
+	RejoinMinBackoff = time.Second
+	RejoinMaxBackoff = 8 * time.Second
+)
 
 // planWait bounds how long "cluster plan" waits for the claimant to see
 // the changes the asking node has seen and for the state to converge.
@@ -57,6 +75,13 @@ var (
 	ErrForward = errors.New("riakgo/node: cannot reach the claimant")
 )
 
+// rejoinState is the backoff of the attempts to reach one member.
+type rejoinState struct {
+	next    time.Time
+	backoff time.Duration
+	running atomic.Bool // an attempt is running in the background
+}
+
 type cluster struct {
 	self ring.NodeID
 	log  *slog.Logger
@@ -70,13 +95,20 @@ type cluster struct {
 	eng  storage.Engine
 	// fresh: the state was made at this start (no persisted one).
 	fresh bool
+	// noRepair: a recovered node does not repair its partitions.
+	noRepair bool
 
 	tickMu sync.Mutex // one tick at a time
+
+	// Rejoin attempts (tick's goroutine only, under tickMu).
+	rejoin      map[ring.NodeID]*rejoinState
+	rejoinAsync bool // a real node: attempts run in the background
 
 	mu        sync.Mutex
 	state     ring.State
 	payload   []byte                        // the encoded, wrapped state (LocalState)
 	persisted []byte                        // the state bytes last written to storage
+	repairs   []byte                        // the repair list last written to storage
 	foreign   map[ring.NodeID]ring.State    // states of other clusters received (join seeds)
 	metaPeers map[ring.NodeID]bool          // peers whose metadata digest differed from ours
 	knownBy   map[ring.NodeID]bool          // peers whose last state listed this node as a member
@@ -276,21 +308,54 @@ func (c *cluster) MergeRemoteState(b []byte) {
 	}
 }
 
-// persist writes the current state if it changed since the last write.
+// persist writes the current state, and the partitions under repair, if
+// they changed since the last write.
 func (c *cluster) persist() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var batch storage.Batch
 	b, err := c.state.MarshalBinary()
-	if err != nil || bytes.Equal(b, c.persisted) {
+	if err == nil && !bytes.Equal(b, c.persisted) {
+		batch.SetMeta(metaRingState, b)
+	}
+	var rb []byte
+	for _, p := range c.drv.Repairing() {
+		rb = binary.AppendUvarint(rb, uint64(p))
+	}
+	if !bytes.Equal(rb, c.repairs) {
+		batch.SetMeta(metaRepairs, rb)
+	}
+	if batch.Len() == 0 {
 		return
 	}
-	var batch storage.Batch
-	batch.SetMeta(metaRingState, b)
 	if err := c.eng.Write(&batch, storage.WriteOptions{Sync: true}); err != nil {
 		c.log.Error("cannot persist the ring state", "err", err)
 		return
 	}
-	c.persisted = b
+	c.persisted, c.repairs = b, rb
+}
+
+// loadRepairs restarts the repairs a previous run left unfinished.
+func (c *cluster) loadRepairs(r *ring.Ring) error {
+	raw, err := c.eng.GetMeta(metaRepairs)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c.repairs = raw
+	for len(raw) > 0 {
+		p, k := binary.Uvarint(raw)
+		if k <= 0 {
+			return errors.New("data-dir: corrupt repair list")
+		}
+		raw = raw[k:]
+		if _, err := c.drv.Repair(int(p), r); err != nil {
+			c.log.Warn("a repair left unfinished cannot resume", "partition", p, "err", err)
+		}
+	}
+	return nil
 }
 
 // upMembers returns the other members of the cluster (any status but
@@ -320,6 +385,7 @@ func (c *cluster) tick() {
 	c.tickMu.Lock()
 	defer c.tickMu.Unlock()
 	c.logMembership()
+	c.retryDead()
 	c.mu.Lock()
 	st, _ := c.state.Advance(c.self, c.now())
 	c.mu.Unlock()
@@ -444,6 +510,65 @@ func (c *cluster) syncMetadata() {
 			c.log.Debug("metadata sync failed", "peer", p, "err", err)
 		}
 		cancel()
+	}
+}
+
+// retryDead contacts again, with bounded backoff, the ring members that
+// membership does not see alive (see RejoinMaxBackoff). Called by tick.
+func (c *cluster) retryDead() {
+	st := c.State()
+	if st.Status(c.self) == ring.StatusInvalid {
+		return
+	}
+	if c.rejoin == nil {
+		c.rejoin = map[ring.NodeID]*rejoinState{}
+	}
+	now := c.clk.Now()
+	seen := map[ring.NodeID]bool{}
+	for _, m := range st.Members() {
+		if m.Node == c.self || m.Status == ring.StatusInvalid || m.Meta.GossipAddr == "" {
+			continue
+		}
+		seen[m.Node] = true
+		if mem, ok := c.ml.Member(m.Node); ok && mem.Alive() {
+			delete(c.rejoin, m.Node)
+			continue
+		}
+		r := c.rejoin[m.Node]
+		if r == nil {
+			r = &rejoinState{next: now, backoff: RejoinMinBackoff}
+			c.rejoin[m.Node] = r
+		}
+		if now.Before(r.next) || r.running.Load() {
+			continue
+		}
+		r.next = now.Add(r.backoff)
+		r.backoff = min(2*r.backoff, RejoinMaxBackoff)
+		member, addr := m.Node, m.Meta.GossipAddr
+		join := func() {
+			if _, err := c.ml.Join([]string{addr}); err == nil {
+				c.log.Info("reached a ring member membership saw down", "member", member, "gossip", addr)
+			} else {
+				c.log.Debug("ring member still unreachable", "member", member, "err", err)
+			}
+		}
+		if !c.rejoinAsync {
+			join()
+			continue
+		}
+		// One attempt per member at a time, each in the background (a
+		// cut-off member's connect waits for membership's stream
+		// timeout), so that one silent member delays no other.
+		r.running.Store(true)
+		go func() {
+			defer r.running.Store(false)
+			join()
+		}()
+	}
+	for n := range c.rejoin {
+		if !seen[n] {
+			delete(c.rejoin, n)
+		}
 	}
 }
 
@@ -596,6 +721,7 @@ func (c *cluster) Join(ctx context.Context, seed string) error {
 	if want != "" && seedID != "" && seedID != want {
 		return fmt.Errorf("%w: %s answers at %s, not %s", ErrUnreachable, seedID, addr, want)
 	}
+	recovered := false
 	err := c.update(func(cur ring.State, now int64) (ring.State, error) {
 		seedState, ok := c.foreign[seedID]
 		if !ok && seedID == "" && len(c.foreign) == 1 {
@@ -625,6 +751,7 @@ func (c *cluster) Join(ctx context.Context, seed string) error {
 				meta.Incarnation = m.Meta.Incarnation + 1
 			}
 			c.log.Warn("this node is already a member of the seed's cluster: recovering its membership (lost data directory?)", "seed", seed)
+			recovered = true
 			return ring.Recover(seedState, c.self, meta, now)
 		}
 		if err == nil {
@@ -636,6 +763,13 @@ func (c *cluster) Join(ctx context.Context, seed string) error {
 		return err
 	}
 	c.detach("")
+	if recovered && !c.noRepair {
+		// Its storage is gone: every partition it owns is pulled again
+		// from its neighbours' replicas (progress in transfers).
+		ps := c.drv.RepairOwned(c.State().Ring())
+		c.log.Info("repairing the partitions of a recovered node", "partitions", len(ps))
+		c.persist()
+	}
 	if seedID != "" {
 		// riak-admin's join returns once the seed has the joining node in
 		// its ring: wait (bounded) until the seed's gossip lists us, so

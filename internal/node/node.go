@@ -76,6 +76,15 @@ type Config struct {
 	HandoffConcurrency int
 	// AAEInterval is the period of anti-entropy exchanges (default 15 s).
 	AAEInterval time.Duration
+	// NoRepairOnRecover: a node that recovers its membership after losing
+	// its storage (a wiped data directory, then "cluster join") does not
+	// repair its partitions by transfer; anti-entropy alone restores them
+	// (slowly). Default false: it repairs.
+	NoRepairOnRecover bool
+	// HandoffStallTimeout: a transfer with no progress this long fails
+	// and frees its slots on both sides (default 10 s; see
+	// handoff.Config.StallTimeout).
+	HandoffStallTimeout time.Duration
 }
 
 // DefaultConfig returns the embedded defaults: data in ./data, HTTP on
@@ -91,9 +100,10 @@ func DefaultConfig() Config {
 		RingSize:   ring.DefaultSize,
 		DeleteMode: "3000",
 
-		BlockCacheMiB:      0,
-		ObjectCacheMiB:     -1,
-		HandoffConcurrency: 2,
+		BlockCacheMiB:       0,
+		ObjectCacheMiB:      -1,
+		HandoffConcurrency:  2,
+		HandoffStallTimeout: 10 * time.Second,
 	}
 }
 
@@ -246,7 +256,7 @@ func New(cfg Config, d Deps) (*Node, error) {
 	}
 	n.meta.Ready = false
 
-	n.cl = &cluster{self: self, log: log.With("component", "cluster"), clk: clk, eng: d.Engine, ml: d.Membership,
+	n.cl = &cluster{self: self, log: log.With("component", "cluster"), clk: clk, eng: d.Engine, ml: d.Membership, noRepair: cfg.NoRepairOnRecover,
 		foreign: map[ring.NodeID]ring.State{}, metaPeers: map[ring.NodeID]bool{}, knownBy: map[ring.NodeID]bool{}, clockOf: map[ring.NodeID]vclock.VClock{}, kick: make(chan struct{}, 1)}
 	rmeta := ring.MemberMeta{GossipAddr: d.Membership.Local().GossipAddr, InternodeAddr: n.meta.ClusterAddr, HTTPAddr: n.meta.HTTPAddr}
 	st, fresh, err := loadState(d.Engine, self, size, rmeta, clk.Now())
@@ -291,7 +301,8 @@ func New(cfg Config, d Deps) (*Node, error) {
 	n.cl.loadDetached()
 	n.cl.drv = transfers.NewDriver(self, n.svc, d.Membership.Up, log.With("component", "handoff"))
 	hcfg := handoff.Config{Self: self, Transport: d.Transport, Vnodes: transfers.Vnodes{Svc: n.svc, Planned: n.cl.drv.Planned}, Clock: d.Clock,
-		Logger: log.With("component", "handoff"), Metrics: n.metrics, Concurrency: cfg.HandoffConcurrency, Done: n.cl.drv.Done}
+		Logger: log.With("component", "handoff"), Metrics: n.metrics, Concurrency: cfg.HandoffConcurrency, Done: n.cl.drv.Done,
+		StallTimeout: cfg.HandoffStallTimeout, Up: d.Membership.Up, InboundDone: n.cl.drv.RepairDone, AcceptRepair: n.cl.drv.AcceptRepair}
 	if d.Tune.Handoff != nil {
 		d.Tune.Handoff(&hcfg)
 	}
@@ -312,8 +323,16 @@ func New(cfg Config, d Deps) (*Node, error) {
 	n.cl.mu.Lock()
 	n.cl.install(st)
 	n.cl.mu.Unlock()
+	if err := n.cl.loadRepairs(st.Ring()); err != nil {
+		return fail(err)
+	}
 	n.cl.persist()
+	// A first handoff scan at once: data this node holds for partitions
+	// it does not own (a fallback's, from before a restart) counts as
+	// waiting in transfers from the start, not from the first tick.
+	n.cl.drv.Step(st.Ring(), st.Transfers())
 	d.Membership.SetStateHandler(n.cl)
+	n.registerRingOwners()
 
 	if err := n.newPG(d.Tune.PG); err != nil {
 		return fail(err)
@@ -390,6 +409,7 @@ func Start(cfg Config) (*Node, error) {
 		return fail(err)
 	}
 	n.ln = ln
+	n.cl.rejoinAsync = true // the loop's tick must not wait for unreachable members
 	if err := n.listenPB(); err != nil {
 		n.Close()
 		ln.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	nethttp "net/http"
 	"sync"
@@ -41,6 +42,11 @@ type Options struct {
 	AAE func(i int, c *handoff.AAEConfig)
 	// ConfigurePG, if set, adjusts each node's process-group configuration.
 	ConfigurePG func(i int, c *kv.PGConfig)
+	// NoRepairOnRecover: a wiped node that rejoins leaves its data to
+	// anti-entropy (node.Config.NoRepairOnRecover).
+	NoRepairOnRecover bool
+	// Quiet logs warnings and errors only (long runs: the nemesis).
+	Quiet bool
 }
 
 // Start is the manual clock's initial time.
@@ -81,9 +87,10 @@ type Cluster struct {
 	Ring  *ring.Ring
 	Nodes []*Node
 
-	mu    sync.Mutex
-	rnd   *rand.Rand
-	rndMu sync.Mutex
+	mu     sync.Mutex
+	paused map[ring.NodeID]bool // Pause
+	rnd    *rand.Rand
+	rndMu  sync.Mutex
 }
 
 // New starts n nodes and forms them into one cluster the way an operator
@@ -108,6 +115,10 @@ func New(t testing.TB, n int, o Options) *Cluster {
 		Net: memnet.New(memnet.Options{Seed: o.Seed, Clock: clk, CallTimeout: o.Timeout}),
 		rnd: rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 	}
+	// Membership as memberlist behaves after a failure: the dead are
+	// forgotten, so only the nodes' own rejoin attempts merge a healed
+	// partition.
+	c.Members.ForgetDead(true)
 	t.Cleanup(c.Close)
 	for i := 0; i < n; i++ {
 		c.AddNode()
@@ -142,7 +153,11 @@ func (c *Cluster) start(i int) {
 	cfg.Name = string(nd.ID)
 	cfg.DataDir = "memory"
 	cfg.RingSize = c.opts.RingSize
+	cfg.NoRepairOnRecover = c.opts.NoRepairOnRecover
 	log := testlog.New(c.t).With("node", string(nd.ID))
+	if c.opts.Quiet {
+		log = slog.New(levelHandler{log.Handler(), slog.LevelWarn})
+	}
 	tune := node.Tune{
 		KV: func(kc *kv.Config) {
 			kc.Timeout = c.opts.Timeout
@@ -419,7 +434,12 @@ func (c *Cluster) Tick() {
 	c.Clock.Advance(time.Second)
 	c.gossip()
 	for _, nd := range c.live() {
-		nd.N.Tick(context.Background())
+		c.mu.Lock()
+		paused := c.paused[nd.ID]
+		c.mu.Unlock()
+		if !paused {
+			nd.N.Tick(context.Background())
+		}
 	}
 	c.gossip()
 }

@@ -116,6 +116,7 @@ func TestPGPartitionThenHealListsEveryMember(t *testing.T) {
 		t.Fatalf("leave during the partition: %d %v", n, err)
 	}
 	c.Heal()
+	c.Tick() // the sides find each other again (each node retries the members it saw die)
 	want := []string{"node1/a×2", "node2/b×1", "node3/c×1"}
 	expectEverywhere(t, c, []int{0, 1, 2}, "svc", "all", want...)
 	expectEverywhere(t, c, []int{0, 1, 2}, "svc", "connected", want...)

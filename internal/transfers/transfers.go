@@ -29,6 +29,13 @@ func (v Vnodes) Fold(ctx context.Context, p int, after []byte, fn func(key, valu
 	return v.Svc.HandoffFold(ctx, p, after, fn)
 }
 
+// FoldRepair implements handoff.RepairVnodes.
+func (v Vnodes) FoldRepair(ctx context.Context, source, target int, after []byte, fn func(key, value []byte) error) error {
+	return v.Svc.RepairFold(ctx, source, target, after, fn)
+}
+
+var _ handoff.RepairVnodes = Vnodes{}
+
 // Estimate implements handoff.Vnodes.
 func (v Vnodes) Estimate(p int) int64 { return v.Svc.HandoffEstimate(p) }
 
@@ -88,6 +95,8 @@ type Driver struct {
 	log  *slog.Logger
 
 	mu        sync.Mutex
+	ring      *ring.Ring          // as of the last Step
+	repairs   map[int]*repair     // partitions of this node under repair
 	done      map[int]ring.NodeID // ownership transfers completed, by partition
 	dropped   map[int]int         // partitions dropped: scans since
 	abandoned map[int]int         // partitions whose transfer was abandoned: scans since
@@ -104,7 +113,7 @@ func NewDriver(self ring.NodeID, svc *kv.Service, up func(ring.NodeID) bool, log
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Driver{self: self, svc: svc, up: up, log: log, done: map[int]ring.NodeID{}, dropped: map[int]int{},
-		abandoned: map[int]int{}, planned: map[int]ring.NodeID{}}
+		abandoned: map[int]int{}, planned: map[int]ring.NodeID{}, repairs: map[int]*repair{}}
 }
 
 // SetManager sets the handoff manager the driver starts jobs on.
@@ -146,8 +155,11 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 		}
 	}
 	var jobs []handoff.Job
+	waitingOwnership := 0 // ownership transfers whose target is down
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.ring = r
+	d.stepRepairs(r, len(transfers) > 0)
 	clear(d.planned)
 	for p, t := range planned {
 		d.planned[p] = t.To
@@ -171,6 +183,8 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 		}
 		if d.up(t.To) {
 			jobs = append(jobs, handoff.Job{Partition: t.Partition, Kind: handoff.Ownership, To: t.To})
+		} else {
+			waitingOwnership++
 		}
 	}
 	// End ownership transfers that are over.
@@ -229,8 +243,12 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 		_, ab := d.abandoned[p]
 		d.svc.HoldReaps(p, from || incoming[p] || ab)
 	}
-	// Hinted handoff: fallback vnodes holding data whose owner is up.
-	for _, p := range d.svc.Partitions() {
+	// Hinted handoff: every partition this node does not own but holds
+	// data for, found in storage whether or not its vnode is open (a
+	// fallback's data outlives a restart of its node), goes to its owner
+	// once the owner is up; until then it counts as waiting.
+	waiting := len(jobs) + waitingOwnership
+	for p := 0; p < r.Size(); p++ {
 		owner := r.Owner(p)
 		if owner == d.self || incoming[p] {
 			continue
@@ -241,11 +259,17 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 		if empty, err := d.svc.PartitionEmpty(p); err != nil || empty {
 			continue
 		}
-		if d.up(owner) {
-			jobs = append(jobs, handoff.Job{Partition: p, Kind: handoff.Hinted, To: owner})
+		waiting++
+		if !d.up(owner) {
+			continue
 		}
+		if err := d.svc.OpenVnode(p); err != nil {
+			continue // dropped here and still forwarding: nothing to hand back
+		}
+		jobs = append(jobs, handoff.Job{Partition: p, Kind: handoff.Hinted, To: owner})
 	}
 	d.mgr.Offer(jobs)
+	d.mgr.SetWaiting(waiting)
 	return complete
 }
 

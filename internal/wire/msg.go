@@ -74,6 +74,14 @@ const (
 	MsgKVCoordUpdate MsgType = 29
 )
 
+// Handoff and anti-entropy (block 80–111). Bodies are defined by package
+// handoff.
+const (
+	// MsgHandoffRepair asks the owner of a neighbouring partition to send
+	// the keys a partition under repair should hold (partition repair).
+	MsgHandoffRepair MsgType = 80
+)
+
 // Cluster metadata (bucket types, bucket properties, ...). Bodies are
 // defined by package internal/metadata.
 const (
@@ -83,6 +91,13 @@ const (
 	MsgMetaSync MsgType = 113
 	// MsgMetaGet asks a member for its state of one entry.
 	MsgMetaGet MsgType = 114
+)
+
+// Ring. Bodies are defined by package internal/node.
+const (
+	// MsgRingOwners asks a member for its view of the partition owners
+	// (admin ringready).
+	MsgRingOwners MsgType = 115
 )
 
 // Process groups (pg bucket type). Bodies are defined by package kv.
@@ -122,12 +137,15 @@ var msgNames = [256]string{
 	MsgHandoffStatus: "handoff_status",
 	MsgAAETree:       "aae_tree",
 	MsgAAEKeys:       "aae_keys",
+	MsgHandoffRepair: "handoff_repair",
 	MsgKVCoverage:    "kv_coverage",
 	MsgPGSet:         "pg_set",
 
 	MsgMetaPush: "meta_push",
 	MsgMetaSync: "meta_sync",
 	MsgMetaGet:  "meta_get",
+
+	MsgRingOwners: "ring_owners",
 
 	MsgTest1: "test1",
 	MsgTest2: "test2",

@@ -24,7 +24,10 @@
 //     joining any member joins its whole reachable cluster. Nodes that
 //     know a node keep knowing it, so a killed node that restarts is taken
 //     back in as soon as it is reachable, as memberlist's gossip to the
-//     dead does.
+//     dead does while it lasts. Network.ForgetDead models what follows in
+//     memberlist: a node forgets the members it has seen die, so a healed
+//     partition or a restarted node merges only when one side joins the
+//     other (the in-process test cluster runs in this mode).
 //   - A node sees another it knows as alive (with its current meta) when
 //     both are running and in the same partition group, as left once it
 //     has called Leave (partition or not), and as dead otherwise: killed,

@@ -29,6 +29,9 @@ type Network struct {
 	pending []broadcast
 	nextInc uint64
 	nextIso int
+	// forget: a node that sees another dead stops knowing it (see
+	// ForgetDead).
+	forget bool
 }
 
 type broadcast struct {
@@ -93,6 +96,20 @@ func (n *Network) JoinAll() {
 		}
 	}
 	n.recompute()
+}
+
+// ForgetDead switches the network to memberlist's behaviour after a
+// failure: a node that sees another dead (killed, or across a partition)
+// forgets it once it has noted the failure, so that after the partition
+// heals, or the node restarts, the two are back in touch only when one of
+// them joins the other (memberlist gossips to the dead only for a while,
+// and exchanges state only with members it sees alive). Without it (the
+// default) nodes keep knowing each other and a healed partition merges by
+// itself.
+func (n *Network) ForgetDead(on bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.forget = on
 }
 
 // SetUp sets node id's service-ready flag, as if it had called
@@ -290,6 +307,17 @@ func (n *Network) recompute() {
 		slices.Sort(ids)
 		for _, id := range ids {
 			n.update(a, id)
+		}
+	}
+	if !n.forget {
+		return
+	}
+	// The failures are noted in the views; now the dead are forgotten.
+	for _, a := range nodes {
+		for id := range a.knows {
+			if b := n.nodes[id]; id != a.id && (b == nil || !n.reach(a, b)) {
+				delete(a.knows, id)
+			}
 		}
 	}
 }

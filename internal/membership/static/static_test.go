@@ -459,3 +459,44 @@ func TestUnknownNodePanics(t *testing.T) {
 	}()
 	static.NewNetwork().SetUp("nope", true)
 }
+
+// With ForgetDead, a healed partition does not merge by itself (as with
+// memberlist once both sides declared the other dead): the sides see each
+// other again only after one joins the other. A restarted node likewise
+// comes back only by joining.
+func TestForgetDead(t *testing.T) {
+	net := static.NewNetwork()
+	net.ForgetDead(true)
+	a, b, c := net.Node("a"), net.Node("b"), net.Node("c")
+	net.JoinAll()
+	net.Partition([]static.NodeID{"a", "b"}, []static.NodeID{"c"})
+	if m, _ := a.Member("c"); m.State != membership.StateDead {
+		t.Fatalf("a sees c %v during the partition", m.State)
+	}
+	net.Heal()
+	if m, _ := a.Member("c"); m.State != membership.StateDead {
+		t.Fatalf("a sees c %v after the heal, want still dead", m.State)
+	}
+	if m, _ := c.Member("b"); m.State != membership.StateDead {
+		t.Fatalf("c sees b %v after the heal, want still dead", m.State)
+	}
+	if _, err := c.Join([]string{b.Local().GossipAddr}); err != nil {
+		t.Fatal(err)
+	}
+	for _, pair := range [][2]*static.Node{{a, c}, {c, a}, {b, c}} {
+		if m, _ := pair[0].Member(pair[1].Local().ID); m.State != membership.StateAlive {
+			t.Fatalf("%s sees %s %v after the join", pair[0].Local().ID, pair[1].Local().ID, m.State)
+		}
+	}
+	net.Kill("b")
+	b = net.Node("b")
+	if m, _ := a.Member("b"); m.State != membership.StateDead {
+		t.Fatalf("a sees the restarted b %v before it joins", m.State)
+	}
+	if _, err := b.Join([]string{a.Local().GossipAddr}); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := c.Member("b"); m.State != membership.StateAlive {
+		t.Fatalf("c sees b %v after b joined a", m.State)
+	}
+}
