@@ -6,8 +6,9 @@
 # the whole keyspace); it reports ops/s, p50/p99/p99.9, the node's resident
 # memory at the end and its disk use, next to its memory budget. Between
 # the load and the run it waits for the load's compactions to finish
-# (reported as "settle"), and it reports the object and block cache hit
-# rates of the run.
+# (reported as "settle") and warms the caches with WARMUP (default 120s)
+# of the same workload, unmeasured; it reports the object and block cache
+# hit rates of the measured run.
 # Usage: scripts/bench-scale.sh [DURATION] (default 60s); SIZES="100000 ..."
 # picks the sizes; MEMORY passes --memory to the node.
 set -euo pipefail
@@ -23,7 +24,7 @@ PORT=${BENCH_PORT:-18198}
 # measurement at another, on a quiet machine.
 DATA=${BENCH_DATA:-$(mktemp -d)}
 KEEP=${BENCH_DATA:+1}
-WARMUP=${WARMUP:-20s}
+WARMUP=${WARMUP:-120s}
 OUT=${BENCH_OUT:-bench-results}
 mkdir -p "$OUT" "$DATA"
 NODE=
