@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riakgo/riakgo/internal/riakapi"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/quorum"
 	"github.com/riakgo/riakgo/siblings"
@@ -51,10 +52,30 @@ type Options struct {
 	ExtraStats func() map[string]any
 	// PG, if set, serves the process-group routes (see pg.go).
 	PG PGService
+	// Security, if set, is the security model (see security.go): when it
+	// is enabled, requests need TLS and credentials and are authorised by
+	// grants.
+	Security riakapi.Security
+	// SecurityAdmin, if set, serves POST /admin/security (riak-admin's
+	// security verbs; see admin.go).
+	SecurityAdmin SecurityAdmin
+	// AdminOpen lets the admin routes answer callers on other machines
+	// while security is off; by default only loopback callers may use
+	// them.
+	AdminOpen bool
+	// NoRefererCheck turns off Riak's check that a Referer or Origin
+	// names this node (secure_referer_check = off).
+	NoRefererCheck bool
+	// MaxHeaders bounds the header fields of a request (default 1000,
+	// Riak's); more get 400.
+	MaxHeaders int
 }
 
 // DefaultMaxBodySize is Riak's max_object_size.
 const DefaultMaxBodySize = 50 << 20
+
+// DefaultMaxHeaders is mochiweb's limit on header fields, Riak's.
+const DefaultMaxHeaders = 1000
 
 // Handler serves the Riak HTTP API.
 type Handler struct {
@@ -80,6 +101,9 @@ func NewHandler(c kv.Client, o Options) *Handler {
 	}
 	if o.Rand == nil {
 		o.Rand = defaultRand
+	}
+	if o.MaxHeaders <= 0 {
+		o.MaxHeaders = DefaultMaxHeaders
 	}
 	h := &Handler{c: c, o: o, log: o.Logger, obs: o.Observer}
 	h.streams, h.closeStreams = context.WithCancel(context.Background())
@@ -267,8 +291,11 @@ func (h *Handler) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 }
 
 func (h *Handler) serve(w *statusWriter, r *nethttp.Request) string {
-	if r.Header.Get("Origin") == "null" {
-		textError(w, &apiError{status: 403, body: "Forbidden: requests with Origin: null are refused\n"})
+	if n := headerCount(r.Header); n > h.o.MaxHeaders {
+		textError(w, badRequest("Too many header fields: %d, at most %d\n", n, h.o.MaxHeaders))
+		return "other"
+	}
+	if h.crossSite(w, r) {
 		return "other"
 	}
 	segs, err := splitPath(r.URL.EscapedPath())
@@ -279,6 +306,9 @@ func (h *Handler) serve(w *statusWriter, r *nethttp.Request) string {
 	rt, ok := parseRoute(segs)
 	if !ok {
 		notFound(w)
+		return "other"
+	}
+	if r, ok = h.authenticate(w, r, rt); !ok {
 		return "other"
 	}
 	switch rt.kind {
@@ -376,6 +406,14 @@ func (h *Handler) serve(w *statusWriter, r *nethttp.Request) string {
 	}
 	notFound(w)
 	return "other"
+}
+
+func headerCount(hd nethttp.Header) int {
+	n := 0
+	for _, v := range hd {
+		n += len(v)
+	}
+	return n
 }
 
 // allow answers 405 with an Allow header unless the method is listed.
