@@ -1,9 +1,20 @@
 package http
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
+	"fmt"
 	"math"
+	"net"
+	nethttp "net/http"
 	"net/url"
+	"runtime"
+	"sync/atomic"
+
+	"github.com/riakgo/riakgo/internal/testwait"
+	"github.com/riakgo/riakgo/kv"
+	"github.com/riakgo/riakgo/siblings"
 	"slices"
 	"strconv"
 	"strings"
@@ -130,4 +141,196 @@ func TestNonUTF8KeysRoundTripThroughListings(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("index query", raw(doc.Keys))
+}
+
+// TestLinkWalkAnswerIsBounded: issue 12, finding 6. An object linking to
+// itself and a URL of 1100 "keep" steps asked for an answer of 1100 copies
+// of it (70 MB here; 1000 MiB in the report); the answer is capped.
+func TestLinkWalkAnswerIsBounded(t *testing.T) {
+	e := newEnv(t, Options{})
+	big := strings.Repeat("x", 64<<10)
+	e.put("/buckets/w/keys/self", "text/plain", big, "Link", `</buckets/w/keys/self>; riaktag="me"`).want(t, 204, "")
+	path := "/buckets/w/keys/self" + strings.Repeat("/_,_,1", 1100)
+	r := e.get(path)
+	if r.StatusCode != 400 || !strings.Contains(r.Body(), "Link walk answer would be over") {
+		t.Fatalf("a walk of 1100 kept steps: %d, %d bytes", r.StatusCode, len(r.body))
+	}
+	// A walk within the bound still works.
+	r = e.get("/buckets/w/keys/self/_,_,1/_,_,1")
+	if r.StatusCode != 200 || len(r.body) < 2*len(big) {
+		t.Fatalf("a two-step walk: %d, %d bytes", r.StatusCode, len(r.body))
+	}
+}
+
+// rawConn opens a TCP connection to the test server and writes s.
+func (e *env) rawConn(s string) net.Conn {
+	e.t.Helper()
+	c, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	if _, err := c.Write([]byte(s)); err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// TestBodyNotAllocatedFromHeaders: issue 12, finding 5. PUTs that announce
+// 50 MiB bodies and send 1 KB each must not make the node allocate the
+// announced size: ten of them used 500 MB before.
+func TestBodyNotAllocatedFromHeaders(t *testing.T) {
+	e := newEnv(t, Options{})
+	var active atomic.Int64
+	e.srv.Config.ConnState = func(c net.Conn, s nethttp.ConnState) {
+		if s == nethttp.StateActive {
+			active.Add(1)
+		}
+	}
+	before := heapInUse()
+	for i := range 10 {
+		e.rawConn(fmt.Sprintf("PUT /buckets/b/keys/k%d HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s",
+			i, 50<<20, strings.Repeat("y", 1000)))
+	}
+	testwait.For(t, 10*time.Second, "ten uploads in progress", func() bool { return active.Load() == 10 })
+	// The handlers are reading by now (the bytes sent were read with
+	// the headers); give them a moment of wall time to allocate.
+	testwait.For(t, 10*time.Second, "handlers reading", func() bool {
+		return strings.Contains(string(stacks()), "readBody")
+	})
+	if grew := int64(heapInUse()) - int64(before); grew > 50<<20 {
+		t.Fatalf("ten stalled uploads grew the heap by %d MiB", grew>>20)
+	}
+}
+
+func stacks() []byte {
+	b := make([]byte, 1<<20)
+	return b[:runtime.Stack(b, true)]
+}
+
+// TestStalledBodyTimesOut: issue 12, finding 5 (and 7): an upload that
+// stops is answered 408 after BodyTimeout and its connection closed, so
+// stalled uploads cannot pin handlers and file descriptors.
+func TestStalledBodyTimesOut(t *testing.T) {
+	e := newEnv(t, Options{BodyTimeout: 200 * time.Millisecond})
+	c := e.rawConn("PUT /buckets/b/keys/k HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\npartial")
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := nethttp.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled upload: %v", err)
+	}
+	if resp.StatusCode != 408 {
+		t.Fatalf("stalled upload: %d", resp.StatusCode)
+	}
+	// A body that arrives in time, even after the headers, is fine.
+	c2 := e.rawConn("PUT /buckets/b/keys/k HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n")
+	c2.Write([]byte("hello"))
+	resp, err = nethttp.ReadResponse(bufio.NewReader(c2), nil)
+	if err != nil || resp.StatusCode != 204 {
+		t.Fatalf("upload in time: %v %v", resp, err)
+	}
+}
+
+// TestStreamWriteDeadline: issue 12, finding 7. A client that starts a
+// streamed listing and stops reading must not pin its handler (and the
+// storage iterator behind it): the write fails after WriteTimeout and the
+// handler returns.
+func TestStreamWriteDeadline(t *testing.T) {
+	rec := &recorder{}
+	e := newEnv(t, Options{WriteTimeout: 200 * time.Millisecond, Observer: rec})
+	val := strings.Repeat("v", 100)
+	for i := range 3000 {
+		if _, err := e.svc.Put(context.Background(), kv.Key{Type: "default", Bucket: "many", Key: fmt.Sprintf("key-%06d-%s", i, strings.Repeat("k", 200))},
+			[]byte(val), siblings.Meta{ContentType: "text/plain"}, nil, kv.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := e.rawConn("GET /buckets/many/keys?keys=stream HTTP/1.1\r\nHost: x\r\n\r\n")
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetReadBuffer(4096) // and never read
+	}
+	testwait.For(t, 20*time.Second, "the stalled listing's handler returned", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return slices.Contains(rec.ops, "list")
+	})
+}
+
+// TestInflightCap: issue 12, finding 7. Requests over MaxInflight get
+// Riak's overload 503 at once instead of queueing without bound.
+func TestInflightCap(t *testing.T) {
+	e := newEnv(t, Options{MaxInflight: 1})
+	// One request holds the only slot: its body never comes.
+	e.rawConn("PUT /buckets/b/keys/k HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nx")
+	testwait.For(t, 10*time.Second, "overload answered", func() bool {
+		r := e.get("/buckets/b/keys/other")
+		return r.StatusCode == 503 && strings.Contains(r.Body(), "overload")
+	})
+}
+
+// TestLimitListener: connections over the cap get a 503 and are closed.
+func TestLimitListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &nethttp.Server{Handler: nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) { w.Write([]byte("ok")) })}
+	go srv.Serve(LimitListener(ln, 2, true))
+	t.Cleanup(func() { srv.Close() })
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+		c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+		if r, err := nethttp.ReadResponse(bufio.NewReader(c), nil); err != nil || r.StatusCode != 200 {
+			t.Fatalf("connection within the cap: %v", err)
+		}
+	}
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	r, err := nethttp.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || r.StatusCode != 503 {
+		t.Fatalf("connection over the cap: %v %v", r, err)
+	}
+	held[0].Close()
+	testwait.For(t, 10*time.Second, "a slot frees", func() bool {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		r, err := nethttp.ReadResponse(bufio.NewReader(c), nil)
+		return err == nil && r.StatusCode == 200
+	})
+}
+
+// TestTooManyHeaders: issue 12, finding 7: Riak's limit of 1000 header
+// fields.
+func TestTooManyHeaders(t *testing.T) {
+	e := newEnv(t, Options{})
+	h := hdr()
+	for i := range 1001 {
+		h.Add(fmt.Sprintf("X-Riak-Meta-M%d", i), "v")
+	}
+	r := e.do("GET", "/buckets/b/keys/k", h, nil)
+	if r.StatusCode != 400 || !strings.Contains(r.Body(), "Too many header fields") {
+		t.Fatalf("1001 headers: %d %q", r.StatusCode, r.Body())
+	}
 }

@@ -105,6 +105,9 @@ type Config struct {
 	AdminOpen bool
 	// NoRefererCheck turns off Riak's cross-site Referer/Origin check.
 	NoRefererCheck bool
+	// MaxHTTPConns bounds the connections each HTTP listener holds
+	// (default 4096): one more is answered 503 and closed.
+	MaxHTTPConns int
 }
 
 // DefaultConfig returns the embedded defaults: data in ./data, HTTP on
@@ -124,6 +127,7 @@ func DefaultConfig() Config {
 		ObjectCacheMiB:     128,
 		HandoffConcurrency: 2,
 		ClusterName:        "riakgo",
+		MaxHTTPConns:       4096,
 	}
 }
 
@@ -397,10 +401,14 @@ func Start(cfg Config) (*Node, error) {
 	if err != nil {
 		return fail(err)
 	}
+	if cfg.MaxHTTPConns <= 0 {
+		cfg.MaxHTTPConns = DefaultConfig().MaxHTTPConns
+	}
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		return fail(fmt.Errorf("http listen %s: %w", cfg.HTTP, err))
 	}
+	ln = riakhttp.LimitListener(ln, cfg.MaxHTTPConns, true)
 	closers = append(closers, func() { ln.Close() })
 	self := ring.NodeID(cfg.Name)
 	var ml *memberlist.Memberlist
@@ -455,7 +463,7 @@ func Start(cfg Config) (*Node, error) {
 			ln.Close()
 			return nil, fmt.Errorf("https listen %s: %w", cfg.HTTPS, err)
 		}
-		n.httpsLn = tls.NewListener(hl, tlsStore.Server())
+		n.httpsLn = tls.NewListener(riakhttp.LimitListener(hl, cfg.MaxHTTPConns, false), tlsStore.Server())
 	}
 	if err := n.listenPB(); err != nil {
 		n.Close()
@@ -475,6 +483,7 @@ func Start(cfg Config) (*Node, error) {
 		Handler:           n.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    256 << 10, // and at most 1000 fields (the handler)
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	n.srv.RegisterOnShutdown(n.handler.CloseStreams) // pg watches and held joins end at shutdown
