@@ -334,3 +334,17 @@ func TestTooManyHeaders(t *testing.T) {
 		t.Fatalf("1001 headers: %d %q", r.StatusCode, r.Body())
 	}
 }
+
+// TestNValAboveRingSizeRefused: issue 12, finding 8. An n_val above the
+// ring size (64 here) is refused with a 400 on bucket and type props;
+// before, it was accepted and every request then answered 503.
+func TestNValAboveRingSizeRefused(t *testing.T) {
+	e := newEnv(t, Options{})
+	r := e.do("PUT", "/buckets/nv/props", hdr("Content-Type", "application/json"), []byte(`{"props":{"n_val":65}}`))
+	if r.StatusCode != 400 || !strings.Contains(r.Body(), "n_val") {
+		t.Fatalf("n_val 65 on a bucket: %d %q", r.StatusCode, r.Body())
+	}
+	e.put("/buckets/nv/keys/k", "text/plain", "v").want(t, 204, "")
+	e.get("/buckets/nv/keys/k").want(t, 200, "v")
+	e.do("PUT", "/buckets/nv/props", hdr("Content-Type", "application/json"), []byte(`{"props":{"n_val":64}}`)).want(t, 204, "")
+}
