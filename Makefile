@@ -73,6 +73,11 @@ clients/%/node_modules/.package-lock.json: clients/%/package.json clients/%/pack
 bench-cluster5: build
 	./scripts/bench-cluster5.sh $(BENCH_DURATION)
 
+# The foundation workload with TLS and authentication off, then on, against
+# the same node in one run (docs/performance.md, "Security").
+bench-security: build
+	./scripts/bench-security.sh $(BENCH_DURATION)
+
 bench-go:
 	$(GO) test -run '^$$' -bench . ./...
 
