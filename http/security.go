@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net"
 	nethttp "net/http"
 	"net/netip"
 	"net/url"
@@ -176,13 +177,27 @@ func unauthorized(w nethttp.ResponseWriter) {
 }
 
 // adminFromHere reports whether an admin route may answer this caller
-// while security is off.
+// while security is off: a caller on the local machine, that is from a
+// loopback address, or from the very address it called (a connection from
+// 10.0.0.1 to 10.0.0.1 never left the machine: another host cannot open
+// a TCP connection with the node's own address as its source).
 func (h *Handler) adminFromHere(r *nethttp.Request) bool {
 	if h.o.AdminOpen {
 		return true
 	}
 	a := remoteAddr(r)
-	return a.IsValid() && a.IsLoopback()
+	if !a.IsValid() {
+		return false
+	}
+	if a.IsLoopback() {
+		return true
+	}
+	if la, ok := r.Context().Value(nethttp.LocalAddrContextKey).(net.Addr); ok {
+		if ap, err := netip.ParseAddrPort(la.String()); err == nil && ap.Addr().Unmap() == a {
+			return true
+		}
+	}
+	return false
 }
 
 // permissionFor is the permission Riak checks for a route and method, on
