@@ -4,9 +4,9 @@ import (
 	"github.com/riakgo/riakgo/client"
 
 	"bufio"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
