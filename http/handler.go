@@ -525,10 +525,28 @@ func mapError(err error, k kv.Key) *apiError {
 		return &apiError{status: 400, body: string(b), header: map[string]string{}}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &apiError{status: 503, body: "request timed out\n"}
-	case errors.Is(err, kv.ErrClosed), errors.Is(err, kv.ErrOverload), errors.Is(err, kv.ErrUnavailable), errors.Is(err, kv.ErrUnconfirmed):
+	case errors.Is(err, kv.ErrInsufficientVnodes):
+		// A listing or 2i query without a vnode for some partition (Riak:
+		// insufficient_vnodes_available, as a 500 or a 200 with an error
+		// body); never a partial answer.
+		return &apiError{status: 503, body: errorText(err) + "\n"}
+	case errors.Is(err, kv.ErrClosed), errors.Is(err, kv.ErrOverload), errors.Is(err, kv.ErrUnavailable), errors.Is(err, kv.ErrUnconfirmed),
+		errors.Is(err, kv.ErrDetached):
 		return &apiError{status: 503, body: err.Error() + "\n"}
 	}
 	return &apiError{status: 500, body: "Error:\n" + err.Error() + "\n"}
+}
+
+// errorText is an error's text for a client: a coverage failure starts
+// with Riak's insufficient_vnodes_available.
+func errorText(err error) string {
+	msg := err.Error()
+	if errors.Is(err, kv.ErrInsufficientVnodes) {
+		if i := strings.Index(msg, "insufficient_vnodes_available"); i >= 0 {
+			msg = msg[i:]
+		}
+	}
+	return msg
 }
 
 // serveRoot lists the resources, as Riak's GET / does.

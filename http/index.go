@@ -151,7 +151,7 @@ func (h *Handler) serveIndex(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 		// Riak's stream_error({error,timeout}): a part, even as the first.
 		part(map[string]string{"error": "timeout"})
 	case err != nil:
-		part(map[string]string{"error": err.Error()})
+		part(map[string]string{"error": errorText(err)})
 	case cont != "":
 		part(map[string]string{"continuation": cont})
 	}

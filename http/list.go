@@ -178,7 +178,7 @@ func (h *Handler) list(w nethttp.ResponseWriter, ctx context.Context, rt route, 
 	case !st.wrote:
 		textError(w, mapError(err, rt.key))
 	default:
-		b, _ := json.Marshal(map[string]string{"error": err.Error()})
+		b, _ := json.Marshal(map[string]string{"error": errorText(err)})
 		w.Write(b)
 	}
 }

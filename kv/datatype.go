@@ -119,8 +119,8 @@ func (s *Service) UpdateDatatype(ctx context.Context, k Key, kind dt.Kind, op dt
 	if err := validateKey(k); err != nil {
 		return nil, err
 	}
-	if s.isClosed() {
-		return nil, ErrClosed
+	if err := s.refuse(); err != nil {
+		return nil, err
 	}
 	props, err := s.buckets.props(k.Type, k.Bucket)
 	if err != nil {

@@ -17,6 +17,12 @@
 // delete writes a tombstone and, once all N primaries hold it, reaps it
 // after delete_mode.
 //
+// Key listing, bucket listing and secondary-index queries (list.go) run on
+// a coverage plan (coverage.go, ring.Coverage): the fewest up primary
+// vnodes that together hold every key, each answering for its share of
+// home partitions, read through stateless cursor-paged requests and
+// merged; without full coverage they fail with ErrInsufficientVnodes.
+//
 // PG (pg.go, pgwatch.go) is the process-group service over the pg bucket
 // type: owner-written members with join counts, leases, pruning by the
 // cluster's view of owners, picks, which-groups and watches; docs/pg.md.

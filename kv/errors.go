@@ -23,6 +23,9 @@ var (
 	ErrRingSize = errors.New("riakgo/kv: the ring size cannot change")
 	// ErrOverload: too many requests in flight.
 	ErrOverload = errors.New("riakgo/kv: overload")
+	// ErrDetached: the node has left its cluster and serves nothing until
+	// it joins one (see Service.SetDetached).
+	ErrDetached = errors.New("riakgo/kv: this node has left its cluster")
 	// ErrBadUpdate: a data-type update whose encoding a coordinator could
 	// not read (an unknown kind, a malformed body).
 	ErrBadUpdate = errors.New("riakgo/kv: malformed update")

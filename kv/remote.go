@@ -248,26 +248,12 @@ func (s *Service) registerHandlers(t transport.Transport) {
 		}
 		return vnodeResp{Obj: encodeOpt(o)}, nil
 	}))
-	t.Handle(wire.MsgKVListKeys, s.guarded(func(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
-		var req listReq
+	t.Handle(wire.MsgKVCoverage, s.guarded(func(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
+		var req covReq
 		if err := body.Decode(&req); err != nil {
 			return nil, err
 		}
-		var out listResp
-		err := s.partitionKeys(req.Partition, req.Type, req.Bucket, func(k string) error {
-			out.Names = append(out.Names, k)
-			return nil
-		})
-		return out, err
-	}))
-	t.Handle(wire.MsgKVListBuckets, s.guarded(func(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
-		var req listReq
-		if err := body.Decode(&req); err != nil {
-			return nil, err
-		}
-		var out listResp
-		err := s.partitionBuckets(ctx, req.Partition, req.Type, func(b string) { out.Names = append(out.Names, b) })
-		return out, err
+		return s.serveCoverage(ctx, &req)
 	}))
 	t.Handle(wire.MsgKVReap, s.guarded(func(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
 		var req vnodeReq

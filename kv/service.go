@@ -232,6 +232,8 @@ type Service struct {
 	openMu  sync.Mutex // serialises opening vnodes
 	tr      transport.Transport
 	updates updateRegistry
+	// detached, when set, is why client requests are refused.
+	detached atomic.Pointer[string]
 
 	stats stats
 
@@ -449,6 +451,31 @@ func (s *Service) isClosed() bool {
 	return s.closed
 }
 
+// SetDetached makes the service refuse client requests with ErrDetached
+// (reason says why and what to do), or serve again with reason "". A node
+// whose leave has completed is detached: its ring is a cluster of its own
+// now, and a client still talking to it must not write into that cluster
+// believing it writes into the one it left.
+func (s *Service) SetDetached(reason string) {
+	if reason == "" {
+		s.detached.Store(nil)
+		return
+	}
+	s.detached.Store(&reason)
+}
+
+// refuse returns why the service cannot take a client request, if it
+// cannot.
+func (s *Service) refuse() error {
+	if r := s.detached.Load(); r != nil {
+		return fmt.Errorf("%w: %s", ErrDetached, *r)
+	}
+	if s.isClosed() {
+		return ErrClosed
+	}
+	return nil
+}
+
 // timeout is a request's deadline for vnodes on other nodes: its own (the
 // timeout parameter) or the service default. Local vnodes answer inline.
 func (s *Service) timeout(o Options) time.Duration {
@@ -521,8 +548,8 @@ func (s *Service) Get(ctx context.Context, k Key, o Options) (*siblings.Object, 
 	if err := validateKey(k); err != nil {
 		return nil, err
 	}
-	if s.isClosed() {
-		return nil, ErrClosed
+	if err := s.refuse(); err != nil {
+		return nil, err
 	}
 	props, err := s.buckets.props(k.Type, k.Bucket)
 	if err != nil {
@@ -622,8 +649,8 @@ func (s *Service) Put(ctx context.Context, k Key, value []byte, meta siblings.Me
 	if err := validateKey(k); err != nil {
 		return nil, err
 	}
-	if s.isClosed() {
-		return nil, ErrClosed
+	if err := s.refuse(); err != nil {
+		return nil, err
 	}
 	props, err := s.buckets.props(k.Type, k.Bucket)
 	if err != nil {
@@ -647,6 +674,9 @@ func (s *Service) put(k Key, props Props, value []byte, meta siblings.Meta, vc v
 // write runs a coordinated write of value (or, with u, of the update's
 // result) and answers at W/DW/PW.
 func (s *Service) write(k Key, props Props, value []byte, meta siblings.Meta, vc vclock.VClock, u *Update, o Options) (*siblings.Object, error) {
+	if err := s.refuse(); err != nil {
+		return nil, err
+	}
 	w, dw, pw := o.W, o.DW, o.PW
 	n, err := o.nVal(props)
 	if err != nil {
@@ -703,8 +733,8 @@ func (s *Service) Delete(ctx context.Context, k Key, vc vclock.VClock, o Options
 	if err := validateKey(k); err != nil {
 		return err
 	}
-	if s.isClosed() {
-		return ErrClosed
+	if err := s.refuse(); err != nil {
+		return err
 	}
 	props, err := s.buckets.props(k.Type, k.Bucket)
 	if err != nil {

@@ -13,6 +13,15 @@
 // partitions from there on. PrefList(r, h, n, up) adds riak_core_apl's
 // fallbacks for primaries on down nodes.
 //
+// # Coverage
+//
+// Coverage(r, n, up, offset) is riak_core_coverage_plan's planner: the
+// fewest up primary vnodes that between them hold every key once, each
+// with the home partitions it answers for (its filter). Key listing and
+// secondary-index queries run on such a plan; it fails with
+// ErrInsufficientVnodes (Riak's insufficient_vnodes_available) when some
+// home partition has all n of its primaries down.
+//
 // # Claim
 //
 // Claim(owners, members, targetN) assigns partitions to members: balanced

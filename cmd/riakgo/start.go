@@ -31,8 +31,9 @@ var startSettings = []struct{ name, help string }{
 	{"ring-size", "number of partitions, a power of two; fixed when the data directory is created"},
 	{"delete-mode", "tombstone reaping: keep, immediate, or milliseconds"},
 	{"log-level", "debug, info, warn or error"},
-	{"block-cache", "Pebble block cache in MiB"},
-	{"object-cache", "decoded-object cache in MiB (0 disables it)"},
+	{"memory", "memory budget (e.g. 4GiB) the caches and memtables are sized from; auto: 25% of the machine's memory"},
+	{"block-cache", "Pebble block cache in MiB (auto: 40% of the memory budget)"},
+	{"object-cache", "decoded-object cache in MiB, 0 disables it (auto: 20% of the memory budget)"},
 	{"pprof", "serve Go's net/http/pprof profiles on this address (off when empty)"},
 	{"handoff-concurrency", "transfers (inbound and outbound together) at once: handoff_concurrency"},
 	{"aae-interval", "period of anti-entropy exchanges (a Go duration, e.g. 15s)"},
@@ -92,7 +93,7 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 		"name": cfg.Name, "data-dir": cfg.DataDir, "http": cfg.HTTP, "pb": cfg.PB, "cluster": cfg.Cluster,
 		"gossip": cfg.Gossip, "ring-size": strconv.Itoa(cfg.RingSize), "delete-mode": cfg.DeleteMode,
 		"log-level": "info", "pprof": "",
-		"block-cache": strconv.Itoa(cfg.BlockCacheMiB), "object-cache": strconv.Itoa(cfg.ObjectCacheMiB),
+		"memory": "auto", "block-cache": "auto", "object-cache": "auto",
 		"handoff-concurrency": strconv.Itoa(cfg.HandoffConcurrency), "aae-interval": "15s",
 		"cluster-name": cfg.ClusterName, "cluster-secret-file": "", "insecure-cluster": "false",
 		"tls-cert": "", "tls-key": "", "tls-ca": "", "https": "", "internode-tls": "false",
@@ -151,10 +152,21 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.RingSize = rs
 	cfg.Version = Version
+	if v := get("memory"); v != "auto" {
+		if cfg.Memory, err = node.ParseBytes(v); err != nil || cfg.Memory == 0 {
+			fmt.Fprintf(stderr, "riakgo start: memory %q: use a size such as 4GiB, or auto\n", v)
+			return 2
+		}
+	}
 	for _, c := range []struct {
 		name string
 		dst  *int
-	}{{"block-cache", &cfg.BlockCacheMiB}, {"object-cache", &cfg.ObjectCacheMiB}} {
+		auto int
+	}{{"block-cache", &cfg.BlockCacheMiB, 0}, {"object-cache", &cfg.ObjectCacheMiB, -1}} {
+		if get(c.name) == "auto" {
+			*c.dst = c.auto
+			continue
+		}
 		n, err := strconv.Atoi(get(c.name))
 		if err != nil {
 			fmt.Fprintf(stderr, "riakgo start: %s %q is not a number of MiB\n", c.name, get(c.name))

@@ -219,6 +219,12 @@ func (n *Node) extraStats() map[string]any {
 	m["riakgo_aae_keys_repaired"] = as.KeysRepaired
 	m["riakgo_aae_trees_built"] = as.TreesBuilt
 
+	m["riakgo_memory_budget_bytes"] = n.mem.Budget
+	m["riakgo_block_cache_bytes"] = n.mem.BlockCache
+	m["riakgo_memtable_bytes"] = n.mem.MemTable
+	m["riakgo_object_cache_bytes"] = n.mem.ObjectCache
+	m["riakgo_go_heap_limit_bytes"] = n.mem.GoHeapLimit
+
 	cs := n.clusterStats()
 	m["ring_members"] = cs.Members
 	m["connected_nodes"] = cs.Connected

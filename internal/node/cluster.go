@@ -81,7 +81,9 @@ type cluster struct {
 	metaPeers map[ring.NodeID]bool       // peers whose metadata digest differed from ours
 	knownBy   map[ring.NodeID]bool       // peers whose last state listed this node as a member
 	lastSent  time.Time
-	changed   chan struct{} // closed and replaced at every install (waitFor)
+	// waitingLeave: removed, with data still to hand off (logged once).
+	waitingLeave bool
+	changed      chan struct{} // closed and replaced at every install (waitFor)
 
 	kick chan struct{}
 }
@@ -330,7 +332,21 @@ func (c *cluster) tick() {
 	}
 	st, _ = st.Advance(c.self, now)
 	if st.Status(c.self) == ring.StatusInvalid && len(st.MembersWith(ring.StatusValid, ring.StatusLeaving, ring.StatusJoining)) > 0 {
-		st = c.resetLocked(st)
+		// Removed: once every partition's data has been handed off (and
+		// dropped), the node becomes a cluster of its own. Data still
+		// here (a partition not dropped yet, hinted data whose owner is
+		// down) keeps it in the old cluster's ring so that the handoff
+		// scan can still move it: nothing is lost and nothing stale is
+		// served as the new cluster's own.
+		if p, ok := c.holdsData(st.Size()); ok {
+			if !c.waitingLeave {
+				c.log.Info("removed from the cluster; waiting for its data to be handed off before becoming a cluster of its own", "partition", p)
+				c.waitingLeave = true
+			}
+		} else {
+			st = c.resetLocked(st)
+			c.waitingLeave = false
+		}
 	}
 	changed := !ring.Equal(st, c.state)
 	if changed {
@@ -360,9 +376,47 @@ func (c *cluster) resetLocked(old ring.State) ring.State {
 		c.log.Error("cannot reset the cluster state after leaving", "err", err)
 		return old
 	}
-	c.log.Info("this node is no longer a member of its cluster: it is a cluster of its own again", "left", old.ClusterName(), "cluster", st.ClusterName())
+	c.log.Info("this node is no longer a member of its cluster: it is a cluster of its own again, and serves no client request until it joins a cluster", "left", old.ClusterName(), "cluster", st.ClusterName())
 	clear(c.metaPeers)
+	c.detach(old.ClusterName())
 	return st
+}
+
+// metaDetached records, across restarts, the cluster a detached node left.
+var metaDetached = []byte("left_cluster")
+
+// detach makes the node refuse client requests until it joins a cluster
+// (left: the cluster it left; "" clears it).
+func (c *cluster) detach(left string) {
+	var b storage.Batch
+	if left == "" {
+		b.DeleteMeta(metaDetached)
+		c.svc.SetDetached("")
+	} else {
+		b.SetMeta(metaDetached, []byte(left))
+		c.svc.SetDetached(fmt.Sprintf("it left cluster %s; run riakgo admin cluster join to join a cluster", left))
+	}
+	if err := c.eng.Write(&b, storage.WriteOptions{Sync: true}); err != nil {
+		c.log.Error("cannot record the node's detached state", "err", err)
+	}
+}
+
+// loadDetached restores the detached state of a node that had left its
+// cluster before a restart.
+func (c *cluster) loadDetached() {
+	if left, err := c.eng.GetMeta(metaDetached); err == nil {
+		c.svc.SetDetached(fmt.Sprintf("it left cluster %s; run riakgo admin cluster join to join a cluster", left))
+	}
+}
+
+// holdsData returns a partition this node still stores data for.
+func (c *cluster) holdsData(size int) (int, bool) {
+	for p := 0; p < size; p++ {
+		if empty, err := c.svc.PartitionEmpty(p); err != nil || !empty {
+			return p, true
+		}
+	}
+	return 0, false
 }
 
 // syncMetadata exchanges whole metadata states with the peers whose
@@ -575,6 +629,7 @@ func (c *cluster) Join(ctx context.Context, seed string) error {
 	if err != nil {
 		return err
 	}
+	c.detach("")
 	if seedID != "" {
 		// riak-admin's join returns once the seed has the joining node in
 		// its ring: wait (bounded) until the seed's gossip lists us, so

@@ -12,6 +12,7 @@ import (
 	nethttp "net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -64,11 +65,15 @@ type Config struct {
 	Clock clock.Clock
 	// Version is reported by /stats.
 	Version string
-	// BlockCacheMiB is Pebble's block cache (default 32; the object cache
-	// holds hot objects, and a small block cache keeps listing scans from
-	// growing the process).
+	// Memory is the node's memory budget in bytes (riakgo start
+	// --memory); 0 means DefaultMemoryFraction of the machine's memory.
+	// The caches and memtables are sized from it (see memory.go).
+	Memory int64
+	// BlockCacheMiB, if positive, overrides the budget's Pebble block
+	// cache.
 	BlockCacheMiB int
-	// ObjectCacheMiB is the decoded-object cache (default 128; 0 disables).
+	// ObjectCacheMiB, if not negative, overrides the budget's
+	// decoded-object cache (0 disables it).
 	ObjectCacheMiB int
 	// HandoffConcurrency is handoff_concurrency: transfers in and out
 	// at once (default 2).
@@ -123,8 +128,8 @@ func DefaultConfig() Config {
 		RingSize:   ring.DefaultSize,
 		DeleteMode: "3000",
 
-		BlockCacheMiB:      32,
-		ObjectCacheMiB:     128,
+		BlockCacheMiB:      0,
+		ObjectCacheMiB:     -1,
 		HandoffConcurrency: 2,
 		ClusterName:        "riakgo",
 		MaxHTTPConns:       4096,
@@ -160,14 +165,14 @@ func (c Config) Validate() error {
 	if _, err := kv.ParseDeleteMode(c.DeleteMode); err != nil {
 		errs = append(errs, err)
 	}
-	if c.BlockCacheMiB < 1 {
-		errs = append(errs, fmt.Errorf("block-cache %d MiB: must be at least 1", c.BlockCacheMiB))
+	if c.BlockCacheMiB < 0 {
+		errs = append(errs, fmt.Errorf("block-cache %d MiB: must not be negative (0: from the memory budget)", c.BlockCacheMiB))
+	}
+	if c.Memory < 0 {
+		errs = append(errs, fmt.Errorf("memory %d bytes: must not be negative", c.Memory))
 	}
 	if c.HandoffConcurrency < 0 {
 		errs = append(errs, fmt.Errorf("handoff-concurrency %d: must not be negative", c.HandoffConcurrency))
-	}
-	if c.ObjectCacheMiB < 0 {
-		errs = append(errs, fmt.Errorf("object-cache %d MiB: must not be negative", c.ObjectCacheMiB))
 	}
 	errs = append(errs, c.validateSecurity()...)
 	return errors.Join(errs...)
@@ -220,6 +225,7 @@ type Node struct {
 	svc     *kv.Service
 	metrics *metrics.Registry
 	pb      *pbFace // nil when the PB API is off (pb.go)
+	mem     MemoryPlan
 	cl      *cluster
 	mgr     *handoff.Manager
 	aae     *handoff.Exchanger
@@ -313,7 +319,8 @@ func New(cfg Config, d Deps) (*Node, error) {
 	kcfg.DeleteMode = dm
 	kcfg.Limits = siblings.DefaultLimits()
 	kcfg.Metrics = n.metrics
-	kcfg.ObjectCacheBytes = cfg.ObjectCacheMiB << 20
+	n.mem = cfg.memoryPlan()
+	kcfg.ObjectCacheBytes = int(n.mem.ObjectCache)
 	if cfg.ObjectCacheMiB == 0 {
 		kcfg.ObjectCacheBytes = -1
 	}
@@ -327,6 +334,7 @@ func New(cfg Config, d Deps) (*Node, error) {
 		return fail(err)
 	}
 	n.cl.svc = n.svc
+	n.cl.loadDetached()
 	n.cl.drv = transfers.NewDriver(self, n.svc, d.Membership.Up, log.With("component", "handoff"))
 	hcfg := handoff.Config{Self: self, Transport: d.Transport, Vnodes: transfers.Vnodes{Svc: n.svc, Planned: n.cl.drv.Planned}, Clock: d.Clock,
 		Logger: log.With("component", "handoff"), Metrics: n.metrics, Concurrency: cfg.HandoffConcurrency, Done: n.cl.drv.Done}
@@ -381,7 +389,11 @@ func Start(cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data-dir %s: %w", cfg.DataDir, err)
 	}
-	store, err := pebblestore.Open(filepath.Join(cfg.DataDir, "kv"), pebblestore.Options{Logger: log, CacheSize: int64(cfg.BlockCacheMiB) << 20})
+	mem := cfg.memoryPlan()
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(mem.GoHeapLimit)
+	}
+	store, err := pebblestore.Open(filepath.Join(cfg.DataDir, "kv"), pebblestore.Options{Logger: log, CacheSize: mem.BlockCache, MemTableSize: uint64(mem.MemTable)})
 	if err != nil {
 		return nil, err
 	}
@@ -498,10 +510,27 @@ func Start(cfg Config) (*Node, error) {
 	n.servePB()
 	n.Ready()
 	dm, _ := kv.ParseDeleteMode(cfg.DeleteMode)
+	log.Info("memory budget " + mem.String())
 	log.Info("riakgo node started", "name", cfg.Name, "http", ln.Addr().String(), "https", n.HTTPSAddr(), "cluster", meta.ClusterAddr,
 		"gossip", ml.Local().GossipAddr, "data_dir", cfg.DataDir, "ring_size", n.svc.Ring().Size(), "delete_mode", dm.String())
 	return n, nil
 }
+
+// memoryPlan is the node's memory plan, with the explicit cache sizes
+// of the configuration applied.
+func (c Config) memoryPlan() MemoryPlan {
+	p := PlanMemory(c.Memory, MachineMemory())
+	if c.BlockCacheMiB > 0 {
+		p.BlockCache = int64(c.BlockCacheMiB) << 20
+	}
+	if c.ObjectCacheMiB >= 0 {
+		p.ObjectCache = int64(c.ObjectCacheMiB) << 20
+	}
+	return p
+}
+
+// MemoryPlan returns how the node divided its memory budget.
+func (n *Node) MemoryPlan() MemoryPlan { return n.mem }
 
 // Ready publishes the node's ready flag: peers route requests to it from
 // now on.

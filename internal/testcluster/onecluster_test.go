@@ -350,12 +350,53 @@ func TestEveryFeatureWhileJoiningAndLeaving(t *testing.T) {
 // data directory.
 func TestLeaveThenJoinAgain(t *testing.T) {
 	c := New(t, 5, Options{RingSize: 32})
+	for k := 0; k < 500; k++ {
+		if err := put(t, c.Client(k%5), key("before", fmt.Sprint(k)), "v", kv.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	c.Leave(4)
 	c.PlanCommit()
+	// Writes through every node, the leaving one included, while its
+	// partitions move.
+	stop, done := make(chan struct{}), make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				done <- n
+				return
+			default:
+			}
+			_ = put(t, c.Client(n%5), key("during", fmt.Sprint(n)), "v", kv.Options{})
+			n++
+		}
+	}()
+	c.Settle(60 * time.Second)
+	close(stop)
+	t.Logf("%d writes during the leave", <-done)
 	c.Settle(60 * time.Second)
 	left := c.State(4)
 	if left.ClusterName() == c.State(0).ClusterName() || len(left.Members()) != 1 {
 		t.Fatalf("the node that left is not a cluster of its own: %v", left)
+	}
+	// It became a cluster of its own only after handing everything off:
+	// none of the old cluster's data is served as its own.
+	for p := 0; p < 32; p++ {
+		if empty, err := c.Client(4).PartitionEmpty(p); err != nil || !empty {
+			t.Fatalf("the node that left still holds data of partition %d", p)
+		}
+	}
+	for k := 0; k < 500; k++ {
+		if _, err := c.Client(0).Get(bg, key("before", fmt.Sprint(k)), kv.Options{R: quorum.ValAll}); err != nil {
+			t.Fatalf("key %d after the leave: %v", k, err)
+		}
+	}
+	// Until it joins a cluster, it refuses client requests instead of
+	// taking writes into its own one-node cluster.
+	if err := put(t, c.Client(4), key("after", "leave"), "v", kv.Options{}); !errors.Is(err, kv.ErrDetached) {
+		t.Fatalf("a write through the node that left: %v", err)
 	}
 	if st := c.State(0); st.Status(c.node(4).ID) != ring.StatusInvalid {
 		t.Fatalf("the cluster still lists the node that left as %v", st.Status(c.node(4).ID))

@@ -213,8 +213,9 @@ func TestRequestTimeoutWithSilentPeer(t *testing.T) {
 }
 
 // Listing keys and buckets through any node covers every node's
-// partitions, each key once; with an owner down the listing fails rather
-// than answer incomplete.
+// partitions, each key once; with one owner down the coverage plan goes
+// around it (n_val 3), and where the up nodes hold no replica of some
+// partition the listing fails rather than answer incomplete.
 func TestListingCoversTheCluster(t *testing.T) {
 	c := New(t, 3, Options{})
 	want := map[string]bool{}
@@ -265,10 +266,24 @@ func TestListingCoversTheCluster(t *testing.T) {
 			t.Fatalf("buckets through node %d: %v", i+1, buckets)
 		}
 	}
-	c.Kill(2)
-	err := c.Client(0).ListKeys(bg, kv.DefaultType, "lst", func([]string) error { return nil })
-	if !errors.Is(err, kv.ErrUnavailable) {
-		t.Fatalf("listing with an owner down: %v, want ErrUnavailable", err)
+	// Down nodes: the listing is complete while the up nodes hold a
+	// replica of every partition, and fails otherwise (with three nodes
+	// that depends on the claimed ring).
+	for _, down := range []int{2, 0} {
+		c.Kill(down)
+		up := map[ring.NodeID]bool{}
+		for _, nd := range c.live() {
+			up[nd.ID] = true
+		}
+		_, planErr := ring.Coverage(c.Ring, 3, func(id ring.NodeID) bool { return up[id] }, 0)
+		n := 0
+		err := c.Client(1).ListKeys(bg, kv.DefaultType, "lst", func(keys []string) error { n += len(keys); return nil })
+		switch {
+		case planErr == nil && (err != nil || n != len(want)):
+			t.Fatalf("listing with node %d down: %d keys, %v; want all %d", down+1, n, err, len(want))
+		case planErr != nil && (!errors.Is(err, kv.ErrInsufficientVnodes) || n > 0):
+			t.Fatalf("listing with node %d down and a partition without a replica up: %d keys, %v; want ErrInsufficientVnodes", down+1, n, err)
+		}
 	}
 }
 

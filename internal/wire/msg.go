@@ -50,9 +50,11 @@ const (
 	MsgKVCoordPut MsgType = 18
 	// MsgKVReap asks a vnode to reap a tombstone per its delete_mode.
 	MsgKVReap MsgType = 19
-	// MsgKVListKeys lists the keys of a bucket in one partition.
+	// MsgKVListKeys listed the keys of a bucket in one partition, in one
+	// unbounded reply. Retired: listings run on MsgKVCoverage.
 	MsgKVListKeys MsgType = 20
-	// MsgKVListBuckets lists the buckets of a type in one partition.
+	// MsgKVListBuckets listed the buckets of a type in one partition.
+	// Retired: listings run on MsgKVCoverage.
 	MsgKVListBuckets MsgType = 21
 	// MsgHandoffBegin opens a transfer on the receiver (a slot).
 	MsgHandoffBegin MsgType = 22
@@ -67,6 +69,9 @@ const (
 	MsgAAETree MsgType = 26
 	// MsgAAEKeys asks a vnode for the key hashes of some segments.
 	MsgAAEKeys MsgType = 27
+	// MsgKVCoverage asks a vnode of a coverage plan for one cursor-paged,
+	// bounded batch of a key listing, bucket listing or 2i query.
+	MsgKVCoverage MsgType = 28
 	// MsgKVCoordUpdate has a vnode coordinate a data-type write sent as
 	// data (an encoded operation), for a node that holds no replica.
 	MsgKVCoordUpdate MsgType = 29
@@ -125,6 +130,7 @@ var msgNames = [256]string{
 	MsgHandoffStatus: "handoff_status",
 	MsgAAETree:       "aae_tree",
 	MsgAAEKeys:       "aae_keys",
+	MsgKVCoverage:    "kv_coverage",
 	MsgPGSet:         "pg_set",
 
 	MsgMetaPush: "meta_push",

@@ -1,0 +1,69 @@
+package node
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestPlanMemory(t *testing.T) {
+	const gib = 1 << 30
+	cases := []struct {
+		budget, machine                     int64
+		wantBudget, block, memtable, object int64
+		source                              string
+	}{
+		{0, 24 * gib, 6 * gib, 6 * gib * 40 / 100, 6 * gib / 40, 6 * gib * 20 / 100, "25% of the machine's 24.0 GiB"},
+		{4 * gib, 24 * gib, 4 * gib, 4 * gib * 40 / 100, 4 * gib / 40, 4 * gib * 20 / 100, "--memory"},
+		{64 * gib, 0, 64 * gib, 64 * gib * 40 / 100, 256 << 20, 64 * gib * 20 / 100, "--memory"}, // memtables capped
+		{0, 512 << 20, MinMemoryBudget, MinMemoryBudget * 40 / 100, 6710886, MinMemoryBudget * 20 / 100, "raised to the minimum"},
+		{0, 0, MinMemoryBudget, MinMemoryBudget * 40 / 100, 6710886, MinMemoryBudget * 20 / 100, "raised to the minimum"},
+	}
+	for _, c := range cases {
+		p := PlanMemory(c.budget, c.machine)
+		if p.Budget != c.wantBudget || p.BlockCache != c.block || p.MemTable != c.memtable || p.ObjectCache != c.object ||
+			!strings.Contains(p.Source, c.source) || p.GoHeapLimit != p.Budget/2 {
+			t.Errorf("PlanMemory(%d, %d) = %+v", c.budget, c.machine, p)
+		}
+		// What the plan holds outside the Go heap plus the heap's limit
+		// stays within the budget.
+		if p.BlockCache+4*p.MemTable+p.GoHeapLimit > p.Budget {
+			t.Errorf("PlanMemory(%d, %d) exceeds its budget: %+v", c.budget, c.machine, p)
+		}
+	}
+}
+
+func TestConfigMemoryOverrides(t *testing.T) {
+	c := DefaultConfig()
+	c.Memory = 1 << 30
+	if p := c.memoryPlan(); p.BlockCache != (1<<30)*40/100 || p.ObjectCache != (1<<30)*20/100 {
+		t.Fatalf("plan from the budget: %+v", p)
+	}
+	c.BlockCacheMiB, c.ObjectCacheMiB = 64, 0
+	if p := c.memoryPlan(); p.BlockCache != 64<<20 || p.ObjectCache != 0 {
+		t.Fatalf("explicit sizes: %+v", p)
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]int64{"4GiB": 4 << 30, "512MiB": 512 << 20, "1.5G": 3 << 29, "1048576": 1 << 20, "2 gb": 2 << 30, "64k": 64 << 10} {
+		if got, err := ParseBytes(in); err != nil || got != want {
+			t.Errorf("ParseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "GiB", "4XB", "-1GiB", "four"} {
+		if _, err := ParseBytes(bad); err == nil {
+			t.Errorf("ParseBytes(%q) accepted", bad)
+		}
+	}
+	if got := FormatBytes(3 << 29); got != "1.5 GiB" {
+		t.Errorf("FormatBytes = %q", got)
+	}
+}
+
+func TestMachineMemory(t *testing.T) {
+	if m := MachineMemory(); m <= 0 {
+		t.Skip("no /proc/meminfo here")
+	} else if m < 64<<20 {
+		t.Fatalf("MachineMemory() = %d: implausibly small", m)
+	}
+}
