@@ -246,8 +246,10 @@ func TestStreamWriteDeadline(t *testing.T) {
 	rec := &recorder{}
 	e := newEnv(t, Options{WriteTimeout: 200 * time.Millisecond, Observer: rec})
 	val := strings.Repeat("v", 100)
-	for i := range 3000 {
-		if _, err := e.svc.Put(context.Background(), kv.Key{Type: "default", Bucket: "many", Key: fmt.Sprintf("key-%06d-%s", i, strings.Repeat("k", 200))},
+	// 2000 keys of 10 KB: a 20 MB listing, more than the socket buffers
+	// between the handler and a client that does not read.
+	for i := range 2000 {
+		if _, err := e.svc.Put(context.Background(), kv.Key{Type: "default", Bucket: "many", Key: fmt.Sprintf("key-%06d-%s", i, strings.Repeat("k", 10000))},
 			[]byte(val), siblings.Meta{ContentType: "text/plain"}, nil, kv.Options{}); err != nil {
 			t.Fatal(err)
 		}
