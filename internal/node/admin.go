@@ -58,16 +58,16 @@ func (n *Node) ClusterJoin(ctx context.Context, seed string) error {
 
 // ClusterLeave implements riakhttp.ClusterAdmin.
 func (n *Node) ClusterLeave(ctx context.Context, node ring.NodeID) error {
-	return n.cl.Leave(node)
+	return n.cl.Leave(ctx, node)
 }
 
 // ClusterStage implements riakhttp.ClusterAdmin.
 func (n *Node) ClusterStage(ctx context.Context, action string, node, target ring.NodeID) error {
-	return n.cl.Stage(action, node, target)
+	return n.cl.Stage(ctx, action, node, target)
 }
 
 // ClusterClear implements riakhttp.ClusterAdmin.
-func (n *Node) ClusterClear(ctx context.Context) error { return n.cl.Clear() }
+func (n *Node) ClusterClear(ctx context.Context) error { return n.cl.Clear(ctx) }
 
 // ClusterPlan implements riakhttp.ClusterAdmin: the claimant's plan, once
 // the claimant has seen what this node has (seen: the asking node's state

@@ -75,11 +75,12 @@ type cluster struct {
 
 	mu        sync.Mutex
 	state     ring.State
-	payload   []byte                     // the encoded, wrapped state (LocalState)
-	persisted []byte                     // the state bytes last written to storage
-	foreign   map[ring.NodeID]ring.State // states of other clusters received (join seeds)
-	metaPeers map[ring.NodeID]bool       // peers whose metadata digest differed from ours
-	knownBy   map[ring.NodeID]bool       // peers whose last state listed this node as a member
+	payload   []byte                        // the encoded, wrapped state (LocalState)
+	persisted []byte                        // the state bytes last written to storage
+	foreign   map[ring.NodeID]ring.State    // states of other clusters received (join seeds)
+	metaPeers map[ring.NodeID]bool          // peers whose metadata digest differed from ours
+	knownBy   map[ring.NodeID]bool          // peers whose last state listed this node as a member
+	clockOf   map[ring.NodeID]vclock.VClock // the state clock each peer last gossiped
 	lastSent  time.Time
 	// waitingLeave: removed, with data still to hand off (logged once).
 	waitingLeave bool
@@ -257,6 +258,11 @@ func (c *cluster) MergeRemoteState(b []byte) {
 		c.knownBy[from] = true
 		c.signalLocked()
 	}
+	if len(c.clockOf) > 1024 {
+		clear(c.clockOf)
+	}
+	c.clockOf[from] = theirs.Clock()
+	c.signalLocked()
 	merged, _ = merged.Advance(c.self, c.now())
 	changed := !ring.Equal(merged, c.state)
 	if changed {
@@ -649,18 +655,44 @@ func (c *cluster) Join(ctx context.Context, seed string) error {
 }
 
 // Leave stages "cluster leave [node]" (this node if node is empty).
-func (c *cluster) Leave(node ring.NodeID) error {
+func (c *cluster) Leave(ctx context.Context, node ring.NodeID) error {
 	if node == "" {
 		node = c.self
 	}
-	return c.update(func(st ring.State, now int64) (ring.State, error) {
+	return c.stage(ctx, func(st ring.State, now int64) (ring.State, error) {
 		return st.Stage(c.self, ring.Change{Node: node, Action: ring.ActionLeave}, now)
 	})
 }
 
+// stage applies a staged change and waits (bounded by planWait) until
+// the claimant's gossip shows it has seen it, so that a "cluster plan"
+// made right afterwards through any node shows the change. If the
+// claimant does not answer in time the change stays staged; plan shows
+// it once gossip has brought it there.
+func (c *cluster) stage(ctx context.Context, f func(st ring.State, now int64) (ring.State, error)) error {
+	if err := c.update(f); err != nil {
+		return err
+	}
+	mine := c.State().Clock()
+	wctx, cancel := clock.WithTimeout(ctx, c.clk, planWait)
+	defer cancel()
+	if !c.waitFor(wctx, func(st ring.State) bool {
+		cl := st.Claimant()
+		if cl == c.self {
+			return true
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.clockOf[cl].Descends(mine)
+	}) {
+		c.log.Warn("the claimant has not confirmed the staged change yet; it will see it by gossip", "claimant", c.State().Claimant())
+	}
+	return nil
+}
+
 // Stage stages force-remove, replace or force-replace (riak-admin's
 // names).
-func (c *cluster) Stage(action string, node, target ring.NodeID) error {
+func (c *cluster) Stage(ctx context.Context, action string, node, target ring.NodeID) error {
 	var a ring.Action
 	switch action {
 	case "force-remove":
@@ -672,14 +704,14 @@ func (c *cluster) Stage(action string, node, target ring.NodeID) error {
 	default:
 		return fmt.Errorf("unknown cluster change %q", action)
 	}
-	return c.update(func(st ring.State, now int64) (ring.State, error) {
+	return c.stage(ctx, func(st ring.State, now int64) (ring.State, error) {
 		return st.Stage(c.self, ring.Change{Node: node, Action: a, Target: target}, now)
 	})
 }
 
 // Clear is "cluster clear".
-func (c *cluster) Clear() error {
-	return c.update(func(st ring.State, now int64) (ring.State, error) { return st.Clear(c.self, now) })
+func (c *cluster) Clear(ctx context.Context) error {
+	return c.stage(ctx, func(st ring.State, now int64) (ring.State, error) { return st.Clear(c.self, now) })
 }
 
 // Commit is "cluster commit" on the claimant.

@@ -35,6 +35,7 @@ import (
 	"github.com/riakgo/riakgo/kv/storage/pebblestore"
 	"github.com/riakgo/riakgo/ring"
 	"github.com/riakgo/riakgo/siblings"
+	"github.com/riakgo/riakgo/vclock"
 )
 
 // Config configures a node. Zero fields take the defaults of
@@ -293,7 +294,7 @@ func New(cfg Config, d Deps) (*Node, error) {
 	n.meta.Ready = false
 
 	n.cl = &cluster{self: self, log: log.With("component", "cluster"), clk: clk, eng: d.Engine, ml: d.Membership,
-		foreign: map[ring.NodeID]ring.State{}, metaPeers: map[ring.NodeID]bool{}, knownBy: map[ring.NodeID]bool{}, kick: make(chan struct{}, 1)}
+		foreign: map[ring.NodeID]ring.State{}, metaPeers: map[ring.NodeID]bool{}, knownBy: map[ring.NodeID]bool{}, clockOf: map[ring.NodeID]vclock.VClock{}, kick: make(chan struct{}, 1)}
 	rmeta := ring.MemberMeta{GossipAddr: d.Membership.Local().GossipAddr, InternodeAddr: n.meta.ClusterAddr, HTTPAddr: n.meta.HTTPAddr}
 	st, fresh, err := loadState(d.Engine, self, size, rmeta, clk.Now())
 	if err != nil {

@@ -334,7 +334,7 @@ func (c *Cluster) ForceRemove(i int) {
 		c.t.Fatalf("down %s: %v", nd.ID, err)
 	}
 	c.gossip()
-	if err := live[0].N.ClusterStage(ctx, "force-remove", nd.ID, ""); err != nil {
+	if err := c.await(func() error { return live[0].N.ClusterStage(ctx, "force-remove", nd.ID, "") }); err != nil {
 		c.t.Fatalf("force-remove %s: %v", nd.ID, err)
 	}
 	c.PlanCommit()
@@ -393,7 +393,7 @@ func (c *Cluster) await(fn func() error) error {
 // Leave stages "cluster leave" of node i (commit with PlanCommit).
 func (c *Cluster) Leave(i int) {
 	nd := c.node(i)
-	if err := nd.N.ClusterLeave(context.Background(), ""); err != nil {
+	if err := c.await(func() error { return nd.N.ClusterLeave(context.Background(), "") }); err != nil {
 		c.t.Fatalf("leave %s: %v", nd.ID, err)
 	}
 	c.gossip()
