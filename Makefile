@@ -8,7 +8,7 @@ PKGS     := ./...
 RACE_PKGS := ./kv/... ./http/... ./internal/... ./cmd/...
 BENCH_DURATION ?= 60s
 
-.PHONY: all build run test test-unit test-race test-clients test-fuzz fuzz lint fmt bench bench-go bench-listing bench-handoff bench-cluster5 bench-security proto clean
+.PHONY: all build run test test-unit test-race test-clients test-fuzz fuzz lint fmt bench bench-go bench-listing bench-handoff bench-cluster5 bench-scale bench-security proto clean
 
 all: build
 
@@ -67,6 +67,12 @@ test-clients: $(CLIENT_SUITES:%=%/node_modules/.package-lock.json)
 # npm ci when a suite's node_modules is missing or older than its lock file.
 clients/%/node_modules/.package-lock.json: clients/%/package.json clients/%/package-lock.json
 	cd clients/$* && npm ci --no-audit --no-fund
+
+# The loaded foundation workload at 100k, 1M and 5M keys: throughput,
+# latency, RSS, disk and load rate per size (docs/performance.md). Long:
+# about 15 minutes plus the 5M load.
+bench-scale: build
+	./scripts/bench-scale.sh $(BENCH_DURATION)
 
 # Five processes on loopback: metadata convergence after activate, and the
 # foundation workload over the cluster vs a single node (docs/performance.md).

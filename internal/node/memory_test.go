@@ -12,9 +12,9 @@ func TestPlanMemory(t *testing.T) {
 		wantBudget, block, memtable, object int64
 		source                              string
 	}{
-		{0, 24 * gib, 6 * gib, 6 * gib * 40 / 100, 6 * gib / 40, 6 * gib * 20 / 100, "25% of the machine's 24.0 GiB"},
-		{4 * gib, 24 * gib, 4 * gib, 4 * gib * 40 / 100, 4 * gib / 40, 4 * gib * 20 / 100, "--memory"},
-		{64 * gib, 0, 64 * gib, 64 * gib * 40 / 100, 256 << 20, 64 * gib * 20 / 100, "--memory"}, // memtables capped
+		{0, 24 * gib, 6 * gib, 6 * gib * 40 / 100, 64 << 20, 6 * gib * 20 / 100, "25% of the machine's 24.0 GiB"}, // memtables capped
+		{2 * gib, 24 * gib, 2 * gib, 2 * gib * 40 / 100, 2 * gib / 40, 2 * gib * 20 / 100, "--memory"},
+		{64 * gib, 0, 64 * gib, 64 * gib * 40 / 100, 64 << 20, 64 * gib * 20 / 100, "--memory"},
 		{0, 512 << 20, MinMemoryBudget, MinMemoryBudget * 40 / 100, 6710886, MinMemoryBudget * 20 / 100, "raised to the minimum"},
 		{0, 0, MinMemoryBudget, MinMemoryBudget * 40 / 100, 6710886, MinMemoryBudget * 20 / 100, "raised to the minimum"},
 	}

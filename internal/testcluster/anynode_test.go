@@ -48,6 +48,10 @@ func TestDatatypesThroughEveryNode(t *testing.T) {
 	createType(t, c, 1, "counters", `{"datatype":"counter"}`)
 	createType(t, c, 2, "sets", `{"datatype":"set"}`)
 	createType(t, c, 3, "maps", `{"datatype":"map"}`)
+	createType(t, c, 4, "oplogs", `{"datatype":"oplog"}`)
+	createType(t, c, 0, "bcounters", `{"datatype":"bcounter"}`)
+	ol := kv.Key{Type: "oplogs", Bucket: "b", Key: "o"}
+	bc := kv.Key{Type: "bcounters", Bucket: "b", Key: "c"}
 	ctr := kv.Key{Type: "counters", Bucket: "b", Key: "c"}
 	set := kv.Key{Type: "sets", Bucket: "b", Key: "s"}
 	mp := kv.Key{Type: "maps", Bucket: "b", Key: "m"}
@@ -69,6 +73,12 @@ func TestDatatypesThroughEveryNode(t *testing.T) {
 		if _, err := c.Client(i).UpdateDatatype(bg, mp, dt.KindMap, op, dt.Context{}, kv.Options{}); err != nil {
 			t.Fatalf("map update through node %d: %v", i+1, err)
 		}
+		if _, err := c.Client(i).UpdateDatatype(bg, ol, dt.KindOpLog, dt.OpLogOp{Amount: 10}, dt.Context{}, kv.Options{}); err != nil {
+			t.Fatalf("oplog deposit through node %d: %v", i+1, err)
+		}
+		if _, err := c.Client(i).UpdateDatatype(bg, bc, dt.KindBCounter, dt.BCounterOp{Delta: 3}, dt.Context{}, kv.Options{}); err != nil {
+			t.Fatalf("bcounter increment through node %d: %v", i+1, err)
+		}
 	}
 	if nonReplica == 0 {
 		t.Fatal("every node holds a replica of the counter: the test shows nothing")
@@ -81,6 +91,14 @@ func TestDatatypesThroughEveryNode(t *testing.T) {
 		s, err := c.Client(i).FetchDatatype(bg, set, dt.KindSet, kv.Options{R: quorum.ValAll})
 		if err != nil || len(s.Value().([]string)) != 5 {
 			t.Fatalf("set through node %d: %v %v", i+1, s, err)
+		}
+		o, err := c.Client(i).FetchDatatype(bg, ol, dt.KindOpLog, kv.Options{R: quorum.ValAll})
+		if err != nil || o.(*dt.OpLog).Balance() != 50 {
+			t.Fatalf("oplog through node %d: %v %v", i+1, o, err)
+		}
+		b, err := c.Client(i).FetchDatatype(bg, bc, dt.KindBCounter, kv.Options{R: quorum.ValAll})
+		if err != nil || b.Value().(int64) != 15 {
+			t.Fatalf("bcounter through node %d: %v %v", i+1, b, err)
 		}
 		m, err := c.Client(i).FetchDatatype(bg, mp, dt.KindMap, kv.Options{R: quorum.ValAll})
 		if err != nil {

@@ -488,3 +488,57 @@ func TestMetadataAcrossAPartition(t *testing.T) {
 		}
 	}
 }
+
+func httpDo(c *Cluster, i int, method, path, body string, hdr map[string]string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "text/plain")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	c.HTTP(i).ServeHTTP(rec, req)
+	return rec
+}
+
+// Conditional writes and deletes through every node of a 5-node cluster,
+// over the HTTP API: If-None-Match: * creates once whichever node is
+// asked, If-Match takes the ETag another node returned, and a delete
+// through any node is seen by every node.
+func TestConditionalWritesAndDeletesThroughEveryNode(t *testing.T) {
+	c := New(t, 5, Options{RingSize: 64})
+	for i := range c.Nodes {
+		path := fmt.Sprintf("/buckets/cond/keys/k%d", i)
+		if rec := httpDo(c, i, "PUT", path, "first", map[string]string{"If-None-Match": "*"}); rec.Code != 204 {
+			t.Fatalf("create through node %d: %d %s", i+1, rec.Code, rec.Body)
+		}
+		other := (i + 2) % 5
+		if rec := httpDo(c, other, "PUT", path, "again", map[string]string{"If-None-Match": "*"}); rec.Code != 412 {
+			t.Fatalf("second create through node %d: %d %s", other+1, rec.Code, rec.Body)
+		}
+		get := httpDo(c, (i+3)%5, "GET", path, "", nil)
+		etag := get.Header().Get("ETag")
+		if get.Code != 200 || etag == "" {
+			t.Fatalf("read through node %d: %d %q", (i+3)%5+1, get.Code, etag)
+		}
+		vc := get.Header().Get("X-Riak-Vclock")
+		if rec := httpDo(c, (i+1)%5, "PUT", path, "second", map[string]string{"If-Match": etag, "X-Riak-Vclock": vc}); rec.Code != 204 {
+			t.Fatalf("If-Match with another node's ETag through node %d: %d %s", (i+1)%5+1, rec.Code, rec.Body)
+		}
+		if rec := httpDo(c, (i+4)%5, "GET", path+"?r=all", "", nil); rec.Body.String() != "second" {
+			t.Fatalf("after the conditional write through node %d: %q", (i+1)%5+1, rec.Body)
+		}
+		if rec := httpDo(c, (i+4)%5, "PUT", path, "third", map[string]string{"If-Match": etag, "X-Riak-Vclock": vc}); rec.Code != 412 {
+			t.Fatalf("If-Match with a stale ETag through node %d: %d", (i+4)%5+1, rec.Code)
+		}
+		if rec := httpDo(c, (i+4)%5, "DELETE", path, "", nil); rec.Code != 204 {
+			t.Fatalf("delete through node %d: %d %s", (i+4)%5+1, rec.Code, rec.Body)
+		}
+		for j := range c.Nodes {
+			if rec := httpDo(c, j, "GET", path+"?r=all", "", nil); rec.Code != 404 {
+				t.Fatalf("read of a deleted key through node %d: %d", j+1, rec.Code)
+			}
+		}
+	}
+}
