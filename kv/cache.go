@@ -3,6 +3,7 @@ package kv
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 
 	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/siblings"
@@ -20,8 +21,9 @@ import (
 // any write to the stripe happened in between, so a slow reader can never
 // put back an object older than the last write.
 type objCache struct {
-	seed   maphash.Seed
-	shards [cacheShards]cacheShard
+	seed         maphash.Seed
+	shards       [cacheShards]cacheShard
+	hits, misses atomic.Int64
 }
 
 const cacheShards = 32
@@ -85,9 +87,37 @@ func (c *objCache) get(key []byte) (*siblings.Object, bool) {
 	}
 	s.mu.Unlock()
 	if !ok {
+		c.misses.Add(1)
 		return nil, false
 	}
+	c.hits.Add(1)
 	return e.obj, true
+}
+
+// CacheStats describes the decoded-object cache.
+type CacheStats struct {
+	// Hits and Misses count lookups since start; a hit may be a key known
+	// to be absent.
+	Hits, Misses int64
+	// Bytes is the memory the entries are accounted at; Entries their
+	// number.
+	Bytes, Entries int64
+}
+
+// stats sums the shards (nil cache: zero).
+func (c *objCache) stats() CacheStats {
+	if c == nil {
+		return CacheStats{}
+	}
+	st := CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load()}
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		st.Bytes += int64(s.bytes)
+		st.Entries += int64(len(s.m))
+		s.mu.Unlock()
+	}
+	return st
 }
 
 // set stores obj (nil: absent) for key, replacing any entry. Writers call

@@ -30,6 +30,8 @@ type Stats struct {
 	// another node (Riak's coord_redirs_total); GetsRemoteTotal counts
 	// reads answered with no replica on this node.
 	CoordRedirsTotal, GetsRemoteTotal int64
+	// ObjectCache is the decoded-object cache's use and hit counts.
+	ObjectCache CacheStats
 }
 
 // Summary is the distribution of a one-minute sample window.
@@ -141,5 +143,6 @@ func (s *Service) Stats() Stats {
 		GetTime: st.getTime.summary(now), PutTime: st.putTime.summary(now),
 		GetSiblings: st.sibs.summary(now), GetObjSize: st.size.summary(now),
 		CoordRedirsTotal: st.coordRedirs.Load(), GetsRemoteTotal: st.getsRemote.Load(),
+		ObjectCache: s.vcfg.cache.stats(),
 	}
 }

@@ -65,6 +65,7 @@ func exercised(t *testing.T, doc map[string]docMetric) *Registry {
 	t.Helper()
 	r := New()
 	r.RegisterPG(func() PGStats { return PGStats{} })
+	r.RegisterStorage(func() StorageStats { return StorageStats{} })
 	r.RegisterCluster(func() ClusterStats {
 		return ClusterStats{Members: []string{"a", "b"}, Connected: []string{"b"}, Partitions: 8, Ownership: map[string]int{"a": 4, "b": 4}}
 	})

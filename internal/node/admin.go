@@ -14,6 +14,7 @@ import (
 	"github.com/riakgo/riakgo/internal/metrics"
 	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/wire"
+	"github.com/riakgo/riakgo/kv/storage/pebblestore"
 	"github.com/riakgo/riakgo/ring"
 	"github.com/riakgo/riakgo/vclock"
 )
@@ -225,6 +226,21 @@ func (n *Node) extraStats() map[string]any {
 	m["riakgo_object_cache_bytes"] = n.mem.ObjectCache
 	m["riakgo_go_heap_limit_bytes"] = n.mem.GoHeapLimit
 
+	ss := n.storageStats()
+	m["riakgo_storage_disk_bytes"] = ss.DiskBytes
+	m["riakgo_storage_compaction_debt_bytes"] = ss.CompactionDebtBytes
+	m["riakgo_storage_compactions_in_progress"] = ss.CompactionsInProgress
+	m["riakgo_storage_read_amplification"] = ss.ReadAmp
+	m["riakgo_storage_l0_files"] = ss.L0Files
+	m["riakgo_storage_memtable_used_bytes"] = ss.MemTableBytes
+	m["riakgo_storage_block_cache_used_bytes"] = ss.BlockCacheBytes
+	m["riakgo_storage_block_cache_hits"] = ss.BlockCacheHits
+	m["riakgo_storage_block_cache_misses"] = ss.BlockCacheMisses
+	m["riakgo_object_cache_used_bytes"] = ss.ObjectCacheBytes
+	m["riakgo_object_cache_entries"] = ss.ObjectCacheEntries
+	m["riakgo_object_cache_hits"] = ss.ObjectCacheHits
+	m["riakgo_object_cache_misses"] = ss.ObjectCacheMisses
+
 	cs := n.clusterStats()
 	m["ring_members"] = cs.Members
 	m["connected_nodes"] = cs.Connected
@@ -308,4 +324,21 @@ func (n *Node) ClusterDown(ctx context.Context, node ring.NodeID) error {
 		return &riakhttp.AdminError{Status: 409, Reason: "is_up", Msg: fmt.Sprintf("%s is up", node)}
 	}
 	return n.cl.update(func(st ring.State, now int64) (ring.State, error) { return st.MarkDown(n.Self(), node, now) })
+}
+
+// storageStats reads the storage engine's figures (when it is Pebble) and
+// the object cache's.
+func (n *Node) storageStats() metrics.StorageStats {
+	var st metrics.StorageStats
+	if ps, ok := n.eng.(interface{ Stats() pebblestore.Stats }); ok {
+		e := ps.Stats()
+		st = metrics.StorageStats{DiskBytes: e.DiskBytes, CompactionDebtBytes: e.CompactionDebtBytes,
+			CompactionsInProgress: e.CompactionsInProgress, ReadAmp: e.ReadAmp, L0Files: e.L0Files,
+			MemTableBytes: e.MemTableBytes, BlockCacheBytes: e.BlockCacheBytes,
+			BlockCacheHits: e.BlockCacheHits, BlockCacheMisses: e.BlockCacheMisses}
+	}
+	oc := n.svc.Stats().ObjectCache
+	st.ObjectCacheBytes, st.ObjectCacheEntries = oc.Bytes, oc.Entries
+	st.ObjectCacheHits, st.ObjectCacheMisses = oc.Hits, oc.Misses
+	return st
 }

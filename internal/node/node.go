@@ -366,6 +366,7 @@ func New(cfg Config, d Deps) (*Node, error) {
 		return fail(err)
 	}
 	n.metrics.RegisterCluster(n.clusterStats)
+	n.metrics.RegisterStorage(n.storageStats)
 	n.sec = security.New(n.md, security.Options{Logger: log.With("component", "security")})
 	d.Transport.Handle(wire.MsgClusterAdmin, n.handleAdmin)
 	n.handler = riakhttp.NewHandler(n.svc, riakhttp.Options{Logger: log, Observer: n.metrics, Metrics: n.metrics.Handler(), Version: cfg.Version,
