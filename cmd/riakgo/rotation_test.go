@@ -51,22 +51,26 @@ func TestSecretRotationRealProcesses(t *testing.T) {
 		}
 	}
 	// Wait until every node has applied the last step: a peer with only
-	// the old secret is refused by each (a probe with no side effect).
+	// the old secret is refused by each (a probe with no side effect). Each
+	// attempt is a new peer: open connections survive a rotation (the
+	// secret is checked when a connection opens), so a probe connected
+	// before the node reread its file would be answered on that connection
+	// however long the test waited.
 	oldSet, _ := secret.New(old)
 	for i, addr := range cluster {
-		cfg := tcp.DefaultConfig()
-		cfg.Node, cfg.ListenAddr, cfg.Secret, cfg.Logger = "probe", "", oldSet, testlog.New(t)
-		cfg.Resolve = func(transport.NodeID) (string, bool) { return addr, true }
-		tr, err := tcp.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
 		testwait.For(t, 30*time.Second, "node refuses the retired secret", func() bool {
+			cfg := tcp.DefaultConfig()
+			cfg.Node, cfg.ListenAddr, cfg.Secret, cfg.Logger = "probe", "", oldSet, testlog.New(t)
+			cfg.Resolve = func(transport.NodeID) (string, bool) { return addr, true }
+			tr, err := tcp.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			return errors.Is(tr.Call(ctx, transport.NodeID(fmt.Sprintf("riakgo%d@127.0.0.1", i+1)), wire.MsgPing, nil, nil), wire.ErrAuth)
 		})
-		tr.Close()
 	}
 	stale := startNode(t, filepath.Join(dir, "stale"), "--name", "stale@127.0.0.1", "--gossip", freePort(t), "--cluster", freePort(t),
 		"--cluster-secret-file", secretFile(t, dir, old))
