@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	nethttp "net/http"
+	"strconv"
 	"strings"
 
 	"github.com/riakgo/riakgo/kv"
@@ -19,6 +20,9 @@ func writeJSON(w nethttp.ResponseWriter, status int, v any) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	// A length, never chunked (webmachine sends one for every body it
+	// holds whole; nodiak ignores a chunked body).
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	w.Write(b)
 }

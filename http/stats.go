@@ -7,6 +7,7 @@ import (
 	nethttp "net/http"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/riakgo/riakgo/kv"
@@ -95,6 +96,7 @@ func (h *Handler) serveStats(w nethttp.ResponseWriter, r *nethttp.Request) {
 		}
 		b.WriteString("}\n")
 		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
 		w.Write(b.Bytes())
 		return
 	}

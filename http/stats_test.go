@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -122,4 +123,26 @@ func TestStatsHTTP(t *testing.T) {
 	e.do("HEAD", "/stats", nil, nil).want(t, 200, "")
 	e.do("POST", "/stats", nil, nil).want(t, 405, "-")
 	e.get("/stats/x").want(t, 404, "-")
+}
+
+// TestStatsHaveContentLength: /stats answers with a Content-Length, never
+// chunked, as Riak's (webmachine) does, however many figures a node adds:
+// nodiak's stats() reads the body of a response only when it is not
+// chunked (it failed once a node's /stats passed net/http's 2 KiB
+// chunking buffer).
+func TestStatsHaveContentLength(t *testing.T) {
+	extra := map[string]any{}
+	for i := range 200 {
+		extra[fmt.Sprintf("riakgo_padding_figure_%03d", i)] = i
+	}
+	e := newEnv(t, Options{ExtraStats: func() map[string]any { return extra }})
+	for _, accept := range []string{"", "text/plain"} {
+		r := e.get("/stats", "Accept", accept).want(t, 200, "-")
+		if len(r.body) < 4096 {
+			t.Fatalf("/stats is only %d bytes: the test needs more than the chunking buffer", len(r.body))
+		}
+		if len(r.TransferEncoding) != 0 || r.ContentLength != int64(len(r.body)) {
+			t.Errorf("/stats (Accept %q): transfer-encoding %v, content-length %d for %d bytes", accept, r.TransferEncoding, r.ContentLength, len(r.body))
+		}
+	}
 }
