@@ -242,7 +242,7 @@ func FuzzRoute(f *testing.F) {
 			}
 		case "linkwalk_":
 		case "root", "ping", "metrics", "keys", "props", "typeprops", "v1bucket",
-			"buckets", "index", "stats", "mapred", "search", "admin", "datatype":
+			"buckets", "index", "stats", "mapred", "search", "admin", "datatype", "pg", "pg-member":
 		default:
 			t.Fatalf("%q: unknown route kind %q", raw, rt.kind)
 		}
