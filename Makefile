@@ -8,7 +8,7 @@ PKGS     := ./...
 RACE_PKGS := ./kv/... ./http/... ./internal/... ./cmd/...
 BENCH_DURATION ?= 60s
 
-.PHONY: all build run test test-unit test-race jepsen test-clients test-fuzz-pb lint fmt bench bench-go bench-listing bench-handoff bench-cluster5 bench-scale fuzz-smoke proto clean
+.PHONY: all build run test test-unit test-race jepsen test-clients test-fuzz fuzz test-fuzz-pb lint fmt bench bench-go bench-listing bench-handoff bench-cluster5 bench-scale bench-security fuzz-smoke proto clean
 
 all: build
 
@@ -19,10 +19,11 @@ run: build
 	./$(BIN) start
 
 # Every test: unit and property tests, the race detector on concurrent
-# packages, the real-process end-to-end tests, lint, a short fuzz of the
-# Protocol Buffers decoders, and the Riak client libraries' own suites
-# (nodiak, riak-js over HTTP; basho-riak-client over PB) against a fresh node.
-test: lint test-unit test-race test-fuzz-pb test-clients
+# packages, the real-process end-to-end tests, lint, a short fuzz of every
+# fuzz target (every decoder, the handshake, the HTTP handler), and the Riak
+# client libraries' own suites (nodiak, riak-js over HTTP; basho-riak-client
+# over PB, its security tests included) against a fresh node.
+test: lint test-unit test-race test-fuzz test-clients
 
 test-unit:
 	$(GO) test -count=1 $(PKGS)
@@ -93,25 +94,28 @@ bench-scale: build
 bench-cluster5: build
 	./scripts/bench-cluster5.sh $(BENCH_DURATION)
 
+# The foundation workload with TLS and authentication off, then on, against
+# the same node in one run (docs/performance.md, "Security").
+bench-security: build
+	./scripts/bench-security.sh $(BENCH_DURATION)
+
 bench-go:
 	$(GO) test -run '^$$' -bench . ./...
 
-# A short fuzz of the PB frame reader and of every message handler (part of
-# make test; fuzz-smoke runs longer).
-test-fuzz-pb:
-	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime 5s ./internal/pb/
-	$(GO) test -run '^$$' -fuzz FuzzHandle -fuzztime 10s ./internal/pb/
+# Every fuzz target for FUZZ_SMOKE seconds each (part of make test); make
+# fuzz runs each for FUZZ_TIME seconds.
+FUZZ_SMOKE ?= 3
+FUZZ_TIME ?= 60
+test-fuzz:
+	GO=$(GO) ./scripts/fuzz.sh $(FUZZ_SMOKE)
+
+fuzz:
+	GO=$(GO) ./scripts/fuzz.sh $(FUZZ_TIME)
 
 # Regenerates internal/pb/riakpb/*.pb.go from its .proto files (protoc from
 # Debian's protobuf-compiler; protoc-gen-go at go.mod's version).
 proto:
 	./internal/pb/riakpb/gen.sh
-
-fuzz-smoke:
-	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime 30s ./internal/pb/
-	$(GO) test -run '^$$' -fuzz FuzzHandle -fuzztime 30s ./internal/pb/
-	$(GO) test -run '^$$' -fuzz FuzzUnmarshalBinary -fuzztime 10s ./vclock/
-	$(GO) test -run '^$$' -fuzz FuzzDecodeObject -fuzztime 10s ./internal/wire/
 
 clean:
 	rm -rf bin

@@ -24,6 +24,8 @@ type Client struct {
 	clientID  string
 	userAgent string
 	resolver  Resolver
+	user      string // Basic credentials (security on), if set
+	password  string
 }
 
 // Option configures a Client.
@@ -38,6 +40,16 @@ func WithHTTPClient(hc *http.Client) Option {
 			return errors.New("riakgo/client: WithHTTPClient: nil *http.Client")
 		}
 		c.hc = hc
+		return nil
+	}
+}
+
+// WithBasicAuth sends user and password as HTTP Basic credentials on every
+// request: what a node with security on asks for (over HTTPS; with a
+// plain http:// URL it answers 426).
+func WithBasicAuth(user, password string) Option {
+	return func(c *Client) error {
+		c.user, c.password = user, password
 		return nil
 	}
 }
@@ -214,6 +226,9 @@ func (c *Client) open(ctx context.Context, r *request) (*http.Response, error) {
 	}
 	if c.userAgent != "" {
 		req.Header.Set("User-Agent", c.userAgent)
+	}
+	if c.user != "" {
+		req.SetBasicAuth(c.user, c.password)
 	}
 	if r.object && c.clientID != "" {
 		req.Header.Set("X-Riak-ClientId", c.clientID)

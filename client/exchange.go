@@ -32,6 +32,9 @@ func (c *Client) Exchange(ctx context.Context, method string, loc Loc, body []by
 	if vclock != "" {
 		req.Header["X-Riak-Vclock"] = []string{vclock}
 	}
+	if c.user != "" {
+		req.SetBasicAuth(c.user, c.password)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return 0, "", err

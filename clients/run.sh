@@ -114,9 +114,21 @@ for p in "$port" "$pbport"; do
   fi
 done
 
-# 3. Start a fresh node and wait for /ping.
+# 3. Start a fresh node and wait for /ping. For basho-riak-client, the node
+# serves a certificate of the test CA (used once its security tests turn
+# security on, at the end).
+tlsargs=()
+for s in "${suites[@]}"; do
+  if [ "$s" = riak-nodejs ]; then
+    ca="$work/riak-nodejs/tools/test-ca"
+    mkdir -p "$ca"
+    "$here/riak-nodejs-certs.sh" "$ca" >"$work/certs.out" 2>&1 ||
+      { echo "run.sh: making test certificates failed:"; cat "$work/certs.out"; status=1; exit 1; }
+    tlsargs=(--tls-cert "$ca/certs/node-cert.pem" --tls-key "$ca/private/node-key.pem" --tls-ca "$ca/certs/cacert.pem")
+  fi
+done
 echo "== starting riakgo on $base, Protocol Buffers on $host:$pbport (data in $work/data)"
-"$riakgo" start --data-dir "$work/data" --http "$host:$port" --pb "$host:$pbport" --log-level warn \
+"$riakgo" start --data-dir "$work/data" --http "$host:$port" --pb "$host:$pbport" --log-level warn "${tlsargs[@]}" \
   >"$work/riakgo.log" 2>&1 &
 node_pid=$!
 deadline=$((SECONDS + 30))
@@ -226,19 +238,33 @@ for s in "${suites[@]}"; do
       done
       dir="$work/riak-nodejs"
       pkg="$here/riak-nodejs/node_modules/basho-riak-client"
-      mkdir -p "$dir/tools/test-ca/certs" "$dir/tools/test-ca/private"
       cp -R "$nodejs_tests/test" "$dir/test"
       chmod -R u+w "$dir/test"
       ln -s "$pkg/lib" "$dir/lib"
       ln -s "$pkg/index.js" "$dir/index.js"
       ln -s "$here/riak-nodejs/node_modules" "$dir/node_modules"
-      "$here/riak-nodejs-certs.sh" "$dir/tools/test-ca" >"$work/certs.out" 2>&1 ||
-        { echo "run.sh: making test certificates failed:"; cat "$work/certs.out"; status=1; }
       # The unit tests, then the integration tests (testparams.js: RIAK_HOST,
-      # RIAK_PORT). Security tests need TLS and users (not loaded).
+      # RIAK_PORT).
       RIAK_HOST=$host RIAK_PORT=$pbport \
         run_suite riak-nodejs "$dir" "$here/exclude-riak-nodejs.txt" "$here/not-run-riak-nodejs.txt" \
         -t 20000 --require ./test/disable-log.js --recursive test/unit test/integration || status=1
+      # Last, its security tests (test/security): the users testparams.js
+      # names, made as riak-admin would (riakpass with password Test1234,
+      # riakuser by its client certificate), then security on. STARTTLS
+      # with the test CA's certificates, then RpbAuthReq, then a ping.
+      echo
+      echo "== riak-nodejs security: users, sources, enable (riakgo admin security)"
+      for a in "add-user riakpass password=Test1234" "add-user riakuser" \
+        "add-source riakuser $host/32 certificate" "add-source riakpass $host/32 password" "enable"; do
+        # shellcheck disable=SC2086
+        if ! "$riakgo" admin --url "$base" security $a >"$work/security.out" 2>&1; then
+          echo "run.sh: security $a:"; cat "$work/security.out"; status=1
+        fi
+        echo "   security $a: $(tail -n 1 "$work/security.out")"
+      done
+      RIAK_HOST=$host RIAK_PORT=$pbport \
+        run_suite riak-nodejs-security "$dir" /dev/null "" \
+        -t 20000 --require ./test/disable-log.js test/security || status=1
       ;;
   esac
 done

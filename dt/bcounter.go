@@ -461,6 +461,14 @@ func (v i129) clamp() int64 {
 	return int64(v.lo)
 }
 
+// inInt64 reports whether v is within the int64 range.
+func (v i129) inInt64() bool {
+	if v.neg {
+		return v.hi == 0 && v.lo <= 1<<63
+	}
+	return v.hi == 0 && v.lo <= math.MaxInt64
+}
+
 // clampU returns v within 0..2^64−1.
 func (v i129) clampU() uint64 {
 	switch {

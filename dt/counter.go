@@ -28,13 +28,18 @@ func (*Counter) Kind() Kind { return KindCounter }
 
 // Apply adds op.Delta at actor. It fails with ErrOverflow if the actor's
 // increment or decrement total would pass 2^64−1 (the totals must only
-// grow, so they cannot wrap).
+// grow, so they cannot wrap), or if the counter's value would leave the
+// int64 range (Riak's counters are bignums and never wrap; riakgo's refuse
+// what they cannot hold).
 func (c *Counter) Apply(op CounterOp, actor vclock.Actor) error {
 	if op.Delta == 0 {
 		return nil
 	}
 	if err := checkActor(actor); err != nil {
 		return err
+	}
+	if !fitsInt64(c.exact(), op.Delta) {
+		return fmt.Errorf("%w: counter value %d %+d leaves the int64 range", ErrOverflow, c.Int(), op.Delta)
 	}
 	i, found := slices.BinarySearchFunc(c.entries, actor, func(e pnEntry, a vclock.Actor) int { return compareActor(e.actor, a) })
 	var e pnEntry
@@ -80,14 +85,31 @@ func (c *Counter) ApplyOp(op Op, actor vclock.Actor, _ Context) error {
 	return c.Apply(o, actor)
 }
 
-// Int returns Σ(P−N). The sum wraps modulo 2^64 if it leaves the int64
-// range.
-func (c *Counter) Int() int64 {
-	var sum uint64
+// Int returns Σ(P−N). Apply never lets it leave the int64 range; if
+// concurrent updates merged do, it saturates at the bound (it never
+// wraps).
+func (c *Counter) Int() int64 { return c.exact().clamp() }
+
+// exact returns Σ(P−N) without overflow.
+func (c *Counter) exact() i129 {
+	var pos, neg u128
 	for _, e := range c.entries {
-		sum += e.p - e.n
+		pos, neg = pos.add(e.p), neg.add(e.n)
 	}
-	return int64(sum)
+	return diff(pos, neg)
+}
+
+// fitsInt64 reports whether v + delta is within the int64 range.
+func fitsInt64(v i129, delta int64) bool {
+	if !v.inInt64() {
+		// Already outside (concurrent merges): only moves back count.
+		return (v.neg && delta > 0) || (!v.neg && delta < 0)
+	}
+	x := v.clamp()
+	if delta > 0 {
+		return x <= math.MaxInt64-delta
+	}
+	return x >= math.MinInt64-delta
 }
 
 // Positive returns the sum of all increments and Negative the sum of all

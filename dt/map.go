@@ -203,7 +203,7 @@ func (a *mapApplier) edits(fm fieldMap, edits []MapEdit, path []Field) error {
 			}
 			old := fs.ctr[a.actor]
 			p, n, ok := addDelta(old.p, old.n, op.Delta)
-			if !ok {
+			if !ok || !fitsInt64(fs.counterExact(), op.Delta) {
 				return fmt.Errorf("%w: map counter %s, actor %s", ErrOverflow, f, a.actor)
 			}
 			if fs.ctr == nil {
@@ -507,15 +507,20 @@ func joinRegs(a, b []regEntry, ca, cb vclock.VClock) []regEntry {
 	return out
 }
 
+// counterExact is a counter field's Σ(P−N) without overflow.
+func (fs *fieldState) counterExact() i129 {
+	var pos, neg u128
+	for _, e := range fs.ctr {
+		pos, neg = pos.add(e.p), neg.add(e.n)
+	}
+	return diff(pos, neg)
+}
+
 // value renders a field of type k.
 func (fs *fieldState) value(k Kind) any {
 	switch k {
 	case KindCounter:
-		var sum uint64
-		for _, e := range fs.ctr {
-			sum += e.p - e.n
-		}
-		return int64(sum)
+		return fs.counterExact().clamp()
 	case KindSet:
 		out := make([]string, 0, len(fs.elems))
 		for x := range fs.elems {

@@ -134,9 +134,9 @@ func TestMapApplyIsAtomic(t *testing.T) {
 	if string(before) != string(enc(t, m)) {
 		t.Fatal("failed batch changed the map")
 	}
-	// Overflow part-way through a batch is atomic too.
-	mustApply(t, m, upd(fCtr, CounterOp{Delta: 1<<63 - 1}), aA, Context{})
-	mustApply(t, m, upd(fCtr, CounterOp{Delta: 1<<63 - 1}), aA, Context{})
+	// Overflow part-way through a batch is atomic too (the value must
+	// stay within int64).
+	mustApply(t, m, upd(fCtr, CounterOp{Delta: 1<<63 - 2}), aA, Context{})
 	before = enc(t, m)
 	if err := m.Apply(upd(fSet, add("q")).Update(fCtr, CounterOp{Delta: 2}), aA, Context{}); !errors.Is(err, ErrOverflow) {
 		t.Fatalf("err = %v", err)
@@ -308,8 +308,8 @@ func TestRegressionRiakDT97NegativeCounter(t *testing.T) {
 	m := &Map{}
 	mustApply(t, m, upd(fCtr, CounterOp{Delta: -5}), aA, Context{})
 	mustApply(t, m, upd(fCtr, CounterOp{Delta: 2}), aB, Context{})
-	mustApply(t, m, upd(fCtr, CounterOp{Delta: -1 << 63}), aC, Context{})
-	mustApply(t, m, upd(fCtr, CounterOp{Delta: 1<<63 - 1}), aC, Context{})
+	mustApply(t, m, upd(fCtr, CounterOp{Delta: -1 << 62}), aC, Context{})
+	mustApply(t, m, upd(fCtr, CounterOp{Delta: 1<<62 - 1}), aC, Context{})
 	wantValue(t, m, map[string]any{"c_counter": int64(-4)})
 }
 

@@ -1,12 +1,14 @@
 package http
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	nethttp "net/http"
 	"strings"
 
+	"github.com/riakgo/riakgo/internal/security"
 	"github.com/riakgo/riakgo/kv"
 )
 
@@ -52,8 +54,48 @@ func jsonError(w nethttp.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
 }
 
+// SecurityAdmin runs riak-admin's security verbs (internal/security).
+type SecurityAdmin interface {
+	// Command runs one verb given as riak-admin's arguments and returns
+	// what riak-admin prints; a refused command is a
+	// *security.CommandError.
+	Command(ctx context.Context, args []string) (string, error)
+}
+
+// serveSecurity is POST /admin/security, body {"args":["add-user","u",…]}:
+// 200 {"output":"…"} or 400 {"error":"riak-admin's text"}.
+func (h *Handler) serveSecurity(w nethttp.ResponseWriter, r *nethttp.Request) {
+	if h.o.SecurityAdmin == nil {
+		jsonError(w, 501, "security is not available on this node")
+		return
+	}
+	if !allow(w, r, "POST") {
+		return
+	}
+	var body struct {
+		Args []string `json:"args"`
+	}
+	if !readJSONBody(w, r, &body) {
+		return
+	}
+	out, err := h.o.SecurityAdmin.Command(r.Context(), body.Args)
+	var ce *security.CommandError
+	switch {
+	case errors.As(err, &ce):
+		jsonError(w, 400, ce.Msg)
+	case err != nil:
+		jsonError(w, 500, err.Error())
+	default:
+		writeJSON(w, 200, map[string]string{"output": out})
+	}
+}
+
 func (h *Handler) serveAdmin(w nethttp.ResponseWriter, r *nethttp.Request, rt route) {
 	rest := rt.rest
+	if len(rest) == 1 && rest[0] == "security" {
+		h.serveSecurity(w, r)
+		return
+	}
 	if len(rest) > 0 && (rest[0] == "cluster" || rest[0] == "member-status" || rest[0] == "ring-status" || rest[0] == "transfers" ||
 		rest[0] == "aae-status" || rest[0] == "aae-rebuild" || rest[0] == "down") {
 		h.serveCluster(w, r, rest)

@@ -171,12 +171,13 @@ func PlanToJSON(p ring.Plan) PlanJSON {
 	return out
 }
 
-// clusterError maps a cluster admin error to a status and a reason word.
-func clusterError(w nethttp.ResponseWriter, err error) {
+// AdminErrorOf maps a cluster admin error to its status and reason
+// word: an *AdminError as it is, the ring's sentinels to their statuses,
+// anything else to 500 "error".
+func AdminErrorOf(err error) *AdminError {
 	var ae *AdminError
 	if errors.As(err, &ae) {
-		writeJSON(w, ae.Status, map[string]string{"error": ae.Msg, "reason": ae.Reason})
-		return
+		return ae
 	}
 	for _, m := range []struct {
 		err    error
@@ -197,11 +198,16 @@ func clusterError(w nethttp.ResponseWriter, err error) {
 		{ring.ErrBadChange, 400, "invalid"},
 	} {
 		if errors.Is(err, m.err) {
-			writeJSON(w, m.status, map[string]string{"error": err.Error(), "reason": m.reason})
-			return
+			return &AdminError{Status: m.status, Reason: m.reason, Msg: err.Error()}
 		}
 	}
-	writeJSON(w, 500, map[string]string{"error": err.Error(), "reason": "error"})
+	return &AdminError{Status: 500, Reason: "error", Msg: err.Error()}
+}
+
+// clusterError answers a cluster admin error.
+func clusterError(w nethttp.ResponseWriter, err error) {
+	ae := AdminErrorOf(err)
+	writeJSON(w, ae.Status, map[string]string{"error": ae.Msg, "reason": ae.Reason})
 }
 
 // readJSONBody decodes an optional JSON object body into v.

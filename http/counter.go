@@ -97,6 +97,9 @@ func (h *Handler) datatypeError(w nethttp.ResponseWriter, err error, rt route) {
 		textError(w, &apiError{status: 412, body: "Error:\n{precondition,{not_present,<<" + strconv.Quote(pe.Element) + ">>}}\n"})
 	case errors.Is(err, dt.ErrInvalidOp):
 		textError(w, badRequest("%s\n", err.Error()))
+	case errors.Is(err, dt.ErrOverflow):
+		// Riak's counters never wrap (bignums); riakgo's refuse to.
+		textError(w, badRequest("%s\n", strings.TrimPrefix(err.Error(), "riakgo/dt: ")))
 	default:
 		textError(w, mapError(err, rt.key))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	nethttp "net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -87,4 +88,19 @@ func TestCounterOnPlainObject(t *testing.T) {
 		t.Fatalf("counter update of a plain object: %d %q, want 409", r.StatusCode, r.Body())
 	}
 	e.alive()
+}
+
+// TestCounterOverflowRefused: issue 12, finding 8 over HTTP. An increment
+// that would take a counter past the int64 range is a 400; the value stays.
+func TestCounterOverflowRefused(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.setProps("/buckets/cnt/props", `{"props":{"allow_mult":true}}`)
+	const path = "/buckets/cnt/counters/big"
+	e.do("POST", path, nil, []byte("9223372036854775807")).want(t, 204, "")
+	if r := e.do("POST", path, nil, []byte("1")); r.StatusCode != 400 || !strings.Contains(string(r.body), "counter overflow") {
+		t.Fatalf("MaxInt64 + 1: %d %q", r.StatusCode, r.body)
+	}
+	e.get(path).want(t, 200, "9223372036854775807")
+	e.do("POST", path, nil, []byte("-1")).want(t, 204, "")
+	e.get(path).want(t, 200, "9223372036854775806")
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riakgo/riakgo/internal/riakapi"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/quorum"
 	"github.com/riakgo/riakgo/siblings"
@@ -51,10 +52,41 @@ type Options struct {
 	ExtraStats func() map[string]any
 	// PG, if set, serves the process-group routes (see pg.go).
 	PG PGService
+	// Security, if set, is the security model (see security.go): when it
+	// is enabled, requests need TLS and credentials and are authorised by
+	// grants.
+	Security riakapi.Security
+	// SecurityAdmin, if set, serves POST /admin/security (riak-admin's
+	// security verbs; see admin.go).
+	SecurityAdmin SecurityAdmin
+	// AdminOpen lets the admin routes answer callers on other machines
+	// while security is off; by default only loopback callers may use
+	// them.
+	AdminOpen bool
+	// NoRefererCheck turns off Riak's check that a Referer or Origin
+	// names this node (secure_referer_check = off).
+	NoRefererCheck bool
+	// MaxHeaders bounds the header fields of a request (default 1000,
+	// Riak's); more get 400.
+	MaxHeaders int
+	// BodyTimeout bounds the reading of a request body (default 1 minute;
+	// see limits.go).
+	BodyTimeout time.Duration
+	// WriteTimeout bounds each write of a response, streams included
+	// (default 1 minute).
+	WriteTimeout time.Duration
+	// MaxInflight bounds the requests served at once (default 1024); more
+	// get 503.
+	MaxInflight int
+	// MaxWalkBytes bounds a link walk's answer (default 64 MiB).
+	MaxWalkBytes int
 }
 
 // DefaultMaxBodySize is Riak's max_object_size.
 const DefaultMaxBodySize = 50 << 20
+
+// DefaultMaxHeaders is mochiweb's limit on header fields, Riak's.
+const DefaultMaxHeaders = 1000
 
 // Handler serves the Riak HTTP API.
 type Handler struct {
@@ -65,6 +97,7 @@ type Handler struct {
 
 	streams      context.Context // cancelled by CloseStreams
 	closeStreams context.CancelFunc
+	inflight     chan struct{} // one token per request being served
 }
 
 // NewHandler returns the API handler over c.
@@ -81,7 +114,22 @@ func NewHandler(c kv.Client, o Options) *Handler {
 	if o.Rand == nil {
 		o.Rand = defaultRand
 	}
-	h := &Handler{c: c, o: o, log: o.Logger, obs: o.Observer}
+	if o.MaxHeaders <= 0 {
+		o.MaxHeaders = DefaultMaxHeaders
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = DefaultBodyTimeout
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.MaxInflight <= 0 {
+		o.MaxInflight = DefaultMaxInflight
+	}
+	if o.MaxWalkBytes <= 0 {
+		o.MaxWalkBytes = DefaultMaxWalkBytes
+	}
+	h := &Handler{c: c, o: o, log: o.Logger, obs: o.Observer, inflight: make(chan struct{}, o.MaxInflight)}
 	h.streams, h.closeStreams = context.WithCancel(context.Background())
 	return h
 }
@@ -91,10 +139,13 @@ func NewHandler(c kv.Client, o Options) *Handler {
 // them.
 func (h *Handler) CloseStreams() { h.closeStreams() }
 
-// statusWriter remembers the status written.
+// statusWriter remembers the status written, and gives every write (and
+// flush) WriteTimeout to complete.
 type statusWriter struct {
 	nethttp.ResponseWriter
-	status int
+	status  int
+	rc      *nethttp.ResponseController
+	timeout time.Duration
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -104,19 +155,30 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+func (w *statusWriter) deadline() {
+	if w.rc != nil {
+		_ = w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
+	}
+}
+
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = 200
 	}
+	w.deadline()
 	return w.ResponseWriter.Write(b)
 }
 
 // Flush lets streaming responses flush through the wrapper.
 func (w *statusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(nethttp.Flusher); ok {
+		w.deadline()
 		f.Flush()
 	}
 }
+
+// Unwrap gives net/http's ResponseController the connection's writer.
+func (w *statusWriter) Unwrap() nethttp.ResponseWriter { return w.ResponseWriter }
 
 // route is a parsed request path.
 type route struct {
@@ -258,7 +320,13 @@ func parseBucketRoute(segs []string, a api, typ string) (route, bool) {
 // ServeHTTP implements net/http.Handler.
 func (h *Handler) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
+	rc := nethttp.NewResponseController(w)
+	sw := &statusWriter{ResponseWriter: w, rc: rc, timeout: h.o.WriteTimeout}
+	if hasBody(r) {
+		if rc.SetReadDeadline(start.Add(h.o.BodyTimeout)) == nil {
+			r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+		}
+	}
 	op := h.serve(sw, r)
 	if sw.status == 0 {
 		sw.status = 200
@@ -267,8 +335,11 @@ func (h *Handler) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 }
 
 func (h *Handler) serve(w *statusWriter, r *nethttp.Request) string {
-	if r.Header.Get("Origin") == "null" {
-		textError(w, &apiError{status: 403, body: "Forbidden: requests with Origin: null are refused\n"})
+	if n := headerCount(r.Header); n > h.o.MaxHeaders {
+		textError(w, badRequest("Too many header fields: %d, at most %d\n", n, h.o.MaxHeaders))
+		return "other"
+	}
+	if h.crossSite(w, r) {
 		return "other"
 	}
 	segs, err := splitPath(r.URL.EscapedPath())
@@ -280,6 +351,18 @@ func (h *Handler) serve(w *statusWriter, r *nethttp.Request) string {
 	if !ok {
 		notFound(w)
 		return "other"
+	}
+	if r, ok = h.authenticate(w, r, rt); !ok {
+		return "other"
+	}
+	if rt.kind != "pg" && rt.kind != "pg-member" {
+		select {
+		case h.inflight <- struct{}{}:
+			defer func() { <-h.inflight }()
+		default:
+			textError(w, mapError(fmt.Errorf("%w: %d requests in progress", kv.ErrOverload, cap(h.inflight)), rt.key))
+			return "other"
+		}
 	}
 	switch rt.kind {
 	case "root":
@@ -376,6 +459,14 @@ func (h *Handler) serve(w *statusWriter, r *nethttp.Request) string {
 	}
 	notFound(w)
 	return "other"
+}
+
+func headerCount(hd nethttp.Header) int {
+	n := 0
+	for _, v := range hd {
+		n += len(v)
+	}
+	return n
 }
 
 // allow answers 405 with an Allow header unless the method is listed.

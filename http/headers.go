@@ -37,6 +37,9 @@ func decodeVclock(h string) (vclock.VClock, *apiError) {
 	if err := vc.UnmarshalBinary(raw); err != nil {
 		return nil, badRequest("Invalid X-Riak-Vclock header: not a riakgo vector clock. Send back the X-Riak-Vclock value of an earlier response unchanged.\n")
 	}
+	if err := riakapi.CheckClock(vc); err != nil {
+		return nil, badRequest("Invalid X-Riak-Vclock header: %v. Send back the X-Riak-Vclock value of an earlier response unchanged.\n", err)
+	}
 	return vc, nil
 }
 

@@ -101,7 +101,7 @@ func (h *Handler) serveIndex(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 			}
 			return map[string]any{"results": out}
 		}
-		keys := make([]string, len(res))
+		keys := make(jsonNames, len(res))
 		for i, x := range res {
 			keys[i] = x.Key
 		}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/riakgo/riakgo/internal/riakapi"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/siblings"
 )
@@ -93,6 +94,12 @@ func (h *Handler) serveLinkWalk(w nethttp.ResponseWriter, r *nethttp.Request, rt
 						continue
 					}
 					seen[k] = true
+					if p := principal(ctx); p != nil {
+						if err := p.Check(riakapi.PermGet, k.Type, k.Bucket); err != nil {
+							forbidden(w, err.Error())
+							return
+						}
+					}
 					if fetched++; fetched > maxWalkObjects {
 						textError(w, badRequest("Link walk would fetch more than %d objects\n", maxWalkObjects))
 						return
@@ -137,6 +144,12 @@ func (h *Handler) serveLinkWalk(w nethttp.ResponseWriter, r *nethttp.Request, rt
 				}
 				b.WriteString("\r\n")
 				b.Write(s.Value)
+				if b.Len() > h.o.MaxWalkBytes {
+					// Each kept step repeats what it reached: a short URL
+					// could otherwise ask for gigabytes (issue 12).
+					textError(w, badRequest("Link walk answer would be over %d bytes; walk fewer steps or keep fewer\n", h.o.MaxWalkBytes))
+					return
+				}
 			}
 		}
 		b.WriteString("\r\n--" + inner + "--\r\n")

@@ -52,7 +52,7 @@ func (s *streamer) start() {
 
 func (s *streamer) chunk(names []string) error {
 	s.start()
-	b, err := json.Marshal(map[string][]string{s.field: names})
+	b, err := json.Marshal(map[string]jsonNames{s.field: names})
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func (h *Handler) serveKeys(w nethttp.ResponseWriter, r *nethttp.Request, rt rou
 			if keys == nil {
 				keys = []string{}
 			}
-			writeJSON(w, 200, map[string]any{"props": p.JSON(rt.key.Bucket), "keys": keys})
+			writeJSON(w, 200, map[string]any{"props": p.JSON(rt.key.Bucket), "keys": jsonNames(keys)})
 			return
 		}
 		b, _ := json.Marshal(map[string]any{"props": p.JSON(rt.key.Bucket)})
@@ -160,7 +160,7 @@ func (h *Handler) list(w nethttp.ResponseWriter, ctx context.Context, rt route, 
 		case err != nil:
 			textError(w, mapError(err, rt.key))
 		default:
-			writeJSON(w, 200, map[string]any{field: all})
+			writeJSON(w, 200, map[string]any{field: jsonNames(all)})
 		}
 		return
 	}
@@ -181,4 +181,43 @@ func (h *Handler) list(w nethttp.ResponseWriter, ctx context.Context, rt route, 
 		b, _ := json.Marshal(map[string]string{"error": errorText(err)})
 		w.Write(b)
 	}
+}
+
+// jsonNames renders keys and bucket names as JSON strings whose bytes are
+// the names' own: a name that is not UTF-8 is written byte for byte (JSON
+// escapes only for '"', '\\' and control characters), so a client that
+// reads the listing's bytes reaches the object again; encoding/json would
+// turn each invalid byte into U+FFFD, a different key (issue 12). Riak's
+// mochijson2 fails on such names (500); valid UTF-8 names read the same as
+// encoding/json writes them.
+type jsonNames []string
+
+// MarshalJSON implements json.Marshaler.
+func (ns jsonNames) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 16*len(ns)+2)
+	b = append(b, '[')
+	for i, n := range ns {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONBytes(b, n)
+	}
+	return append(b, ']'), nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+func appendJSONBytes(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }

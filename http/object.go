@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net"
 	nethttp "net/http"
 	"strconv"
 	"strings"
@@ -316,16 +317,14 @@ func (h *Handler) putObject(w *statusWriter, r *nethttp.Request, rt route) {
 
 // readBody reads the request body up to MaxBodySize.
 func (h *Handler) readBody(r *nethttp.Request) ([]byte, *apiError) {
-	max := h.o.MaxBodySize
-	if r.ContentLength > max {
-		return nil, tooLarge(r.ContentLength, max)
+	limit := h.o.MaxBodySize
+	if r.ContentLength > limit {
+		return nil, tooLarge(r.ContentLength, limit)
 	}
-	var body []byte
-	if r.ContentLength >= 0 {
-		body = make([]byte, 0, r.ContentLength)
-	}
-	buf := body
-	lr := io.LimitReader(r.Body, max+1)
+	// The body grows as it arrives: a Content-Length is a claim, and
+	// allocating it up front let headers alone take a node's memory.
+	buf := make([]byte, 0, min(max(r.ContentLength, 512), 64<<10))
+	lr := io.LimitReader(r.Body, limit+1)
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
@@ -336,13 +335,25 @@ func (h *Handler) readBody(r *nethttp.Request) ([]byte, *apiError) {
 			break
 		}
 		if err != nil {
-			return nil, badRequest("Could not read the request body: %v\n", err)
+			return nil, bodyError(err)
 		}
 	}
-	if int64(len(buf)) > max {
-		return nil, tooLarge(int64(len(buf)), max)
+	if int64(len(buf)) > limit {
+		return nil, tooLarge(int64(len(buf)), limit)
 	}
 	return buf, nil
+}
+
+// bodyError answers a body that could not be read: 408 if it did not
+// arrive within BodyTimeout, else 400.
+func bodyError(err error) *apiError {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		// Connection: close, or net/http would wait for the rest of the
+		// body to reuse the connection.
+		return &apiError{status: 408, body: "Request Timeout: the request body did not arrive in time\n", header: map[string]string{"Connection": "close"}}
+	}
+	return badRequest("Could not read the request body: %v\n", err)
 }
 
 func tooLarge(n, max int64) *apiError {

@@ -49,7 +49,7 @@ func pgError(err error, k kv.Key) *apiError {
 		return &apiError{status: 400, body: msg}
 	case errors.Is(err, kv.ErrPGNotMember), errors.Is(err, kv.ErrPGNoMember):
 		return &apiError{status: 404, body: msg}
-	case errors.Is(err, kv.ErrPGStale):
+	case errors.Is(err, kv.ErrPGStale), errors.Is(err, kv.ErrPGFull):
 		return &apiError{status: 409, body: msg}
 	case errors.Is(err, kv.ErrUnknownType):
 		return &apiError{status: 404, body: "Unknown bucket type: " + k.Type + "\n"}

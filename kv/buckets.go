@@ -67,6 +67,8 @@ type buckets struct {
 	nvals    map[string]map[int]bool // per type: the n_vals bucket overrides set
 	// checkResolver reports whether a resolver name is known.
 	checkResolver func(string) bool
+	// ringSize returns the number of partitions (nil: no check).
+	ringSize func() int
 }
 
 func newBuckets(md Metadata, defaults Props) *buckets {
@@ -274,6 +276,11 @@ func (b *buckets) resetProps(typ, bucket string) error {
 
 // validResolver checks a resolver property against the known resolvers.
 func (b *buckets) validResolver(p Props) error {
+	if b.ringSize != nil && p.NVal > b.ringSize() {
+		// More replicas than partitions: no preference list can hold
+		// them, and every request would answer 503 (issue 12).
+		return &PropsError{Reasons: map[string]string{"n_val": fmt.Sprintf("n_val %d is more than the ring's %d partitions", p.NVal, b.ringSize())}}
+	}
 	if b.checkResolver == nil || b.checkResolver(p.Resolver) {
 		if p.Resolver == "datatype" && p.Datatype == "" {
 			return &PropsError{Reasons: map[string]string{"resolver": "datatype resolution needs a bucket type with a datatype"}}

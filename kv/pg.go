@@ -79,6 +79,8 @@ var (
 	ErrPGNotPG = errors.New("riakgo/kv: the bucket type is not a pg type")
 	// ErrPGStale: a sync from an incarnation the cluster knows is over.
 	ErrPGStale = errors.New("riakgo/kv: stale incarnation")
+	// ErrPGFull: a join would take a group past PGConfig.MaxMembers.
+	ErrPGFull = errors.New("riakgo/kv: process group full")
 )
 
 // PGNodeView is what a node knows of another from cluster membership.
@@ -108,7 +110,20 @@ type PGConfig struct {
 	// 3 s, at most the service's timeout); then the read falls back to the
 	// bucket's R.
 	ReadAllTimeout time.Duration
+	// MaxMembers bounds the members of one group (default
+	// DefaultPGMaxMembers): a join that would add one more fails with
+	// ErrPGFull. Every join costs O(members).
+	MaxMembers int
+	// MaxWatches bounds the watch streams open on this node (default
+	// DefaultPGMaxWatches); one more fails with ErrOverload.
+	MaxWatches int
 }
+
+// Defaults of PGConfig's caps.
+const (
+	DefaultPGMaxMembers = 1000
+	DefaultPGMaxWatches = 1024
+)
 
 // PGFilter selects members in a read.
 type PGFilter struct {
@@ -207,6 +222,12 @@ func NewPG(s *Service, cfg PGConfig) (*PG, error) {
 		cfg.ReadAllTimeout = 3 * time.Second
 	}
 	cfg.ReadAllTimeout = min(cfg.ReadAllTimeout, s.cfg.Timeout)
+	if cfg.MaxMembers <= 0 {
+		cfg.MaxMembers = DefaultPGMaxMembers
+	}
+	if cfg.MaxWatches <= 0 {
+		cfg.MaxWatches = DefaultPGMaxWatches
+	}
 	if s.TypeInfo(PGType).Status != TypeActive {
 		if err := s.CreateType(PGType, map[string]json.RawMessage{"datatype": json.RawMessage(`"pg"`)}); err != nil {
 			return nil, fmt.Errorf("riakgo/kv: creating the pg bucket type: %w", err)
@@ -744,6 +765,9 @@ func (p *PG) syncMutation(ctx context.Context, req *pgSetReq, pruned *int) Mutat
 		*pruned = p.pruneDead(g)
 		if req.Node != "" {
 			if op := pgSyncOp(g, req); len(op.Edits) > 0 {
+				if added := p.newMembers(g, req); added > 0 && g.Len()+added > p.cfg.MaxMembers {
+					return siblings.Sibling{}, fmt.Errorf("%w: %d members, at most %d", ErrPGFull, g.Len(), p.cfg.MaxMembers)
+				}
 				if err := g.Apply(op, actor, dt.Context{}); err != nil {
 					return siblings.Sibling{}, err
 				}
@@ -783,6 +807,23 @@ func (p *PG) checkSync(req *pgSetReq) error {
 		}
 	}
 	return nil
+}
+
+// newMembers counts the members req adds that g does not hold.
+func (p *PG) newMembers(g *dt.PG, req *pgSetReq) int {
+	have := map[string]bool{}
+	for _, e := range g.MembersOf(req.Node) {
+		if e.Incarnation == req.Inc {
+			have[e.ID] = true
+		}
+	}
+	n := 0
+	for _, m := range req.Members {
+		if !have[m.ID] {
+			n++
+		}
+	}
+	return n
 }
 
 // pgSyncOp returns the edits that bring g's members of (req.Node,
@@ -1096,8 +1137,40 @@ func (p *PG) weighted(ms []PGMemberInfo) PGMemberInfo {
 // a coverage query (every key of the bucket, each read once) that leaves
 // out groups whose members are all gone.
 func (p *PG) Groups(ctx context.Context, typ, bucket string) ([]string, error) {
+	return p.groupsWith(ctx, typ, bucket, nil)
+}
+
+// pollCache holds what one poll of the watches read, so that every watch
+// of a scope or group shares one listing and one read of each group
+// however many watches there are (issue 12: each idle watch re-listed its
+// scope every second).
+type pollCache struct {
+	groups map[[2]string][]string
+	vals   map[Key]*dt.PG
+}
+
+func (p *PG) fetchWith(ctx context.Context, k Key, pc *pollCache) (*dt.PG, error) {
+	if pc == nil {
+		return p.fetch(ctx, k)
+	}
+	if v, ok := pc.vals[k]; ok {
+		return v, nil
+	}
+	v, err := p.fetch(ctx, k)
+	if err == nil {
+		pc.vals[k] = v
+	}
+	return v, err
+}
+
+func (p *PG) groupsWith(ctx context.Context, typ, bucket string, pc *pollCache) ([]string, error) {
 	if typ == "" {
 		typ = PGType
+	}
+	if pc != nil {
+		if gs, ok := pc.groups[[2]string{typ, bucket}]; ok {
+			return slices.Clone(gs), nil
+		}
 	}
 	if _, err := p.checkKey(Key{Type: typ, Bucket: bucket, Key: "x"}); err != nil {
 		return nil, err
@@ -1113,13 +1186,16 @@ func (p *PG) Groups(ctx context.Context, typ, bucket string) ([]string, error) {
 	var out []string
 	for _, g := range slices.Compact(keys) {
 		k := Key{Type: typ, Bucket: bucket, Key: g}
-		v, err := p.fetch(ctx, k)
+		v, err := p.fetchWith(ctx, k, pc)
 		if err != nil {
 			return nil, err
 		}
 		if len(p.live(k, v)) > 0 {
 			out = append(out, g)
 		}
+	}
+	if pc != nil {
+		pc.groups[[2]string{typ, bucket}] = slices.Clone(out)
 	}
 	return out, nil
 }

@@ -3,6 +3,8 @@ package kv
 import (
 	"context"
 	"fmt"
+
+	"github.com/riakgo/riakgo/dt"
 	"maps"
 	"slices"
 	"strings"
@@ -134,6 +136,9 @@ func (p *PG) Watch(ctx context.Context, typ, bucket, group string) (<-chan PGEve
 	if _, err := p.checkKey(Key{Type: typ, Bucket: bucket, Key: probe}); err != nil {
 		return nil, nil, err
 	}
+	if n := p.watchStreams.Load(); n >= int64(p.cfg.MaxWatches) {
+		return nil, nil, fmt.Errorf("%w: %d process-group watch streams are open on this node, the most it serves", ErrOverload, n)
+	}
 	w := &pgWatch{typ: typ, bucket: bucket, group: group, last: map[string]map[pgMemberKey]PGMemberInfo{},
 		ch: make(chan PGEvent, WatchBuffer)}
 	if err := p.refresh(ctx, w, ""); err != nil {
@@ -183,13 +188,16 @@ func (p *PG) notify(gk pgKey) {
 	}
 }
 
-// pollWatches refreshes every watch (Tick).
+// pollWatches refreshes every watch (Tick). The watches share one read
+// of each scope and group (pollCache): a thousand watches of one scope
+// cost one listing and one read per group.
 func (p *PG) pollWatches(ctx context.Context) {
 	p.watchMu.Lock()
 	ws := slices.Collect(maps.Keys(p.watches))
 	p.watchMu.Unlock()
+	pc := &pollCache{groups: map[[2]string][]string{}, vals: map[Key]*dt.PG{}}
 	for _, w := range ws {
-		if err := p.refresh(ctx, w, ""); err != nil {
+		if err := p.refreshWith(ctx, w, "", pc); err != nil {
 			p.s.log.Debug("pg watch poll", "err", err)
 		}
 	}
@@ -198,12 +206,16 @@ func (p *PG) pollWatches(ctx context.Context) {
 // refresh re-reads the watched group (only, if set; else the watched
 // group or every group of the scope) and emits the differences.
 func (p *PG) refresh(ctx context.Context, w *pgWatch, only string) error {
+	return p.refreshWith(ctx, w, only, nil)
+}
+
+func (p *PG) refreshWith(ctx context.Context, w *pgWatch, only string, pc *pollCache) error {
 	groups := []string{w.group}
 	switch {
 	case only != "":
 		groups = []string{only}
 	case w.group == "":
-		gs, err := p.Groups(ctx, w.typ, w.bucket)
+		gs, err := p.groupsWith(ctx, w.typ, w.bucket, pc)
 		if err != nil {
 			return err
 		}
@@ -219,7 +231,7 @@ func (p *PG) refresh(ctx context.Context, w *pgWatch, only string) error {
 	}
 	for _, g := range groups {
 		k := Key{Type: w.typ, Bucket: w.bucket, Key: g}
-		v, err := p.fetch(ctx, k)
+		v, err := p.fetchWith(ctx, k, pc)
 		if err != nil {
 			return err
 		}

@@ -105,6 +105,27 @@ func (s *Service) guarded(h transport.Handler) transport.Handler {
 	}
 }
 
+// ReplicaSiblingsFactor scales the sibling limit for objects a peer sends
+// to merge (replication, read repair). Every write a client makes is
+// checked against the limits where it is coordinated (kv_coord_put and
+// kv_coord_update run the same checks as a local write); a repair merges
+// replicas and may legitimately hold more siblings than one write may
+// leave, and refusing it would keep replicas apart forever (DESIGN:
+// limits never apply to repair). No run of accepted writes and merges
+// comes near ten times the limit; an object beyond it was built to hurt
+// the node (issue 12: 10,000 siblings through kv_put).
+const ReplicaSiblingsFactor = 10
+
+// checkReplica refuses an object sent for merging that is beyond any
+// object accepted writes and merges produce.
+func (s *Service) checkReplica(o *siblings.Object) error {
+	l := s.cfg.Limits
+	if l.MaxSiblings > 0 && len(o.Siblings) > l.MaxSiblings*ReplicaSiblingsFactor {
+		return &siblings.TooManySiblingsError{Siblings: len(o.Siblings), Max: l.MaxSiblings * ReplicaSiblingsFactor}
+	}
+	return nil
+}
+
 // registerHandlers serves the kv messages on the transport.
 func (s *Service) registerHandlers(t transport.Transport) {
 	t.Handle(wire.MsgKVGet, s.guarded(func(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
@@ -133,6 +154,9 @@ func (s *Service) registerHandlers(t transport.Transport) {
 		in, err := decodeOpt(req.Obj)
 		if err != nil || in == nil {
 			return nil, fmt.Errorf("riakgo/kv: put without a valid object: %v", err)
+		}
+		if err := s.checkReplica(in); err != nil {
+			return nil, toRemote(err)
 		}
 		if to := s.forwardTo(req.Partition); to != "" {
 			return s.forward(ctx, to, wire.MsgKVPut, &req)

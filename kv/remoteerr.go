@@ -32,6 +32,7 @@ const (
 	codePGBadRequest = transport.CodeApp + 41 // text
 	codePGNotPG      = transport.CodeApp + 42 // text
 	codePGNoType     = transport.CodeApp + 43 // text (kept apart for older peers; same as codeUnknownType)
+	codePGFull       = transport.CodeApp + 44 // text
 )
 
 type remoteLimit struct {
@@ -61,6 +62,7 @@ var sentinelCodes = []struct {
 	{codePGBadRequest, ErrPGBadRequest},
 	{codePGNotPG, ErrPGNotPG},
 	{codePGNoType, ErrUnknownType},
+	{codePGFull, ErrPGFull},
 }
 
 func coded(code transport.Code, v any) error {

@@ -290,6 +290,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("riakgo/kv: moving bucket settings into the cluster metadata: %w", err)
 	}
 	s.buckets = newBuckets(cfg.Metadata, cfg.Defaults)
+	s.buckets.ringSize = func() int { return s.Ring().Size() }
 	s.buckets.checkResolver = func(name string) bool {
 		switch name {
 		case "", "allow_mult", "last_write_wins", "datatype", "oplog":

@@ -243,18 +243,25 @@ func (v *Vnode) Partition() storage.Partition { return v.part }
 // locally, the vnode never wrote it, or the client's context shows events of
 // this vnode the local copy lacks (the vnode forgot the key); in those cases
 // a new epoch, so that no dot is ever issued twice.
+//
+// A clock is input, and a client can doctor one (issue 12): an entry of
+// this vnode's id with an epoch it never leased is not its own (it is
+// ignored), and an actor whose counter is near the top takes a new epoch,
+// so no counter ever wraps.
 func (v *Vnode) actorFor(local *siblings.Object, ctx vclock.VClock) (vclock.Actor, error) {
-	id := v.ID()
+	v.mu.Lock()
+	id, issued := v.id, v.epoch
+	v.mu.Unlock()
 	var mine vclock.Entry
 	found := false
 	if local != nil {
 		for _, e := range local.Clock {
-			if e.Actor.ID == id && (!found || e.Actor.Epoch > mine.Actor.Epoch) {
+			if e.Actor.ID == id && e.Actor.Epoch <= issued && (!found || e.Actor.Epoch > mine.Actor.Epoch) {
 				mine, found = e, true
 			}
 		}
 	}
-	if !found {
+	if !found || mine.Counter >= MaxClockCounter {
 		return v.newEpoch()
 	}
 	v.mu.Lock()
@@ -276,6 +283,12 @@ func (v *Vnode) actorFor(local *siblings.Object, ctx vclock.VClock) (vclock.Acto
 	}
 	return mine.Actor, nil
 }
+
+// MaxClockCounter bounds the counters of a clock: no actor issues that
+// many events for one key (one per write), so a larger counter was forged.
+// The client faces refuse contexts above it (400), and a vnode whose actor
+// reached it takes a new epoch rather than let the counter wrap.
+const MaxClockCounter = 1 << 62
 
 // stripe returns the index of k's lock stripe.
 func (v *Vnode) stripe(k Key) int {

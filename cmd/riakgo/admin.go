@@ -13,13 +13,20 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/riakgo/riakgo/internal/tlsconf"
 )
 
 // riakgo admin [--url URL] VERB … speaks riak-admin's verbs to a node over
 // HTTP, with riak-admin's output layout. Unlike riak-admin, a failed
 // command exits non-zero.
 
-const adminUsage = `usage: riakgo admin [--url http://127.0.0.1:8098] COMMAND
+const adminUsage = `usage: riakgo admin [--url http://127.0.0.1:8098] [--user U --password P] [--cacert CA] [--cert C --key K] COMMAND
+
+With security on, admin commands need https:// and a user granted
+riakgo.admin on any (--user, --password or RIAKGO_PASSWORD; --cacert
+verifies the node's certificate). With security off, a node answers admin
+commands from its own machine only (unless started with --admin-open).
 
 commands:
   cluster join SEED          stage joining the cluster of the member whose gossip address is SEED
@@ -43,11 +50,13 @@ commands:
   bucket-type update NAME '{"props":{...}}'
   bucket-type status NAME
   bucket-type list
+  security VERB ...          riak-admin's security verbs (riakgo admin security help)
 `
 
 type adminClient struct {
-	base string
-	http *http.Client
+	base       string
+	http       *http.Client
+	user, pass string
 }
 
 func (c *adminClient) do(method, path string, body []byte) (int, []byte, error) {
@@ -58,12 +67,20 @@ func (c *adminClient) do(method, path string, body []byte) (int, []byte, error) 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if c.user != "" {
+		req.SetBasicAuth(c.user, c.pass)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, nil, fmt.Errorf("cannot reach the node at %s: %w", c.base, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
+	if err == nil && (resp.StatusCode == 401 || resp.StatusCode == 426 || (resp.StatusCode == 403 && !json.Valid(b))) {
+		// Security refused the call itself: say so the same way for
+		// every command.
+		return resp.StatusCode, b, fmt.Errorf("the node refused: %d %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	}
 	return resp.StatusCode, b, err
 }
 
@@ -75,6 +92,11 @@ func runAdmin(args []string, stdout, stderr io.Writer) int {
 		defURL = "http://127.0.0.1:8098"
 	}
 	base := fs.String("url", defURL, "HTTP address of the node (env RIAKGO_URL)")
+	user := fs.String("user", os.Getenv("RIAKGO_USER"), "user name when security is on (env RIAKGO_USER)")
+	pass := fs.String("password", "", "password of --user (default: env RIAKGO_PASSWORD)")
+	cacert := fs.String("cacert", os.Getenv("RIAKGO_CACERT"), "PEM CA file to verify the node's certificate (env RIAKGO_CACERT)")
+	cert := fs.String("cert", "", "PEM client certificate (certificate sources)")
+	key := fs.String("key", "", "PEM key of --cert")
 	fs.Usage = func() { fmt.Fprint(stderr, adminUsage) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -87,8 +109,19 @@ func runAdmin(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, adminUsage)
 		return 2
 	}
-	c := &adminClient{base: strings.TrimRight(*base, "/"), http: &http.Client{Timeout: 60 * time.Second}}
+	if *pass == "" {
+		*pass = os.Getenv("RIAKGO_PASSWORD")
+	}
+	tc, err := tlsconf.ClientConfig(*cacert, *cert, *key)
+	if err != nil {
+		fmt.Fprintf(stderr, "riakgo admin: %v\n", err)
+		return 2
+	}
+	c := &adminClient{base: strings.TrimRight(*base, "/"), user: *user, pass: *pass,
+		http: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}}
 	switch rest[0] {
+	case "security":
+		return adminSecurity(c, rest[1:], stdout, stderr)
 	case "bucket-type":
 		return adminBucketType(c, rest[1:], stdout, stderr)
 	case "cluster":

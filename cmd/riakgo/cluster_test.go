@@ -206,18 +206,24 @@ func formCluster(t *testing.T, extra ...string) (nodes []*proc, gossip, cluster,
 	pollAdmin(t, "commit", deadline, func(out string, code int) bool {
 		return code == 0 && strings.Contains(out, "Cluster changes committed")
 	}, nodes[0].url, "cluster", "commit")
-	pollAdmin(t, "3 valid members", deadline, func(out string, code int) bool {
-		rows := memberRowRE.FindAllStringSubmatch(out, -1)
-		if code != 0 || len(rows) != 3 {
-			return false
-		}
-		for _, r := range rows {
-			if r[1] != "valid" || r[3] != "--" {
+	// Every node must see the three valid members with nothing pending,
+	// not only the first: a node that has not learned of the commit yet
+	// routes by the ring it had (a read through it right after could miss
+	// a write the others placed by the new ring).
+	for _, n := range nodes {
+		pollAdmin(t, "3 valid members", deadline, func(out string, code int) bool {
+			rows := memberRowRE.FindAllStringSubmatch(out, -1)
+			if code != 0 || len(rows) != 3 {
 				return false
 			}
-		}
-		return true
-	}, nodes[0].url, "member-status")
+			for _, r := range rows {
+				if r[1] != "valid" || r[3] != "--" {
+					return false
+				}
+			}
+			return true
+		}, n.url, "member-status")
+	}
 	return nodes, gossip, cluster, dirs
 }
 

@@ -45,10 +45,11 @@ func TestMain(m *testing.M) {
 }
 
 type proc struct {
-	cmd  *exec.Cmd
-	url  string
-	logs *bytes.Buffer
-	mu   *sync.Mutex
+	cmd   *exec.Cmd
+	url   string
+	https string // the HTTPS address, if it serves one
+	logs  *bytes.Buffer
+	mu    *sync.Mutex
 }
 
 // startNode starts `riakgo start` on a free port and waits for its
@@ -91,6 +92,11 @@ func startNode(t *testing.T, dataDir string, extra ...string) *proc {
 		}
 		f := strings.Fields(l[strings.Index(l, "listening on ")+len("listening on "):])
 		p.url = f[0]
+		if _, h, ok := strings.Cut(l, "https "); ok {
+			if h, _, _ = strings.Cut(h, ","); h != "off" {
+				p.https = h
+			}
+		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("riakgo did not start in 30s:\n%s", p.stderr())
 	}

@@ -18,6 +18,7 @@ commands:
   bench-bare   serve the bare net/http ceiling used by bench --ceiling
   bench-handoff  handoff throughput between two processes vs a plain TCP copy (riakgo bench-handoff -h)
   lab          replay a concurrent history under each sibling strategy (docs/lab.md)
+  secret       print a new random cluster secret (docs/security.md)
   version      print the version
   help         print this help
 `
@@ -42,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runBenchBare(args[1:], stdout, stderr)
 	case "bench-handoff":
 		return runBenchHandoff(args[1:], stdout, stderr)
+	case "secret":
+		return runSecret(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		return runVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -39,7 +39,12 @@ func formClusterN(t *testing.T, n int) (nodes []*proc, gossip []string) {
 		}
 	}
 	adminOK(t, nodes[0].url, "cluster", "commit")
-	waitValid(t, nodes[0].url, n)
+	// Every node, not only the first, must see the n members: a node that
+	// has not yet learned of the last joiner leaves it out of what it asks
+	// (bucket-type status lists the members it knows of).
+	for _, nd := range nodes {
+		waitValid(t, nd.url, n)
+	}
 	return nodes, gossip
 }
 

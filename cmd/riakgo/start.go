@@ -39,6 +39,16 @@ var startSettings = []struct{ name, help string }{
 	{"aae-interval", "period of anti-entropy exchanges (a Go duration, e.g. 15s)"},
 	{"handoff-stall-timeout", "a transfer with no progress this long fails and frees its slots (a Go duration)"},
 	{"repair-on-recover", "on: a node that rejoins after losing its data directory repairs its partitions by transfer; off: anti-entropy alone"},
+	{"cluster-name", "the cluster's name: peers of another name are refused, gossip carries it as its label"},
+	{"cluster-secret-file", "file of the cluster secret(s) every member proves on the internode and gossip ports (mode 0600; riakgo secret makes one)"},
+	{"insecure-cluster", "true: let the internode and gossip ports listen beyond loopback without a cluster secret"},
+	{"tls-cert", "PEM certificate of this node (HTTPS, PB STARTTLS, internode TLS); reread on SIGHUP"},
+	{"tls-key", "PEM private key of tls-cert; reread on SIGHUP"},
+	{"tls-ca", "PEM CA certificates that sign client certificates and (internode-tls) every member; reread on SIGHUP"},
+	{"https", "HTTPS API listen address (off when empty; needs tls-cert and tls-key)"},
+	{"internode-tls", "true: mutual TLS on internode connections (needs tls-cert, tls-key, tls-ca)"},
+	{"admin-open", "true: admin routes answer callers on other machines while security is off"},
+	{"referer-check", "false: turn off Riak's cross-site Referer/Origin check (secure_referer_check)"},
 }
 
 func envName(setting string) string {
@@ -88,6 +98,9 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 		"memory": "auto", "block-cache": "auto", "object-cache": "auto",
 		"handoff-concurrency": strconv.Itoa(cfg.HandoffConcurrency), "aae-interval": "15s",
 		"handoff-stall-timeout": cfg.HandoffStallTimeout.String(), "repair-on-recover": "on",
+		"cluster-name": cfg.ClusterName, "cluster-secret-file": "", "insecure-cluster": "false",
+		"tls-cert": "", "tls-key": "", "tls-ca": "", "https": "", "internode-tls": "false",
+		"admin-open": "false", "referer-check": "true",
 	}
 	fs := flag.NewFlagSet("start", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -186,6 +199,25 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "riakgo start: repair-on-recover %q: use on or off\n", get("repair-on-recover"))
 		return 2
 	}
+	cfg.ClusterName, cfg.SecretFile = get("cluster-name"), get("cluster-secret-file")
+	cfg.TLSCert, cfg.TLSKey, cfg.TLSCA, cfg.HTTPS = get("tls-cert"), get("tls-key"), get("tls-ca"), get("https")
+	for _, b := range []struct {
+		name string
+		dst  *bool
+	}{{"insecure-cluster", &cfg.InsecureCluster}, {"internode-tls", &cfg.InternodeTLS}, {"admin-open", &cfg.AdminOpen}} {
+		v, err := strconv.ParseBool(get(b.name))
+		if err != nil {
+			fmt.Fprintf(stderr, "riakgo start: %s %q: use true or false\n", b.name, get(b.name))
+			return 2
+		}
+		*b.dst = v
+	}
+	refererCheck, err := strconv.ParseBool(get("referer-check"))
+	if err != nil {
+		fmt.Fprintf(stderr, "riakgo start: referer-check %q: use true or false\n", get("referer-check"))
+		return 2
+	}
+	cfg.NoRefererCheck = !refererCheck
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(get("log-level"))); err != nil {
 		fmt.Fprintf(stderr, "riakgo start: log-level %q: use debug, info, warn or error\n", get("log-level"))
@@ -201,6 +233,9 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if addr := get("pprof"); addr != "" {
 		if err := servePprof(addr, cfg.Logger); err != nil {
 			fmt.Fprintf(stderr, "riakgo start: pprof: %v\n", err)
@@ -216,13 +251,24 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 	if a := n.PBAddr(); a != "" {
 		pbAddr = a
 	}
-	fmt.Fprintf(stdout, "riakgo %s listening on http://%s (data in %s; pb %s, gossip %s, internode %s)\n", Version, n.HTTPAddr(), cfg.DataDir,
-		pbAddr, n.GossipAddr(), n.ClusterAddr())
-	select {
-	case s := <-sig:
-		cfg.Logger.Info("shutting down", "signal", s.String())
-	case err := <-n.Done():
-		cfg.Logger.Error("http server stopped", "err", err)
+	httpsAddr := "off"
+	if a := n.HTTPSAddr(); a != "" {
+		httpsAddr = a
+	}
+	fmt.Fprintf(stdout, "riakgo %s listening on http://%s (data in %s; https %s, pb %s, gossip %s, internode %s)\n", Version, n.HTTPAddr(), cfg.DataDir,
+		httpsAddr, pbAddr, n.GossipAddr(), n.ClusterAddr())
+wait:
+	for {
+		select {
+		case <-hup:
+			_ = n.Reload() // logs what failed; the node keeps its old secrets and certificates
+		case s := <-sig:
+			cfg.Logger.Info("shutting down", "signal", s.String())
+			break wait
+		case err := <-n.Done():
+			cfg.Logger.Error("http server stopped", "err", err)
+			break wait
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -207,6 +207,12 @@ type Config struct {
 	// workload then runs over PB (one connection per worker: RpbGetReq,
 	// RpbPutReq with the vclock, RpbDelReq) instead of over URL.
 	PB string
+	// User and Password, if set, are sent as Basic credentials (a node
+	// with security on; URL is then https://).
+	User, Password string
+	// CACert is a PEM file of the CA that signed the node's certificate
+	// (https:// URLs); empty: the system's roots.
+	CACert string
 }
 
 // DefaultConfig returns the default configuration: 50 workers for 60s

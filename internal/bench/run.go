@@ -5,6 +5,8 @@ import (
 
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -62,13 +64,17 @@ func newRunner(cfg Config) (*runner, error) {
 	p.WriteString(url.PathEscape(cfg.Bucket))
 	p.WriteString("/keys/")
 
+	hc, err := newClient(cfg)
+	if err != nil {
+		return nil, err
+	}
 	r := &runner{
 		cfg:    cfg,
-		client: newClient(cfg),
+		client: hc,
 		base:   url.URL{Scheme: u.Scheme, Host: u.Host, User: u.User},
 		prefix: p.String(),
 	}
-	if r.rc, err = client.New(cfg.URL, client.WithHTTPClient(r.client)); err != nil {
+	if r.rc, err = client.New(cfg.URL, client.WithHTTPClient(r.client), client.WithBasicAuth(cfg.User, cfg.Password)); err != nil {
 		return nil, err
 	}
 	for _, e := range cfg.Mix {
@@ -83,10 +89,22 @@ func newRunner(cfg Config) (*runner, error) {
 // newClient returns an HTTP/1.1 client that keeps one idle keep-alive
 // connection per worker, never uses a proxy, never asks for compression and
 // never follows redirects.
-func newClient(cfg Config) *http.Client {
+func newClient(cfg Config) (*http.Client, error) {
 	dialer := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}
+	var tc *tls.Config
+	if cfg.CACert != "" {
+		b, err := os.ReadFile(cfg.CACert)
+		if err != nil {
+			return nil, err
+		}
+		tc = &tls.Config{RootCAs: x509.NewCertPool(), MinVersion: tls.VersionTLS12}
+		if !tc.RootCAs.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("%s holds no PEM certificate", cfg.CACert)
+		}
+	}
 	return &http.Client{
 		Transport: &http.Transport{
+			TLSClientConfig:     tc,
 			Proxy:               nil,
 			DialContext:         dialer.DialContext,
 			MaxIdleConns:        cfg.Workers,
@@ -99,7 +117,7 @@ func newClient(cfg Config) *http.Client {
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
-	}
+	}, nil
 }
 
 // worker is one closed-loop client: it issues one operation at a time.

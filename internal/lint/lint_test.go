@@ -74,6 +74,7 @@ var exclusive = map[string]string{
 	"github.com/vmihailenco/msgpack":       "internal/wire",
 	"github.com/prometheus/client_golang":  "internal/metrics",
 	"github.com/HdrHistogram/hdrhistogram": "internal/bench",
+	"golang.org/x/crypto":                  "internal/security",
 }
 
 // concrete adapters only the node wiring (and test clusters) may import.
@@ -88,10 +89,11 @@ var wiring = map[string]bool{"internal/node": true, "internal/testcluster": true
 // its own subtree's contracts as listed).
 var layer = map[string]int{
 	"vclock": 0, "quorum": 0, "internal/clock": 0, "internal/testwait": 0, "internal/testlog": 0,
+	"internal/secret": 0, "internal/testcerts": 0, "internal/tlsconf": 0,
 	"siblings": 1, "dt": 1, "ring": 1, "internal/hashtree": 1,
 	"internal/wire": 2, "internal/pb/riakpb": 2, "kv/storage": 2, "internal/transport": 2, "internal/membership": 2,
 	"kv/storage/memstore": 3, "kv/storage/pebblestore": 3, "internal/metadata": 3, "kv/storage/storagetest": 3, "internal/metrics": 3,
-	"handoff": 4, "kv": 4,
+	"handoff": 4, "kv": 4, "internal/security": 4,
 	"http": 5, "internal/pb": 5, "internal/riakapi": 5, "client": 5, "internal/transfers": 5, "internal/bench": 5, "internal/lab": 5, "internal/jepsen": 5,
 	"internal/node": 6, "internal/testcluster": 6,
 	"cmd/riakgo": 7,

@@ -6,16 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	nethttp "net/http"
-	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/riakgo/riakgo/handoff"
 	riakhttp "github.com/riakgo/riakgo/http"
 	"github.com/riakgo/riakgo/internal/metrics"
+	"github.com/riakgo/riakgo/internal/transport"
+	"github.com/riakgo/riakgo/internal/wire"
 	"github.com/riakgo/riakgo/kv/storage/pebblestore"
 	"github.com/riakgo/riakgo/ring"
 	"github.com/riakgo/riakgo/vclock"
@@ -45,9 +43,18 @@ func adminErr(err error) error {
 	return err
 }
 
-// ClusterJoin implements riakhttp.ClusterAdmin.
+// ClusterJoin implements riakhttp.ClusterAdmin. A join only talks
+// gossip to the seed (memberlist, under the cluster's keys), and a failure
+// tells the caller nothing about what answered there, or whether anything
+// did: the details go to the node's log.
 func (n *Node) ClusterJoin(ctx context.Context, seed string) error {
-	return adminErr(n.cl.Join(ctx, seed))
+	err := n.cl.Join(ctx, seed)
+	if errors.Is(err, ErrUnreachable) || errors.Is(err, ErrNoSeedRing) {
+		n.log.Warn("cluster join failed", "seed", seed, "err", err)
+		return &riakhttp.AdminError{Status: 502, Reason: "unreachable",
+			Msg: fmt.Sprintf("no member of this cluster answered at %s (down, wrong address, or another cluster secret)", seed)}
+	}
+	return adminErr(err)
 }
 
 // ClusterLeave implements riakhttp.ClusterAdmin.
@@ -67,11 +74,8 @@ func (n *Node) ClusterClear(ctx context.Context) error { return n.cl.Clear(ctx) 
 // the claimant has seen what this node has (seen: the asking node's state
 // clock, when forwarded) and the cluster has converged.
 func (n *Node) ClusterPlan(ctx context.Context, forwarded bool, seen string) (riakhttp.PlanJSON, error) {
-	url, err := n.cl.claimantURL()
-	if err != nil && !forwarded {
-		return riakhttp.PlanJSON{}, adminErr(err)
-	}
-	if url == "" || forwarded {
+	claimant := n.cl.State().Claimant()
+	if claimant == n.Self() || forwarded {
 		var want vclock.VClock
 		if seen != "" {
 			raw, err := base64.RawURLEncoding.DecodeString(seen)
@@ -89,20 +93,90 @@ func (n *Node) ClusterPlan(ctx context.Context, forwarded bool, seen string) (ri
 		return riakhttp.PlanToJSON(p), nil
 	}
 	mine := base64.RawURLEncoding.EncodeToString(n.cl.State().Clock().AppendBinary(nil))
+	resp, err := n.forwardAdmin(ctx, claimant, adminReq{Verb: "plan", Seen: mine})
+	if err != nil {
+		return riakhttp.PlanJSON{}, err
+	}
 	var out riakhttp.PlanJSON
-	return out, adminErr(forward(ctx, "GET", url+"/admin/cluster/plan?seen="+mine, &out))
+	if err := json.Unmarshal(resp.Plan, &out); err != nil {
+		return out, fmt.Errorf("%w: %v", ErrForward, err)
+	}
+	return out, nil
 }
 
 // ClusterCommit implements riakhttp.ClusterAdmin: commit on the claimant.
 func (n *Node) ClusterCommit(ctx context.Context, forwarded bool) error {
-	url, err := n.cl.claimantURL()
-	if err != nil && !forwarded {
-		return adminErr(err)
-	}
-	if url == "" || forwarded {
+	claimant := n.cl.State().Claimant()
+	if claimant == n.Self() || forwarded {
 		return n.cl.Commit()
 	}
-	return adminErr(forward(ctx, "POST", url+"/admin/cluster/commit", nil))
+	_, err := n.forwardAdmin(ctx, claimant, adminReq{Verb: "commit"})
+	return err
+}
+
+// adminReq is the body of MsgClusterAdmin: a plan or commit forwarded to
+// the claimant over the internode transport (authenticated like every
+// internode message, unlike an HTTP call to the claimant's admin routes).
+type adminReq struct {
+	Verb string `msgpack:"v"`
+	Seen string `msgpack:"s,omitempty"`
+	// Partition is the partition of a forwarded repair.
+	Partition int `msgpack:"p,omitempty"`
+}
+
+// adminResp answers it: the plan (JSON), or the failure as the admin
+// routes report it.
+type adminResp struct {
+	Status int    `msgpack:"st,omitempty"`
+	Reason string `msgpack:"r,omitempty"`
+	Msg    string `msgpack:"m,omitempty"`
+	Plan   []byte `msgpack:"p,omitempty"`
+	// Repair is a forwarded repair's answer (JSON).
+	Repair []byte `msgpack:"rp,omitempty"`
+}
+
+func (n *Node) forwardAdmin(ctx context.Context, claimant ring.NodeID, req adminReq) (adminResp, error) {
+	var resp adminResp
+	if err := n.tr.Call(ctx, claimant, wire.MsgClusterAdmin, &req, &resp); err != nil {
+		return resp, &riakhttp.AdminError{Status: 502, Reason: "claimant_unreachable",
+			Msg: fmt.Sprintf("%v: %s: %v", ErrForward, claimant, err)}
+	}
+	if resp.Status != 0 {
+		return resp, &riakhttp.AdminError{Status: resp.Status, Reason: resp.Reason, Msg: resp.Msg}
+	}
+	return resp, nil
+}
+
+// handleAdmin serves MsgClusterAdmin on the claimant (plan, commit), or on
+// a partition's owner (repair).
+func (n *Node) handleAdmin(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
+	var req adminReq
+	if err := body.Decode(&req); err != nil {
+		return nil, err
+	}
+	var resp adminResp
+	var err error
+	switch req.Verb {
+	case "plan":
+		var p riakhttp.PlanJSON
+		if p, err = n.ClusterPlan(ctx, true, req.Seen); err == nil {
+			resp.Plan, err = json.Marshal(p)
+		}
+	case "commit":
+		err = n.ClusterCommit(ctx, true)
+	case "repair":
+		var r riakhttp.RepairJSON
+		if r, err = n.Repair(ctx, req.Partition, true); err == nil {
+			resp.Repair, err = json.Marshal(r)
+		}
+	default:
+		err = &riakhttp.AdminError{Status: 400, Reason: "bad_request", Msg: "unknown admin verb " + req.Verb}
+	}
+	if err != nil {
+		ae := riakhttp.AdminErrorOf(err)
+		resp = adminResp{Status: ae.Status, Reason: ae.Reason, Msg: ae.Msg}
+	}
+	return resp, nil
 }
 
 // ClusterTransfers implements riakhttp.ClusterAdmin: every member's
@@ -260,62 +334,6 @@ func (n *Node) ClusterDown(ctx context.Context, node ring.NodeID) error {
 		return &riakhttp.AdminError{Status: 409, Reason: "is_up", Msg: fmt.Sprintf("%s is up", node)}
 	}
 	return n.cl.update(func(st ring.State, now int64) (ring.State, error) { return st.MarkDown(n.Self(), node, now) })
-}
-
-// claimantURL returns the claimant's HTTP base URL, or "" if this node is
-// the claimant.
-func (c *cluster) claimantURL() (string, error) {
-	st := c.State()
-	cl := st.Claimant()
-	if cl == c.self {
-		return "", nil
-	}
-	addr := ""
-	if m, ok := st.Member(cl); ok {
-		addr = m.Meta.HTTPAddr
-	}
-	if m, ok := c.ml.Member(cl); ok && m.Meta.HTTPAddr != "" {
-		addr = m.Meta.HTTPAddr
-	}
-	if addr == "" {
-		return "", fmt.Errorf("%w: no HTTP address known for claimant %s", ErrForward, cl)
-	}
-	return "http://" + addr, nil
-}
-
-// forward sends an admin request to the claimant and decodes its JSON
-// answer into out (if not nil).
-func forward(ctx context.Context, method, u string, out any) error {
-	if _, err := url.Parse(u); err != nil {
-		return fmt.Errorf("%w: %v", ErrForward, err)
-	}
-	req, err := nethttp.NewRequestWithContext(ctx, method, u, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set(riakhttp.ForwardedHeader, "1")
-	cl := &nethttp.Client{Timeout: 30 * time.Second}
-	resp, err := cl.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrForward, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrForward, err)
-	}
-	if resp.StatusCode >= 300 {
-		var e struct{ Error, Reason string }
-		_ = json.Unmarshal(b, &e)
-		if e.Error == "" {
-			e.Error = string(b)
-		}
-		return &riakhttp.AdminError{Status: resp.StatusCode, Msg: e.Error, Reason: e.Reason}
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
-	}
-	return nil
 }
 
 // storageStats reads the storage engine's figures (when it is Pebble) and

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -22,9 +23,13 @@ import (
 	"github.com/riakgo/riakgo/internal/membership/memberlist"
 	"github.com/riakgo/riakgo/internal/metadata"
 	"github.com/riakgo/riakgo/internal/metrics"
+	"github.com/riakgo/riakgo/internal/secret"
+	"github.com/riakgo/riakgo/internal/security"
+	"github.com/riakgo/riakgo/internal/tlsconf"
 	"github.com/riakgo/riakgo/internal/transfers"
 	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/transport/tcp"
+	"github.com/riakgo/riakgo/internal/wire"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/kv/storage/pebblestore"
@@ -85,6 +90,39 @@ type Config struct {
 	// and frees its slots on both sides (default 10 s; see
 	// handoff.Config.StallTimeout).
 	HandoffStallTimeout time.Duration
+
+	// Security (docs/security.md).
+
+	// ClusterName names the cluster (default "riakgo"): peers of another
+	// name are refused on the internode port, and gossip packets carry it
+	// as their label.
+	ClusterName string
+	// SecretFile holds the cluster secret(s) every member proves on the
+	// internode and gossip ports (secret.Load: one per line, primary
+	// first, mode 0600). Reread on Reload (SIGHUP).
+	SecretFile string
+	// InsecureCluster lets the internode and gossip ports listen on
+	// addresses other than loopback without a cluster secret. Without it,
+	// such a node refuses to start: anyone who reaches those ports could
+	// read, write and join.
+	InsecureCluster bool
+	// TLSCert, TLSKey and TLSCA are PEM files: the node's certificate and
+	// key (HTTPS, Protocol Buffers STARTTLS, internode TLS) and the CA that
+	// signs client and peer certificates. Reread on Reload (SIGHUP).
+	TLSCert, TLSKey, TLSCA string
+	// HTTPS is the HTTPS listen address (empty: none).
+	HTTPS string
+	// InternodeTLS wraps internode connections in mutual TLS (needs
+	// TLSCert, TLSKey and TLSCA: the CA signs every member).
+	InternodeTLS bool
+	// AdminOpen lets admin routes answer callers on other machines while
+	// security is off (by default only the local machine).
+	AdminOpen bool
+	// NoRefererCheck turns off Riak's cross-site Referer/Origin check.
+	NoRefererCheck bool
+	// MaxHTTPConns bounds the connections each HTTP listener holds
+	// (default 4096): one more is answered 503 and closed.
+	MaxHTTPConns int
 }
 
 // DefaultConfig returns the embedded defaults: data in ./data, HTTP on
@@ -104,6 +142,8 @@ func DefaultConfig() Config {
 		ObjectCacheMiB:      -1,
 		HandoffConcurrency:  2,
 		HandoffStallTimeout: 10 * time.Second,
+		ClusterName:         "riakgo",
+		MaxHTTPConns:        4096,
 	}
 }
 
@@ -145,6 +185,7 @@ func (c Config) Validate() error {
 	if c.HandoffConcurrency < 0 {
 		errs = append(errs, fmt.Errorf("handoff-concurrency %d: must not be negative", c.HandoffConcurrency))
 	}
+	errs = append(errs, c.validateSecurity()...)
 	return errors.Join(errs...)
 }
 
@@ -201,12 +242,18 @@ type Node struct {
 	aae     *handoff.Exchanger
 	pg      *kv.PG
 	handler *riakhttp.Handler
+	sec     *security.Service
+	tls     *tlsconf.Store // nil without TLS files
+	// secretApply installs new cluster secrets in the transport and the
+	// gossip keyring (Reload); nil in a node New built alone.
+	secretApply func(secret.Set) error
 
 	// The serving parts of a started node (Start); nil in a node that
 	// New built alone.
-	srv  *nethttp.Server
-	ln   net.Listener
-	done chan error
+	srv     *nethttp.Server
+	ln      net.Listener
+	httpsLn net.Listener // nil without HTTPS
+	done    chan error
 
 	loopStop  chan struct{}
 	loopWG    sync.WaitGroup
@@ -339,8 +386,11 @@ func New(cfg Config, d Deps) (*Node, error) {
 	}
 	n.metrics.RegisterCluster(n.clusterStats)
 	n.metrics.RegisterStorage(n.storageStats)
+	n.sec = security.New(n.md, security.Options{Logger: log.With("component", "security")})
+	d.Transport.Handle(wire.MsgClusterAdmin, n.handleAdmin)
 	n.handler = riakhttp.NewHandler(n.svc, riakhttp.Options{Logger: log, Observer: n.metrics, Metrics: n.metrics.Handler(), Version: cfg.Version,
-		Cluster: n, ExtraStats: n.extraStats, PG: n.pg})
+		Cluster: n, ExtraStats: n.extraStats, PG: n.pg,
+		Security: secAdapter{n.sec}, SecurityAdmin: secAdapter{n.sec}, AdminOpen: cfg.AdminOpen, NoRefererCheck: cfg.NoRefererCheck})
 	return n, nil
 }
 
@@ -376,10 +426,22 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	closers = append(closers, func() { store.Close() })
+	sec, err := loadSecret(cfg)
+	if err != nil {
+		return fail(fmt.Errorf("cluster secret: %w", err))
+	}
+	tlsStore, err := loadTLS(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	if cfg.MaxHTTPConns <= 0 {
+		cfg.MaxHTTPConns = DefaultConfig().MaxHTTPConns
+	}
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		return fail(fmt.Errorf("http listen %s: %w", cfg.HTTP, err))
 	}
+	ln = riakhttp.LimitListener(ln, cfg.MaxHTTPConns, true)
 	closers = append(closers, func() { ln.Close() })
 	self := ring.NodeID(cfg.Name)
 	var ml *memberlist.Memberlist
@@ -388,6 +450,11 @@ func Start(cfg Config) (*Node, error) {
 	tcfg.ListenAddr = cfg.Cluster
 	tcfg.Logger = log.With("component", "transport")
 	tcfg.Resolve = func(id ring.NodeID) (string, bool) { return membership.Resolver(ml)(id) }
+	tcfg.Cluster = cfg.ClusterName
+	tcfg.Secret = sec
+	if cfg.InternodeTLS {
+		tcfg.ServerTLS, tcfg.ClientTLS = tlsStore.PeerServer(), tlsStore.PeerClient()
+	}
 	tr, err := tcp.New(tcfg)
 	if err != nil {
 		return fail(fmt.Errorf("cluster listen %s: %w", cfg.Cluster, err))
@@ -400,6 +467,8 @@ func Start(cfg Config) (*Node, error) {
 	mcfg.Meta = meta
 	mcfg.PushPullInterval = 2 * time.Second
 	mcfg.Logger = log.With("component", "membership")
+	mcfg.Label = cfg.ClusterName
+	mcfg.SecretKeys = sec.Keys(secret.PurposeGossip, 32)
 	if ml, err = memberlist.New(mcfg); err != nil {
 		return fail(fmt.Errorf("gossip listen %s: %w", cfg.Gossip, err))
 	}
@@ -410,9 +479,32 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.ln = ln
 	n.cl.rejoinAsync = true // the loop's tick must not wait for unreachable members
+	n.tls = tlsStore
+	n.secretApply = func(s secret.Set) error {
+		if s.Empty() != sec.Empty() {
+			return errors.New("a cluster secret cannot be added or removed while the node runs: restart it")
+		}
+		if err := ml.SetKeys(s.Keys(secret.PurposeGossip, 32)); err != nil {
+			return err
+		}
+		tr.SetSecret(s)
+		return nil
+	}
+	if cfg.HTTPS != "" {
+		hl, err := net.Listen("tcp", cfg.HTTPS)
+		if err != nil {
+			n.Close()
+			ln.Close()
+			return nil, fmt.Errorf("https listen %s: %w", cfg.HTTPS, err)
+		}
+		n.httpsLn = tls.NewListener(riakhttp.LimitListener(hl, cfg.MaxHTTPConns, false), tlsStore.Server())
+	}
 	if err := n.listenPB(); err != nil {
 		n.Close()
 		ln.Close()
+		if n.httpsLn != nil {
+			n.httpsLn.Close()
+		}
 		return nil, err
 	}
 	n.Rejoin()
@@ -425,15 +517,23 @@ func Start(cfg Config) (*Node, error) {
 		Handler:           n.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    256 << 10, // and at most 1000 fields (the handler)
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	n.srv.RegisterOnShutdown(n.handler.CloseStreams) // pg watches and held joins end at shutdown
 	go func() { n.done <- n.srv.Serve(ln) }()
+	if n.httpsLn != nil {
+		go func() {
+			if err := n.srv.Serve(n.httpsLn); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
+				log.Error("https server stopped", "err", err)
+			}
+		}()
+	}
 	n.servePB()
 	n.Ready()
 	dm, _ := kv.ParseDeleteMode(cfg.DeleteMode)
 	log.Info("memory budget " + mem.String())
-	log.Info("riakgo node started", "name", cfg.Name, "http", ln.Addr().String(), "cluster", meta.ClusterAddr,
+	log.Info("riakgo node started", "name", cfg.Name, "http", ln.Addr().String(), "https", n.HTTPSAddr(), "cluster", meta.ClusterAddr,
 		"gossip", ml.Local().GossipAddr, "data_dir", cfg.DataDir, "ring_size", n.svc.Ring().Size(), "delete_mode", dm.String())
 	return n, nil
 }
@@ -567,6 +667,14 @@ func (n *Node) HTTPAddr() string {
 		return ""
 	}
 	return n.ln.Addr().String()
+}
+
+// HTTPSAddr returns the address of the HTTPS listener ("" if none).
+func (n *Node) HTTPSAddr() string {
+	if n.httpsLn == nil {
+		return ""
+	}
+	return n.httpsLn.Addr().String()
 }
 
 // Handler returns the node's HTTP API handler.

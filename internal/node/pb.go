@@ -42,8 +42,12 @@ func (n *Node) servePB() {
 	if n.pb == nil {
 		return
 	}
-	srv, err := pb.New(n.svc, pb.Config{Node: n.cfg.Name, Version: n.cfg.Version,
-		Logger: n.log.With("component", "pb"), Observer: n.metrics})
+	cfg := pb.Config{Node: n.cfg.Name, Version: n.cfg.Version,
+		Logger: n.log.With("component", "pb"), Observer: n.metrics, Security: secAdapter{n.sec}}
+	if n.tls != nil {
+		cfg.TLS = n.tls.Server()
+	}
+	srv, err := pb.New(n.svc, cfg)
 	if err != nil { // the configuration is built here; cannot fail
 		panic(err)
 	}

@@ -4,10 +4,10 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -124,18 +124,18 @@ func (n *Node) Repair(ctx context.Context, p int, forwarded bool) (riakhttp.Repa
 		if forwarded {
 			return riakhttp.RepairJSON{}, &riakhttp.AdminError{Status: 409, Reason: "not_owner", Msg: fmt.Sprintf("partition %d is owned by %s", p, r.Owner(p))}
 		}
-		addr := ""
-		if m, ok := st.Member(r.Owner(p)); ok {
-			addr = m.Meta.HTTPAddr
-		}
-		if mm, ok := n.ml.Member(r.Owner(p)); ok && mm.Meta.HTTPAddr != "" {
-			addr = mm.Meta.HTTPAddr
-		}
-		if addr == "" || !n.ml.Up(r.Owner(p)) {
+		if !n.ml.Up(r.Owner(p)) {
 			return riakhttp.RepairJSON{}, &riakhttp.AdminError{Status: 409, Reason: "down", Msg: fmt.Sprintf("the owner of partition %d, %s, is down", p, r.Owner(p))}
 		}
+		resp, err := n.forwardAdmin(ctx, r.Owner(p), adminReq{Verb: "repair", Partition: p})
+		if err != nil {
+			return riakhttp.RepairJSON{}, err
+		}
 		var out riakhttp.RepairJSON
-		return out, adminErr(forward(ctx, "POST", "http://"+addr+"/admin/repair?partition="+strconv.Itoa(p), &out))
+		if err := json.Unmarshal(resp.Repair, &out); err != nil {
+			return out, fmt.Errorf("riakgo: repair answer from %s: %w", r.Owner(p), err)
+		}
+		return out, nil
 	}
 	if len(st.Transfers()) > 0 {
 		return riakhttp.RepairJSON{}, &riakhttp.AdminError{Status: 409, Reason: "ownership_change_in_progress",

@@ -49,7 +49,7 @@ func kvErrorText(err error) string {
 		return strings.TrimPrefix(ir.Error(), "riakgo/dt: ")
 	case errors.Is(err, kv.ErrNotDatatype):
 		return "The stored object is not a data type value of this bucket: " + trimKV(err)
-	case errors.Is(err, dt.ErrInvalidOp):
+	case errors.Is(err, dt.ErrInvalidOp), errors.Is(err, dt.ErrOverflow):
 		return strings.TrimPrefix(err.Error(), "riakgo/dt: ")
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"

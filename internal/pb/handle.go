@@ -133,8 +133,6 @@ func (c *conn) dispatch(code riakpb.Code, body []byte) error {
 	case riakpb.CodeTsQueryReq, riakpb.CodeTsPutReq, riakpb.CodeTsDelReq, riakpb.CodeTsGetReq,
 		riakpb.CodeTsListKeysReq, riakpb.CodeTsCoverageReq, riakpb.CodeTsTtbMsg:
 		return fail("Riak TS (time series) is not supported by riakgo")
-	case riakpb.CodeAuthReq, riakpb.CodeStartTLS:
-		return fail("Security is not enabled: riakgo has no authentication or TLS on the Protocol Buffers port")
 	case riakpb.CodeCSBucketReq:
 		return fail("RpbCSBucketReq (Riak CS bucket folds) is not supported by riakgo; use list keys or a $bucket index query")
 	}

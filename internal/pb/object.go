@@ -83,6 +83,9 @@ func decodeClock(b []byte) (vclock.VClock, error) {
 	if err := vc.UnmarshalBinary(b); err != nil {
 		return nil, fail("Invalid vclock: not a riakgo vector clock; send back the vclock of an earlier response unchanged")
 	}
+	if err := riakapi.CheckClock(vc); err != nil {
+		return nil, fail("Invalid vclock: %v; send back the vclock of an earlier response unchanged", err)
+	}
 	return vc, nil
 }
 

@@ -3,6 +3,7 @@ package pb
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/riakgo/riakgo/internal/pb/riakpb"
+	"github.com/riakgo/riakgo/internal/riakapi"
 	"github.com/riakgo/riakgo/kv"
 )
 
@@ -52,6 +54,15 @@ type Config struct {
 	// Rand returns random 64-bit values (generated keys); nil uses
 	// math/rand/v2. It must be safe for concurrent use.
 	Rand func() uint64
+	// Security, if set, is the security model (security.go): when it is
+	// enabled, connections need STARTTLS and RpbAuthReq first.
+	Security riakapi.Security
+	// TLS is the config of STARTTLS (the node's certificate); without it
+	// a node with security on refuses STARTTLS.
+	TLS *tls.Config
+	// AuthFailDelay delays the answer to a failed RpbAuthReq (default
+	// 1 s; Riak waits 5 s).
+	AuthFailDelay time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -119,6 +130,9 @@ func New(c kv.Client, cfg Config) (*Server, error) {
 	}
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = def.WriteTimeout
+	}
+	if cfg.AuthFailDelay == 0 {
+		cfg.AuthFailDelay = time.Second
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -263,13 +277,18 @@ func (s *Server) Conns() int {
 // time, in order, by the connection's goroutine.
 type conn struct {
 	s    *Server
-	nc   net.Conn
+	nc   net.Conn // guarded by s.mu when replaced (STARTTLS)
+	br   *bufio.Reader
 	bw   *bufio.Writer
 	out  []byte // encoding buffer, reused
 	in   []byte // body buffer, reused
 	idle bool   // guarded by s.mu: waiting for a request
 
 	clientID []byte // RpbSetClientIdReq's value (kept, unused, as Riak 2.x)
+
+	tls          bool              // STARTTLS done
+	user         riakapi.Principal // authenticated user (security on)
+	authFailures int
 }
 
 // setIdle marks the connection idle (waiting for the next request) or
@@ -291,7 +310,8 @@ func (c *conn) serve() {
 		s.mu.Unlock()
 		s.wg.Done()
 	}()
-	br := bufio.NewReaderSize(c.nc, 32<<10)
+	c.br = bufio.NewReaderSize(c.nc, 32<<10)
+	br := c.br
 	c.bw = bufio.NewWriterSize(c.nc, 32<<10)
 	for {
 		if !c.setIdle(true) {
@@ -321,7 +341,11 @@ func (c *conn) serve() {
 			c.in = nil
 		}
 		start := time.Now()
-		ok, err := c.handle(code, body)
+		var ok bool
+		handled, err := c.secure(code, body)
+		if !handled {
+			ok, err = c.handle(code, body)
+		}
 		s.obs.PBRequest(code.String(), ok, time.Since(start))
 		if err == nil {
 			err = c.flush()

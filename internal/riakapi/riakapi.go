@@ -11,6 +11,7 @@ import (
 	"github.com/riakgo/riakgo/dt"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/siblings"
+	"github.com/riakgo/riakgo/vclock"
 )
 
 // ErrBadRequest is wrapped by every error of this package: the request is
@@ -147,6 +148,19 @@ func CounterBucket(props kv.Props) error {
 	}
 	if props.LastWriteWins {
 		return &DatatypeError{Reason: "last_write_wins", msg: "Counters require bucket property 'last_write_wins=false'"}
+	}
+	return nil
+}
+
+// CheckClock refuses a causal context no real write could have produced:
+// a counter above kv.MaxClockCounter (a forged clock meant to make a
+// vnode's counter wrap, issue 12). It returns the reason, for the faces'
+// own error texts.
+func CheckClock(vc vclock.VClock) error {
+	for _, e := range vc {
+		if e.Counter > kv.MaxClockCounter {
+			return fmt.Errorf("actor %s has counter %d, beyond what any run of writes reaches", e.Actor, e.Counter)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	nethttp "net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -319,7 +320,7 @@ func TestRingReadyAndRepairRoutes(t *testing.T) {
 		Pending int
 	}) {
 		rec := httptest.NewRecorder()
-		c.HTTP(i).ServeHTTP(rec, httptest.NewRequest("GET", "/admin/ringready", nil))
+		c.HTTP(i).ServeHTTP(rec, localRequest("GET", "/admin/ringready"))
 		if rec.Code != 200 {
 			t.Fatalf("ringready: %d %s", rec.Code, rec.Body)
 		}
@@ -363,7 +364,7 @@ func TestRingReadyAndRepairRoutes(t *testing.T) {
 		p++
 	}
 	rec := httptest.NewRecorder()
-	c.HTTP(1).ServeHTTP(rec, httptest.NewRequest("POST", fmt.Sprintf("/admin/repair?partition=%d", p), nil))
+	c.HTTP(1).ServeHTTP(rec, localRequest("POST", fmt.Sprintf("/admin/repair?partition=%d", p)))
 	var rep struct {
 		Repairs []struct {
 			Partition int
@@ -387,9 +388,37 @@ func TestRingReadyAndRepairRoutes(t *testing.T) {
 		}
 		return nil
 	})
+	// Asked of a node that does not own it, the repair is forwarded to the
+	// owner over the internode transport and runs there.
+	q := 0
+	for r.Owner(q) != c.Nodes[2].ID {
+		q++
+	}
 	rec = httptest.NewRecorder()
-	c.HTTP(1).ServeHTTP(rec, httptest.NewRequest("POST", "/admin/repair?partition=99", nil))
+	c.HTTP(0).ServeHTTP(rec, localRequest("POST", fmt.Sprintf("/admin/repair?partition=%d", q)))
+	rep.Repairs = nil
+	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &rep) != nil || len(rep.Repairs) != 1 ||
+		rep.Repairs[0].Partition != q || rep.Repairs[0].Owner != string(c.Nodes[2].ID) {
+		t.Fatalf("repair %d through node 0: %d %s", q, rec.Code, rec.Body)
+	}
+	testwait.Until(t, 30*time.Second, func() error {
+		c.Tick()
+		if n := c.Nodes[2].Mgr.Status().Repairing; n != 0 {
+			return fmt.Errorf("%d repairs pending on the owner", n)
+		}
+		return nil
+	})
+	rec = httptest.NewRecorder()
+	c.HTTP(1).ServeHTTP(rec, localRequest("POST", "/admin/repair?partition=99"))
 	if rec.Code != 400 {
 		t.Fatalf("repair of a partition that does not exist: %d %s", rec.Code, rec.Body)
 	}
+}
+
+// localRequest is an admin request from the local machine (admin routes
+// answer only it while security is off).
+func localRequest(method, url string) *nethttp.Request {
+	req := httptest.NewRequest(method, url, nil)
+	req.RemoteAddr = "127.0.0.1:40000"
+	return req
 }

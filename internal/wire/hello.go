@@ -25,7 +25,14 @@ var (
 	ErrVersion = errors.New("riakgo/wire: unsupported protocol version")
 	// ErrWrongCluster: the peer belongs to another cluster.
 	ErrWrongCluster = errors.New("riakgo/wire: peer belongs to another cluster")
+	// ErrAuth: the peer did not prove that it holds the cluster secret
+	// (or this node could not prove it to the peer).
+	ErrAuth = errors.New("riakgo/wire: cluster authentication failed")
 )
+
+// NonceSize is the size of the random challenge each side of an
+// authenticated handshake sends.
+const NonceSize = 32
 
 // Hello is the body of MsgHello, the first frame each side of a connection
 // sends. The dialer sends it as a request; the acceptor answers with its
@@ -40,6 +47,26 @@ type Hello struct {
 	Node string `msgpack:"node"`
 	// Cluster is the sender's cluster name.
 	Cluster string `msgpack:"cluster"`
+
+	// The cluster-secret challenge (internal/transport/tcp, docs/security.md).
+	// Nonce is the sender's fresh random challenge (NonceSize bytes).
+	Nonce []byte `msgpack:"nonce,omitempty"`
+	// KeyIDs (dialer) are the public identifiers of the secrets the
+	// dialer holds, its primary first.
+	KeyIDs [][]byte `msgpack:"kids,omitempty"`
+	// KeyID (acceptor) names the secret both hold that the proofs use.
+	KeyID []byte `msgpack:"kid,omitempty"`
+	// Proof (acceptor) is the acceptor's HMAC over the handshake: it
+	// answers the dialer's challenge.
+	Proof []byte `msgpack:"proof,omitempty"`
+}
+
+// HelloAuth is the body of MsgHelloAuth: the dialer's answer to the
+// acceptor's challenge, sent after the acceptor's Hello when the cluster
+// has a secret. The acceptor acknowledges it with an empty MsgHelloAuth
+// response, or refuses with an error response.
+type HelloAuth struct {
+	Proof []byte `msgpack:"proof"`
 }
 
 // NewHello returns the Hello this release sends for node in cluster.
@@ -52,7 +79,8 @@ func NewHello(node, cluster string) Hello {
 // Errors wrap ErrVersion, ErrWrongCluster or ErrMalformed and say what each
 // side offered.
 func CheckHello(local, remote Hello) (uint16, error) {
-	if remote.Node == "" || remote.MinVersion == 0 || remote.MinVersion > remote.Version {
+	if remote.Node == "" || remote.MinVersion == 0 || remote.MinVersion > remote.Version ||
+		(remote.Nonce != nil && len(remote.Nonce) != NonceSize) || len(remote.KeyIDs) > 16 {
 		return 0, fmt.Errorf("%w: hello from %q offers versions %d..%d", ErrMalformed, remote.Node, remote.MinVersion, remote.Version)
 	}
 	if remote.Cluster != local.Cluster {

@@ -34,6 +34,9 @@ const (
 	// MsgPing is a liveness probe answered by every transport with an
 	// empty body; it needs no registered handler.
 	MsgPing MsgType = 2
+	// MsgHelloAuth carries the dialer's proof of the cluster secret
+	// (HelloAuth), after the Hellos, when the cluster has a secret.
+	MsgHelloAuth MsgType = 3
 )
 
 // kv: requests from a coordinator to a vnode on another node. Bodies are
@@ -91,13 +94,16 @@ const (
 	MsgMetaSync MsgType = 113
 	// MsgMetaGet asks a member for its state of one entry.
 	MsgMetaGet MsgType = 114
+	// MsgClusterAdmin forwards a cluster admin verb (plan, commit) to
+	// the claimant. Body defined by internal/node.
+	MsgClusterAdmin MsgType = 115
 )
 
 // Ring. Bodies are defined by package internal/node.
 const (
 	// MsgRingOwners asks a member for its view of the partition owners
 	// (admin ringready).
-	MsgRingOwners MsgType = 115
+	MsgRingOwners MsgType = 116
 )
 
 // Process groups (pg bucket type). Bodies are defined by package kv.
@@ -120,6 +126,8 @@ const (
 var msgNames = [256]string{
 	MsgHello: "hello",
 	MsgPing:  "ping",
+
+	MsgHelloAuth: "hello_auth",
 
 	MsgKVGet:      "kv_get",
 	MsgKVPut:      "kv_put",
@@ -145,7 +153,8 @@ var msgNames = [256]string{
 	MsgMetaSync: "meta_sync",
 	MsgMetaGet:  "meta_get",
 
-	MsgRingOwners: "ring_owners",
+	MsgRingOwners:   "ring_owners",
+	MsgClusterAdmin: "cluster_admin",
 
 	MsgTest1: "test1",
 	MsgTest2: "test2",

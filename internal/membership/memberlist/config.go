@@ -38,6 +38,13 @@ type Config struct {
 	// another label are ignored. A cluster name keeps two clusters on one
 	// network apart. At most 255 bytes.
 	Label string
+	// SecretKeys, if set, encrypt and authenticate every gossip packet
+	// and stream (memberlist's keyring: AES-GCM, the Label as
+	// authenticated data); the first key encrypts, all of them decrypt, so
+	// a key can be rotated without downtime (Memberlist.SetKeys). Each key
+	// is 16, 24 or 32 bytes. Packets that do not decrypt are dropped: a
+	// node without a key learns nothing and joins nothing.
+	SecretKeys [][]byte
 	// Logger receives memberlist's log lines and the adapter's own
 	// (default: discard).
 	Logger *slog.Logger
@@ -181,6 +188,11 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("AdvertiseAddr: %w", err))
 		}
 	}
+	for i, k := range c.SecretKeys {
+		if n := len(k); n != 16 && n != 24 && n != 32 {
+			errs = append(errs, fmt.Errorf("SecretKeys[%d] is %d bytes; keys are 16, 24 or 32 bytes", i, n))
+		}
+	}
 	if len(c.Label) > hml.LabelMaxSize {
 		errs = append(errs, fmt.Errorf("Label is %d bytes, the limit is %d", len(c.Label), hml.LabelMaxSize))
 	}
@@ -240,7 +252,7 @@ func splitIPPort(addr string) (net.IP, int, error) {
 }
 
 // memberlistConfig translates c (defaults applied, valid) for memberlist.
-func (c Config) memberlistConfig(d *delegate) *hml.Config {
+func (c Config) memberlistConfig(d *delegate, kr *hml.Keyring) *hml.Config {
 	mc := hml.DefaultLANConfig()
 	mc.Name = string(c.Name)
 	ip, port, _ := splitIPPort(c.BindAddr)
@@ -251,6 +263,11 @@ func (c Config) memberlistConfig(d *delegate) *hml.Config {
 		mc.AdvertiseAddr, mc.AdvertisePort = aip.String(), aport
 	}
 	mc.Label = c.Label
+	if kr != nil {
+		mc.Keyring = kr
+		mc.GossipVerifyIncoming = true
+		mc.GossipVerifyOutgoing = true
+	}
 	mc.ProbeInterval = c.ProbeInterval
 	mc.ProbeTimeout = c.ProbeTimeout
 	mc.IndirectChecks = c.IndirectChecks

@@ -44,13 +44,14 @@ const maxQueuedPayload = udpBufferSize - 100
 // Memberlist is a membership.Membership over hashicorp/memberlist. Its
 // methods are safe for concurrent use.
 type Memberlist struct {
-	cfg    Config
-	log    *slog.Logger
-	list   *hml.Memberlist // set by New before it returns; not read by delegate methods
-	self   NodeID
-	events *evq.Queue
-	bq     *hml.TransmitLimitedQueue
-	maxQ   int // largest message queued on bq
+	cfg     Config
+	log     *slog.Logger
+	list    *hml.Memberlist // set by New before it returns; not read by delegate methods
+	self    NodeID
+	events  *evq.Queue
+	bq      *hml.TransmitLimitedQueue
+	keyring *hml.Keyring // nil: gossip is not encrypted
+	maxQ    int          // largest message queued on bq
 
 	listPtr atomic.Pointer[hml.Memberlist] // for delegate methods running during Create
 
@@ -106,11 +107,17 @@ func New(cfg Config) (*Memberlist, error) {
 		table:   make(map[NodeID]membership.Member),
 		leaving: make(map[NodeID]uint64),
 		done:    make(chan struct{}),
-		maxQ:    maxQueuedPayload - labelOverhead(cfg.Label),
+		maxQ:    maxQueuedPayload - labelOverhead(cfg.Label) - encryptionOverhead(cfg.SecretKeys),
 	}
 	m.meta.Store(&encodedMeta{cfg.Meta, b})
 	m.bq = &hml.TransmitLimitedQueue{RetransmitMult: cfg.RetransmitMult, NumNodes: m.numNodes}
-	list, err := hml.Create(cfg.memberlistConfig(&delegate{m}))
+	if len(cfg.SecretKeys) > 0 {
+		if m.keyring, err = hml.NewKeyring(cfg.SecretKeys, cfg.SecretKeys[0]); err != nil {
+			m.events.Close()
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+	}
+	list, err := hml.Create(cfg.memberlistConfig(&delegate{m}, m.keyring))
 	if err != nil {
 		m.events.Close()
 		return nil, fmt.Errorf("riakgo/membership/memberlist: start %s on %s: %w", cfg.Name, cfg.BindAddr, err)
@@ -127,6 +134,44 @@ func labelOverhead(label string) int {
 		return 0
 	}
 	return 2 + len(label)
+}
+
+// encryptionOverhead is what encryption adds to each packet (memberlist's
+// version 0 framing, the larger).
+func encryptionOverhead(keys [][]byte) int {
+	if len(keys) == 0 {
+		return 0
+	}
+	return 45
+}
+
+// SetKeys replaces the gossip keys (a rotation): keys[0] becomes the key
+// that encrypts, every key decrypts, keys not listed are dropped. Only a
+// node started with keys has a keyring to change (ErrNoKeyring).
+func (m *Memberlist) SetKeys(keys [][]byte) error {
+	if len(keys) == 0 {
+		return fmt.Errorf("%w: at least one key is needed", ErrNoKeyring)
+	}
+	kr := m.keyring
+	if kr == nil {
+		return ErrNoKeyring
+	}
+	for _, k := range keys {
+		if err := kr.AddKey(k); err != nil {
+			return fmt.Errorf("riakgo/membership/memberlist: %w", err)
+		}
+	}
+	if err := kr.UseKey(keys[0]); err != nil {
+		return fmt.Errorf("riakgo/membership/memberlist: %w", err)
+	}
+	for _, old := range kr.GetKeys() {
+		if !slices.ContainsFunc(keys, func(k []byte) bool { return string(k) == string(old) }) {
+			if err := kr.RemoveKey(old); err != nil {
+				return fmt.Errorf("riakgo/membership/memberlist: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 func (m *Memberlist) numNodes() int {

@@ -1,11 +1,13 @@
 package tcp
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/riakgo/riakgo/internal/secret"
 	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/wire"
 )
@@ -53,6 +55,20 @@ type Config struct {
 	// MaxFrameSize bounds the frames this node accepts (default and
 	// maximum wire.MaxFrameSize).
 	MaxFrameSize int
+	// Secret, unless empty, is the cluster's secrets: every connection
+	// starts with a challenge-response in which each side proves it holds
+	// one of them (HMAC over both sides' random challenges, names and the
+	// cluster name); a peer that cannot is refused before any message.
+	// Transport.SetSecret replaces them (rotation).
+	Secret secret.Set
+	// ServerTLS and ClientTLS, if set, wrap every inbound and outbound
+	// connection in TLS before the handshake (set both: the cluster's
+	// mutual TLS, each node's certificate signed by the cluster CA).
+	ServerTLS, ClientTLS *tls.Config
+	// MaxHandshakes bounds the inbound connections in their handshake at
+	// once (default 64); more are closed at once, so that unauthenticated
+	// connections cannot take a node's file descriptors.
+	MaxHandshakes int
 	// Logger receives connection events (default: discard).
 	Logger *slog.Logger
 }
@@ -72,6 +88,7 @@ func DefaultConfig() Config {
 		WriteTimeout:     10 * time.Second,
 		CallTimeout:      transport.DefaultCallTimeout,
 		MaxFrameSize:     wire.MaxFrameSize,
+		MaxHandshakes:    64,
 	}
 }
 
@@ -87,13 +104,16 @@ func (c Config) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"PoolSize", c.PoolSize}, {"MaxInflight", c.MaxInflight}, {"WriteQueue", c.WriteQueue}, {"MaxHandlers", c.MaxHandlers}, {"MaxFrameSize", c.MaxFrameSize}} {
+	}{{"PoolSize", c.PoolSize}, {"MaxInflight", c.MaxInflight}, {"WriteQueue", c.WriteQueue}, {"MaxHandlers", c.MaxHandlers}, {"MaxFrameSize", c.MaxFrameSize}, {"MaxHandshakes", c.MaxHandshakes}} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("%s must not be negative (got %d)", f.name, f.v))
 		}
 	}
 	if c.PoolSize > 64 {
 		errs = append(errs, fmt.Errorf("PoolSize must be at most 64 (got %d)", c.PoolSize))
+	}
+	if (c.ServerTLS == nil) != (c.ClientTLS == nil) {
+		errs = append(errs, errors.New("ServerTLS and ClientTLS go together"))
 	}
 	if c.MaxFrameSize > wire.MaxFrameSize {
 		errs = append(errs, fmt.Errorf("MaxFrameSize must be at most %d (got %d)", wire.MaxFrameSize, c.MaxFrameSize))
@@ -145,6 +165,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxFrameSize == 0 {
 		c.MaxFrameSize = d.MaxFrameSize
+	}
+	if c.MaxHandshakes == 0 {
+		c.MaxHandshakes = d.MaxHandshakes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

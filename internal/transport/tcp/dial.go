@@ -2,6 +2,8 @@ package tcp
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -91,6 +93,7 @@ const (
 	refuseMalformed uint16 = 1
 	refuseVersion   uint16 = 2
 	refuseCluster   uint16 = 3
+	refuseAuth      uint16 = 4
 )
 
 func refusalCode(err error) uint16 {
@@ -99,6 +102,8 @@ func refusalCode(err error) uint16 {
 		return refuseVersion
 	case errors.Is(err, wire.ErrWrongCluster):
 		return refuseCluster
+	case errors.Is(err, wire.ErrAuth):
+		return refuseAuth
 	}
 	return refuseMalformed
 }
@@ -109,8 +114,40 @@ func refusalError(code uint16) error {
 		return wire.ErrVersion
 	case refuseCluster:
 		return wire.ErrWrongCluster
+	case refuseAuth:
+		return wire.ErrAuth
 	}
 	return wire.ErrMalformed
+}
+
+// The parts of the handshake a proof covers. Each side's proof has its
+// own label, so a proof one side sends can never be replayed as the
+// other's; both challenges make it fresh; the names and the cluster bind
+// it to this pair of nodes.
+func proofParts(label, cluster, dialer, acceptor string, dialerNonce, acceptorNonce []byte) [][]byte {
+	return [][]byte{[]byte(label), []byte(cluster), []byte(dialer), []byte(acceptor), dialerNonce, acceptorNonce}
+}
+
+const (
+	labelAcceptor = "riakgo acceptor proof"
+	labelDialer   = "riakgo dialer proof"
+)
+
+func newNonce() []byte {
+	b := make([]byte, wire.NonceSize)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// readRefusal turns an error frame into the refusal it carries.
+func readRefusal(f wire.Frame) error {
+	var eb wire.ErrorBody
+	if err := wire.DecodeBody(f.Body, &eb); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: refused by the peer: %s", refusalError(eb.Code), eb.Message)
 }
 
 // dial connects to node to and performs the handshake. Errors wrap
@@ -154,7 +191,18 @@ func (t *Transport) dialHandshake(to NodeID) (*conn, error) {
 	if err := nc.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
 		return fail(err)
 	}
-	b, err := wire.AppendFrame(nil, wire.Header{Type: wire.MsgHello}, &t.hello)
+	if t.cfg.ClientTLS != nil {
+		tc := tls.Client(nc, t.cfg.ClientTLS)
+		nc = tc
+		if err := tc.Handshake(); err != nil {
+			return fail(fmt.Errorf("tls: %w", err))
+		}
+	}
+	keys := t.keys.Load()
+	hello := t.hello
+	hello.Nonce = newNonce()
+	hello.KeyIDs = keys.IDs()
+	b, err := wire.AppendFrame(nil, wire.Header{Type: wire.MsgHello}, &hello)
 	if err != nil {
 		return fail(err)
 	}
@@ -169,11 +217,7 @@ func (t *Transport) dialHandshake(to NodeID) (*conn, error) {
 		return fail(fmt.Errorf("%w: answered hello with %s %s", wire.ErrMalformed, f.Type, f.Flags))
 	}
 	if f.Flags&wire.FlagError != 0 {
-		var eb wire.ErrorBody
-		if err := wire.DecodeBody(f.Body, &eb); err != nil {
-			return fail(err)
-		}
-		return fail(fmt.Errorf("%w: refused by the peer: %s", refusalError(eb.Code), eb.Message))
+		return fail(readRefusal(f))
 	}
 	var h wire.Hello
 	if err := wire.DecodeBody(f.Body, &h); err != nil {
@@ -184,6 +228,35 @@ func (t *Transport) dialHandshake(to NodeID) (*conn, error) {
 	}
 	if NodeID(h.Node) != to {
 		return fail(fmt.Errorf("the node at %s is %s, not %s", addr, h.Node, to))
+	}
+	switch {
+	case keys == nil && h.Proof != nil:
+		return fail(fmt.Errorf("%w: %s requires the cluster secret and this node has none", wire.ErrAuth, to))
+	case keys != nil:
+		// The acceptor proves first: a node that does not hold the
+		// secret learns nothing from this node's proof, sent only after.
+		if h.Proof == nil || !keys.Has(h.KeyID) ||
+			!keys.Verify(h.KeyID, h.Proof, proofParts(labelAcceptor, t.hello.Cluster, t.hello.Node, h.Node, hello.Nonce, h.Nonce)...) {
+			return fail(fmt.Errorf("%w: %s did not prove that it holds the cluster secret", wire.ErrAuth, to))
+		}
+		auth := wire.HelloAuth{Proof: keys.MAC(h.KeyID, proofParts(labelDialer, t.hello.Cluster, t.hello.Node, h.Node, hello.Nonce, h.Nonce)...)}
+		b, err := wire.AppendFrame(nil, wire.Header{Type: wire.MsgHelloAuth}, &auth)
+		if err != nil {
+			return fail(err)
+		}
+		if _, err := nc.Write(b); err != nil {
+			return fail(err)
+		}
+		f, err := wire.ReadFrame(nc, wire.MaxHelloSize)
+		if err != nil {
+			return fail(err)
+		}
+		if f.Type != wire.MsgHelloAuth || f.Flags&wire.FlagResponse == 0 {
+			return fail(fmt.Errorf("%w: answered hello_auth with %s %s", wire.ErrMalformed, f.Type, f.Flags))
+		}
+		if f.Flags&wire.FlagError != 0 {
+			return fail(readRefusal(f))
+		}
 	}
 	if err := nc.SetDeadline(time.Time{}); err != nil {
 		return fail(err)
@@ -207,7 +280,14 @@ func (t *Transport) acceptLoop() {
 			}
 			continue
 		}
+		if t.shaking.Add(1) > int64(t.cfg.MaxHandshakes) {
+			t.shaking.Add(-1)
+			t.st.refused.Add(1)
+			nc.Close()
+			continue
+		}
 		if !t.spawn(func() { t.accept(nc) }) {
+			t.shaking.Add(-1)
 			nc.Close()
 			return
 		}
@@ -218,8 +298,9 @@ func (t *Transport) acceptLoop() {
 // connection.
 func (t *Transport) accept(nc net.Conn) {
 	stop := context.AfterFunc(t.base, func() { nc.Close() })
-	peer, err := t.acceptHandshake(nc)
+	peer, nc, err := t.acceptHandshake(nc)
 	stop()
+	t.shaking.Add(-1)
 	if err != nil {
 		nc.Close()
 		if t.base.Err() == nil {
@@ -231,41 +312,82 @@ func (t *Transport) accept(nc net.Conn) {
 	t.newConn(nc, peer, false).start()
 }
 
-func (t *Transport) acceptHandshake(nc net.Conn) (NodeID, error) {
+func (t *Transport) acceptHandshake(nc net.Conn) (NodeID, net.Conn, error) {
 	if err := nc.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
-		return "", err
+		return "", nc, err
+	}
+	if t.cfg.ServerTLS != nil {
+		tc := tls.Server(nc, t.cfg.ServerTLS)
+		nc = tc
+		if err := tc.Handshake(); err != nil {
+			return "", nc, fmt.Errorf("tls: %w", err)
+		}
 	}
 	f, err := wire.ReadFrame(nc, wire.MaxHelloSize)
 	if err != nil {
-		return "", fmt.Errorf("reading hello: %w", err)
+		return "", nc, fmt.Errorf("reading hello: %w", err)
 	}
-	refuse := func(err error) (NodeID, error) {
-		b, encErr := wire.AppendFrame(nil, wire.Header{Type: wire.MsgHello, Flags: wire.FlagResponse | wire.FlagError},
-			&wire.ErrorBody{Code: refusalCode(err), Message: err.Error()})
+	refuse := func(typ wire.MsgType, err error) (NodeID, net.Conn, error) {
+		msg := err.Error()
+		if errors.Is(err, wire.ErrAuth) {
+			msg = wire.ErrAuth.Error() // say nothing more to whoever this is
+		}
+		b, encErr := wire.AppendFrame(nil, wire.Header{Type: typ, Flags: wire.FlagResponse | wire.FlagError},
+			&wire.ErrorBody{Code: refusalCode(err), Message: msg})
 		if encErr == nil {
 			_, _ = nc.Write(b)
 		}
-		return "", err
+		return "", nc, err
 	}
 	if f.Type != wire.MsgHello || f.Flags != 0 {
-		return refuse(fmt.Errorf("%w: expected hello, got %s %s", wire.ErrMalformed, f.Type, f.Flags))
+		return refuse(wire.MsgHello, fmt.Errorf("%w: expected hello, got %s %s", wire.ErrMalformed, f.Type, f.Flags))
 	}
 	var h wire.Hello
 	if err := wire.DecodeBody(f.Body, &h); err != nil {
-		return refuse(err)
+		return refuse(wire.MsgHello, err)
 	}
 	if _, err := wire.CheckHello(t.hello, h); err != nil {
-		return refuse(err)
+		return refuse(wire.MsgHello, err)
 	}
-	b, err := wire.AppendFrame(nil, wire.Header{Type: wire.MsgHello, Flags: wire.FlagResponse}, &t.hello)
+	keys := t.keys.Load()
+	answer := t.hello
+	var kid []byte
+	if keys != nil {
+		var ok bool
+		if kid, ok = keys.Pick(h.KeyIDs); !ok || len(h.Nonce) != wire.NonceSize {
+			return refuse(wire.MsgHello, fmt.Errorf("%w: %q from %s holds none of this cluster's secrets", wire.ErrAuth, h.Node, nc.RemoteAddr()))
+		}
+		answer.Nonce = newNonce()
+		answer.KeyID = kid
+		answer.Proof = keys.MAC(kid, proofParts(labelAcceptor, t.hello.Cluster, h.Node, t.hello.Node, h.Nonce, answer.Nonce)...)
+	}
+	b, err := wire.AppendFrame(nil, wire.Header{Type: wire.MsgHello, Flags: wire.FlagResponse}, &answer)
 	if err != nil {
-		return "", err
+		return "", nc, err
 	}
 	if _, err := nc.Write(b); err != nil {
-		return "", err
+		return "", nc, err
+	}
+	if keys != nil {
+		f, err := wire.ReadFrame(nc, wire.MaxHelloSize)
+		if err != nil {
+			return "", nc, fmt.Errorf("%w: reading hello_auth from %q: %w", wire.ErrAuth, h.Node, err)
+		}
+		var auth wire.HelloAuth
+		if f.Type != wire.MsgHelloAuth || f.Flags != 0 || wire.DecodeBody(f.Body, &auth) != nil ||
+			!keys.Verify(kid, auth.Proof, proofParts(labelDialer, t.hello.Cluster, h.Node, t.hello.Node, h.Nonce, answer.Nonce)...) {
+			return refuse(wire.MsgHelloAuth, fmt.Errorf("%w: %q from %s did not prove that it holds the cluster secret", wire.ErrAuth, h.Node, nc.RemoteAddr()))
+		}
+		b, err := wire.AppendFrame(nil, wire.Header{Type: wire.MsgHelloAuth, Flags: wire.FlagResponse}, nil)
+		if err != nil {
+			return "", nc, err
+		}
+		if _, err := nc.Write(b); err != nil {
+			return "", nc, err
+		}
 	}
 	if err := nc.SetDeadline(time.Time{}); err != nil {
-		return "", err
+		return "", nc, err
 	}
-	return NodeID(h.Node), nil
+	return NodeID(h.Node), nc, nil
 }

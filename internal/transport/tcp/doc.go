@@ -24,6 +24,23 @@
 // (a stale address). A refused dial fails with an error matching both
 // transport.ErrUnreachable and wire.ErrVersion (or wire.ErrWrongCluster).
 //
+// # Authentication
+//
+// With a cluster secret (Config.Secret), the Hellos carry a challenge: the
+// dialer sends a random nonce and the identifiers of the secrets it holds;
+// the acceptor picks the first of its own secrets the dialer also holds,
+// sends its own nonce and an HMAC over both nonces, both names, the
+// cluster name and a label for its role; the dialer checks it and answers
+// with its own HMAC (MsgHelloAuth, another label), which the acceptor
+// checks and acknowledges. Only then does the connection carry messages: a
+// peer without the secret gets "authentication failed" and nothing else,
+// and no handler ever runs for it. Holding several secrets (the primary
+// first) lets a cluster rotate its secret without downtime; SetSecret
+// swaps them in a running transport. The secret authenticates peers but
+// does not encrypt: Config.ServerTLS and Config.ClientTLS add mutual TLS
+// under the handshake (docs/security.md). At most Config.MaxHandshakes
+// inbound connections are in their handshake at once; more are closed.
+//
 // # Deadlines and back-pressure
 //
 // Every call has a deadline (the context's, or Config.CallTimeout), sent

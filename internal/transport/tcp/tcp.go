@@ -9,21 +9,24 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/riakgo/riakgo/internal/secret"
 	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/wire"
 )
 
 // Transport is the TCP transport. Its methods are safe for concurrent use.
 type Transport struct {
-	cfg   Config
-	log   *slog.Logger
-	mux   transport.Mux
-	hello wire.Hello
-	ln    net.Listener
-	base  context.Context // cancelled by Close: dials, local handlers
-	stop  context.CancelFunc
-	reqID atomic.Uint64
-	st    counters
+	cfg     Config
+	log     *slog.Logger
+	mux     transport.Mux
+	hello   wire.Hello
+	ln      net.Listener
+	base    context.Context // cancelled by Close: dials, local handlers
+	stop    context.CancelFunc
+	reqID   atomic.Uint64
+	st      counters
+	keys    atomic.Pointer[secret.Keyring] // nil: no cluster secret
+	shaking atomic.Int64                   // inbound connections in their handshake
 
 	mu     sync.Mutex
 	closed bool
@@ -48,6 +51,7 @@ func New(cfg Config) (*Transport, error) {
 		peers: make(map[NodeID]*peer),
 		conns: make(map[*conn]struct{}),
 	}
+	t.keys.Store(cfg.Secret.Keyring())
 	t.base, t.stop = context.WithCancel(context.Background())
 	if cfg.ListenAddr != "" {
 		ln, err := net.Listen("tcp", cfg.ListenAddr)
@@ -69,6 +73,11 @@ func (t *Transport) Addr() net.Addr {
 	}
 	return t.ln.Addr()
 }
+
+// SetSecret replaces the cluster secrets new connections prove and
+// check (a rotation: see docs/security.md). Open connections stay.
+// Replacing a set by an empty one turns authentication off.
+func (t *Transport) SetSecret(s secret.Set) { t.keys.Store(s.Keyring()) }
 
 // Local returns this node's name.
 func (t *Transport) Local() NodeID { return t.cfg.Node }
