@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/riakgo/riakgo/internal/secret"
 	"io"
 	"net"
 	"net/http"
@@ -78,6 +79,15 @@ func newPCluster(t testing.TB, n int, extra ...string) *pcluster {
 	c := &pcluster{t: t, net: newNetwork(t, n, *loopbackOnly), dir: t.TempDir(), extra: extra}
 	t.Logf("network: %s", c.net)
 	t.Cleanup(c.close)
+	// The nodes listen beyond loopback (a namespace each): they share a
+	// cluster secret, and the harness administers them from the host,
+	// which is another machine to them (admin-open).
+	sf := filepath.Join(c.dir, "secret")
+	if err := os.WriteFile(sf, []byte(secret.Generate()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	extra = append([]string{"--cluster-secret-file", sf, "--admin-open", "true"}, extra...)
+	c.extra = extra
 	for i := 0; i < n; i++ {
 		p := &proc{i: i, name: fmt.Sprintf("riakgo%d@%s", i+1, c.net.host(i)), logPath: filepath.Join(c.dir, fmt.Sprintf("n%d.log", i+1))}
 		if _, ok := c.net.(loopback); ok {
