@@ -3,28 +3,40 @@ package main
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/riakgo/riakgo/internal/testwait"
 )
 
-// freePort returns a loopback port free for both TCP and UDP (memberlist
+// handedOut holds the ports freePort has returned.
+var handedOut sync.Map
+
+// freePort returns a loopback port below the ephemeral range, free for both TCP and UDP (memberlist
 // uses both on its gossip port).
 func freePort(t *testing.T) string {
 	t.Helper()
-	for i := 0; i < 50; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	// Below 32768: the kernel hands out ports from 32768 up for outgoing
+	// connections, so a port picked there could be taken by some
+	// connection between the pick and the node's bind.
+	for i := 0; i < 200; i++ {
+		port := strconv.Itoa(20000 + rand.IntN(12000))
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			continue // never the same port twice in one test process
 		}
-		addr := ln.Addr().String()
+		addr := net.JoinHostPort("127.0.0.1", port)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
 		pc, err := net.ListenPacket("udp", addr)
 		ln.Close()
 		if err != nil {

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"github.com/riakgo/riakgo/internal/secret"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -107,21 +109,31 @@ func newPCluster(t testing.TB, n int, extra ...string) *pcluster {
 	return c
 }
 
+// handedOut holds the ports freePort has returned.
+var handedOut sync.Map
+
 // freePort returns a loopback port free for TCP and UDP.
 func freePort(t testing.TB) string {
-	for i := 0; i < 50; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	t.Helper()
+	// Below 32768: the kernel hands out ports from 32768 up for outgoing
+	// connections, so a port picked there could be taken by some
+	// connection between the pick and the node's bind.
+	for i := 0; i < 200; i++ {
+		port := strconv.Itoa(20000 + rand.IntN(12000))
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			continue // never the same port twice in one test process
 		}
-		addr := ln.Addr().String()
+		addr := net.JoinHostPort("127.0.0.1", port)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
 		pc, err := net.ListenPacket("udp", addr)
 		ln.Close()
 		if err != nil {
 			continue
 		}
 		pc.Close()
-		_, port, _ := net.SplitHostPort(addr)
 		return port
 	}
 	t.Fatal("no free port")
