@@ -2,51 +2,24 @@ package main
 
 import (
 	"fmt"
+	"github.com/riakgo/riakgo/internal/testport"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/riakgo/riakgo/internal/testwait"
 )
 
-// handedOut holds the ports freePort has returned.
-var handedOut sync.Map
-
 // freePort returns a loopback port below the ephemeral range, free for both TCP and UDP (memberlist
 // uses both on its gossip port).
 func freePort(t *testing.T) string {
 	t.Helper()
-	// Below 32768: the kernel hands out ports from 32768 up for outgoing
-	// connections, so a port picked there could be taken by some
-	// connection between the pick and the node's bind.
-	for i := 0; i < 200; i++ {
-		port := strconv.Itoa(20000 + rand.IntN(12000))
-		if _, taken := handedOut.LoadOrStore(port, true); taken {
-			continue // never the same port twice in one test process
-		}
-		addr := net.JoinHostPort("127.0.0.1", port)
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		pc, err := net.ListenPacket("udp", addr)
-		ln.Close()
-		if err != nil {
-			continue
-		}
-		pc.Close()
-		return addr
-	}
-	t.Fatal("no free port")
-	return ""
+	return testport.Free(t)
 }
 
 // pollAdmin runs an admin command until ok accepts its output or the

@@ -7,14 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"github.com/riakgo/riakgo/internal/secret"
+	"github.com/riakgo/riakgo/internal/testport"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -109,35 +108,11 @@ func newPCluster(t testing.TB, n int, extra ...string) *pcluster {
 	return c
 }
 
-// handedOut holds the ports freePort has returned.
-var handedOut sync.Map
-
 // freePort returns a loopback port free for TCP and UDP.
 func freePort(t testing.TB) string {
 	t.Helper()
-	// Below 32768: the kernel hands out ports from 32768 up for outgoing
-	// connections, so a port picked there could be taken by some
-	// connection between the pick and the node's bind.
-	for i := 0; i < 200; i++ {
-		port := strconv.Itoa(20000 + rand.IntN(12000))
-		if _, taken := handedOut.LoadOrStore(port, true); taken {
-			continue // never the same port twice in one test process
-		}
-		addr := net.JoinHostPort("127.0.0.1", port)
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		pc, err := net.ListenPacket("udp", addr)
-		ln.Close()
-		if err != nil {
-			continue
-		}
-		pc.Close()
-		return port
-	}
-	t.Fatal("no free port")
-	return ""
+	_, port, _ := net.SplitHostPort(testport.Free(t))
+	return port
 }
 
 // addr is node i's HTTP (0), internode (1) or gossip (2) address.

@@ -88,7 +88,7 @@ var wiring = map[string]bool{"internal/node": true, "internal/testcluster": true
 // layer numbers: a package may import only packages of a lower layer (or
 // its own subtree's contracts as listed).
 var layer = map[string]int{
-	"vclock": 0, "quorum": 0, "internal/clock": 0, "internal/testwait": 0, "internal/testlog": 0,
+	"vclock": 0, "quorum": 0, "internal/clock": 0, "internal/testwait": 0, "internal/testport": 0, "internal/testlog": 0,
 	"internal/secret": 0, "internal/testcerts": 0, "internal/tlsconf": 0,
 	"siblings": 1, "dt": 1, "ring": 1, "internal/hashtree": 1,
 	"internal/wire": 2, "internal/pb/riakpb": 2, "kv/storage": 2, "internal/transport": 2, "internal/membership": 2,
