@@ -40,6 +40,7 @@ type cacheShard struct {
 	m     map[string]*cacheEntry
 	head  cacheEntry // sentinel of the LRU ring: head.next is the newest
 	bytes int
+	reps  int // replicas held by the entries
 	max   int
 }
 
@@ -153,9 +154,7 @@ func (c *objCache) stats() CacheStats {
 		s := &c.shards[i]
 		s.mu.Lock()
 		st.Bytes += int64(s.bytes)
-		for _, e := range s.m {
-			st.Entries += int64(len(e.reps))
-		}
+		st.Entries += int64(s.reps)
 		s.mu.Unlock()
 	}
 	return st
@@ -214,6 +213,7 @@ func (s *cacheShard) insertLocked(p storage.Partition, key []byte, obj *siblings
 	} else {
 		s.unlink(e)
 		s.bytes -= e.size
+		s.reps -= len(e.reps)
 	}
 	slot := cacheSlot{part: p, obj: obj, size: size, sum: sum}
 	if i := e.slot(p); i >= 0 {
@@ -233,10 +233,12 @@ func (s *cacheShard) insertLocked(p storage.Partition, key []byte, obj *siblings
 	s.m[e.key] = e
 	s.pushFront(e)
 	s.bytes += e.size
+	s.reps += len(e.reps)
 	for s.bytes > s.max && s.head.prev != &s.head {
 		old := s.head.prev
 		s.unlink(old)
 		s.bytes -= old.size
+		s.reps -= len(old.reps)
 		delete(s.m, old.key)
 	}
 }
@@ -257,6 +259,7 @@ func (s *cacheShard) removeSlotLocked(e *cacheEntry, p storage.Partition) {
 		return
 	}
 	s.bytes -= e.size
+	s.reps--
 	if len(e.reps) == 1 {
 		s.unlink(e)
 		delete(s.m, e.key)
@@ -274,7 +277,7 @@ func (c *objCache) clear() {
 		s.mu.Lock()
 		s.m = make(map[string]*cacheEntry)
 		s.head.next, s.head.prev = &s.head, &s.head
-		s.bytes = 0
+		s.bytes, s.reps = 0, 0
 		s.mu.Unlock()
 	}
 }

@@ -34,6 +34,9 @@ func TestObjCacheLRUAndBound(t *testing.T) {
 		if n != len(s.m) {
 			t.Fatalf("shard %d: list has %d entries, map %d", i, n, len(s.m))
 		}
+		if s.reps != n {
+			t.Fatalf("shard %d: %d replicas counted, %d held", i, s.reps, n)
+		}
 	}
 	// The newest keys survive, the oldest are gone.
 	if _, ok := c.get(0, []byte("k1999")); !ok {
