@@ -129,6 +129,10 @@ type stats struct {
 	coordRedirs, getsRemote           atomic.Int64
 }
 
+// CacheStats is the decoded-object cache's use and hit counts (what
+// Stats reports as ObjectCache, without the rest).
+func (s *Service) CacheStats() CacheStats { return s.vcfg.cache.stats() }
+
 // Stats implements Client.
 func (s *Service) Stats() Stats {
 	now := s.cfg.Clock.Now()

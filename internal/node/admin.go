@@ -347,7 +347,7 @@ func (n *Node) storageStats() metrics.StorageStats {
 			MemTableBytes: e.MemTableBytes, BlockCacheBytes: e.BlockCacheBytes,
 			BlockCacheHits: e.BlockCacheHits, BlockCacheMisses: e.BlockCacheMisses}
 	}
-	oc := n.svc.Stats().ObjectCache
+	oc := n.svc.CacheStats()
 	st.ObjectCacheBytes, st.ObjectCacheEntries = oc.Bytes, oc.Entries
 	st.ObjectCacheHits, st.ObjectCacheMisses = oc.Hits, oc.Misses
 	return st
