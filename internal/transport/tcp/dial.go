@@ -186,7 +186,8 @@ func (t *Transport) dialHandshake(to NodeID) (*conn, error) {
 		nc.Close()
 		return nil, fmt.Errorf("%w: handshake with %s at %s: %w", transport.ErrUnreachable, to, addr, err)
 	}
-	stop := context.AfterFunc(t.base, func() { nc.Close() })
+	raw := nc // the closure must not read nc, which becomes the TLS wrapper
+	stop := context.AfterFunc(t.base, func() { raw.Close() })
 	defer stop()
 	if err := nc.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
 		return fail(err)
@@ -296,9 +297,11 @@ func (t *Transport) acceptLoop() {
 
 // accept performs the acceptor's side of the handshake and starts the
 // connection.
-func (t *Transport) accept(nc net.Conn) {
-	stop := context.AfterFunc(t.base, func() { nc.Close() })
-	peer, nc, err := t.acceptHandshake(nc)
+func (t *Transport) accept(raw net.Conn) {
+	// The closure keeps the raw connection: acceptHandshake may return a
+	// TLS wrapper, and the closure must not read a variable that changes.
+	stop := context.AfterFunc(t.base, func() { raw.Close() })
+	peer, nc, err := t.acceptHandshake(raw)
 	stop()
 	t.shaking.Add(-1)
 	if err != nil {
