@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/riakgo/riakgo/handoff"
-
 	"github.com/riakgo/riakgo/ring"
 )
 
@@ -74,19 +72,75 @@ type ClusterAdmin interface {
 
 // AAEJSON is the answer of GET /admin/aae-status.
 type AAEJSON struct {
-	Node    ring.NodeID       `json:"node"`
-	Status  handoff.AAEStatus `json:"status"`
-	Unbuilt []int             `json:"unbuilt"`
+	Node    ring.NodeID   `json:"node"`
+	Status  AAEStatusJSON `json:"status"`
+	Unbuilt []int         `json:"unbuilt"`
+}
+
+// AAEStatusJSON is a node's anti-entropy counters.
+type AAEStatusJSON struct {
+	Exchanges    int64     `json:"exchanges"`
+	InSync       int64     `json:"in_sync"`
+	Failed       int64     `json:"failed"`
+	KeysRepaired int64     `json:"keys_repaired"`
+	TreesBuilt   int64     `json:"trees_built"`
+	LastExchange time.Time `json:"last_exchange"`
 }
 
 // TransfersJSON is the answer of GET /admin/transfers: each reachable
 // member's transfers, the members that are down and those that did not
 // answer.
 type TransfersJSON struct {
-	Now         time.Time        `json:"now"`
-	Down        []ring.NodeID    `json:"down"`
-	Unreachable []ring.NodeID    `json:"unreachable"`
-	Nodes       []handoff.Status `json:"nodes"`
+	Now         time.Time            `json:"now"`
+	Down        []ring.NodeID        `json:"down"`
+	Unreachable []ring.NodeID        `json:"unreachable"`
+	Nodes       []TransferStatusJSON `json:"nodes"`
+}
+
+// TransferStatusJSON is one member's handoff status.
+type TransferStatusJSON struct {
+	Node        ring.NodeID `json:"node"`
+	Concurrency int         `json:"concurrency"`
+	// Waiting counts the partitions the member holds that it should hand
+	// off (riak-admin's "waiting to handoff N partitions").
+	Waiting int `json:"waiting"`
+	// Repairing counts the member's partitions under repair that still
+	// wait for data from a neighbour (riakgo's addition).
+	Repairing int            `json:"repairing"`
+	Active    []ProgressJSON `json:"active"`
+	// Totals since the member started.
+	Completed int64 `json:"completed"`
+	Failed    int64 `json:"failed"`
+	Refused   int64 `json:"refused"`
+	TimedOut  int64 `json:"timed_out"`
+	Objects   int64 `json:"objects"`
+	Bytes     int64 `json:"bytes"`
+}
+
+// Transfer directions (ProgressJSON.Direction).
+const (
+	Outbound = "outbound"
+	Inbound  = "inbound"
+)
+
+// ProgressJSON is one active transfer as seen by one side.
+type ProgressJSON struct {
+	ID        uint64 `json:"id"`
+	Kind      string `json:"type"` // ownership, hinted, repair
+	Partition int    `json:"partition"`
+	// Source is, for a repair, the partition the data comes from.
+	Source    int         `json:"source,omitempty"`
+	From      ring.NodeID `json:"from"`
+	To        ring.NodeID `json:"to"`
+	Direction string      `json:"direction"` // Outbound or Inbound
+	Started   time.Time   `json:"started"`
+	Updated   time.Time   `json:"last_update"`
+	Objects   int64       `json:"objects"`
+	Bytes     int64       `json:"bytes"`
+	// SizeBytes is the sender's estimate of the partition's size (0 if
+	// unknown, e.g. on the inbound side).
+	SizeBytes int64 `json:"size_bytes"`
+	Attempt   int   `json:"attempt"`
 }
 
 // ForwardedHeader marks an admin request forwarded by another node.

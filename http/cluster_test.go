@@ -6,7 +6,6 @@ import (
 
 	"context"
 	"encoding/json"
-	"github.com/riakgo/riakgo/handoff"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -37,7 +36,7 @@ func (f *fakeCluster) ClusterDown(ctx context.Context, node ring.NodeID) error {
 }
 
 func (f *fakeCluster) AAEStatus() AAEJSON {
-	return AAEJSON{Node: "a", Status: handoff.AAEStatus{Exchanges: 9, KeysRepaired: 4}, Unbuilt: []int{3}}
+	return AAEJSON{Node: "a", Status: AAEStatusJSON{Exchanges: 9, KeysRepaired: 4}, Unbuilt: []int{3}}
 }
 
 func (f *fakeCluster) AAERebuild(p int) (int, error) {
@@ -53,9 +52,9 @@ func (f *fakeCluster) AAERebuild(p int) (int, error) {
 var transfersAt = time.Date(2026, 11, 22, 3, 0, 10, 0, time.UTC)
 
 func (f *fakeCluster) ClusterTransfers(ctx context.Context) (TransfersJSON, error) {
-	return TransfersJSON{Now: transfersAt, Down: []ring.NodeID{"c"}, Nodes: []handoff.Status{{
-		Node: "a", Waiting: 2, Concurrency: 2, Active: []handoff.Progress{{Kind: "ownership", Partition: 3, From: "a", To: "b",
-			Direction: handoff.Outbound, Started: transfersAt.Add(-10 * time.Second), Updated: transfersAt, Objects: 500, Bytes: 5 << 20, SizeBytes: 10 << 20}},
+	return TransfersJSON{Now: transfersAt, Down: []ring.NodeID{"c"}, Nodes: []TransferStatusJSON{{
+		Node: "a", Waiting: 2, Concurrency: 2, Active: []ProgressJSON{{Kind: "ownership", Partition: 3, From: "a", To: "b",
+			Direction: Outbound, Started: transfersAt.Add(-10 * time.Second), Updated: transfersAt, Objects: 500, Bytes: 5 << 20, SizeBytes: 10 << 20}},
 	}}}, nil
 }
 func (f *fakeCluster) ClusterState() ring.State {
