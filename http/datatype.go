@@ -7,7 +7,6 @@ import (
 	"io"
 	nethttp "net/http"
 	"strings"
-	"time"
 
 	"github.com/riakgo/riakgo/dt"
 	"github.com/riakgo/riakgo/internal/riakapi"
@@ -113,7 +112,7 @@ func (h *Handler) serveDatatype(w nethttp.ResponseWriter, r *nethttp.Request, rt
 		textError(w, badRequest("Couldn't decode JSON: %v\n", err))
 		return
 	}
-	op, err := parseOp(kind, opJSON, time.Now().UnixMicro(), 0)
+	op, err := parseOp(kind, opJSON, h.o.Clock.Now().UnixMicro(), 0)
 	var fe *errField
 	switch {
 	case errors.As(err, &fe):

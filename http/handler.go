@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riakgo/riakgo/internal/clock"
 	"github.com/riakgo/riakgo/internal/riakapi"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/quorum"
@@ -43,6 +44,10 @@ type Options struct {
 	// Rand returns random 64-bit values (generated keys, boundaries);
 	// nil uses math/rand/v2.
 	Rand func() uint64
+	// Clock gives the time of data-type operations (a register's
+	// timestamp); nil uses the wall clock. Network deadlines and request
+	// durations are wall time.
+	Clock clock.Clock
 	// Version is riakgo's version, reported by /stats.
 	Version string
 	// Cluster, if set, serves the cluster admin routes (see cluster.go).
@@ -114,6 +119,7 @@ func NewHandler(c kv.Client, o Options) *Handler {
 	if o.Rand == nil {
 		o.Rand = defaultRand
 	}
+	o.Clock = clock.OrReal(o.Clock)
 	if o.MaxHeaders <= 0 {
 		o.MaxHeaders = DefaultMaxHeaders
 	}
