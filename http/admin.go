@@ -211,11 +211,11 @@ func (h *Handler) typeError(w nethttp.ResponseWriter, err error, name string) {
 	case errors.Is(err, kv.ErrUnknownType):
 		jsonError(w, 404, name+" is not an existing bucket type")
 	case errors.Is(err, kv.ErrTypeExists), errors.Is(err, kv.ErrTypeNotActive):
-		jsonError(w, 409, strings.TrimPrefix(err.Error(), "riakgo/kv: "))
+		jsonError(w, 409, kv.UserMessage(err))
 	case errors.Is(err, kv.ErrTypeName):
-		jsonError(w, 400, strings.TrimPrefix(err.Error(), "riakgo/kv: "))
+		jsonError(w, 400, kv.UserMessage(err))
 	case errors.As(err, &nr):
-		jsonError(w, 409, strings.TrimPrefix(err.Error(), "riakgo/kv: "))
+		jsonError(w, 409, kv.UserMessage(err))
 	case errors.Is(err, kv.ErrUnconfirmed):
 		jsonError(w, 503, err.Error())
 	default:

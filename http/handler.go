@@ -516,7 +516,7 @@ func mapError(err error, k kv.Key) *apiError {
 	case errors.Is(err, kv.ErrUnknownType):
 		return &apiError{status: 404, body: "Unknown bucket type: " + k.Type}
 	case errors.Is(err, kv.ErrBadKey):
-		return badRequest("%s\n", strings.TrimPrefix(err.Error(), "riakgo/kv: "))
+		return badRequest("%s\n", kv.UserMessage(err))
 	case errors.As(err, &qe):
 		if qe.ClientError() {
 			return badRequest("%s\n", qe.Error())
@@ -544,15 +544,16 @@ func mapError(err error, k kv.Key) *apiError {
 }
 
 // errorText is an error's text for a client: a coverage failure starts
-// with Riak's insufficient_vnodes_available.
+// with Riak's insufficient_vnodes_available, then says why.
 func errorText(err error) string {
-	msg := err.Error()
 	if errors.Is(err, kv.ErrInsufficientVnodes) {
-		if i := strings.Index(msg, "insufficient_vnodes_available"); i >= 0 {
-			msg = msg[i:]
+		msg := kv.UserMessage(kv.ErrInsufficientVnodes)
+		if d, ok := kv.UserDetail(err, kv.ErrInsufficientVnodes); ok && d != "" {
+			msg += ": " + d
 		}
+		return msg
 	}
-	return msg
+	return err.Error()
 }
 
 // serveRoot lists the resources, as Riak's GET / does.

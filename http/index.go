@@ -164,12 +164,12 @@ func (h *Handler) serveIndex(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 func (h *Handler) indexError(w nethttp.ResponseWriter, err error, rt route) {
 	switch {
 	case errors.Is(err, kv.ErrBadIndex):
-		msg := strings.TrimPrefix(err.Error(), kv.ErrBadIndex.Error()+": ")
-		if strings.HasPrefix(msg, "invalid continuation") {
-			textError(w, badRequest("Invalid continuation: %s\n", strings.TrimPrefix(msg, "invalid continuation ")))
+		if c, ok := kv.UserDetail(err, kv.ErrBadContinuation); ok {
+			textError(w, badRequest("Invalid continuation: %s\n", c))
 			return
 		}
-		textError(w, badRequest("Invalid query: %s\n", msg))
+		d, _ := kv.UserDetail(err, kv.ErrBadIndex)
+		textError(w, badRequest("Invalid query: %s\n", d))
 	case errors.Is(err, context.DeadlineExceeded):
 		textError(w, &apiError{status: 503, body: "request timed out\n"})
 	default:
