@@ -21,8 +21,8 @@
 // state is Reconciled, Advanced, installed in kv (SetRing) and gossiped on
 // if it changed, and a peer whose metadata digest differs is synced with
 // at the next tick. The 1 s tick Advances (the claimant's work), runs the
-// handoff scan (internal/transfers: ownership and hinted transfers,
-// partition repairs, dropping partitions that moved), anti-entropy and the
+// handoff scan (ownership and hinted transfers, partition repairs,
+// dropping partitions that moved), anti-entropy and the
 // metadata syncs, contacts again the members not seen alive, and logs
 // members going down and coming back; a second loop runs the process
 // groups' tick. A node its cluster removed becomes a cluster of its own
