@@ -260,7 +260,7 @@ func parseListenLine(l string) (listenLine, error) {
 }
 
 // plannedTransfers counts the partitions a plan moves from node from.
-func plannedTransfers(p planAnswer, from string) int {
+func plannedTransfers(p riakhttp.PlanJSON, from string) int {
 	n := 0
 	for _, t := range p.Transitions {
 		for _, m := range t.Transfers {
@@ -586,13 +586,13 @@ func (b *benchHandoff) measure(size int64) (res bhResult, err error) {
 	}); err != nil {
 		return res, err
 	}
-	var plan planAnswer
+	var plan riakhttp.PlanJSON
 	if err := b.until("cluster plan", 100*time.Millisecond, func() error {
 		code, body, err := b.call("GET", aURL+"/admin/cluster/plan", nil, "")
 		if err != nil || code != 200 {
 			return fmt.Errorf("plan: %d %s %v", code, bytes.TrimSpace(body), err)
 		}
-		plan = planAnswer{}
+		plan = riakhttp.PlanJSON{}
 		if err := json.Unmarshal(body, &plan); err != nil {
 			return err
 		}
