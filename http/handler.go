@@ -340,6 +340,8 @@ func (h *Handler) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 	h.obs.Request(op, sw.status, time.Since(start))
 }
 
+// serve admits a request (header count, cross-site check, path,
+// authentication, the in-flight bound), then dispatches it.
 func (h *Handler) serve(w *statusWriter, r *nethttp.Request) string {
 	if n := headerCount(r.Header); n > h.o.MaxHeaders {
 		textError(w, badRequest("Too many header fields: %d, at most %d\n", n, h.o.MaxHeaders))
@@ -370,6 +372,12 @@ func (h *Handler) serve(w *statusWriter, r *nethttp.Request) string {
 			return "other"
 		}
 	}
+	return h.dispatch(w, r, rt)
+}
+
+// dispatch serves an admitted request by its route's kind and returns the
+// operation label it counts under.
+func (h *Handler) dispatch(w *statusWriter, r *nethttp.Request, rt route) string {
 	switch rt.kind {
 	case "root":
 		h.serveRoot(w, r)
