@@ -50,10 +50,12 @@ type Options struct {
 	Clock clock.Clock
 	// Version is riakgo's version, reported by /stats.
 	Version string
-	// Cluster, if set, serves the cluster admin routes (see cluster.go).
+	// Cluster, if set, serves the cluster admin routes (see cluster.go),
+	// and the ringready and repair routes if it is also a RepairAdmin
+	// (repair.go).
 	Cluster ClusterAdmin
-	// ExtraStats, if set, adds entries to /stats (handoff and
-	// anti-entropy figures of the node).
+	// ExtraStats, if set, adds entries to /stats (the node's cluster,
+	// handoff, anti-entropy, memory and storage figures).
 	ExtraStats func() map[string]any
 	// PG, if set, serves the process-group routes (see pg.go).
 	PG PGService
