@@ -13,7 +13,8 @@ import (
 // take error strings apart themselves.
 
 // ErrBadContinuation: an index query's continuation that no query gave
-// out. It wraps ErrBadIndex.
+// out. It wraps ErrBadIndex; its detail is the continuation, quoted
+// (UserErrorf(ErrBadContinuation, "%q", c)).
 var ErrBadContinuation = fmt.Errorf("%w: invalid continuation", ErrBadIndex)
 
 // UserError is a refusal with its text for a client: Err is what it is (a
@@ -55,7 +56,8 @@ type userMessager interface{ UserMessage() string }
 
 // UserMessage returns err's text for a client: what a *UserError (or
 // another error with a UserMessage method, such as *NotReadyError) says,
-// without the "riakgo/kv: " of its Error().
+// without the "riakgo/kv: " of its Error(). It is also the text of the
+// errors of dt and of the process groups that kv passes on.
 //
 // Sentinels, and the errors kv still builds with fmt.Errorf("%w: …",
 // sentinel) (key validation, bucket-type admin, process groups) or that
@@ -72,8 +74,8 @@ func UserMessage(err error) string {
 }
 
 // UserDetail returns what err says beyond sentinel, and whether err is a
-// sentinel error at all: a *UserError's Detail ({unknown_field_type,<<"f">>}
-// for ErrBadIndex). For the errors kv still builds with
+// sentinel error of that kind: a *UserError's Detail
+// ({unknown_field_type,<<"f">>} for ErrBadIndex). For the errors kv still builds with
 // fmt.Errorf("%w: …", sentinel), or that come back from another node as
 // text, it is the text after the sentinel's (transitional, as in
 // UserMessage; an invalid continuation is still built that way, so it is
