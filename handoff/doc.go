@@ -1,12 +1,16 @@
 // Package handoff moves partitions between nodes: hinted handoff from a
 // fallback vnode back to its primary, ownership transfers when a join,
-// leave or replace moves a partition, and the anti-entropy exchanges that
-// find replicas that drifted apart.
+// leave or replace moves a partition, partition repairs (a partition
+// refilled from its neighbours), and the anti-entropy exchanges that find
+// replicas that drifted apart.
 //
-// A Manager sends and receives transfers over the internode transport. It
-// never imports kv: the node's vnodes satisfy the small Vnodes interface
-// (fold a partition, merge a batch, and the hooks an ownership transfer
-// needs to forward writes).
+// A Manager sends and receives transfers over the internode transport and
+// reports them (Status, and ClusterStatus, which asks every node with
+// MsgHandoffStatus; the node wiring shows them as http's admin types). An
+// Exchanger runs the anti-entropy exchanges. Neither imports kv: the
+// node's vnodes satisfy the small Vnodes and AAEVnodes interfaces (fold a
+// partition, merge a batch, the hooks an ownership transfer needs to
+// forward writes; tree segments and keys, repair by a read).
 //
 // The protocol: Begin reserves a slot on the receiver (refused when the
 // receiver is at its concurrency limit); batches of objects, bounded by
@@ -17,7 +21,7 @@
 // bounded number of times; a transfer whose receiver stops answering times
 // out and frees its slot on both sides.
 //
-// The node decides what to transfer on a periodic scan (Manager.Start for
-// each job it finds), never by vnode idleness, so handoff happens under
-// steady traffic too.
+// The node decides what to transfer on a periodic scan, which hands the
+// jobs it finds to Manager.Offer (started as slots allow), never by vnode
+// idleness, so handoff happens under steady traffic too.
 package handoff

@@ -6,7 +6,6 @@ import (
 	"errors"
 	nethttp "net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/riakgo/riakgo/kv"
@@ -43,7 +42,7 @@ var _ PGService = (*kv.PG)(nil)
 
 // pgError maps process-group errors to statuses with a message.
 func pgError(err error, k kv.Key) *apiError {
-	msg := strings.TrimPrefix(err.Error(), "riakgo/kv: ") + "\n"
+	msg := kv.UserMessage(err) + "\n"
 	switch {
 	case errors.Is(err, kv.ErrPGBadRequest), errors.Is(err, kv.ErrPGNotPG), errors.Is(err, kv.ErrBadKey):
 		return &apiError{status: 400, body: msg}
