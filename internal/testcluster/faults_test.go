@@ -47,7 +47,7 @@ func setNVal(t *testing.T, c *Cluster, bucket string, n int) {
 	if err := c.Client(0).SetBucketProps(kv.DefaultType, bucket, map[string]json.RawMessage{"n_val": json.RawMessage(fmt.Sprint(n))}); err != nil {
 		t.Fatal(err)
 	}
-	c.Settle(30 * time.Second)
+	c.Settle(30)
 	for i := range c.Nodes {
 		if p, err := c.Client(i).BucketProps(kv.DefaultType, bucket); err != nil || p.NVal != n {
 			t.Fatalf("node %d: n_val %d %v", i+1, p.NVal, err)
@@ -78,7 +78,7 @@ func TestHintsSurviveARestartOfTheirHolder(t *testing.T) {
 	}
 	c.Restart(0)
 	c.Restart(1)
-	c.Settle(60 * time.Second)
+	c.Settle(60)
 	for i := range c.Nodes {
 		o, err := c.Client(i).Get(bg, k, kv.Options{R: quorum.ValAll, PR: quorum.ValAll})
 		if err != nil || len(values(o)) != 1 || values(o)[0] != "hinted" {
@@ -127,7 +127,7 @@ func TestWipedNodeRepairedByTransfer(t *testing.T) {
 		return nil
 	})
 	t.Logf("node 3 holds all %d of its replicas after %d ticks", want, ticks)
-	c.Settle(30 * time.Second)
+	c.Settle(30)
 	if st := c.Nodes[2].Mgr.Status(); st.Repairing != 0 {
 		t.Errorf("repairs still pending after every key arrived: %+v", st)
 	}
@@ -290,7 +290,7 @@ func TestNodeConfirmsRefusesOneDisk(t *testing.T) {
 	if err := c.Client(1).SetBucketProps(kv.DefaultType, "nc2", map[string]json.RawMessage{"node_confirms": json.RawMessage("2")}); err != nil {
 		t.Fatal(err)
 	}
-	c.Settle(30 * time.Second)
+	c.Settle(30)
 	if err := put(t, c.Client(0), key("nc2", "k"), "v", kv.Options{}); err != nil {
 		t.Fatalf("node_confirms=2 with every node up: %v", err)
 	}
@@ -338,7 +338,7 @@ func TestRingReadyAndRepairRoutes(t *testing.T) {
 		t.Fatalf("with node 4 dead: %+v", r)
 	}
 	c.Restart(3)
-	c.Settle(30 * time.Second)
+	c.Settle(30)
 	if r := ringready(2); !r.Ready {
 		t.Fatalf("after the restart: %+v", r)
 	}
@@ -353,7 +353,7 @@ func TestRingReadyAndRepairRoutes(t *testing.T) {
 	if r := ringready(0); r.Ready || r.Pending == 0 {
 		t.Fatalf("while a join's transfers are pending: %+v", r)
 	}
-	c.Settle(60 * time.Second)
+	c.Settle(60)
 	if r := ringready(4); !r.Ready || len(r.Nodes) != 5 {
 		t.Fatalf("after the join: %+v", r)
 	}

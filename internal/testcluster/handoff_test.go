@@ -32,7 +32,7 @@ func TestHintedHandoffAfterNodeDown(t *testing.T) {
 		}
 	}
 	c.Restart(2)
-	c.Settle(30 * time.Second)
+	c.Settle(30)
 	for i := range n {
 		k := key("b", fmt.Sprintf("k%05d", i))
 		o, err := c.Client(i%3).Get(bg, k, kv.Options{PR: quorum.Of(3), R: quorum.Of(3)})
