@@ -12,7 +12,6 @@ import (
 
 	"github.com/riakgo/riakgo/handoff"
 	"github.com/riakgo/riakgo/internal/node"
-	"github.com/riakgo/riakgo/internal/testwait"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/quorum"
@@ -114,12 +113,8 @@ func TestWipedNodeRepairedByTransfer(t *testing.T) {
 	if st := c.Nodes[2].Mgr.Status(); st.Repairing == 0 {
 		t.Fatalf("the wiped node repairs nothing: %+v", st)
 	}
-	ticks := 0
-	testwait.Until(t, 60*time.Second, func() error {
-		if ticks >= 60 {
-			t.Fatalf("after %d ticks node 3 holds %d of its %d replicas", ticks, have, want)
-		}
-		c.Tick()
+	ticks := -1
+	c.StepUntil(60, func() error {
 		ticks++
 		if _, have = localCopies(c, 2, keys); have < want {
 			return fmt.Errorf("node 3 holds %d of its %d replicas", have, want)
@@ -192,8 +187,7 @@ func TestRepairOnePartition(t *testing.T) {
 	if err != nil || len(srcs) != 2 {
 		t.Fatalf("repair: %v %v", srcs, err)
 	}
-	testwait.Until(t, 30*time.Second, func() error {
-		c.Tick()
+	c.StepUntil(30, func() error {
 		if got := count(); got != wantIn {
 			return fmt.Errorf("partition %d holds %d of %d keys", p, got, wantIn)
 		}
@@ -381,8 +375,7 @@ func TestRingReadyAndRepairRoutes(t *testing.T) {
 	if st := c.Nodes[1].Mgr.Status(); st.Repairing != 1 {
 		t.Fatalf("transfers while the repair runs: %+v", st)
 	}
-	testwait.Until(t, 30*time.Second, func() error {
-		c.Tick()
+	c.StepUntil(30, func() error {
 		if n := c.Nodes[1].Mgr.Status().Repairing; n != 0 {
 			return fmt.Errorf("%d repairs pending", n)
 		}
@@ -401,8 +394,7 @@ func TestRingReadyAndRepairRoutes(t *testing.T) {
 		rep.Repairs[0].Partition != q || rep.Repairs[0].Owner != string(c.Nodes[2].ID) {
 		t.Fatalf("repair %d through node 0: %d %s", q, rec.Code, rec.Body)
 	}
-	testwait.Until(t, 30*time.Second, func() error {
-		c.Tick()
+	c.StepUntil(30, func() error {
 		if n := c.Nodes[2].Mgr.Status().Repairing; n != 0 {
 			return fmt.Errorf("%d repairs pending on the owner", n)
 		}
