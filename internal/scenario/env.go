@@ -32,6 +32,13 @@ func RunFile(t *testing.T, path string, rewrite bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !rewrite {
+		// The file is in canonical form, so that -rewrite changes only
+		// outputs.
+		if raw, err := os.ReadFile(path); err != nil || render(blocks) != string(raw) {
+			t.Errorf("%s is not in canonical form (blank line after each output, none inside): run with -rewrite (%v)", path, err)
+		}
+	}
 	synctest.Test(t, func(t *testing.T) {
 		e := &env{t: t, reads: map[string]vclock.VClock{}}
 		for i := range blocks {
