@@ -100,7 +100,7 @@ var layer = map[string]int{
 	"kv/storage/memstore": 3, "kv/storage/pebblestore": 3, "internal/metadata": 3, "kv/storage/storagetest": 3, "internal/metrics": 3,
 	"handoff": 4, "kv": 4, "internal/security": 4,
 	"http": 5, "internal/pb": 5, "internal/riakapi": 5, "client": 5, "internal/transfers": 5, "internal/bench": 5, "internal/lab": 5, "internal/jepsen": 5,
-	"internal/node": 6, "internal/testcluster": 6,
+	"internal/node": 6, "internal/testcluster": 6, "internal/scenario": 7,
 	"cmd/riakgo": 7,
 }
 
