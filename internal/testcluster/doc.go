@@ -10,8 +10,8 @@
 // HTTP(i) is node i's HTTP handler and Client(i) its kv service. One
 // manual clock drives every node and the network: a call to a silent
 // peer, a request timeout or a reap timer fires only when the test
-// advances it. The seed
-// of its randomness is logged so a failure can be replayed (Options.Seed).
+// advances it. The seed of its randomness is logged so a failure can be
+// replayed (Options.Seed).
 //
 // # Time
 //
