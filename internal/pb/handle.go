@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/riakgo/riakgo/internal/clock"
@@ -52,14 +51,15 @@ func (c *conn) reply(code riakpb.Code, m riakpb.Message) error {
 }
 
 // decode parses a request body into m. A body that is not protobuf, or a
-// message without a required field, is the client's error.
+// message without a required field, is the client's error. Neither is
+// found by reading the protobuf runtime's error text (whose prefix
+// varies between builds on purpose).
 func decode(code riakpb.Code, body []byte, m riakpb.Message) error {
-	if err := riakpb.Unmarshal(body, m); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "proto: ")
-		if strings.Contains(msg, "required field") {
-			return fail("Invalid %s: %s", code, msg)
-		}
-		return fail("Invalid %s: the body is not a valid protobuf message (%s)", code, msg)
+	if err := riakpb.UnmarshalPartial(body, m); err != nil {
+		return fail("Invalid %s: the body is not a valid protobuf message (%v)", code, err)
+	}
+	if name := riakpb.MissingRequired(m); name != "" {
+		return fail("Invalid %s: required field %s not set", code, name)
 	}
 	return nil
 }
