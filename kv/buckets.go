@@ -47,6 +47,8 @@ type Metadata interface {
 	Confirm(ctx context.Context, prefix, key string) (have, lack []ring.NodeID, err error)
 	// Subscribe registers a callback run after every change of an entry.
 	Subscribe(fn func(prefix, key string))
+	// SetMerger makes m combine concurrent changes of a prefix's entries.
+	SetMerger(prefix string, m metadata.Merger)
 }
 
 // bucketID names a bucket within a type.
@@ -73,6 +75,7 @@ type buckets struct {
 
 func newBuckets(md Metadata, defaults Props) *buckets {
 	b := &buckets{md: md, defaults: defaults}
+	md.SetMerger(metaProps, mergeProps) // concurrent props changes merge as Riak's do
 	b.reload()
 	md.Subscribe(b.changed)
 	return b

@@ -63,6 +63,11 @@ type Config struct {
 	// Peers returns the members a change is pushed to and confirmed by:
 	// the other members this node believes up. Nil: none.
 	Peers func() []ring.NodeID
+	// Members returns every other member of the cluster, up or not
+	// (riak_core's all_members): Confirm counts those that are not among
+	// Peers as lacking, so an entry is confirmed only once the whole
+	// cluster holds it. Nil: Peers are the whole cluster.
+	Members func() []ring.NodeID
 	// Cluster returns the name of the node's cluster: messages from
 	// another cluster are refused. Nil: every message is accepted.
 	Cluster func() string
@@ -431,9 +436,11 @@ func (s *Store) Sync(ctx context.Context, peer ring.NodeID) error {
 	return err
 }
 
-// Confirm asks every peer for its state of (prefix, key) and splits them
-// into those that have seen every write this node has (have, this node
-// first) and the others (lack: unreachable, or behind).
+// Confirm asks every peer for its state of (prefix, key) and splits the
+// members into those that have seen every write this node has (have, this
+// node first) and the others (lack: down, unreachable, or behind). A
+// member that is not up is not asked: as riak_core assumes, it may not
+// hold the entry.
 func (s *Store) Confirm(ctx context.Context, prefix, key string) (have, lack []ring.NodeID, err error) {
 	k, err := mapKey(prefix, key)
 	if err != nil {
@@ -457,13 +464,23 @@ func (s *Store) Confirm(ctx context.Context, prefix, key string) (have, lack []r
 		}()
 	}
 	wg.Wait()
+	asked := make(map[ring.NodeID]bool, len(peers))
 	for i, p := range peers {
+		asked[p] = true
 		if ok[i] {
 			have = append(have, p)
 		} else {
 			lack = append(lack, p)
 		}
 	}
+	if s.cfg.Members != nil {
+		for _, m := range s.cfg.Members() {
+			if m != s.cfg.Self && !asked[m] {
+				lack = append(lack, m)
+			}
+		}
+	}
+	slices.Sort(lack)
 	return have, lack, nil
 }
 

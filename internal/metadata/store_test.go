@@ -188,6 +188,26 @@ func TestConfirm(t *testing.T) {
 	}
 }
 
+// A member that is down is not asked and counts as lacking the entry
+// (riak_core assumes an unreachable node may not hold it), so nothing is
+// confirmed for the whole cluster while part of it is away.
+func TestConfirmCountsDownMembers(t *testing.T) {
+	tn := newTestNet(t, "a", "b", "c")
+	a := tn.stores["a"]
+	a.cfg.Members = func() []ring.NodeID { return []ring.NodeID{"b", "c", "a"} }
+	if err := a.Put(context.Background(), "types", "t", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, lack, err := a.Confirm(context.Background(), "types", "t"); err != nil || len(lack) != 0 {
+		t.Fatalf("all up: lack %v, err %v", lack, err)
+	}
+	tn.up["c"] = false // a's view: c is down; c itself holds the entry
+	have, lack, err := a.Confirm(context.Background(), "types", "t")
+	if err != nil || len(have) != 2 || len(lack) != 1 || lack[0] != "c" {
+		t.Fatalf("c down: have %v lack %v err %v, want c lacking", have, lack, err)
+	}
+}
+
 // With a merger set for a prefix, concurrent changes made on both sides
 // of a partition read as the merger's combination on every node (Get and
 // List), while other prefixes keep the latest write.

@@ -372,6 +372,18 @@ func (c *cluster) upMembers() []ring.NodeID {
 	return out
 }
 
+// otherMembers is every member of the cluster but this node, up or not.
+func (c *cluster) otherMembers() []ring.NodeID {
+	st := c.State()
+	var out []ring.NodeID
+	for _, m := range st.Members() {
+		if m.Node != c.self && m.Status != ring.StatusInvalid {
+			out = append(out, m.Node)
+		}
+	}
+	return out
+}
+
 // clusterName is the name of the node's current cluster.
 func (c *cluster) clusterName() string { return c.State().ClusterName() }
 

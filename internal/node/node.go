@@ -313,7 +313,7 @@ func New(cfg Config, d Deps) (*Node, error) {
 	n.cl.fresh = fresh
 
 	n.md, err = metadata.New(metadata.Config{Self: self, Engine: d.Engine, Clock: clk, Logger: log.With("component", "metadata"),
-		Transport: d.Transport, Peers: n.cl.upMembers, Cluster: n.cl.clusterName})
+		Transport: d.Transport, Peers: n.cl.upMembers, Members: n.cl.otherMembers, Cluster: n.cl.clusterName})
 	if err != nil {
 		return fail(err)
 	}
