@@ -6,7 +6,7 @@
 // HTTP clients work unchanged.
 //
 // riakgo's own process-group routes (/pg/…, /pg-member/…) serve a
-// PGService (kv.PG); see pg.go and docs/pg.md.
+// PGService (pg.Service); see pg.go and docs/pg.md.
 //
 // Where Riak answered 500 for a client's mistake (a malformed vclock, an
 // invalid quorum, an oversize body) riakgo answers a 4xx with a message

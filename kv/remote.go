@@ -156,7 +156,7 @@ func (s *Service) registerHandlers(t transport.Transport) {
 			return nil, fmt.Errorf("riakgo/kv: put without a valid object: %v", err)
 		}
 		if err := s.checkReplica(in); err != nil {
-			return nil, toRemote(err)
+			return nil, s.toRemote(err)
 		}
 		if to := s.forwardTo(req.Partition); to != "" {
 			return s.forward(ctx, to, wire.MsgKVPut, &req)
@@ -201,7 +201,7 @@ func (s *Service) registerHandlers(t transport.Transport) {
 			return s.forward(ctx, fe.To, wire.MsgKVCoordPut, &req)
 		}
 		if err != nil {
-			return nil, toRemote(err)
+			return nil, s.toRemote(err)
 		}
 		return vnodeResp{Obj: encodeOpt(o)}, nil
 	}))
@@ -225,7 +225,7 @@ func (s *Service) registerHandlers(t transport.Transport) {
 		}
 		m, err := s.mutation(&req.Update)
 		if err != nil {
-			return nil, toRemote(err)
+			return nil, s.toRemote(err)
 		}
 		v, err := s.localVnode(req.Partition)
 		if err != nil {
@@ -244,7 +244,7 @@ func (s *Service) registerHandlers(t transport.Transport) {
 			return vnodeResp{Obj: encodeOpt(o)}, nil
 		}
 		if err != nil {
-			return nil, toRemote(err)
+			return nil, s.toRemote(err)
 		}
 		return vnodeResp{Obj: encodeOpt(o)}, nil
 	}))
@@ -300,7 +300,7 @@ func (s *Service) remote(ctx context.Context, k Key, props Props, a Action, sync
 		if err := s.tr.Call(ctx, t.Node, typ, req, &resp); err != nil {
 			var re *transport.RemoteError
 			if errors.As(err, &re) {
-				return nil, fromRemote(err)
+				return nil, s.fromRemote(err)
 			}
 			return nil, fmt.Errorf("%w: %s on %s: %v", ErrUnavailable, typ, t.Node, err)
 		}

@@ -235,6 +235,8 @@ type Service struct {
 	openMu  sync.Mutex // serialises opening vnodes
 	tr      transport.Transport
 	updates updateRegistry
+	// remoteErrs are the error codes registered with RegisterError.
+	remoteErrs remoteErrors
 	// detached, when set, is why client requests are refused.
 	detached atomic.Pointer[string]
 

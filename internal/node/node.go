@@ -31,6 +31,7 @@ import (
 	"github.com/riakgo/riakgo/internal/transport/tcp"
 	"github.com/riakgo/riakgo/internal/wire"
 	"github.com/riakgo/riakgo/kv"
+	"github.com/riakgo/riakgo/kv/pg"
 	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/kv/storage/pebblestore"
 	"github.com/riakgo/riakgo/ring"
@@ -220,7 +221,7 @@ type Tune struct {
 	KV      func(*kv.Config)
 	Handoff func(*handoff.Config)
 	AAE     func(*handoff.AAEConfig)
-	PG      func(*kv.PGConfig)
+	PG      func(*pg.Config)
 }
 
 // Node is a riakgo node.
@@ -240,7 +241,7 @@ type Node struct {
 	cl      *cluster
 	mgr     *handoff.Manager
 	aae     *handoff.Exchanger
-	pg      *kv.PG
+	pg      *pg.Service
 	handler *riakhttp.Handler
 	sec     *security.Service
 	tls     *tlsconf.Store // nil without TLS files
@@ -381,7 +382,7 @@ func New(cfg Config, d Deps) (*Node, error) {
 	d.Membership.SetStateHandler(n.cl)
 	n.registerRingOwners()
 
-	if err := n.newPG(d.Tune.PG); err != nil {
+	if err := n.newPG(d.Rand, d.Tune.PG); err != nil {
 		return fail(err)
 	}
 	n.metrics.RegisterCluster(n.clusterStats)

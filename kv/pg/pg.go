@@ -1,4 +1,4 @@
-package kv
+package pg
 
 import (
 	"context"
@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +19,7 @@ import (
 	"github.com/riakgo/riakgo/dt"
 	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/wire"
+	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/quorum"
 	"github.com/riakgo/riakgo/ring"
 	"github.com/riakgo/riakgo/siblings"
@@ -55,36 +58,52 @@ import (
 //     refused, and a join that raced a prune is pruned again by the next
 //     read or write.
 
-// PGType is the bucket type every node creates for process groups.
-const PGType = "pg"
+// BucketType is the bucket type every node creates for process groups.
+const BucketType = "pg"
 
 // Limits on process-group requests.
 const (
-	MaxPGCount = 1000              // join count of one member in one group
-	MaxPGMeta  = dt.MaxPGMeta - 16 // bytes of a member's metadata
-	MaxPGID    = dt.MaxPGName      // bytes of a member id
-	minPGTTL   = 100 * time.Millisecond
+	MaxCount = 1000              // join count of one member in one group
+	MaxMeta  = dt.MaxPGMeta - 16 // bytes of a member's metadata
+	MaxID    = dt.MaxPGName      // bytes of a member id
+	minTTL   = 100 * time.Millisecond
 )
+
+// updateKind names the process-group syncs among kv's updates.
+const updateKind = "pg"
+
+// The codes process-group errors travel with between nodes (part of the
+// protocol: append only; kv keeps transport.CodeApp+43 for an unknown
+// bucket type).
+var remoteCodes = []struct {
+	code transport.Code
+	err  error
+}{
+	{transport.CodeApp + 40, ErrStale},
+	{transport.CodeApp + 41, ErrBadRequest},
+	{transport.CodeApp + 42, ErrNotPG},
+	{transport.CodeApp + 44, ErrFull},
+}
 
 // Process-group errors.
 var (
-	// ErrPGBadRequest: an invalid id, count, metadata, lease or name.
-	ErrPGBadRequest = errors.New("riakgo/kv: invalid process-group request")
-	// ErrPGNotMember: a leave or heartbeat for a member this node does not
+	// ErrBadRequest: an invalid id, count, metadata, lease or name.
+	ErrBadRequest = errors.New("riakgo/pg: invalid process-group request")
+	// ErrNotMember: a leave or heartbeat for a member this node does not
 	// hold in that group.
-	ErrPGNotMember = errors.New("riakgo/kv: not a member")
-	// ErrPGNoMember: pick found no member to choose.
-	ErrPGNoMember = errors.New("riakgo/kv: no member to pick")
-	// ErrPGNotPG: the bucket type's datatype is not pg.
-	ErrPGNotPG = errors.New("riakgo/kv: the bucket type is not a pg type")
-	// ErrPGStale: a sync from an incarnation the cluster knows is over.
-	ErrPGStale = errors.New("riakgo/kv: stale incarnation")
-	// ErrPGFull: a join would take a group past PGConfig.MaxMembers.
-	ErrPGFull = errors.New("riakgo/kv: process group full")
+	ErrNotMember = errors.New("riakgo/pg: not a member")
+	// ErrNoMember: pick found no member to choose.
+	ErrNoMember = errors.New("riakgo/pg: no member to pick")
+	// ErrNotPG: the bucket type's datatype is not pg.
+	ErrNotPG = errors.New("riakgo/pg: the bucket type is not a pg type")
+	// ErrStale: a sync from an incarnation the cluster knows is over.
+	ErrStale = errors.New("riakgo/pg: stale incarnation")
+	// ErrFull: a join would take a group past Config.MaxMembers.
+	ErrFull = errors.New("riakgo/pg: process group full")
 )
 
-// PGNodeView is what a node knows of another from cluster membership.
-type PGNodeView struct {
+// NodeView is what a node knows of another from cluster membership.
+type NodeView struct {
 	// Incarnation is the node's latest known incarnation (0: unknown).
 	Incarnation uint64
 	// Removed: the node left the cluster or was force-removed.
@@ -93,14 +112,14 @@ type PGNodeView struct {
 	Up bool
 }
 
-// PGConfig configures a node's process-group service.
-type PGConfig struct {
+// Config configures a node's process-group service.
+type Config struct {
 	// Incarnation is this node's boot incarnation (> 0), the one its
 	// members carry.
 	Incarnation uint64
 	// View reports what cluster membership knows about a node; nil means
 	// every node is up and nothing is known of incarnations.
-	View func(ring.NodeID) PGNodeView
+	View func(ring.NodeID) NodeView
 	// SweepEvery is how often the owner checks every group it has members
 	// in against its table (default 5 minutes): each Tick reads up to
 	// SweepBatch of them (default 50) and repairs those that disagree.
@@ -111,30 +130,35 @@ type PGConfig struct {
 	// bucket's R.
 	ReadAllTimeout time.Duration
 	// MaxMembers bounds the members of one group (default
-	// DefaultPGMaxMembers): a join that would add one more fails with
-	// ErrPGFull. Every join costs O(members).
+	// DefaultMaxMembers): a join that would add one more fails with
+	// ErrFull. Every join costs O(members).
 	MaxMembers int
 	// MaxWatches bounds the watch streams open on this node (default
-	// DefaultPGMaxWatches); one more fails with ErrOverload.
+	// DefaultMaxWatches); one more fails with kv.ErrOverload.
 	MaxWatches int
+	// Logger defaults to discarding.
+	Logger *slog.Logger
+	// Rand returns random 64-bit values (random picks); defaults to
+	// math/rand/v2. It must be safe for concurrent use.
+	Rand func() uint64
 }
 
-// Defaults of PGConfig's caps.
+// Defaults of Config's caps.
 const (
-	DefaultPGMaxMembers = 1000
-	DefaultPGMaxWatches = 1024
+	DefaultMaxMembers = 1000
+	DefaultMaxWatches = 1024
 )
 
-// PGFilter selects members in a read.
-type PGFilter struct {
+// Filter selects members in a read.
+type Filter struct {
 	// Kind: "" or "all", "local", "remote", "connected", "node".
 	Kind string
 	// Node names the owner for Kind "node".
 	Node string
 }
 
-// PGMemberInfo is one member of a group as reads return it.
-type PGMemberInfo struct {
+// MemberInfo is one member of a group as reads return it.
+type MemberInfo struct {
 	Node        string    `json:"node"`
 	Incarnation uint64    `json:"incarnation"`
 	ID          string    `json:"id"`
@@ -145,15 +169,15 @@ type PGMemberInfo struct {
 	Connected   bool      `json:"connected"`
 }
 
-// PGJoinOpts are a join's parameters.
-type PGJoinOpts struct {
+// JoinOpts are a join's parameters.
+type JoinOpts struct {
 	Count int           // instances to add (default 1)
 	Meta  string        // the member's metadata (replaces the previous)
 	TTL   time.Duration // lease: Heartbeat must renew it within TTL (0: none)
 }
 
-// PGStats are the process-group counters of a node.
-type PGStats struct {
+// Stats are the process-group counters of a node.
+type Stats struct {
 	Groups       int   `json:"pg_groups"`        // groups with members owned by this node
 	Members      int   `json:"pg_members"`       // member ids owned by this node
 	Leases       int   `json:"pg_leases"`        // members with a TTL lease
@@ -168,7 +192,7 @@ type PGStats struct {
 
 type pgKey struct{ typ, bucket, group string }
 
-func (k pgKey) key() Key { return Key{Type: k.typ, Bucket: k.bucket, Key: k.group} }
+func (k pgKey) key() kv.Key { return kv.Key{Type: k.typ, Bucket: k.bucket, Key: k.group} }
 
 type pgOwned struct {
 	count  int
@@ -181,12 +205,14 @@ type pgLease struct {
 	expires time.Time
 }
 
-// PG is a node's process-group service. Methods are safe for concurrent
-// use.
-type PG struct {
-	s    *Service
-	cfg  PGConfig
-	self string
+// Service is a node's process-group service. Methods are safe for
+// concurrent use.
+type Service struct {
+	s      *kv.Service
+	cfg    Config
+	log    *slog.Logger
+	self   string
+	remote bool // MsgPGSet is served: syncs may go to other nodes
 
 	locks [1024]sync.Mutex // serialise the owner's syncs per group (striped: 32 concurrent groups collide 3% of the time)
 
@@ -206,11 +232,12 @@ type PG struct {
 	joins, leaves, lapses, prunes, syncs, repairs, watchStreams atomic.Int64
 }
 
-// NewPG starts the process-group service of s: it creates and activates
-// the pg bucket type if missing and serves MsgPGSet.
-func NewPG(s *Service, cfg PGConfig) (*PG, error) {
+// New starts the process-group service over s: it creates and activates
+// the pg bucket type if missing, registers the "pg" update kind and the
+// process-group errors with s, and serves MsgPGSet.
+func New(s *kv.Service, cfg Config) (*Service, error) {
 	if cfg.Incarnation == 0 {
-		return nil, errors.New("riakgo/kv: pg config: Incarnation must be > 0")
+		return nil, errors.New("riakgo/pg: pg config: Incarnation must be > 0")
 	}
 	if cfg.SweepEvery <= 0 {
 		cfg.SweepEvery = 5 * time.Minute
@@ -221,89 +248,96 @@ func NewPG(s *Service, cfg PGConfig) (*PG, error) {
 	if cfg.ReadAllTimeout <= 0 {
 		cfg.ReadAllTimeout = 3 * time.Second
 	}
-	cfg.ReadAllTimeout = min(cfg.ReadAllTimeout, s.cfg.Timeout)
+	cfg.ReadAllTimeout = min(cfg.ReadAllTimeout, s.Timeout())
 	if cfg.MaxMembers <= 0 {
-		cfg.MaxMembers = DefaultPGMaxMembers
+		cfg.MaxMembers = DefaultMaxMembers
 	}
 	if cfg.MaxWatches <= 0 {
-		cfg.MaxWatches = DefaultPGMaxWatches
+		cfg.MaxWatches = DefaultMaxWatches
 	}
-	if s.TypeInfo(PGType).Status != TypeActive {
-		if err := s.CreateType(PGType, map[string]json.RawMessage{"datatype": json.RawMessage(`"pg"`)}); err != nil {
-			return nil, fmt.Errorf("riakgo/kv: creating the pg bucket type: %w", err)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Uint64
+	}
+	if s.TypeInfo(BucketType).Status != kv.TypeActive {
+		if err := s.CreateType(BucketType, map[string]json.RawMessage{"datatype": json.RawMessage(`"pg"`)}); err != nil {
+			return nil, fmt.Errorf("riakgo/pg: creating the pg bucket type: %w", err)
 		}
-		if err := s.ActivateType(PGType); err != nil {
-			return nil, fmt.Errorf("riakgo/kv: activating the pg bucket type: %w", err)
+		if err := s.ActivateType(BucketType); err != nil {
+			return nil, fmt.Errorf("riakgo/pg: activating the pg bucket type: %w", err)
 		}
 	}
-	p := &PG{s: s, cfg: cfg, self: string(s.cfg.Node),
+	p := &Service{s: s, cfg: cfg, log: cfg.Logger, self: string(s.Node()),
 		owned: map[pgKey]map[string]pgOwned{}, groups: map[string]map[pgKey]bool{},
 		leases: map[string]*pgLease{}, dirty: map[pgKey]bool{}, coord: map[pgKey]ring.NodeID{}, pruning: map[pgKey]bool{}, watches: map[*pgWatch]bool{},
-		sweep: s.cfg.Clock.Now().Add(cfg.SweepEvery)}
-	s.RegisterUpdate(updateKindPG, p.decodeUpdate)
-	if s.tr != nil {
-		s.tr.Handle(wire.MsgPGSet, s.guarded(p.handleSet))
+		sweep: s.Clock().Now().Add(cfg.SweepEvery)}
+	for _, c := range remoteCodes {
+		s.RegisterError(c.code, c.err)
 	}
+	s.RegisterUpdate(updateKind, p.decodeUpdate)
+	p.remote = s.Handle(wire.MsgPGSet, p.handleSet)
 	return p, nil
 }
 
 // Self returns this node's name and incarnation.
-func (p *PG) Self() (string, uint64) { return p.self, p.cfg.Incarnation }
+func (p *Service) Self() (string, uint64) { return p.self, p.cfg.Incarnation }
 
-func (p *PG) view(node string) PGNodeView {
+func (p *Service) view(node string) NodeView {
 	if node == p.self {
-		return PGNodeView{Incarnation: p.cfg.Incarnation, Up: true}
+		return NodeView{Incarnation: p.cfg.Incarnation, Up: true}
 	}
 	if p.cfg.View == nil {
-		return PGNodeView{Up: true}
+		return NodeView{Up: true}
 	}
 	return p.cfg.View(ring.NodeID(node))
 }
 
 // dead reports whether cluster membership proves member m gone: its owner
 // restarted with a newer incarnation or left the cluster.
-func (p *PG) dead(node string, inc uint64) bool {
+func (p *Service) dead(node string, inc uint64) bool {
 	v := p.view(node)
 	return v.Removed || v.Incarnation > inc
 }
 
 // --- validation ---
 
-func validPGName(what, s string) error {
-	if s == "" || len(s) > MaxPGID {
-		return fmt.Errorf("%w: the %s must be 1..%d bytes", ErrPGBadRequest, what, MaxPGID)
+func validName(what, s string) error {
+	if s == "" || len(s) > MaxID {
+		return fmt.Errorf("%w: the %s must be 1..%d bytes", ErrBadRequest, what, MaxID)
 	}
 	return nil
 }
 
-func (p *PG) checkKey(k Key) (Props, error) {
+func (p *Service) checkKey(k kv.Key) (kv.Props, error) {
 	if k.Type == "" {
-		k.Type = PGType
+		k.Type = BucketType
 	}
-	if err := validateKey(k); err != nil {
-		return Props{}, err
+	if err := k.Validate(); err != nil {
+		return kv.Props{}, err
 	}
-	props, err := p.s.buckets.props(k.Type, k.Bucket)
+	props, err := p.s.BucketProps(k.Type, k.Bucket)
 	if err != nil {
-		return Props{}, err
+		return kv.Props{}, err
 	}
 	if props.Datatype != "pg" {
-		return Props{}, fmt.Errorf("%w: bucket type %q holds %q", ErrPGNotPG, k.Type, props.Datatype)
+		return kv.Props{}, fmt.Errorf("%w: bucket type %q holds %q", ErrNotPG, k.Type, props.Datatype)
 	}
 	if !props.AllowPatterns && strings.Contains(k.Key, "*") {
-		return Props{}, fmt.Errorf("%w: group %q has a '*' but bucket type %q does not allow patterns", ErrPGBadRequest, k.Key, k.Type)
+		return kv.Props{}, fmt.Errorf("%w: group %q has a '*' but bucket type %q does not allow patterns", ErrBadRequest, k.Key, k.Type)
 	}
 	if props.AllowPatterns {
 		if err := validPattern(k.Key); err != nil {
-			return Props{}, err
+			return kv.Props{}, err
 		}
 	}
 	return props, nil
 }
 
-func pgk(k Key) pgKey {
+func pgk(k kv.Key) pgKey {
 	if k.Type == "" {
-		k.Type = PGType
+		k.Type = BucketType
 	}
 	return pgKey{k.Type, k.Bucket, k.Key}
 }
@@ -333,7 +367,7 @@ func decodePGMeta(s string) (time.Time, string) {
 
 // --- owner operations ---
 
-func (p *PG) lock(k pgKey) *sync.Mutex {
+func (p *Service) lock(k pgKey) *sync.Mutex {
 	h := fnv.New32a()
 	h.Write([]byte(k.typ))
 	h.Write([]byte{0})
@@ -346,20 +380,20 @@ func (p *PG) lock(k pgKey) *sync.Mutex {
 // Join adds o.Count instances of the member id (owned by this node) to
 // group k and returns its count. Metadata replaces the member's previous
 // metadata; a TTL starts or renews the member's lease (Heartbeat).
-func (p *PG) Join(ctx context.Context, k Key, id string, o PGJoinOpts) (int, error) {
-	if err := validPGName("member id", id); err != nil {
+func (p *Service) Join(ctx context.Context, k kv.Key, id string, o JoinOpts) (int, error) {
+	if err := validName("member id", id); err != nil {
 		return 0, err
 	}
 	if o.Count == 0 {
 		o.Count = 1
 	}
 	switch {
-	case o.Count < 0 || o.Count > MaxPGCount:
-		return 0, fmt.Errorf("%w: count must be 1..%d", ErrPGBadRequest, MaxPGCount)
-	case len(o.Meta) > MaxPGMeta:
-		return 0, fmt.Errorf("%w: metadata over %d bytes", ErrPGBadRequest, MaxPGMeta)
-	case o.TTL < 0 || (o.TTL > 0 && o.TTL < minPGTTL):
-		return 0, fmt.Errorf("%w: ttl must be at least %s", ErrPGBadRequest, minPGTTL)
+	case o.Count < 0 || o.Count > MaxCount:
+		return 0, fmt.Errorf("%w: count must be 1..%d", ErrBadRequest, MaxCount)
+	case len(o.Meta) > MaxMeta:
+		return 0, fmt.Errorf("%w: metadata over %d bytes", ErrBadRequest, MaxMeta)
+	case o.TTL < 0 || (o.TTL > 0 && o.TTL < minTTL):
+		return 0, fmt.Errorf("%w: ttl must be at least %s", ErrBadRequest, minTTL)
 	}
 	if _, err := p.checkKey(k); err != nil {
 		return 0, err
@@ -369,7 +403,7 @@ func (p *PG) Join(ctx context.Context, k Key, id string, o PGJoinOpts) (int, err
 	l.Lock()
 	defer l.Unlock()
 	p.joins.Add(1)
-	now := p.s.cfg.Clock.Now()
+	now := p.s.Clock().Now()
 	p.mu.Lock()
 	want := maps.Clone(p.owned[gk])
 	if want == nil {
@@ -379,9 +413,9 @@ func (p *PG) Join(ctx context.Context, k Key, id string, o PGJoinOpts) (int, err
 	if !had {
 		m.joined = now
 	}
-	if m.count+o.Count > MaxPGCount {
+	if m.count+o.Count > MaxCount {
 		p.mu.Unlock()
-		return 0, fmt.Errorf("%w: the count would exceed %d", ErrPGBadRequest, MaxPGCount)
+		return 0, fmt.Errorf("%w: the count would exceed %d", ErrBadRequest, MaxCount)
 	}
 	m.count += o.Count
 	if o.Meta != "" || !had {
@@ -397,18 +431,18 @@ func (p *PG) Join(ctx context.Context, k Key, id string, o PGJoinOpts) (int, err
 		p.leases[id] = &pgLease{ttl: o.TTL, expires: now.Add(o.TTL)}
 	}
 	p.mu.Unlock()
-	p.notify(gk)
+	p.notify(ctx, gk)
 	return m.count, nil
 }
 
 // Leave removes count instances (0 or more than it has: all) of the member
 // id from group k and returns the count left.
-func (p *PG) Leave(ctx context.Context, k Key, id string, count int) (int, error) {
-	if err := validPGName("member id", id); err != nil {
+func (p *Service) Leave(ctx context.Context, k kv.Key, id string, count int) (int, error) {
+	if err := validName("member id", id); err != nil {
 		return 0, err
 	}
 	if count < 0 {
-		return 0, fmt.Errorf("%w: count must not be negative", ErrPGBadRequest)
+		return 0, fmt.Errorf("%w: count must not be negative", ErrBadRequest)
 	}
 	if _, err := p.checkKey(k); err != nil {
 		return 0, err
@@ -420,14 +454,14 @@ func (p *PG) Leave(ctx context.Context, k Key, id string, count int) (int, error
 	return p.leaveLocked(ctx, gk, id, count)
 }
 
-func (p *PG) leaveLocked(ctx context.Context, gk pgKey, id string, count int) (int, error) {
+func (p *Service) leaveLocked(ctx context.Context, gk pgKey, id string, count int) (int, error) {
 	p.leaves.Add(1)
 	p.mu.Lock()
 	want := maps.Clone(p.owned[gk])
 	m, ok := want[id]
 	if !ok {
 		p.mu.Unlock()
-		return 0, fmt.Errorf("%w: %q is not in group %q of %q on this node", ErrPGNotMember, id, gk.group, gk.bucket)
+		return 0, fmt.Errorf("%w: %q is not in group %q of %q on this node", ErrNotMember, id, gk.group, gk.bucket)
 	}
 	if count == 0 || count >= m.count {
 		delete(want, id)
@@ -440,14 +474,14 @@ func (p *PG) leaveLocked(ctx context.Context, gk pgKey, id string, count int) (i
 	if err := p.sync(ctx, gk, want, nil, true); err != nil {
 		return 0, err
 	}
-	p.notify(gk)
+	p.notify(ctx, gk)
 	return m.count, nil
 }
 
 // LeaveAll removes the member id from every group it is in on this node
 // and drops its lease; it returns the groups it left.
-func (p *PG) LeaveAll(ctx context.Context, id string) ([]Key, error) {
-	if err := validPGName("member id", id); err != nil {
+func (p *Service) LeaveAll(ctx context.Context, id string) ([]kv.Key, error) {
+	if err := validName("member id", id); err != nil {
 		return nil, err
 	}
 	p.mu.Lock()
@@ -455,17 +489,17 @@ func (p *PG) LeaveAll(ctx context.Context, id string) ([]Key, error) {
 	delete(p.leases, id)
 	p.mu.Unlock()
 	if len(gks) == 0 {
-		return nil, fmt.Errorf("%w: %q is in no group on this node", ErrPGNotMember, id)
+		return nil, fmt.Errorf("%w: %q is in no group on this node", ErrNotMember, id)
 	}
-	slices.SortFunc(gks, comparePGKey)
-	var out []Key
+	slices.SortFunc(gks, compareKey)
+	var out []kv.Key
 	var errs []error
 	for _, gk := range gks {
 		l := p.lock(gk)
 		l.Lock()
 		_, err := p.leaveLocked(ctx, gk, id, 0)
 		l.Unlock()
-		if err != nil && !errors.Is(err, ErrPGNotMember) {
+		if err != nil && !errors.Is(err, ErrNotMember) {
 			errs = append(errs, err)
 			continue
 		}
@@ -474,7 +508,7 @@ func (p *PG) LeaveAll(ctx context.Context, id string) ([]Key, error) {
 	return out, errors.Join(errs...)
 }
 
-func comparePGKey(a, b pgKey) int {
+func compareKey(a, b pgKey) int {
 	if c := strings.Compare(a.typ, b.typ); c != 0 {
 		return c
 	}
@@ -485,22 +519,22 @@ func comparePGKey(a, b pgKey) int {
 }
 
 // Heartbeat renews the lease of member id for its TTL.
-func (p *PG) Heartbeat(id string) error {
+func (p *Service) Heartbeat(id string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	l := p.leases[id]
 	if l == nil {
-		return fmt.Errorf("%w: %q has no lease on this node", ErrPGNotMember, id)
+		return fmt.Errorf("%w: %q has no lease on this node", ErrNotMember, id)
 	}
-	l.expires = p.s.cfg.Clock.Now().Add(l.ttl)
+	l.expires = p.s.Clock().Now().Add(l.ttl)
 	return nil
 }
 
 // GroupsOf returns the groups member id is in on this node, with counts.
-func (p *PG) GroupsOf(id string) map[Key]int {
+func (p *Service) GroupsOf(id string) map[kv.Key]int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := map[Key]int{}
+	out := map[kv.Key]int{}
 	for gk := range p.groups[id] {
 		out[gk.key()] = p.owned[gk][id].count
 	}
@@ -515,7 +549,7 @@ func (p *PG) GroupsOf(id string) map[Key]int {
 // otherwise (a join: the client is told it failed and may retry, so the
 // repair undoes whatever part of it was stored). The caller holds gk's
 // lock.
-func (p *PG) sync(ctx context.Context, gk pgKey, want map[string]pgOwned, base []byte, keep bool) error {
+func (p *Service) sync(ctx context.Context, gk pgKey, want map[string]pgOwned, base []byte, keep bool) error {
 	req := p.request(gk, want)
 	req.Base = base
 	p.syncs.Add(1)
@@ -571,7 +605,7 @@ func (p *PG) sync(ctx context.Context, gk pgKey, want map[string]pgOwned, base [
 }
 
 // request is the sync of this node's members want in group gk.
-func (p *PG) request(gk pgKey, want map[string]pgOwned) pgSetReq {
+func (p *Service) request(gk pgKey, want map[string]pgOwned) pgSetReq {
 	req := pgSetReq{Type: gk.typ, Bucket: gk.bucket, Key: gk.group, Node: p.self, Inc: p.cfg.Incarnation}
 	for _, id := range slices.Sorted(maps.Keys(want)) {
 		m := want[id]
@@ -582,7 +616,7 @@ func (p *PG) request(gk pgKey, want map[string]pgOwned) pgSetReq {
 
 // agrees reports whether the stored state v holds exactly req's members of
 // req's owner incarnation.
-func (p *PG) agrees(v *dt.PG, req *pgSetReq) bool {
+func (p *Service) agrees(v *dt.PG, req *pgSetReq) bool {
 	if v == nil {
 		return false
 	}
@@ -633,40 +667,21 @@ type pgSetResp struct {
 
 // coordinator is the node that coordinates writes of k: the first primary
 // up, else this node (a fallback vnode).
-func (p *PG) coordinator(k Key, props Props) ring.NodeID {
-	targets, _ := p.s.prefList(k, props.NVal)
-	for _, t := range targets {
-		if t.Primary {
-			return t.Node
-		}
-	}
-	return p.s.cfg.Node
+func (p *Service) coordinator(k kv.Key, props kv.Props) ring.NodeID {
+	return p.s.Coordinator(k, props.NVal)
 }
 
-func (p *PG) send(ctx context.Context, k Key, node ring.NodeID, req *pgSetReq) (*dt.PG, error) {
-	if node == p.s.cfg.Node || p.s.tr == nil {
+func (p *Service) send(ctx context.Context, k kv.Key, node ring.NodeID, req *pgSetReq) (*dt.PG, error) {
+	if node == p.s.Node() || !p.remote {
 		return p.apply(ctx, k, req)
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.s.timeout(Options{}))
+	ctx, cancel := context.WithTimeout(ctx, p.s.Timeout())
 	defer cancel()
 	var resp pgSetResp
-	if err := p.s.tr.Call(ctx, node, wire.MsgPGSet, req, &resp); err != nil {
-		var re *transport.RemoteError
-		if errors.As(err, &re) {
-			return nil, pgFromRemote(node, re)
-		}
-		return nil, fmt.Errorf("%w: pg sync on %s: %v", ErrUnavailable, node, err)
+	if err := p.s.Call(ctx, node, wire.MsgPGSet, req, &resp); err != nil {
+		return nil, err
 	}
 	return decodePGValue(resp.Value)
-}
-
-func pgRemoteError(err error) error { return toRemote(err) }
-
-func pgFromRemote(node ring.NodeID, re *transport.RemoteError) error {
-	if err := fromRemote(re); err != error(re) {
-		return err
-	}
-	return fmt.Errorf("%w: pg sync on %s: %s", ErrUnavailable, node, re.Message)
 }
 
 func decodePGValue(b []byte) (*dt.PG, error) {
@@ -679,19 +694,19 @@ func decodePGValue(b []byte) (*dt.PG, error) {
 	}
 	g, ok := v.(*dt.PG)
 	if !ok {
-		return nil, fmt.Errorf("%w: pg value of kind %s", ErrNotDatatype, v.Kind())
+		return nil, fmt.Errorf("%w: pg value of kind %s", kv.ErrNotDatatype, v.Kind())
 	}
 	return g, nil
 }
 
-func (p *PG) handleSet(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
+func (p *Service) handleSet(ctx context.Context, from transport.NodeID, body transport.Body) (any, error) {
 	var req pgSetReq
 	if err := body.Decode(&req); err != nil {
 		return nil, err
 	}
-	v, err := p.apply(ctx, Key{Type: req.Type, Bucket: req.Bucket, Key: req.Key}, &req)
+	v, err := p.apply(ctx, kv.Key{Type: req.Type, Bucket: req.Bucket, Key: req.Key}, &req)
 	if err != nil {
-		return nil, pgRemoteError(err)
+		return nil, err
 	}
 	b, err := v.MarshalBinary()
 	if err != nil {
@@ -705,9 +720,8 @@ func (p *PG) handleSet(ctx context.Context, from transport.NodeID, body transpor
 // is not applied, even after waiting for the key's lock: the owner has
 // seen it fail and will repair the group, and a late sync must not land
 // after that repair.
-func (p *PG) apply(ctx context.Context, k Key, req *pgSetReq) (*dt.PG, error) {
-	props, err := p.checkKey(k)
-	if err != nil {
+func (p *Service) apply(ctx context.Context, k kv.Key, req *pgSetReq) (*dt.PG, error) {
+	if _, err := p.checkKey(k); err != nil {
 		return nil, err
 	}
 	if err := p.checkSync(req); err != nil {
@@ -722,13 +736,12 @@ func (p *PG) apply(ctx context.Context, k Key, req *pgSetReq) (*dt.PG, error) {
 	// Coordinated here (the usual case: this node is the key's first
 	// primary), the closure runs, with its abandonment check and prune
 	// count; coordinated elsewhere, the sync travels as data.
-	u := &Update{Kind: updateKindPG, Body: body, local: mutate}
-	obj, err := p.s.write(k, props, nil, siblings.Meta{}, nil, u, Options{ReturnBody: true})
+	obj, err := p.s.Update(ctx, k, kv.NewUpdate(updateKind, body, mutate), kv.Options{ReturnBody: true})
 	if err != nil {
 		return nil, err
 	}
 	p.prunes.Add(int64(pruned))
-	v, err := mergeCRDT(dt.KindPG, obj)
+	v, err := kv.MergeDatatype(dt.KindPG, obj)
 	if err != nil || v == nil {
 		return &dt.PG{}, err
 	}
@@ -740,12 +753,12 @@ func (p *PG) apply(ctx context.Context, k Key, req *pgSetReq) (*dt.PG, error) {
 // syncMutation is the mutation of a sync: merge the replica's value (and
 // the request's base), prune the members of dead incarnations (counted in
 // *pruned) and bring the owner's members to the request's.
-func (p *PG) syncMutation(ctx context.Context, req *pgSetReq, pruned *int) Mutation {
+func (p *Service) syncMutation(ctx context.Context, req *pgSetReq, pruned *int) kv.Mutation {
 	return func(local *siblings.Object, actor vclock.Actor) (siblings.Sibling, error) {
 		if err := ctx.Err(); err != nil {
-			return siblings.Sibling{}, fmt.Errorf("%w: pg sync abandoned by its caller: %v", ErrUnavailable, err)
+			return siblings.Sibling{}, fmt.Errorf("%w: pg sync abandoned by its caller: %v", kv.ErrUnavailable, err)
 		}
-		cur, err := mergeCRDT(dt.KindPG, local)
+		cur, err := kv.MergeDatatype(dt.KindPG, local)
 		if err != nil {
 			return siblings.Sibling{}, err
 		}
@@ -766,7 +779,7 @@ func (p *PG) syncMutation(ctx context.Context, req *pgSetReq, pruned *int) Mutat
 		if req.Node != "" {
 			if op := pgSyncOp(g, req); len(op.Edits) > 0 {
 				if added := p.newMembers(g, req); added > 0 && g.Len()+added > p.cfg.MaxMembers {
-					return siblings.Sibling{}, fmt.Errorf("%w: %d members, at most %d", ErrPGFull, g.Len(), p.cfg.MaxMembers)
+					return siblings.Sibling{}, fmt.Errorf("%w: %d members, at most %d", ErrFull, g.Len(), p.cfg.MaxMembers)
 				}
 				if err := g.Apply(op, actor, dt.Context{}); err != nil {
 					return siblings.Sibling{}, err
@@ -777,13 +790,13 @@ func (p *PG) syncMutation(ctx context.Context, req *pgSetReq, pruned *int) Mutat
 		if err != nil {
 			return siblings.Sibling{}, err
 		}
-		return siblings.Sibling{Value: b, Meta: siblings.Meta{ContentType: DatatypeContentType(dt.KindPG)}}, nil
+		return siblings.Sibling{Value: b, Meta: siblings.Meta{ContentType: kv.DatatypeContentType(dt.KindPG)}}, nil
 	}
 }
 
 // decodeUpdate is the UpdateDecoder of syncs coordinated on another node
 // than the one that received them (its ring moved meanwhile).
-func (p *PG) decodeUpdate(b []byte) (Mutation, error) {
+func (p *Service) decodeUpdate(b []byte) (kv.Mutation, error) {
 	var req pgSetReq
 	if err := wire.DecodeBody(b, &req); err != nil {
 		return nil, err
@@ -797,20 +810,20 @@ func (p *PG) decodeUpdate(b []byte) (Mutation, error) {
 
 // checkSync refuses a sync without an owner incarnation, or from a dead
 // one.
-func (p *PG) checkSync(req *pgSetReq) error {
+func (p *Service) checkSync(req *pgSetReq) error {
 	if req.Node != "" {
-		if req.Inc == 0 || validPGName("node", req.Node) != nil {
-			return fmt.Errorf("%w: pg sync without an owner incarnation", ErrPGBadRequest)
+		if req.Inc == 0 || validName("node", req.Node) != nil {
+			return fmt.Errorf("%w: pg sync without an owner incarnation", ErrBadRequest)
 		}
 		if p.dead(req.Node, req.Inc) {
-			return fmt.Errorf("%w: %s incarnation %d", ErrPGStale, req.Node, req.Inc)
+			return fmt.Errorf("%w: %s incarnation %d", ErrStale, req.Node, req.Inc)
 		}
 	}
 	return nil
 }
 
 // newMembers counts the members req adds that g does not hold.
-func (p *PG) newMembers(g *dt.PG, req *pgSetReq) int {
+func (p *Service) newMembers(g *dt.PG, req *pgSetReq) int {
 	have := map[string]bool{}
 	for _, e := range g.MembersOf(req.Node) {
 		if e.Incarnation == req.Inc {
@@ -870,7 +883,7 @@ func pgSyncOp(g *dt.PG, req *pgSetReq) dt.PGOp {
 
 // pruneDead removes from g the members that cluster membership proves
 // gone and returns how many it removed.
-func (p *PG) pruneDead(g *dt.PG) int {
+func (p *Service) pruneDead(g *dt.PG) int {
 	n := 0
 	seen := map[string]bool{}
 	for _, e := range g.Members() {
@@ -891,7 +904,7 @@ func (p *PG) pruneDead(g *dt.PG) int {
 
 // prune writes a prune of group k (a read saw members of dead owners),
 // unless one is already under way.
-func (p *PG) prune(k Key) {
+func (p *Service) prune(k kv.Key) {
 	gk := pgk(k)
 	p.mu.Lock()
 	if p.pruning[gk] {
@@ -900,14 +913,7 @@ func (p *PG) prune(k Key) {
 	}
 	p.pruning[gk] = true
 	p.mu.Unlock()
-	if !p.s.startBackground() {
-		p.mu.Lock()
-		delete(p.pruning, gk)
-		p.mu.Unlock()
-		return
-	}
-	go func() {
-		defer p.s.doneBackground()
+	started := p.s.Go(func(base context.Context) {
 		defer func() {
 			p.mu.Lock()
 			delete(p.pruning, gk)
@@ -915,14 +921,19 @@ func (p *PG) prune(k Key) {
 		}()
 		props, err := p.checkKey(k)
 		if err == nil {
-			ctx, cancel := context.WithTimeout(p.s.base, p.s.timeout(Options{}))
+			ctx, cancel := context.WithTimeout(base, p.s.Timeout())
 			_, err = p.send(ctx, k, p.coordinator(k, props), &pgSetReq{Type: k.Type, Bucket: k.Bucket, Key: k.Key})
 			cancel()
 		}
 		if err != nil {
-			p.s.log.Debug("pg prune", "key", k.String(), "err", err)
+			p.log.Debug("pg prune", "key", k.String(), "err", err)
 		}
-	}()
+	})
+	if !started {
+		p.mu.Lock()
+		delete(p.pruning, gk)
+		p.mu.Unlock()
+	}
 }
 
 // --- reads ---
@@ -931,13 +942,13 @@ func (p *PG) prune(k Key) {
 // a membership read merges every copy, as riak_pg's members FSM does),
 // falling back to the bucket's R when not all of them answer within
 // ReadAllTimeout (a node that failure detection has not yet seen down).
-func (p *PG) fetch(ctx context.Context, k Key) (*dt.PG, error) {
-	v, err := p.s.FetchDatatype(ctx, k, dt.KindPG, Options{R: quorum.ValAll, Timeout: p.cfg.ReadAllTimeout})
+func (p *Service) fetch(ctx context.Context, k kv.Key) (*dt.PG, error) {
+	v, err := p.s.FetchDatatype(ctx, k, dt.KindPG, kv.Options{R: quorum.ValAll, Timeout: p.cfg.ReadAllTimeout})
 	var qe *quorum.Error
 	if errors.As(err, &qe) && !qe.ClientError() {
-		v, err = p.s.FetchDatatype(ctx, k, dt.KindPG, Options{})
+		v, err = p.s.FetchDatatype(ctx, k, dt.KindPG, kv.Options{})
 	}
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, kv.ErrNotFound) {
 		return &dt.PG{}, nil
 	}
 	if err != nil {
@@ -945,15 +956,15 @@ func (p *PG) fetch(ctx context.Context, k Key) (*dt.PG, error) {
 	}
 	g, ok := v.(*dt.PG)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNotDatatype, v.Kind())
+		return nil, fmt.Errorf("%w: %s", kv.ErrNotDatatype, v.Kind())
 	}
 	return g, nil
 }
 
 // live converts g's members into infos, leaving out (and scheduling the
 // prune of) the members of dead owners.
-func (p *PG) live(k Key, g *dt.PG) []PGMemberInfo {
-	var out []PGMemberInfo
+func (p *Service) live(k kv.Key, g *dt.PG) []MemberInfo {
+	var out []MemberInfo
 	dead := false
 	for _, e := range g.Members() {
 		if p.dead(e.Node, e.Incarnation) {
@@ -962,7 +973,7 @@ func (p *PG) live(k Key, g *dt.PG) []PGMemberInfo {
 		}
 		joined, meta := decodePGMeta(e.Meta)
 		v := p.view(e.Node)
-		out = append(out, PGMemberInfo{Node: e.Node, Incarnation: e.Incarnation, ID: e.ID, Count: e.Count,
+		out = append(out, MemberInfo{Node: e.Node, Incarnation: e.Incarnation, ID: e.ID, Count: e.Count,
 			Meta: meta, JoinedAt: joined, Local: e.Node == p.self, Connected: v.Up})
 	}
 	if dead {
@@ -971,7 +982,7 @@ func (p *PG) live(k Key, g *dt.PG) []PGMemberInfo {
 	return out
 }
 
-func (f PGFilter) keep(m PGMemberInfo) bool {
+func (f Filter) keep(m MemberInfo) bool {
 	switch f.Kind {
 	case "", "all":
 		return true
@@ -987,23 +998,23 @@ func (f PGFilter) keep(m PGMemberInfo) bool {
 	return false
 }
 
-func (f PGFilter) validate() error {
+func (f Filter) validate() error {
 	switch f.Kind {
 	case "", "all", "local", "remote", "connected":
 		return nil
 	case "node":
 		if f.Node == "" {
-			return fmt.Errorf("%w: filter node needs a node name", ErrPGBadRequest)
+			return fmt.Errorf("%w: filter node needs a node name", ErrBadRequest)
 		}
 		return nil
 	}
-	return fmt.Errorf("%w: unknown filter %q (all, local, remote, connected, node)", ErrPGBadRequest, f.Kind)
+	return fmt.Errorf("%w: unknown filter %q (all, local, remote, connected, node)", ErrBadRequest, f.Kind)
 }
 
 // Members returns the members of group k that f selects, sorted by owner
 // node, incarnation and id. With patterns enabled, the members of every
 // pattern group matching k's name are included (see Patterns).
-func (p *PG) Members(ctx context.Context, k Key, f PGFilter) ([]PGMemberInfo, error) {
+func (p *Service) Members(ctx context.Context, k kv.Key, f Filter) ([]MemberInfo, error) {
 	if err := f.validate(); err != nil {
 		return nil, err
 	}
@@ -1012,9 +1023,9 @@ func (p *PG) Members(ctx context.Context, k Key, f PGFilter) ([]PGMemberInfo, er
 		return nil, err
 	}
 	if k.Type == "" {
-		k.Type = PGType
+		k.Type = BucketType
 	}
-	keys := []Key{k}
+	keys := []kv.Key{k}
 	if props.AllowPatterns && !strings.Contains(k.Key, "*") {
 		pats, err := p.patternsMatching(ctx, k)
 		if err != nil {
@@ -1022,7 +1033,7 @@ func (p *PG) Members(ctx context.Context, k Key, f PGFilter) ([]PGMemberInfo, er
 		}
 		keys = append(keys, pats...)
 	}
-	var out []PGMemberInfo
+	var out []MemberInfo
 	for _, key := range keys {
 		g, err := p.fetch(ctx, key)
 		if err != nil {
@@ -1049,31 +1060,31 @@ const (
 
 // Pick chooses one connected member of group k by strategy (key is the
 // hash strategy's input).
-func (p *PG) Pick(ctx context.Context, k Key, strategy, key string) (PGMemberInfo, error) {
+func (p *Service) Pick(ctx context.Context, k kv.Key, strategy, key string) (MemberInfo, error) {
 	switch strategy {
 	case "":
 		strategy = PickRandom
 	case PickRandom, PickClosest, PickFurthest, PickOldest, PickNewest:
 	case PickHash:
 		if key == "" {
-			return PGMemberInfo{}, fmt.Errorf("%w: pick by hash needs a key", ErrPGBadRequest)
+			return MemberInfo{}, fmt.Errorf("%w: pick by hash needs a key", ErrBadRequest)
 		}
 	default:
-		return PGMemberInfo{}, fmt.Errorf("%w: unknown pick strategy %q (random, closest, furthest, oldest, newest, hash)", ErrPGBadRequest, strategy)
+		return MemberInfo{}, fmt.Errorf("%w: unknown pick strategy %q (random, closest, furthest, oldest, newest, hash)", ErrBadRequest, strategy)
 	}
-	ms, err := p.Members(ctx, k, PGFilter{Kind: "connected"})
+	ms, err := p.Members(ctx, k, Filter{Kind: "connected"})
 	if err != nil {
-		return PGMemberInfo{}, err
+		return MemberInfo{}, err
 	}
 	if len(ms) == 0 {
-		return PGMemberInfo{}, fmt.Errorf("%w in group %q of %q", ErrPGNoMember, k.Key, k.Bucket)
+		return MemberInfo{}, fmt.Errorf("%w in group %q of %q", ErrNoMember, k.Key, k.Bucket)
 	}
 	return p.pickFrom(ms, strategy, key), nil
 }
 
-func (p *PG) pickFrom(ms []PGMemberInfo, strategy, key string) PGMemberInfo {
-	split := func(local bool) []PGMemberInfo {
-		var out []PGMemberInfo
+func (p *Service) pickFrom(ms []MemberInfo, strategy, key string) MemberInfo {
+	split := func(local bool) []MemberInfo {
+		var out []MemberInfo
 		for _, m := range ms {
 			if m.Local == local {
 				out = append(out, m)
@@ -1102,7 +1113,7 @@ func (p *PG) pickFrom(ms []PGMemberInfo, strategy, key string) PGMemberInfo {
 		}
 		return best
 	case PickHash:
-		var best PGMemberInfo
+		var best MemberInfo
 		var bestH uint64
 		for i, m := range ms {
 			h := fnv.New64a()
@@ -1118,12 +1129,12 @@ func (p *PG) pickFrom(ms []PGMemberInfo, strategy, key string) PGMemberInfo {
 
 // weighted picks a member at random, a member with count c being c times
 // as likely as one with count 1 (cpg).
-func (p *PG) weighted(ms []PGMemberInfo) PGMemberInfo {
+func (p *Service) weighted(ms []MemberInfo) MemberInfo {
 	total := 0
 	for _, m := range ms {
 		total += m.Count
 	}
-	r := int(p.s.cfg.Rand() % uint64(max(total, 1)))
+	r := int(p.cfg.Rand() % uint64(max(total, 1)))
 	for _, m := range ms {
 		if r < m.Count {
 			return m
@@ -1136,7 +1147,7 @@ func (p *PG) weighted(ms []PGMemberInfo) PGMemberInfo {
 // Groups returns the non-empty groups of a scope (bucket) in sorted order:
 // a coverage query (every key of the bucket, each read once) that leaves
 // out groups whose members are all gone.
-func (p *PG) Groups(ctx context.Context, typ, bucket string) ([]string, error) {
+func (p *Service) Groups(ctx context.Context, typ, bucket string) ([]string, error) {
 	return p.groupsWith(ctx, typ, bucket, nil)
 }
 
@@ -1146,10 +1157,10 @@ func (p *PG) Groups(ctx context.Context, typ, bucket string) ([]string, error) {
 // scope every second).
 type pollCache struct {
 	groups map[[2]string][]string
-	vals   map[Key]*dt.PG
+	vals   map[kv.Key]*dt.PG
 }
 
-func (p *PG) fetchWith(ctx context.Context, k Key, pc *pollCache) (*dt.PG, error) {
+func (p *Service) fetchWith(ctx context.Context, k kv.Key, pc *pollCache) (*dt.PG, error) {
 	if pc == nil {
 		return p.fetch(ctx, k)
 	}
@@ -1163,16 +1174,16 @@ func (p *PG) fetchWith(ctx context.Context, k Key, pc *pollCache) (*dt.PG, error
 	return v, err
 }
 
-func (p *PG) groupsWith(ctx context.Context, typ, bucket string, pc *pollCache) ([]string, error) {
+func (p *Service) groupsWith(ctx context.Context, typ, bucket string, pc *pollCache) ([]string, error) {
 	if typ == "" {
-		typ = PGType
+		typ = BucketType
 	}
 	if pc != nil {
 		if gs, ok := pc.groups[[2]string{typ, bucket}]; ok {
 			return slices.Clone(gs), nil
 		}
 	}
-	if _, err := p.checkKey(Key{Type: typ, Bucket: bucket, Key: "x"}); err != nil {
+	if _, err := p.checkKey(kv.Key{Type: typ, Bucket: bucket, Key: "x"}); err != nil {
 		return nil, err
 	}
 	var keys []string
@@ -1185,7 +1196,7 @@ func (p *PG) groupsWith(ctx context.Context, typ, bucket string, pc *pollCache) 
 	slices.Sort(keys)
 	var out []string
 	for _, g := range slices.Compact(keys) {
-		k := Key{Type: typ, Bucket: bucket, Key: g}
+		k := kv.Key{Type: typ, Bucket: bucket, Key: g}
 		v, err := p.fetchWith(ctx, k, pc)
 		if err != nil {
 			return nil, err
@@ -1207,8 +1218,8 @@ func (p *PG) groupsWith(ctx context.Context, typ, bucket string, pc *pollCache) 
 // lapsed, checks the next batch of the sweep (every group this node has
 // members in, every SweepEvery), re-syncs dirty groups, and refreshes
 // watches.
-func (p *PG) Tick(ctx context.Context) {
-	now := p.s.cfg.Clock.Now()
+func (p *Service) Tick(ctx context.Context) {
+	now := p.s.Clock().Now()
 	p.mu.Lock()
 	var lapsed []string
 	for id, l := range p.leases {
@@ -1218,7 +1229,7 @@ func (p *PG) Tick(ctx context.Context) {
 	}
 	if len(p.sweepQ) == 0 && !now.Before(p.sweep) {
 		p.sweep = now.Add(p.cfg.SweepEvery)
-		p.sweepQ = slices.SortedFunc(maps.Keys(p.owned), comparePGKey)
+		p.sweepQ = slices.SortedFunc(maps.Keys(p.owned), compareKey)
 	}
 	batch := p.sweepQ[:min(len(p.sweepQ), p.cfg.SweepBatch)]
 	p.sweepQ = p.sweepQ[len(batch):]
@@ -1226,8 +1237,8 @@ func (p *PG) Tick(ctx context.Context) {
 	slices.Sort(lapsed)
 	for _, id := range lapsed {
 		p.lapses.Add(1)
-		if _, err := p.LeaveAll(ctx, id); err != nil && !errors.Is(err, ErrPGNotMember) {
-			p.s.log.Warn("pg: leaving a member whose lease lapsed", "id", id, "err", err)
+		if _, err := p.LeaveAll(ctx, id); err != nil && !errors.Is(err, ErrNotMember) {
+			p.log.Warn("pg: leaving a member whose lease lapsed", "id", id, "err", err)
 		}
 	}
 	for _, gk := range batch {
@@ -1239,7 +1250,7 @@ func (p *PG) Tick(ctx context.Context) {
 
 // check reads group gk and marks it dirty if its stored members of this
 // node disagree with the table (the sweep).
-func (p *PG) check(ctx context.Context, gk pgKey) {
+func (p *Service) check(ctx context.Context, gk pgKey) {
 	l := p.lock(gk)
 	l.Lock()
 	defer l.Unlock()
@@ -1258,9 +1269,9 @@ func (p *PG) check(ctx context.Context, gk pgKey) {
 
 // repairDirty re-syncs each dirty group with the replicas' merged state as
 // the coordinator's base.
-func (p *PG) repairDirty(ctx context.Context) {
+func (p *Service) repairDirty(ctx context.Context) {
 	p.mu.Lock()
-	gks := slices.SortedFunc(maps.Keys(p.dirty), comparePGKey)
+	gks := slices.SortedFunc(maps.Keys(p.dirty), compareKey)
 	p.mu.Unlock()
 	for _, gk := range gks {
 		l := p.lock(gk)
@@ -1278,7 +1289,7 @@ func (p *PG) repairDirty(ctx context.Context) {
 				want = map[string]pgOwned{}
 			}
 			if err := p.sync(ctx, gk, want, base, true); err != nil {
-				p.s.log.Debug("pg: repairing a group", "key", gk.key().String(), "err", err)
+				p.log.Debug("pg: repairing a group", "key", gk.key().String(), "err", err)
 			}
 		}
 		l.Unlock()
@@ -1286,9 +1297,9 @@ func (p *PG) repairDirty(ctx context.Context) {
 }
 
 // Stats returns the node's process-group counters.
-func (p *PG) Stats() PGStats {
+func (p *Service) Stats() Stats {
 	p.mu.Lock()
-	st := PGStats{Groups: len(p.owned), Members: len(p.groups), Leases: len(p.leases)}
+	st := Stats{Groups: len(p.owned), Members: len(p.groups), Leases: len(p.leases)}
 	p.mu.Unlock()
 	st.Joins, st.Leaves, st.LeaseLapses = p.joins.Load(), p.leaves.Load(), p.lapses.Load()
 	st.Prunes, st.Syncs, st.Repairs = p.prunes.Load(), p.syncs.Load(), p.repairs.Load()
