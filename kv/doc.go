@@ -2,11 +2,11 @@
 // by this node), the get, put and delete coordinators, bucket types and
 // bucket properties, and Client, the interface the HTTP API serves.
 //
-// Coordinators are step machines (GetFSM, PutFSM): Start and Step take
-// events (vnode replies, time-outs) and return actions (send to a vnode,
-// answer the client, read-repair a replica) without doing I/O themselves,
-// so every quorum rule is testable without goroutines. Service is the thin
-// driver that performs the actions: it calls local vnodes directly and
+// Coordinators are step machines (kv/coord's GetFSM, PutFSM): Start and
+// Step take events (vnode replies, time-outs) and return actions (send to
+// a vnode, answer the client, read-repair a replica) without doing I/O
+// themselves, so every quorum rule is testable without goroutines.
+// Service is the thin driver that performs the actions: it calls local vnodes directly and
 // remote ones through the transport.
 //
 // A put is coordinated by one vnode of the key's preference list: it reads

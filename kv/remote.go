@@ -7,6 +7,7 @@ import (
 
 	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/wire"
+	"github.com/riakgo/riakgo/kv/coord"
 	"github.com/riakgo/riakgo/ring"
 	"github.com/riakgo/riakgo/siblings"
 	"github.com/riakgo/riakgo/vclock"
@@ -294,7 +295,7 @@ func passOn(err error) error {
 
 // remote performs one vnode action on another node and returns the event
 // to feed the coordinator.
-func (s *Service) remote(ctx context.Context, k Key, props Props, a Action, syncOne, syncAll bool) Event {
+func (s *Service) remote(ctx context.Context, k Key, props Props, a coord.Action, syncOne, syncAll bool) coord.Event {
 	call := func(typ wire.MsgType, t ring.Target, req any) (*siblings.Object, error) {
 		var resp vnodeResp
 		if err := s.tr.Call(ctx, t.Node, typ, req, &resp); err != nil {
@@ -307,16 +308,16 @@ func (s *Service) remote(ctx context.Context, k Key, props Props, a Action, sync
 		return decodeOpt(resp.Obj)
 	}
 	switch a := a.(type) {
-	case SendGet:
+	case coord.SendGet:
 		o, err := call(wire.MsgKVGet, a.Target, newVnodeReq(a.Target, k, props))
-		return GetReply{Index: a.Index, Obj: o, Err: err}
-	case SendCoordPut:
+		return coord.GetReply{Index: a.Index, Obj: o, Err: err}
+	case coord.SendCoordPut:
 		req := newVnodeReq(a.Target, k, props)
-		if a.Update != nil {
+		if u := updateOf(a); u != nil {
 			req.Obj = wire.EncodeObject(&siblings.Object{Siblings: []siblings.Sibling{{Meta: a.Put.Meta}}})
 			req.Sync = syncOne
-			o, err := call(wire.MsgKVCoordUpdate, a.Target, coordUpdateReq{vnodeReq: req, Update: *a.Update})
-			return PutReply{Index: a.Index, Durable: true, Obj: o, Err: err}
+			o, err := call(wire.MsgKVCoordUpdate, a.Target, coordUpdateReq{vnodeReq: req, Update: *u})
+			return coord.PutReply{Index: a.Index, Durable: true, Obj: o, Err: err}
 		}
 		req.Obj = wire.EncodeObject(&siblings.Object{Siblings: []siblings.Sibling{a.Put}})
 		if len(a.Ctx) > 0 {
@@ -324,13 +325,13 @@ func (s *Service) remote(ctx context.Context, k Key, props Props, a Action, sync
 		}
 		req.Sync = syncOne
 		o, err := call(wire.MsgKVCoordPut, a.Target, req)
-		return PutReply{Index: a.Index, Durable: true, Obj: o, Err: err}
-	case SendPut:
+		return coord.PutReply{Index: a.Index, Durable: true, Obj: o, Err: err}
+	case coord.SendPut:
 		req := newVnodeReq(a.Target, k, props)
 		req.Obj = wire.EncodeObject(a.Obj)
 		req.Sync = syncAll && !a.Repair
 		o, err := call(wire.MsgKVPut, a.Target, req)
-		return PutReply{Index: a.Index, Durable: true, Obj: o, Err: err}
+		return coord.PutReply{Index: a.Index, Durable: true, Obj: o, Err: err}
 	}
 	return nil
 }

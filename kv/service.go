@@ -16,6 +16,7 @@ import (
 	"github.com/riakgo/riakgo/internal/metadata"
 	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/wire"
+	"github.com/riakgo/riakgo/kv/coord"
 	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/quorum"
 	"github.com/riakgo/riakgo/ring"
@@ -582,7 +583,7 @@ func (s *Service) Get(ctx context.Context, k Key, o Options) (*siblings.Object, 
 	if !hasNode(targets, s.cfg.Node) {
 		s.stats.getsRemote.Add(1)
 	}
-	fsm := NewGetFSM(targets, p, props.keepsSiblings(), true)
+	fsm := coord.NewGetFSM(targets, p, props.keepsSiblings(), true)
 	resp, later := s.drive(k, props, s.timeout(o), fsm.Start(), fsm.Step)
 	if len(later) > 0 {
 		s.background(k, props, later)
@@ -707,25 +708,28 @@ func (s *Service) write(k Key, props Props, value []byte, meta siblings.Meta, vc
 	meta.LastModified = now.UnixMicro()
 	// The coordinator: a local primary, else a remote primary, else a
 	// local fallback, else the first target.
-	coord := -1
+	ci := -1
 	for _, want := range []func(ring.Target) bool{
 		func(t ring.Target) bool { return t.Primary && t.Node == s.cfg.Node },
 		func(t ring.Target) bool { return t.Primary },
 		func(t ring.Target) bool { return t.Node == s.cfg.Node },
 	} {
 		for i, t := range targets {
-			if coord < 0 && want(t) {
-				coord = i
+			if ci < 0 && want(t) {
+				ci = i
 			}
 		}
 	}
-	if coord < 0 {
-		coord = 0
+	if ci < 0 {
+		ci = 0
 	}
-	if targets[coord].Node != s.cfg.Node {
+	if targets[ci].Node != s.cfg.Node {
 		s.stats.coordRedirs.Add(1)
 	}
-	fsm := NewPutFSM(targets, coord, siblings.Sibling{Value: value, Meta: meta}, vc, p, props.keepsSiblings()).WithUpdate(u)
+	fsm := coord.NewPutFSM(targets, ci, siblings.Sibling{Value: value, Meta: meta}, vc, p, props.keepsSiblings())
+	if u != nil {
+		fsm.WithUpdate(u)
+	}
 	resp, _ := s.drive(k, props, s.timeout(o), fsm.Start(), fsm.Step)
 	done := s.cfg.Clock.Now()
 	s.stats.puts.add(done, 1)
@@ -786,7 +790,7 @@ func (s *Service) reapCheck(k Key, props Props) {
 	if p.Validate(primaries, len(targets)) != nil {
 		return
 	}
-	fsm := NewGetFSM(targets, p, props.keepsSiblings(), true)
+	fsm := coord.NewGetFSM(targets, p, props.keepsSiblings(), true)
 	_, later := s.drive(k, props, s.cfg.Timeout, fsm.Start(), fsm.Step)
 	s.perform(k, props, later)
 }
@@ -798,7 +802,7 @@ func (s *Service) reapCheck(k Key, props Props) {
 // client has been answered. If the answer comes while remote replies are
 // still due, the rest of the run continues in the background (its
 // follow-ups are performed there), and drive returns no follow-ups.
-func (s *Service) drive(k Key, props Props, timeout time.Duration, acts []Action, step func(Event) []Action) (Respond, []Action) {
+func (s *Service) drive(k Key, props Props, timeout time.Duration, acts []coord.Action, step func(coord.Event) []coord.Action) (coord.Respond, []coord.Action) {
 	r := &runner{s: s, k: k, props: props, step: step, timeout: timeout,
 		syncOne: props.SyncOnWrite == "one" || props.SyncOnWrite == "all",
 		syncAll: props.SyncOnWrite == "all"}
@@ -827,15 +831,15 @@ type runner struct {
 	s                *Service
 	k                Key
 	props            Props
-	step             func(Event) []Action
+	step             func(coord.Event) []coord.Action
 	syncOne, syncAll bool
 
 	timeout   time.Duration // the request's deadline for remote vnodes
-	acts      []Action
-	later     []Action
-	resp      Respond
+	acts      []coord.Action
+	later     []coord.Action
+	resp      coord.Respond
 	responded bool
-	events    chan Event
+	events    chan coord.Event
 	pending   int
 	timer     clock.Timer
 	cancel    context.CancelFunc
@@ -860,13 +864,13 @@ func (r *runner) run(toEnd bool) bool {
 			return true
 		}
 		ev := <-r.events
-		if _, ok := ev.(TimeoutEvent); !ok {
+		if _, ok := ev.(coord.TimeoutEvent); !ok {
 			r.pending--
 		} else {
 			r.timer = nil
 		}
 		r.acts = append(r.acts, r.step(ev)...)
-		if _, ok := ev.(TimeoutEvent); ok && r.pending > 0 {
+		if _, ok := ev.(coord.TimeoutEvent); ok && r.pending > 0 {
 			// Nothing more will be asked of the late replies; they land
 			// in the buffered channel and are dropped.
 			r.pending = 0
@@ -884,13 +888,13 @@ func (r *runner) stop() {
 	}
 }
 
-func target(a Action) (ring.Target, bool) {
+func target(a coord.Action) (ring.Target, bool) {
 	switch a := a.(type) {
-	case SendGet:
+	case coord.SendGet:
 		return a.Target, true
-	case SendCoordPut:
+	case coord.SendCoordPut:
 		return a.Target, true
-	case SendPut:
+	case coord.SendPut:
 		return a.Target, !a.Repair
 	}
 	return ring.Target{}, false
@@ -898,23 +902,23 @@ func target(a Action) (ring.Target, bool) {
 
 // perform does one action: inline when local, through the transport when
 // remote; follow-ups are set aside.
-func (r *runner) perform(a Action) {
+func (r *runner) perform(a coord.Action) {
 	s, k, props := r.s, r.k, r.props
 	switch a := a.(type) {
-	case Respond:
+	case coord.Respond:
 		r.resp, r.responded = a, true
 		return
-	case SendReap:
+	case coord.SendReap:
 		r.later = append(r.later, a)
 		return
-	case SendPut:
+	case coord.SendPut:
 		if a.Repair {
 			r.later = append(r.later, a)
 			return
 		}
 	}
 	t, _ := target(a)
-	if cp, ok := a.(SendCoordPut); ok && cp.Update != nil && s.Vnode(t.Partition) != nil {
+	if cp, ok := a.(coord.SendCoordPut); ok && updateOf(cp) != nil && s.Vnode(t.Partition) != nil {
 		// A data-type update runs on the local vnode even while it
 		// forwards: coordinate applies it and hands its result on.
 	} else if t.Node == s.cfg.Node {
@@ -930,7 +934,7 @@ func (r *runner) perform(a Action) {
 			return
 		}
 		if r.events == nil {
-			r.events = make(chan Event, 256)
+			r.events = make(chan coord.Event, 256)
 			// Replication carries on after the client is answered (or
 			// gone), so the remote calls' context ends only at the
 			// request's timeout.
@@ -950,7 +954,7 @@ func (r *runner) perform(a Action) {
 			ev := r.events
 			r.timer = s.cfg.Clock.AfterFunc(r.timeout, func() {
 				select {
-				case ev <- TimeoutEvent{}:
+				case ev <- coord.TimeoutEvent{}:
 				default:
 				}
 			})
@@ -960,22 +964,22 @@ func (r *runner) perform(a Action) {
 		go func() { ev <- s.remote(ctx, k, props, a, r.syncOne, r.syncAll) }()
 		return
 	}
-	var next []Action
+	var next []coord.Action
 	switch a := a.(type) {
-	case SendGet:
+	case coord.SendGet:
 		v, err := s.vnodeFor(a.Target)
 		var obj *siblings.Object
 		if err == nil {
 			obj, err = v.Get(k)
 		}
-		next = r.step(GetReply{Index: a.Index, Obj: obj, Err: err})
-	case SendCoordPut:
+		next = r.step(coord.GetReply{Index: a.Index, Obj: obj, Err: err})
+	case coord.SendCoordPut:
 		v, err := s.vnodeFor(a.Target)
 		var obj *siblings.Object
 		if err == nil {
-			if a.Update != nil {
+			if u := updateOf(a); u != nil {
 				var m Mutation
-				if m, err = s.mutation(a.Update); err == nil {
+				if m, err = s.mutation(u); err == nil {
 					obj, err = v.CoordUpdate(k, m, a.Put.Meta, props, r.syncOne)
 				}
 			} else {
@@ -985,14 +989,14 @@ func (r *runner) perform(a Action) {
 		if fe := (*ForwardError)(nil); errors.As(err, &fe) {
 			if fe.Obj != nil {
 				// Applied here; the new owner must take it as well.
-				r.perform(SendPut{Index: a.Index, Target: ring.Target{Partition: a.Target.Partition, Node: fe.To, Primary: a.Target.Primary}, Obj: fe.Obj})
+				r.perform(coord.SendPut{Index: a.Index, Target: ring.Target{Partition: a.Target.Partition, Node: fe.To, Primary: a.Target.Primary}, Obj: fe.Obj})
 			} else {
 				r.perform(retarget(a, fe.To))
 			}
 			return
 		}
-		next = r.step(PutReply{Index: a.Index, Durable: true, Obj: obj, Err: err})
-	case SendPut:
+		next = r.step(coord.PutReply{Index: a.Index, Durable: true, Obj: obj, Err: err})
+	case coord.SendPut:
 		v, err := s.vnodeFor(a.Target)
 		var obj *siblings.Object
 		if err == nil {
@@ -1002,21 +1006,27 @@ func (r *runner) perform(a Action) {
 			r.perform(retarget(a, fe.To))
 			return
 		}
-		next = r.step(PutReply{Index: a.Index, Durable: true, Obj: obj, Err: err})
+		next = r.step(coord.PutReply{Index: a.Index, Durable: true, Obj: obj, Err: err})
 	}
 	r.acts = append(r.acts, next...)
 }
 
+// updateOf returns the update a coordinated put carries, if any.
+func updateOf(a coord.SendCoordPut) *Update {
+	u, _ := a.Update.(*Update)
+	return u
+}
+
 // retarget sends a vnode action to the same partition on node to.
-func retarget(a Action, to ring.NodeID) Action {
+func retarget(a coord.Action, to ring.NodeID) coord.Action {
 	switch a := a.(type) {
-	case SendGet:
+	case coord.SendGet:
 		a.Target.Node = to
 		return a
-	case SendCoordPut:
+	case coord.SendCoordPut:
 		a.Target.Node = to
 		return a
-	case SendPut:
+	case coord.SendPut:
 		a.Target.Node = to
 		return a
 	}
@@ -1024,20 +1034,20 @@ func retarget(a Action, to ring.NodeID) Action {
 }
 
 // failed is the event of an action that could not be sent.
-func failed(a Action, err error) Event {
+func failed(a coord.Action, err error) coord.Event {
 	switch a := a.(type) {
-	case SendGet:
-		return GetReply{Index: a.Index, Err: err}
-	case SendCoordPut:
-		return PutReply{Index: a.Index, Durable: true, Err: err}
-	case SendPut:
-		return PutReply{Index: a.Index, Durable: true, Err: err}
+	case coord.SendGet:
+		return coord.GetReply{Index: a.Index, Err: err}
+	case coord.SendCoordPut:
+		return coord.PutReply{Index: a.Index, Durable: true, Err: err}
+	case coord.SendPut:
+		return coord.PutReply{Index: a.Index, Durable: true, Err: err}
 	}
 	return nil
 }
 
 // background performs follow-up actions off the request path.
-func (s *Service) background(k Key, props Props, acts []Action) {
+func (s *Service) background(k Key, props Props, acts []coord.Action) {
 	if !s.startBackground() {
 		return
 	}
@@ -1049,11 +1059,11 @@ func (s *Service) background(k Key, props Props, acts []Action) {
 
 // perform runs read repairs, then reaping, in order, locally or through the
 // transport.
-func (s *Service) perform(k Key, props Props, acts []Action) {
+func (s *Service) perform(k Key, props Props, acts []coord.Action) {
 	repairs := 0
 	for _, a := range acts {
 		switch a := a.(type) {
-		case SendPut:
+		case coord.SendPut:
 			var err error
 			if a.Target.Node == s.cfg.Node {
 				if to := s.forwardTo(a.Target.Partition); to != "" {
@@ -1067,16 +1077,16 @@ func (s *Service) perform(k Key, props Props, acts []Action) {
 				}
 			} else if s.tr != nil {
 				ctx, cancel := context.WithTimeout(s.base, s.cfg.Timeout)
-				ev := s.remote(ctx, k, props, SendPut{Index: a.Index, Target: a.Target, Obj: a.Obj}, false, false)
+				ev := s.remote(ctx, k, props, coord.SendPut{Index: a.Index, Target: a.Target, Obj: a.Obj}, false, false)
 				cancel()
-				err = ev.(PutReply).Err
+				err = ev.(coord.PutReply).Err
 			}
 			if err != nil {
 				s.log.Warn("read repair failed", "key", k.String(), "partition", a.Target.Partition, "node", a.Target.Node, "err", err)
 				continue
 			}
 			repairs++
-		case SendReap:
+		case coord.SendReap:
 			for _, t := range a.Targets {
 				if t.Node == s.cfg.Node {
 					if v, err := s.vnodeFor(t); err == nil {

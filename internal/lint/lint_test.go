@@ -61,6 +61,8 @@ var pure = map[string][]string{
 	"siblings": {"vclock"},
 	"dt":       {"vclock"},
 	"ring":     {"vclock"},
+	// kv's coordinators as step machines.
+	"kv/coord": {"quorum", "ring", "siblings", "vclock"},
 }
 
 var forbiddenInPure = []string{"net", "net/http", "os", "os/exec", "syscall", "unsafe"}
@@ -91,7 +93,7 @@ var layer = map[string]int{
 	"vclock": 0, "quorum": 0, "internal/clock": 0, "internal/testwait": 0, "internal/testport": 0, "internal/testlog": 0,
 	"internal/secret": 0, "internal/testcerts": 0, "internal/tlsconf": 0,
 	"siblings": 1, "dt": 1, "ring": 1, "internal/hashtree": 1,
-	"internal/wire": 2, "internal/pb/riakpb": 2, "kv/storage": 2, "internal/transport": 2, "internal/membership": 2,
+	"kv/coord": 2, "internal/wire": 2, "internal/pb/riakpb": 2, "kv/storage": 2, "internal/transport": 2, "internal/membership": 2,
 	"kv/storage/memstore": 3, "kv/storage/pebblestore": 3, "internal/metadata": 3, "kv/storage/storagetest": 3, "internal/metrics": 3,
 	"handoff": 4, "kv": 4, "internal/security": 4,
 	"kv/pg": 5,
