@@ -4,9 +4,11 @@
 // find replicas that drifted apart.
 //
 // A Manager sends and receives transfers over the internode transport. It
-// never imports kv: the node's vnodes satisfy the small Vnodes interface
-// (fold a partition, merge a batch, and the hooks an ownership transfer
-// needs to forward writes).
+// never imports kv (and kv never imports handoff): the node's vnodes
+// (kv.Vnodes) satisfy the small interfaces defined here (Vnodes: fold a
+// partition, merge a batch, and the hooks an ownership transfer needs to
+// forward writes; RepairVnodes; DriverVnodes; AAEVnodes), in the terms of
+// internal/transfer (Job, Kind, Item), which both import.
 //
 // The protocol: Begin reserves a slot on the receiver (refused when the
 // receiver is at its concurrency limit); batches of objects, bounded by
@@ -17,7 +19,9 @@
 // bounded number of times; a transfer whose receiver stops answering times
 // out and frees its slot on both sides.
 //
-// The node decides what to transfer on a periodic scan (Manager.Start for
-// each job it finds), never by vnode idleness, so handoff happens under
-// steady traffic too.
+// The node decides what to transfer on a periodic scan (Driver.Step
+// offers the Manager every job it finds: ownership transfers from the
+// ring's plan, hinted handoff of fallbacks whose owner is up, partition
+// repairs), never by vnode idleness, so handoff happens under steady
+// traffic too.
 package handoff

@@ -308,7 +308,7 @@ func (n *Node) clusterStats() metrics.ClusterStats {
 
 // AAEStatus implements riakhttp.ClusterAdmin.
 func (n *Node) AAEStatus() riakhttp.AAEJSON {
-	return riakhttp.AAEJSON{Node: n.Self(), Status: n.aae.Status(), Unbuilt: n.svc.AAEUnbuilt()}
+	return riakhttp.AAEJSON{Node: n.Self(), Status: n.aae.Status(), Unbuilt: n.svc.Vnodes().Unbuilt()}
 }
 
 // AAERebuild implements riakhttp.ClusterAdmin: the trees are rebuilt by
@@ -320,7 +320,7 @@ func (n *Node) AAERebuild(p int) (int, error) {
 	count := 0
 	for _, q := range n.svc.Partitions() {
 		if p < 0 || q == p {
-			n.svc.AAERebuild(q)
+			n.svc.Vnodes().Rebuild(q)
 			count++
 		}
 	}

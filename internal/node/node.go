@@ -26,7 +26,6 @@ import (
 	"github.com/riakgo/riakgo/internal/secret"
 	"github.com/riakgo/riakgo/internal/security"
 	"github.com/riakgo/riakgo/internal/tlsconf"
-	"github.com/riakgo/riakgo/internal/transfers"
 	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/transport/tcp"
 	"github.com/riakgo/riakgo/internal/wire"
@@ -347,8 +346,9 @@ func New(cfg Config, d Deps) (*Node, error) {
 	}
 	n.cl.svc = n.svc
 	n.cl.loadDetached()
-	n.cl.drv = transfers.NewDriver(self, n.svc, d.Membership.Up, log.With("component", "handoff"))
-	hcfg := handoff.Config{Self: self, Transport: d.Transport, Vnodes: transfers.Vnodes{Svc: n.svc, Planned: n.cl.drv.Planned}, Clock: d.Clock,
+	vn := n.svc.Vnodes()
+	n.cl.drv = handoff.NewDriver(self, vn, d.Membership.Up, log.With("component", "handoff"))
+	hcfg := handoff.Config{Self: self, Transport: d.Transport, Vnodes: vn, Planned: n.cl.drv.Planned, Clock: d.Clock,
 		Logger: log.With("component", "handoff"), Metrics: n.metrics, Concurrency: cfg.HandoffConcurrency, Done: n.cl.drv.Done,
 		StallTimeout: cfg.HandoffStallTimeout, Up: d.Membership.Up, InboundDone: n.cl.drv.RepairDone, AcceptRepair: n.cl.drv.AcceptRepair}
 	if d.Tune.Handoff != nil {
@@ -359,7 +359,7 @@ func New(cfg Config, d Deps) (*Node, error) {
 	}
 	n.cl.drv.SetManager(n.mgr)
 	n.cl.mgr = n.mgr
-	acfg := handoff.AAEConfig{Self: self, Transport: d.Transport, Vnodes: transfers.AAE{Svc: n.svc}, Clock: d.Clock,
+	acfg := handoff.AAEConfig{Self: self, Transport: d.Transport, Vnodes: vn, Clock: d.Clock,
 		Logger: log.With("component", "aae"), Metrics: n.metrics, Interval: cfg.AAEInterval}
 	if d.Tune.AAE != nil {
 		d.Tune.AAE(&acfg)
@@ -691,7 +691,7 @@ func (n *Node) Handoff() *handoff.Manager { return n.mgr }
 func (n *Node) AAE() *handoff.Exchanger { return n.aae }
 
 // Driver returns the node's handoff scan.
-func (n *Node) Driver() *transfers.Driver { return n.cl.drv }
+func (n *Node) Driver() *handoff.Driver { return n.cl.drv }
 
 // Metadata returns the node's replica of the cluster metadata.
 func (n *Node) Metadata() *metadata.Store { return n.md }
@@ -770,3 +770,11 @@ func (n *Node) GossipAddr() string { return n.ml.Local().GossipAddr }
 
 // ClusterAddr returns the internode address.
 func (n *Node) ClusterAddr() string { return n.meta.ClusterAddr }
+
+// kv's Vnodes plays every role handoff defines for the node's vnodes.
+var (
+	_ handoff.Vnodes       = kv.Vnodes{}
+	_ handoff.RepairVnodes = kv.Vnodes{}
+	_ handoff.DriverVnodes = kv.Vnodes{}
+	_ handoff.AAEVnodes    = kv.Vnodes{}
+)

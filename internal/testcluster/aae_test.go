@@ -114,7 +114,7 @@ func TestAAETreesAfterRestart(t *testing.T) {
 	insync := func() error {
 		c.Tick()
 		for _, nd := range c.Nodes {
-			if len(nd.Svc.AAEUnbuilt()) > 0 {
+			if len(nd.Svc.Vnodes().Unbuilt()) > 0 {
 				return fmt.Errorf("%s has unbuilt trees", nd.ID)
 			}
 		}
@@ -124,8 +124,8 @@ func TestAAETreesAfterRestart(t *testing.T) {
 			ai, bi := nodeIndex(c, a), nodeIndex(c, b)
 			for d := 0; d < 2; d++ {
 				home := (p - d + 8) % 8
-				x, ok1 := c.Nodes[ai].Svc.AAETree(p, home)
-				y, ok2 := c.Nodes[bi].Svc.AAETree(q, home)
+				x, ok1 := c.Nodes[ai].Svc.Vnodes().Tree(p, home)
+				y, ok2 := c.Nodes[bi].Svc.Vnodes().Tree(q, home)
 				if !ok1 || !ok2 {
 					return fmt.Errorf("trees of %d/%d not built", p, q)
 				}
@@ -143,7 +143,7 @@ func TestAAETreesAfterRestart(t *testing.T) {
 	c.Nodes[1].Svc.Close()
 	c.Kill(1)
 	c.Restart(1)
-	if u := c.Nodes[1].Svc.AAEUnbuilt(); len(u) != 0 {
+	if u := c.Nodes[1].Svc.Vnodes().Unbuilt(); len(u) != 0 {
 		t.Fatalf("after a clean restart partitions %v need a rebuild", u)
 	}
 	testwait.Until(t, 20*time.Second, insync)
@@ -151,7 +151,7 @@ func TestAAETreesAfterRestart(t *testing.T) {
 	c.Nodes[2].Store.Close()
 	c.Kill(2)
 	c.Restart(2)
-	if u := c.Nodes[2].Svc.AAEUnbuilt(); len(u) == 0 {
+	if u := c.Nodes[2].Svc.Vnodes().Unbuilt(); len(u) == 0 {
 		t.Fatal("after a crash no tree needs a rebuild")
 	}
 	testwait.Until(t, 20*time.Second, insync)

@@ -18,7 +18,6 @@ import (
 	"github.com/riakgo/riakgo/internal/node"
 	"github.com/riakgo/riakgo/internal/testlog"
 	"github.com/riakgo/riakgo/internal/testwait"
-	"github.com/riakgo/riakgo/internal/transfers"
 	"github.com/riakgo/riakgo/internal/transport/memnet"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/kv/pg"
@@ -63,7 +62,7 @@ type Node struct {
 	N   *node.Node
 	Svc *kv.Service
 	Mgr *handoff.Manager
-	Drv *transfers.Driver
+	Drv *handoff.Driver
 	AAE *handoff.Exchanger
 	PG  *pg.Service
 	// Incarnation is the node's incarnation in the cluster state (1,
