@@ -286,7 +286,7 @@ func (vn Vnodes) Build(ctx context.Context, p int) (time.Duration, error) {
 	if v == nil {
 		return 0, nil
 	}
-	start := time.Now()
+	start := s.cfg.Clock.Now()
 	v.lockAll()
 	v.aae.mu.Lock()
 	if v.aae.delta != nil {
@@ -353,5 +353,5 @@ func (vn Vnodes) Build(ctx context.Context, p int) (time.Duration, error) {
 		tr.Merge(d)
 	}
 	v.aae.trees, v.aae.built = built, true
-	return time.Since(start), nil
+	return s.cfg.Clock.Now().Sub(start), nil
 }

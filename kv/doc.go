@@ -1,6 +1,7 @@
 // Package kv is riakgo's key-value service: vnodes (one per partition held
 // by this node), the get, put and delete coordinators, bucket types and
-// bucket properties, and Client, the interface the HTTP API serves.
+// bucket properties, and Client, the interface the client faces (http,
+// internal/pb) serve.
 //
 // Coordinators are step machines (kv/coord's GetFSM, PutFSM): Start and
 // Step take events (vnode replies, time-outs) and return actions (send to
@@ -27,7 +28,13 @@
 // Update that travels as data, the coordinator of a key, an internode
 // message with typed errors, background work.
 //
-// I/O happens only through injected interfaces: storage.Engine, clock.Clock,
-// and a Metrics observer. Callers: http (through Client) and the node
-// wiring.
+// Handoff and anti-entropy reach the node's partitions through Vnodes
+// (handoff.go, aae.go), which implements package handoff's interfaces in
+// the terms of internal/transfer; kv imports no handoff.
+//
+// I/O happens only through injected interfaces: storage.Engine,
+// transport.Transport, clock.Clock (every timeout and deadline runs on
+// it), the cluster metadata store and a Metrics observer. Callers: the
+// client faces http and internal/pb (through Client), kv/pg, handoff
+// (through Vnodes) and the node wiring.
 package kv

@@ -91,7 +91,7 @@ func decodeOpt(b []byte) (*siblings.Object, error) {
 }
 
 // ErrUnavailable wraps a failure to reach a vnode on another node (the
-// HTTP layer answers 503).
+// client faces answer 503).
 var ErrUnavailable = errors.New("riakgo/kv: vnode unavailable")
 
 // guarded runs a handler as background work of the service, so that Close

@@ -73,9 +73,10 @@ func (o Options) primariesOnly(targets []ring.Target) []ring.Target {
 	return out
 }
 
-// Client is what the HTTP API serves: object reads, writes and deletes and
-// bucket properties. Service implements it; methods are safe for
-// concurrent use.
+// Client is what the client faces (http, internal/pb) serve: object
+// reads, writes and deletes, bucket properties and types, listings and
+// secondary-index queries, preference lists and stats. Service implements
+// it; methods are safe for concurrent use.
 type Client interface {
 	// Get returns the object stored under k. If there is none it returns
 	// ErrNotFound; if only a tombstone remains it returns the tombstone
@@ -941,16 +942,9 @@ func (r *runner) perform(a coord.Action) {
 			// The calls get a little longer than the request, so that a
 			// vnode that does not answer in time shows as the request's
 			// timeout (Riak's "request timed out"), not as a failure.
+			// The deadline runs on the service's clock.
 			callTimeout := r.timeout + r.timeout/4 + 100*time.Millisecond
-			if _, wall := s.cfg.Clock.(clock.Real); wall {
-				r.ctx, r.cancel = context.WithTimeout(s.base, callTimeout)
-			} else {
-				// A test clock: the calls end when that clock says so,
-				// never by wall time.
-				ctx, cancel := context.WithCancel(s.base)
-				t := s.cfg.Clock.AfterFunc(callTimeout, cancel)
-				r.ctx, r.cancel = ctx, func() { t.Stop(); cancel() }
-			}
+			r.ctx, r.cancel = clock.WithTimeout(s.base, s.cfg.Clock, callTimeout)
 			ev := r.events
 			r.timer = s.cfg.Clock.AfterFunc(r.timeout, func() {
 				select {
@@ -1076,7 +1070,7 @@ func (s *Service) perform(k Key, props Props, acts []coord.Action) {
 					_, err = v.Put(k, a.Obj, props, false)
 				}
 			} else if s.tr != nil {
-				ctx, cancel := context.WithTimeout(s.base, s.cfg.Timeout)
+				ctx, cancel := clock.WithTimeout(s.base, s.cfg.Clock, s.cfg.Timeout)
 				ev := s.remote(ctx, k, props, coord.SendPut{Index: a.Index, Target: a.Target, Obj: a.Obj}, false, false)
 				cancel()
 				err = ev.(coord.PutReply).Err
@@ -1093,7 +1087,7 @@ func (s *Service) perform(k Key, props Props, acts []coord.Action) {
 						v.Reap(k, s.cfg.DeleteMode)
 					}
 				} else if s.tr != nil {
-					ctx, cancel := context.WithTimeout(s.base, s.cfg.Timeout)
+					ctx, cancel := clock.WithTimeout(s.base, s.cfg.Clock, s.cfg.Timeout)
 					var resp vnodeResp
 					if err := s.tr.Call(ctx, t.Node, wire.MsgKVReap, newVnodeReq(t, k, props), &resp); err != nil {
 						s.log.Warn("reap failed", "key", k.String(), "node", t.Node, "err", err)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/riakgo/riakgo/dt"
+	"github.com/riakgo/riakgo/internal/clock"
 	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/wire"
 	"github.com/riakgo/riakgo/kv"
@@ -675,7 +676,7 @@ func (p *Service) send(ctx context.Context, k kv.Key, node ring.NodeID, req *pgS
 	if node == p.s.Node() || !p.remote {
 		return p.apply(ctx, k, req)
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.s.Timeout())
+	ctx, cancel := clock.WithTimeout(ctx, p.s.Clock(), p.s.Timeout())
 	defer cancel()
 	var resp pgSetResp
 	if err := p.s.Call(ctx, node, wire.MsgPGSet, req, &resp); err != nil {
@@ -921,7 +922,7 @@ func (p *Service) prune(k kv.Key) {
 		}()
 		props, err := p.checkKey(k)
 		if err == nil {
-			ctx, cancel := context.WithTimeout(base, p.s.Timeout())
+			ctx, cancel := clock.WithTimeout(base, p.s.Clock(), p.s.Timeout())
 			_, err = p.send(ctx, k, p.coordinator(k, props), &pgSetReq{Type: k.Type, Bucket: k.Bucket, Key: k.Key})
 			cancel()
 		}
