@@ -1,6 +1,7 @@
 package handoff
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 
@@ -52,7 +53,7 @@ const AbandonHold = 600
 type Driver struct {
 	self ring.NodeID
 	vn   DriverVnodes
-	mgr  *Manager
+	mgr  runner
 	up   func(ring.NodeID) bool
 	log  *slog.Logger
 
@@ -63,6 +64,16 @@ type Driver struct {
 	dropped   map[int]int         // partitions dropped: scans since
 	abandoned map[int]int         // partitions whose transfer was abandoned: scans since
 	planned   map[int]ring.NodeID // ownership transfers from this node, as of the last Step
+}
+
+// runner is what the Driver needs of the Manager.
+type runner interface {
+	Offer(jobs []Job)
+	SetWaiting(n int)
+	SetRepairing(n int)
+	Forget(p int)
+	RequestRepair(ctx context.Context, from ring.NodeID, target, source int) error
+	Status() Status
 }
 
 // NewDriver returns the driver of node self's vnodes vn; set the manager
@@ -80,7 +91,11 @@ func NewDriver(self ring.NodeID, vn DriverVnodes, up func(ring.NodeID) bool, log
 }
 
 // SetManager sets the handoff manager the driver starts jobs on.
-func (d *Driver) SetManager(m *Manager) { d.mgr = m }
+func (d *Driver) SetManager(m *Manager) {
+	if m != nil {
+		d.mgr = m
+	}
+}
 
 // Planned reports whether ownership job j is planned as of the last Step
 // (Config.Planned).
