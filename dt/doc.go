@@ -79,7 +79,8 @@
 // operations into the Op structs (ParseField and ParseKind help with
 // name_type field names), decodes the base64 context with ParseContext,
 // renders Value() as Riak's JSON, and maps ErrPrecondition and the other
-// sentinels in errors.go to Riak's status codes.
+// sentinels in errors.go to Riak's status codes; internal/pb does the same
+// for Riak's Protocol Buffers operations (DtUpdateReq).
 //
 // The package is pure: no clocks (timestamps arrive in RegisterOp), no
 // goroutines, no I/O; it imports the standard library and vclock only.

@@ -79,14 +79,15 @@ type AAEConfig struct {
 	Timeout time.Duration
 }
 
-// AAEStatus is a snapshot of a node's anti-entropy.
+// AAEStatus is a snapshot of a node's anti-entropy counters (never sent
+// between nodes; the admin routes show it as http.AAEStatusJSON).
 type AAEStatus struct {
-	Exchanges    int64     `json:"exchanges"`
-	InSync       int64     `json:"in_sync"`
-	Failed       int64     `json:"failed"`
-	KeysRepaired int64     `json:"keys_repaired"`
-	TreesBuilt   int64     `json:"trees_built"`
-	LastExchange time.Time `json:"last_exchange"`
+	Exchanges    int64
+	InSync       int64
+	Failed       int64
+	KeysRepaired int64
+	TreesBuilt   int64
+	LastExchange time.Time
 }
 
 // Exchanger runs this node's anti-entropy.

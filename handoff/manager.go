@@ -195,79 +195,50 @@ const (
 	Inbound  Direction = "inbound"
 )
 
-// Progress is one active transfer as seen by one side.
+// Progress is one active transfer as seen by one side. It travels in the
+// internode body of MsgHandoffStatus (see Status); the admin routes show it
+// as http.ProgressJSON.
 type Progress struct {
-	ID        uint64 `json:"id"`
-	Kind      string `json:"type"`
-	Partition int    `json:"partition"`
+	ID        uint64 `msgpack:"ID"`
+	Kind      string `msgpack:"Kind"`
+	Partition int    `msgpack:"Partition"`
 	// Source is, for a repair, the partition the data comes from.
-	Source    int         `json:"source,omitempty"`
-	From      ring.NodeID `json:"from"`
-	To        ring.NodeID `json:"to"`
-	Direction Direction   `json:"direction"`
-	Started   time.Time   `json:"started"`
-	Updated   time.Time   `json:"last_update"`
-	Objects   int64       `json:"objects"`
-	Bytes     int64       `json:"bytes"`
+	Source    int         `msgpack:"Source"`
+	From      ring.NodeID `msgpack:"From"`
+	To        ring.NodeID `msgpack:"To"`
+	Direction Direction   `msgpack:"Direction"`
+	Started   time.Time   `msgpack:"Started"`
+	Updated   time.Time   `msgpack:"Updated"`
+	Objects   int64       `msgpack:"Objects"`
+	Bytes     int64       `msgpack:"Bytes"`
 	// SizeBytes is the sender's estimate of the partition's size (0 if
 	// unknown, e.g. on the inbound side).
-	SizeBytes int64 `json:"size_bytes"`
-	Attempt   int   `json:"attempt"`
+	SizeBytes int64 `msgpack:"SizeBytes"`
+	Attempt   int   `msgpack:"Attempt"`
 }
 
-// Rates returns objects/s and bytes/s since the transfer started, as of now.
-func (p Progress) Rates(now time.Time) (objects, bytes float64) {
-	el := now.Sub(p.Started).Seconds()
-	if el <= 0 {
-		return 0, 0
-	}
-	return float64(p.Objects) / el, float64(p.Bytes) / el
-}
-
-// ETA estimates the time left (false if it cannot: no size estimate or no
-// progress yet).
-func (p Progress) ETA(now time.Time) (time.Duration, bool) {
-	_, bps := p.Rates(now)
-	if p.SizeBytes <= 0 || bps <= 0 {
-		return 0, false
-	}
-	left := p.SizeBytes - p.Bytes
-	if left < 0 {
-		left = 0
-	}
-	return time.Duration(float64(left) / bps * float64(time.Second)), true
-}
-
-// Percent returns the share done by bytes (0..100), or -1 without an estimate.
-func (p Progress) Percent() float64 {
-	if p.SizeBytes <= 0 {
-		return -1
-	}
-	pc := 100 * float64(p.Bytes) / float64(p.SizeBytes)
-	if pc > 100 {
-		pc = 100
-	}
-	return pc
-}
-
-// Status is a snapshot of a node's transfers.
+// Status is a snapshot of a node's transfers: Manager.Status's answer
+// and the internode body of MsgHandoffStatus (ClusterStatus). Its msgpack
+// keys are the field names the body has always had on the wire; keep
+// them when a field is renamed. The admin routes show it as
+// http.TransferStatusJSON (the node wiring converts).
 type Status struct {
-	Node        ring.NodeID `json:"node"`
-	Concurrency int         `json:"concurrency"`
+	Node        ring.NodeID `msgpack:"Node"`
+	Concurrency int         `msgpack:"Concurrency"`
 	// Waiting counts the partitions this node holds that it should hand
 	// off (riak-admin's "waiting to handoff N partitions").
-	Waiting int `json:"waiting"`
+	Waiting int `msgpack:"Waiting"`
 	// Repairing counts this node's partitions under repair that still
 	// wait for data from a neighbour (riakgo's addition).
-	Repairing int        `json:"repairing"`
-	Active    []Progress `json:"active"`
+	Repairing int        `msgpack:"Repairing"`
+	Active    []Progress `msgpack:"Active"`
 	// Totals since the node started.
-	Completed int64 `json:"completed"`
-	Failed    int64 `json:"failed"`
-	Refused   int64 `json:"refused"`
-	TimedOut  int64 `json:"timed_out"`
-	Objects   int64 `json:"objects"`
-	Bytes     int64 `json:"bytes"`
+	Completed int64 `msgpack:"Completed"`
+	Failed    int64 `msgpack:"Failed"`
+	Refused   int64 `msgpack:"Refused"`
+	TimedOut  int64 `msgpack:"TimedOut"`
+	Objects   int64 `msgpack:"Objects"`
+	Bytes     int64 `msgpack:"Bytes"`
 }
 
 // Manager runs this node's transfers. Its methods are safe for concurrent

@@ -21,9 +21,12 @@ import (
 //	POST /admin/bucket-types/T/activate      activate
 //	PUT  /admin/bucket-types/T/props         update, body {"props":{…}}
 //
-// Answers are JSON; failures carry {"error": "..."} with a 4xx status.
+// Answers are JSON (TypeJSON, TypesJSON, which cmd/riakgo decodes too);
+// failures carry {"error": "..."} with a 4xx status, and invalid
+// properties {"error": "...", "reasons": {property: why}}.
 
-type typeJSON struct {
+// TypeJSON is a bucket type as the bucket-type routes answer it.
+type TypeJSON struct {
 	Name   string         `json:"name"`
 	Status string         `json:"status"`
 	Active bool           `json:"active"`
@@ -34,8 +37,13 @@ type typeJSON struct {
 	Lack []string `json:"members_without,omitempty"`
 }
 
-func typeToJSON(t kv.TypeInfo, withProps bool) typeJSON {
-	out := typeJSON{Name: t.Name, Status: string(t.Status), Active: t.Status == kv.TypeActive}
+// TypesJSON is the answer of GET /admin/bucket-types.
+type TypesJSON struct {
+	Types []TypeJSON `json:"types"`
+}
+
+func typeToJSON(t kv.TypeInfo, withProps bool) TypeJSON {
+	out := TypeJSON{Name: t.Name, Status: string(t.Status), Active: t.Status == kv.TypeActive}
 	for _, n := range t.Have {
 		out.Have = append(out.Have, string(n))
 	}
@@ -114,11 +122,11 @@ func (h *Handler) serveAdmin(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 		if !allow(w, r, "GET", "HEAD") {
 			return
 		}
-		var out []typeJSON
+		var out TypesJSON
 		for _, t := range h.c.ListTypes() {
-			out = append(out, typeToJSON(t, false))
+			out.Types = append(out.Types, typeToJSON(t, false))
 		}
-		writeJSON(w, 200, map[string]any{"types": out})
+		writeJSON(w, 200, out)
 	case 2:
 		name := rest[1]
 		switch r.Method {
@@ -211,11 +219,11 @@ func (h *Handler) typeError(w nethttp.ResponseWriter, err error, name string) {
 	case errors.Is(err, kv.ErrUnknownType):
 		jsonError(w, 404, name+" is not an existing bucket type")
 	case errors.Is(err, kv.ErrTypeExists), errors.Is(err, kv.ErrTypeNotActive):
-		jsonError(w, 409, strings.TrimPrefix(err.Error(), "riakgo/kv: "))
+		jsonError(w, 409, kv.UserMessage(err))
 	case errors.Is(err, kv.ErrTypeName):
-		jsonError(w, 400, strings.TrimPrefix(err.Error(), "riakgo/kv: "))
+		jsonError(w, 400, kv.UserMessage(err))
 	case errors.As(err, &nr):
-		jsonError(w, 409, strings.TrimPrefix(err.Error(), "riakgo/kv: "))
+		jsonError(w, 409, kv.UserMessage(err))
 	case errors.Is(err, kv.ErrUnconfirmed):
 		jsonError(w, 503, err.Error())
 	default:

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/riakgo/riakgo/handoff"
-
 	"github.com/riakgo/riakgo/ring"
 )
 
@@ -22,16 +20,20 @@ import (
 //	POST /admin/down              body {"node":"name"}: mark an unreachable member down
 //	GET  /admin/aae-status        this node's anti-entropy counters and trees awaiting a build
 //	POST /admin/aae-rebuild[?partition=P]  rebuild this node's trees (all, or one partition's)
-//	POST /admin/cluster/join      body {"seed":"host:port"} (a member's gossip address)
+//	POST /admin/cluster/join      body {"seed":"host:port"} (a member's gossip address or node name)
 //	POST /admin/cluster/leave     body {"node":"name"} or empty (this node)
+//	POST /admin/cluster/force-remove   body {"node":"name"}
+//	POST /admin/cluster/replace        body {"node":"name","target":"name"} (and force-replace)
 //	POST /admin/cluster/clear
 //	GET  /admin/cluster/plan      run on the claimant (forwarded if needed)
 //	POST /admin/cluster/commit    run on the claimant (forwarded if needed)
 //	GET  /admin/member-status
 //	GET  /admin/ring-status
 //
-// Answers are JSON; failures carry {"error": "...", "reason": "..."}
-// where reason is a stable word the CLI maps to riak-admin's messages.
+// Request and answer bodies are the exported *Request and *JSON types
+// below, which cmd/riakgo decodes too; failures carry {"error": "...",
+// "reason": "..."} where reason is a stable word the CLI maps to
+// riak-admin's messages.
 
 // ClusterAdmin is the node's cluster control, implemented by the node
 // wiring and passed in Options. Methods are safe for concurrent use.
@@ -74,19 +76,75 @@ type ClusterAdmin interface {
 
 // AAEJSON is the answer of GET /admin/aae-status.
 type AAEJSON struct {
-	Node    ring.NodeID       `json:"node"`
-	Status  handoff.AAEStatus `json:"status"`
-	Unbuilt []int             `json:"unbuilt"`
+	Node    ring.NodeID   `json:"node"`
+	Status  AAEStatusJSON `json:"status"`
+	Unbuilt []int         `json:"unbuilt"`
+}
+
+// AAEStatusJSON is a node's anti-entropy counters.
+type AAEStatusJSON struct {
+	Exchanges    int64     `json:"exchanges"`
+	InSync       int64     `json:"in_sync"`
+	Failed       int64     `json:"failed"`
+	KeysRepaired int64     `json:"keys_repaired"`
+	TreesBuilt   int64     `json:"trees_built"`
+	LastExchange time.Time `json:"last_exchange"`
 }
 
 // TransfersJSON is the answer of GET /admin/transfers: each reachable
 // member's transfers, the members that are down and those that did not
 // answer.
 type TransfersJSON struct {
-	Now         time.Time        `json:"now"`
-	Down        []ring.NodeID    `json:"down"`
-	Unreachable []ring.NodeID    `json:"unreachable"`
-	Nodes       []handoff.Status `json:"nodes"`
+	Now         time.Time            `json:"now"`
+	Down        []ring.NodeID        `json:"down"`
+	Unreachable []ring.NodeID        `json:"unreachable"`
+	Nodes       []TransferStatusJSON `json:"nodes"`
+}
+
+// TransferStatusJSON is one member's handoff status.
+type TransferStatusJSON struct {
+	Node        ring.NodeID `json:"node"`
+	Concurrency int         `json:"concurrency"`
+	// Waiting counts the partitions the member holds that it should hand
+	// off (riak-admin's "waiting to handoff N partitions").
+	Waiting int `json:"waiting"`
+	// Repairing counts the member's partitions under repair that still
+	// wait for data from a neighbour (riakgo's addition).
+	Repairing int            `json:"repairing"`
+	Active    []ProgressJSON `json:"active"`
+	// Totals since the member started.
+	Completed int64 `json:"completed"`
+	Failed    int64 `json:"failed"`
+	Refused   int64 `json:"refused"`
+	TimedOut  int64 `json:"timed_out"`
+	Objects   int64 `json:"objects"`
+	Bytes     int64 `json:"bytes"`
+}
+
+// Transfer directions (ProgressJSON.Direction).
+const (
+	Outbound = "outbound"
+	Inbound  = "inbound"
+)
+
+// ProgressJSON is one active transfer as seen by one side.
+type ProgressJSON struct {
+	ID        uint64 `json:"id"`
+	Kind      string `json:"type"` // ownership, hinted, repair
+	Partition int    `json:"partition"`
+	// Source is, for a repair, the partition the data comes from.
+	Source    int         `json:"source,omitempty"`
+	From      ring.NodeID `json:"from"`
+	To        ring.NodeID `json:"to"`
+	Direction string      `json:"direction"` // Outbound or Inbound
+	Started   time.Time   `json:"started"`
+	Updated   time.Time   `json:"last_update"`
+	Objects   int64       `json:"objects"`
+	Bytes     int64       `json:"bytes"`
+	// SizeBytes is the sender's estimate of the partition's size (0 if
+	// unknown, e.g. on the inbound side).
+	SizeBytes int64 `json:"size_bytes"`
+	Attempt   int   `json:"attempt"`
 }
 
 // ForwardedHeader marks an admin request forwarded by another node.
@@ -227,177 +285,208 @@ func readJSONBody(w nethttp.ResponseWriter, r *nethttp.Request, v any) bool {
 	return true
 }
 
+// JoinRequest is the body of POST /admin/cluster/join: Seed is a
+// member's gossip address or node name.
+type JoinRequest struct {
+	Seed string `json:"seed"`
+}
+
+// NodeRequest is the body of POST /admin/down and /admin/cluster/leave
+// (Node; empty for a leave of this node), and of force-remove, replace
+// and force-replace (Node, and Target for a replacement).
+type NodeRequest struct {
+	Node   string `json:"node"`
+	Target string `json:"target,omitempty"`
+}
+
+// MemberStatusJSON is the answer of GET /admin/member-status (its fields
+// in the order the answer always had).
+type MemberStatusJSON struct {
+	// Counts is the number of members in each status.
+	Counts  map[string]int `json:"counts"`
+	Members []MemberJSON   `json:"members"`
+	// Pending says whether a transition is under way (the Pending
+	// column of riak-admin member-status).
+	Pending bool `json:"pending"`
+}
+
+// clusterRoute is one cluster admin route: the methods it allows and
+// what serves it.
+type clusterRoute struct {
+	methods []string
+	serve   func(h *Handler, w nethttp.ResponseWriter, r *nethttp.Request, ca ClusterAdmin)
+}
+
+// clusterRoutes maps the path under /admin to its route.
+var clusterRoutes = map[string]clusterRoute{
+	"member-status":         {[]string{"GET", "HEAD"}, (*Handler).serveMemberStatus},
+	"transfers":             {[]string{"GET", "HEAD"}, (*Handler).serveTransfers},
+	"down":                  {[]string{"POST"}, (*Handler).serveDown},
+	"aae-status":            {[]string{"GET", "HEAD"}, (*Handler).serveAAEStatus},
+	"aae-rebuild":           {[]string{"POST"}, (*Handler).serveAAERebuild},
+	"ring-status":           {[]string{"GET", "HEAD"}, (*Handler).serveRingStatus},
+	"cluster/join":          {[]string{"POST"}, (*Handler).serveClusterJoin},
+	"cluster/leave":         {[]string{"POST"}, (*Handler).serveClusterLeave},
+	"cluster/force-remove":  {[]string{"POST"}, stageRoute("force-remove")},
+	"cluster/replace":       {[]string{"POST"}, stageRoute("replace")},
+	"cluster/force-replace": {[]string{"POST"}, stageRoute("force-replace")},
+	"cluster/clear":         {[]string{"POST"}, (*Handler).serveClusterClear},
+	"cluster/plan":          {[]string{"GET", "HEAD"}, (*Handler).serveClusterPlan},
+	"cluster/commit":        {[]string{"POST"}, (*Handler).serveClusterCommit},
+}
+
 func (h *Handler) serveCluster(w nethttp.ResponseWriter, r *nethttp.Request, rest []string) {
 	ca := h.o.Cluster
 	if ca == nil {
 		jsonError(w, 501, "clustering is not enabled on this node")
 		return
 	}
-	forwarded := r.Header.Get(ForwardedHeader) != ""
-	switch {
-	case rest[0] == "member-status" && len(rest) == 1:
-		if !allow(w, r, "GET", "HEAD") {
+	rt, ok := clusterRoutes[strings.Join(rest, "/")]
+	if !ok {
+		notFound(w)
+		return
+	}
+	if !allow(w, r, rt.methods...) {
+		return
+	}
+	rt.serve(h, w, r, ca)
+}
+
+// forwarded reports whether another node forwarded the request.
+func forwarded(r *nethttp.Request) bool { return r.Header.Get(ForwardedHeader) != "" }
+
+func (h *Handler) serveMemberStatus(w nethttp.ResponseWriter, r *nethttp.Request, ca ClusterAdmin) {
+	st := ca.ClusterState()
+	rows, pending := st.MemberStatus()
+	counts := map[string]int{}
+	for s, n := range st.StatusCounts() {
+		counts[s.String()] = n
+	}
+	writeJSON(w, 200, MemberStatusJSON{Members: membersJSON(rows), Pending: pending, Counts: counts})
+}
+
+func (h *Handler) serveTransfers(w nethttp.ResponseWriter, r *nethttp.Request, ca ClusterAdmin) {
+	tj, err := ca.ClusterTransfers(r.Context())
+	if err != nil {
+		clusterError(w, err)
+		return
+	}
+	writeJSON(w, 200, tj)
+}
+
+func (h *Handler) serveDown(w nethttp.ResponseWriter, r *nethttp.Request, ca ClusterAdmin) {
+	var body NodeRequest
+	if !readJSONBody(w, r, &body) {
+		return
+	}
+	if body.Node == "" {
+		jsonError(w, 400, "node is required")
+		return
+	}
+	if err := ca.ClusterDown(r.Context(), ring.NodeID(body.Node)); err != nil {
+		clusterError(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]string{"node": body.Node})
+}
+
+func (h *Handler) serveAAEStatus(w nethttp.ResponseWriter, r *nethttp.Request, ca ClusterAdmin) {
+	writeJSON(w, 200, ca.AAEStatus())
+}
+
+func (h *Handler) serveAAERebuild(w nethttp.ResponseWriter, r *nethttp.Request, ca ClusterAdmin) {
+	p := -1
+	if v := r.URL.Query().Get("partition"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			jsonError(w, 400, "partition must be a partition number (0 .. ring size - 1)")
 			return
 		}
-		st := ca.ClusterState()
-		rows, pending := st.MemberStatus()
-		counts := map[string]int{}
-		for s, n := range st.StatusCounts() {
-			counts[s.String()] = n
-		}
-		writeJSON(w, 200, map[string]any{"members": membersJSON(rows), "pending": pending, "counts": counts})
-	case rest[0] == "transfers" && len(rest) == 1:
-		if !allow(w, r, "GET", "HEAD") {
-			return
-		}
-		tj, err := ca.ClusterTransfers(r.Context())
-		if err != nil {
-			clusterError(w, err)
-			return
-		}
-		writeJSON(w, 200, tj)
-	case rest[0] == "down" && len(rest) == 1:
-		if !allow(w, r, "POST") {
-			return
-		}
-		var body struct {
-			Node string `json:"node"`
-		}
+		p = n
+	}
+	n, err := ca.AAERebuild(p)
+	if err != nil {
+		clusterError(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]int{"partitions": n})
+}
+
+func (h *Handler) serveClusterJoin(w nethttp.ResponseWriter, r *nethttp.Request, ca ClusterAdmin) {
+	var body JoinRequest
+	if !readJSONBody(w, r, &body) {
+		return
+	}
+	if body.Seed == "" {
+		jsonError(w, 400, "seed is required")
+		return
+	}
+	if err := ca.ClusterJoin(r.Context(), body.Seed); err != nil {
+		clusterError(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]string{"node": string(ca.Self()), "seed": body.Seed})
+}
+
+func (h *Handler) serveClusterLeave(w nethttp.ResponseWriter, r *nethttp.Request, ca ClusterAdmin) {
+	var body NodeRequest
+	if !readJSONBody(w, r, &body) {
+		return
+	}
+	node := ring.NodeID(body.Node)
+	if node == "" {
+		node = ca.Self()
+	}
+	if err := ca.ClusterLeave(r.Context(), node); err != nil {
+		clusterError(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]string{"node": string(node)})
+}
+
+// stageRoute serves force-remove (node), replace and force-replace (node
+// by target).
+func stageRoute(action string) func(*Handler, nethttp.ResponseWriter, *nethttp.Request, ClusterAdmin) {
+	return func(h *Handler, w nethttp.ResponseWriter, r *nethttp.Request, ca ClusterAdmin) {
+		var body NodeRequest
 		if !readJSONBody(w, r, &body) {
 			return
 		}
-		if body.Node == "" {
-			jsonError(w, 400, "node is required")
+		if body.Node == "" || (action != "force-remove") != (body.Target != "") {
+			jsonError(w, 400, "give node, and target for a replacement")
 			return
 		}
-		if err := ca.ClusterDown(r.Context(), ring.NodeID(body.Node)); err != nil {
+		if err := ca.ClusterStage(r.Context(), action, ring.NodeID(body.Node), ring.NodeID(body.Target)); err != nil {
 			clusterError(w, err)
 			return
 		}
-		writeJSON(w, 200, map[string]string{"node": body.Node})
-	case rest[0] == "aae-status" && len(rest) == 1:
-		if !allow(w, r, "GET", "HEAD") {
-			return
-		}
-		writeJSON(w, 200, ca.AAEStatus())
-	case rest[0] == "aae-rebuild" && len(rest) == 1:
-		if !allow(w, r, "POST") {
-			return
-		}
-		p := -1
-		if v := r.URL.Query().Get("partition"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				jsonError(w, 400, "partition must be a partition number (0 .. ring size - 1)")
-				return
-			}
-			p = n
-		}
-		n, err := ca.AAERebuild(p)
-		if err != nil {
-			clusterError(w, err)
-			return
-		}
-		writeJSON(w, 200, map[string]int{"partitions": n})
-	case rest[0] == "ring-status" && len(rest) == 1:
-		if !allow(w, r, "GET", "HEAD") {
-			return
-		}
-		h.serveRingStatus(w, ca)
-	case rest[0] == "cluster" && len(rest) == 2:
-		switch rest[1] {
-		case "join":
-			if !allow(w, r, "POST") {
-				return
-			}
-			var body struct {
-				Seed string `json:"seed"`
-			}
-			if !readJSONBody(w, r, &body) {
-				return
-			}
-			if body.Seed == "" {
-				jsonError(w, 400, "seed is required")
-				return
-			}
-			if err := ca.ClusterJoin(r.Context(), body.Seed); err != nil {
-				clusterError(w, err)
-				return
-			}
-			writeJSON(w, 200, map[string]string{"node": string(ca.Self()), "seed": body.Seed})
-		case "leave":
-			if !allow(w, r, "POST") {
-				return
-			}
-			var body struct {
-				Node string `json:"node"`
-			}
-			if !readJSONBody(w, r, &body) {
-				return
-			}
-			node := ring.NodeID(body.Node)
-			if node == "" {
-				node = ca.Self()
-			}
-			if err := ca.ClusterLeave(r.Context(), node); err != nil {
-				clusterError(w, err)
-				return
-			}
-			writeJSON(w, 200, map[string]string{"node": string(node)})
-		case "force-remove", "replace", "force-replace":
-			if !allow(w, r, "POST") {
-				return
-			}
-			var body struct {
-				Node   string `json:"node"`
-				Target string `json:"target"`
-			}
-			if !readJSONBody(w, r, &body) {
-				return
-			}
-			if body.Node == "" || (rest[1] != "force-remove") != (body.Target != "") {
-				jsonError(w, 400, "give node, and target for a replacement")
-				return
-			}
-			if err := ca.ClusterStage(r.Context(), rest[1], ring.NodeID(body.Node), ring.NodeID(body.Target)); err != nil {
-				clusterError(w, err)
-				return
-			}
-			writeJSON(w, 200, map[string]string{"node": body.Node, "target": body.Target})
-		case "clear":
-			if !allow(w, r, "POST") {
-				return
-			}
-			if err := ca.ClusterClear(r.Context()); err != nil {
-				clusterError(w, err)
-				return
-			}
-			writeJSON(w, 200, map[string]string{})
-		case "plan":
-			if !allow(w, r, "GET", "HEAD") {
-				return
-			}
-			p, err := ca.ClusterPlan(r.Context(), forwarded, r.URL.Query().Get("seen"))
-			if err != nil {
-				clusterError(w, err)
-				return
-			}
-			writeJSON(w, 200, p)
-		case "commit":
-			if !allow(w, r, "POST") {
-				return
-			}
-			if err := ca.ClusterCommit(r.Context(), forwarded); err != nil {
-				clusterError(w, err)
-				return
-			}
-			writeJSON(w, 200, map[string]string{})
-		default:
-			notFound(w)
-		}
-	default:
-		notFound(w)
+		writeJSON(w, 200, map[string]string{"node": body.Node, "target": body.Target})
 	}
+}
+
+func (h *Handler) serveClusterClear(w nethttp.ResponseWriter, r *nethttp.Request, ca ClusterAdmin) {
+	if err := ca.ClusterClear(r.Context()); err != nil {
+		clusterError(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]string{})
+}
+
+func (h *Handler) serveClusterPlan(w nethttp.ResponseWriter, r *nethttp.Request, ca ClusterAdmin) {
+	p, err := ca.ClusterPlan(r.Context(), forwarded(r), r.URL.Query().Get("seen"))
+	if err != nil {
+		clusterError(w, err)
+		return
+	}
+	writeJSON(w, 200, p)
+}
+
+func (h *Handler) serveClusterCommit(w nethttp.ResponseWriter, r *nethttp.Request, ca ClusterAdmin) {
+	if err := ca.ClusterCommit(r.Context(), forwarded(r)); err != nil {
+		clusterError(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]string{})
 }
 
 // RingStatusJSON is ring-status.
@@ -425,18 +514,18 @@ type TransferJSON struct {
 	Complete  bool   `json:"complete"`
 }
 
-func (h *Handler) serveRingStatus(w nethttp.ResponseWriter, ca ClusterAdmin) {
+func (h *Handler) serveRingStatus(w nethttp.ResponseWriter, r *nethttp.Request, ca ClusterAdmin) {
 	st := ca.ClusterState()
 	rs := st.RingStatus()
 	out := RingStatusJSON{
 		Claimant: string(rs.Claimant), ClaimantStatus: rs.ClaimantStatus.String(), ClaimantUp: ca.NodeUp(rs.Claimant),
 		Ready: rs.Ready, Handoffs: []HandoffJSON{}, Down: []string{}, Unreachable: []string{},
 	}
-	r := st.Ring()
+	rg := st.Ring()
 	for _, ho := range rs.Handoffs {
 		hj := HandoffJSON{Owner: string(ho.Owner), NextOwner: string(ho.NextOwner)}
 		for _, t := range ho.Transfers {
-			hj.Transfers = append(hj.Transfers, TransferJSON{Partition: t.Partition, Index: r.Index(t.Partition).String(), Complete: t.Complete})
+			hj.Transfers = append(hj.Transfers, TransferJSON{Partition: t.Partition, Index: rg.Index(t.Partition).String(), Complete: t.Complete})
 		}
 		out.Handoffs = append(out.Handoffs, hj)
 	}

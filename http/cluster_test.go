@@ -6,7 +6,6 @@ import (
 
 	"context"
 	"encoding/json"
-	"github.com/riakgo/riakgo/handoff"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -37,7 +36,7 @@ func (f *fakeCluster) ClusterDown(ctx context.Context, node ring.NodeID) error {
 }
 
 func (f *fakeCluster) AAEStatus() AAEJSON {
-	return AAEJSON{Node: "a", Status: handoff.AAEStatus{Exchanges: 9, KeysRepaired: 4}, Unbuilt: []int{3}}
+	return AAEJSON{Node: "a", Status: AAEStatusJSON{Exchanges: 9, KeysRepaired: 4}, Unbuilt: []int{3}}
 }
 
 func (f *fakeCluster) AAERebuild(p int) (int, error) {
@@ -53,9 +52,9 @@ func (f *fakeCluster) AAERebuild(p int) (int, error) {
 var transfersAt = time.Date(2026, 11, 22, 3, 0, 10, 0, time.UTC)
 
 func (f *fakeCluster) ClusterTransfers(ctx context.Context) (TransfersJSON, error) {
-	return TransfersJSON{Now: transfersAt, Down: []ring.NodeID{"c"}, Nodes: []handoff.Status{{
-		Node: "a", Waiting: 2, Concurrency: 2, Active: []handoff.Progress{{Kind: "ownership", Partition: 3, From: "a", To: "b",
-			Direction: handoff.Outbound, Started: transfersAt.Add(-10 * time.Second), Updated: transfersAt, Objects: 500, Bytes: 5 << 20, SizeBytes: 10 << 20}},
+	return TransfersJSON{Now: transfersAt, Down: []ring.NodeID{"c"}, Nodes: []TransferStatusJSON{{
+		Node: "a", Waiting: 2, Concurrency: 2, Active: []ProgressJSON{{Kind: "ownership", Partition: 3, From: "a", To: "b",
+			Direction: Outbound, Started: transfersAt.Add(-10 * time.Second), Updated: transfersAt, Objects: 500, Bytes: 5 << 20, SizeBytes: 10 << 20}},
 	}}}, nil
 }
 func (f *fakeCluster) ClusterState() ring.State {
@@ -212,5 +211,50 @@ func TestClusterStageRoutes(t *testing.T) {
 	}
 	if len(fc.staged) != 2 || fc.staged[0] != "force-remove b " || fc.staged[1] != "replace b c" {
 		t.Errorf("staged %q", fc.staged)
+	}
+}
+
+// TestClusterRouteAnswers pins every cluster admin route's exact answer
+// (status, Allow, body), so that the routing can change without the CLI
+// seeing a difference.
+func TestClusterRouteAnswers(t *testing.T) {
+	a, err := ring.NewState("c", 8, 0, "a", ring.MemberMeta{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := &fakeCluster{st: a}
+	h := NewHandler(nil, Options{Cluster: fc})
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+		allow, want        string
+	}{
+		{"GET", "/admin/member-status", "", 200, "", `{"counts":{"valid":1},"members":[{"node":"a","status":"valid","ring_pct":100,"pending_pct":100,"claimant":true}],"pending":false}`},
+		{"PUT", "/admin/member-status", "", 405, "GET, HEAD", "Method PUT is not allowed here; allowed: GET, HEAD\n"},
+		{"GET", "/admin/member-status/x", "", 404, "", "not found\n"},
+		{"GET", "/admin/aae-status", "", 200, "", `{"node":"a","status":{"exchanges":9,"in_sync":0,"failed":0,"keys_repaired":4,"trees_built":0,"last_exchange":"0001-01-01T00:00:00Z"},"unbuilt":[3]}`},
+		{"GET", "/admin/aae-rebuild", "", 405, "POST", "Method GET is not allowed here; allowed: POST\n"},
+		{"POST", "/admin/aae-rebuild?partition=3", "", 200, "", `{"partitions":1}`},
+		{"POST", "/admin/down", `{"node":"b"}`, 200, "", `{"node":"b"}`},
+		{"POST", "/admin/down", `{"node":`, 400, "", `{"error":"invalid json: unexpected end of JSON input"}`},
+		{"POST", "/admin/cluster/join", `{"seed":"s"}`, 200, "", `{"node":"a","seed":"s"}`},
+		{"POST", "/admin/cluster/leave", ``, 409, "", `{"error":"riakgo/ring: the only member of the cluster: a","reason":"only_member"}`},
+		{"POST", "/admin/cluster/force-remove", `{"node":"b"}`, 200, "", `{"node":"b","target":""}`},
+		{"POST", "/admin/cluster/replace", `{"node":"b","target":"c"}`, 200, "", `{"node":"b","target":"c"}`},
+		{"POST", "/admin/cluster/force-replace", `{"node":"b"}`, 400, "", `{"error":"give node, and target for a replacement"}`},
+		{"POST", "/admin/cluster/clear", "", 200, "", `{}`},
+		{"GET", "/admin/cluster/plan", "", 409, "", `{"error":"riakgo/ring: nothing planned","reason":"nothing_planned"}`},
+		{"POST", "/admin/cluster/plan", "", 405, "GET, HEAD", "Method POST is not allowed here; allowed: GET, HEAD\n"},
+		{"POST", "/admin/cluster/nope", "", 404, "", "not found\n"},
+		{"POST", "/admin/cluster", "", 404, "", "not found\n"},
+		{"GET", "/admin/ring-status", "", 200, "", `{"claimant":"a","claimant_status":"valid","claimant_up":true,"ready":true,"handoffs":[],"down":[],"unreachable":[]}`},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+		req.RemoteAddr = "127.0.0.1:40000"
+		h.ServeHTTP(rec, req)
+		if got := strings.TrimSuffix(rec.Body.String(), "\n"); rec.Code != tc.status || got != strings.TrimSuffix(tc.want, "\n") || rec.Header().Get("Allow") != tc.allow {
+			t.Errorf("%s %s: %d Allow %q %q\nwant %d Allow %q %q", tc.method, tc.path, rec.Code, rec.Header().Get("Allow"), rec.Body.String(), tc.status, tc.allow, tc.want)
+		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	nethttp "net/http"
 	"strconv"
-	"strings"
 
 	"github.com/riakgo/riakgo/dt"
 	"github.com/riakgo/riakgo/internal/riakapi"
@@ -88,7 +87,7 @@ func (h *Handler) datatypeError(w nethttp.ResponseWriter, err error, rt route) {
 	var ir *dt.InsufficientRightsError
 	switch {
 	case errors.As(err, &ir):
-		textError(w, &apiError{status: 409, body: strings.TrimPrefix(ir.Error(), "riakgo/dt: ") + "\n"})
+		textError(w, &apiError{status: 409, body: kv.UserMessage(ir) + "\n"})
 	case errors.Is(err, kv.ErrNotDatatype):
 		textError(w, &apiError{status: 409, body: "The stored object is not a " + "data type value of this bucket: " + err.Error() + "\n"})
 	case errors.As(err, &pe):
@@ -99,7 +98,7 @@ func (h *Handler) datatypeError(w nethttp.ResponseWriter, err error, rt route) {
 		textError(w, badRequest("%s\n", err.Error()))
 	case errors.Is(err, dt.ErrOverflow):
 		// Riak's counters never wrap (bignums); riakgo's refuse to.
-		textError(w, badRequest("%s\n", strings.TrimPrefix(err.Error(), "riakgo/dt: ")))
+		textError(w, badRequest("%s\n", kv.UserMessage(err)))
 	default:
 		textError(w, mapError(err, rt.key))
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	nethttp "net/http"
 	"strings"
-	"time"
 
 	"github.com/riakgo/riakgo/dt"
 	"github.com/riakgo/riakgo/internal/riakapi"
@@ -39,18 +38,9 @@ func (h *Handler) serveDatatype(w nethttp.ResponseWriter, r *nethttp.Request, rt
 		}
 		return
 	}
-	props, err := h.c.BucketProps(rt.key.Type, rt.key.Bucket)
-	if err != nil {
-		if errors.Is(err, kv.ErrUnknownType) {
-			textError(w, &apiError{status: 404, body: "Unknown bucket type: " + rt.key.Type + "\n"})
-			return
-		}
-		textError(w, mapError(err, rt.key))
-		return
-	}
-	kind, err := riakapi.DatatypeKind(props)
-	if err != nil {
-		textError(w, &apiError{status: 403, body: err.Error() + "\n"})
+	kind, ae := h.datatypeKind(rt)
+	if ae != nil {
+		textError(w, ae)
 		return
 	}
 	q := r.URL.Query()
@@ -68,71 +58,62 @@ func (h *Handler) serveDatatype(w nethttp.ResponseWriter, r *nethttp.Request, rt
 		textError(w, badRequest("include_context query parameter must be true or false\n"))
 		return
 	}
-	render := func(v dt.CRDT) map[string]any {
-		out := map[string]any{"type": kind.String(), "value": v.Value()}
-		if includeContext && (kind == dt.KindSet || kind == dt.KindMap) {
-			if c := v.Context(); !c.IsZero() {
-				if b := c.Bytes(); len(b) > 0 {
-					out["context"] = base64.StdEncoding.EncodeToString(b)
-				}
+	if r.Method != "POST" {
+		h.fetchDatatype(w, r, dc, rt, kind, opts, includeContext)
+		return
+	}
+	h.updateDatatype(w, r, dc, rt, kind, opts, includeContext)
+}
+
+// datatypeKind is the data type of the route's bucket (its props'
+// datatype), with Riak's answers when it has none.
+func (h *Handler) datatypeKind(rt route) (dt.Kind, *apiError) {
+	props, err := h.c.BucketProps(rt.key.Type, rt.key.Bucket)
+	if err != nil {
+		if errors.Is(err, kv.ErrUnknownType) {
+			return 0, &apiError{status: 404, body: "Unknown bucket type: " + rt.key.Type + "\n"}
+		}
+		return 0, mapError(err, rt.key)
+	}
+	kind, err := riakapi.DatatypeKind(props)
+	if err != nil {
+		return 0, &apiError{status: 403, body: err.Error() + "\n"}
+	}
+	return kind, nil
+}
+
+// datatypeBody renders a value as Riak does: {"type", "value"} and, for
+// sets and maps when asked, the base64 causal context.
+func datatypeBody(kind dt.Kind, v dt.CRDT, includeContext bool) map[string]any {
+	out := map[string]any{"type": kind.String(), "value": v.Value()}
+	if includeContext && (kind == dt.KindSet || kind == dt.KindMap) {
+		if c := v.Context(); !c.IsZero() {
+			if b := c.Bytes(); len(b) > 0 {
+				out["context"] = base64.StdEncoding.EncodeToString(b)
 			}
 		}
-		return out
 	}
+	return out
+}
 
-	if r.Method != "POST" {
-		v, err := dc.FetchDatatype(r.Context(), rt.key, kind, opts)
-		if errors.Is(err, kv.ErrNotFound) {
-			writeJSON(w, 404, map[string]string{"type": kind.String(), "error": "notfound"})
-			return
-		}
-		if err != nil {
-			h.datatypeError(w, err, rt)
-			return
-		}
-		writeJSON(w, 200, render(v))
+func (h *Handler) fetchDatatype(w nethttp.ResponseWriter, r *nethttp.Request, dc DatatypeClient, rt route, kind dt.Kind, opts kv.Options, includeContext bool) {
+	v, err := dc.FetchDatatype(r.Context(), rt.key, kind, opts)
+	if errors.Is(err, kv.ErrNotFound) {
+		writeJSON(w, 404, map[string]string{"type": kind.String(), "error": "notfound"})
 		return
 	}
+	if err != nil {
+		h.datatypeError(w, err, rt)
+		return
+	}
+	writeJSON(w, 200, datatypeBody(kind, v, includeContext))
+}
 
-	if mt, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); strings.TrimSpace(strings.ToLower(mt)) != "application/json" {
-		// Riak answers 406 here, not 415.
-		textError(w, &apiError{status: 406, body: "Data type operations must be sent with Content-Type: application/json\n"})
+func (h *Handler) updateDatatype(w nethttp.ResponseWriter, r *nethttp.Request, dc DatatypeClient, rt route, kind dt.Kind, opts kv.Options, includeContext bool) {
+	op, dctx, ae := h.readDatatypeOp(r, kind)
+	if ae != nil {
+		textError(w, ae)
 		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
-	if err != nil {
-		textError(w, badRequest("Could not read the request body: %v\n", err))
-		return
-	}
-	if !json.Valid(body) {
-		textError(w, badRequest("Couldn't decode JSON: the body is not valid JSON\n"))
-		return
-	}
-	opJSON, ctxText, err := splitContext(body)
-	if err != nil {
-		textError(w, badRequest("Couldn't decode JSON: %v\n", err))
-		return
-	}
-	op, err := parseOp(kind, opJSON, time.Now().UnixMicro(), 0)
-	var fe *errField
-	switch {
-	case errors.As(err, &fe):
-		textError(w, badRequest("%s\n", fe.Error()))
-		return
-	case err != nil:
-		textError(w, badRequest("Invalid operation on datatype '%s': %s\n", kind, strings.TrimSpace(string(opJSON))))
-		return
-	}
-	var dctx dt.Context
-	if ctxText != "" {
-		raw, err := base64.StdEncoding.DecodeString(ctxText)
-		if err == nil {
-			dctx, err = dt.ParseContext(raw)
-		}
-		if err != nil {
-			textError(w, badRequest("Invalid context: send back the context of an earlier fetch unchanged\n"))
-			return
-		}
 	}
 	created := !rt.hasKey
 	if created {
@@ -149,9 +130,9 @@ func (h *Handler) serveDatatype(w nethttp.ResponseWriter, r *nethttp.Request, rt
 	}
 	switch {
 	case opts.ReturnBody && created:
-		writeJSON(w, 201, render(v))
+		writeJSON(w, 201, datatypeBody(kind, v, includeContext))
 	case opts.ReturnBody:
-		writeJSON(w, 200, render(v))
+		writeJSON(w, 200, datatypeBody(kind, v, includeContext))
 	case created:
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(201)
@@ -159,4 +140,43 @@ func (h *Handler) serveDatatype(w nethttp.ResponseWriter, r *nethttp.Request, rt
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(204)
 	}
+}
+
+// readDatatypeOp reads a data-type update's body: the operation on kind
+// (timestamped by the handler's clock) and the causal context, if any.
+func (h *Handler) readDatatypeOp(r *nethttp.Request, kind dt.Kind) (dt.Op, dt.Context, *apiError) {
+	if mt, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); strings.TrimSpace(strings.ToLower(mt)) != "application/json" {
+		// Riak answers 406 here, not 415.
+		return nil, dt.Context{}, &apiError{status: 406, body: "Data type operations must be sent with Content-Type: application/json\n"}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+	if err != nil {
+		return nil, dt.Context{}, badRequest("Could not read the request body: %v\n", err)
+	}
+	if !json.Valid(body) {
+		return nil, dt.Context{}, badRequest("Couldn't decode JSON: the body is not valid JSON\n")
+	}
+	opJSON, ctxText, err := splitContext(body)
+	if err != nil {
+		return nil, dt.Context{}, badRequest("Couldn't decode JSON: %v\n", err)
+	}
+	op, err := parseOp(kind, opJSON, h.o.Clock.Now().UnixMicro(), 0)
+	var fe *errField
+	switch {
+	case errors.As(err, &fe):
+		return nil, dt.Context{}, badRequest("%s\n", fe.Error())
+	case err != nil:
+		return nil, dt.Context{}, badRequest("Invalid operation on datatype '%s': %s\n", kind, strings.TrimSpace(string(opJSON)))
+	}
+	var dctx dt.Context
+	if ctxText != "" {
+		raw, err := base64.StdEncoding.DecodeString(ctxText)
+		if err == nil {
+			dctx, err = dt.ParseContext(raw)
+		}
+		if err != nil {
+			return nil, dt.Context{}, badRequest("Invalid context: send back the context of an earlier fetch unchanged\n")
+		}
+	}
+	return op, dctx, nil
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/riakgo/riakgo/dt"
+	"github.com/riakgo/riakgo/internal/clock"
 	"github.com/riakgo/riakgo/kv"
 )
 
@@ -350,5 +353,31 @@ func TestHLLPrecision(t *testing.T) {
 	e.do("PUT", "/types/sets/props", hdr("Content-Type", "application/json"), []byte(`{"props":{"hll_precision":3}}`)).want(t, 204, "")
 	if _, ok := propsOf("/types/sets/props")["hll_precision"]; ok {
 		t.Error("a set type shows hll_precision after an update")
+	}
+}
+
+// setClock is a clock the test sets; the handler only reads Now.
+type setClock struct{ now atomic.Pointer[time.Time] }
+
+func (c *setClock) set(t time.Time)                             { c.now.Store(&t) }
+func (c *setClock) Now() time.Time                              { return *c.now.Load() }
+func (c *setClock) AfterFunc(time.Duration, func()) clock.Timer { panic("not used") }
+
+// TestDatatypeRegisterTimestampFromClock: a register assignment carries
+// the handler's clock's time, so an assignment made "earlier" loses to the
+// one already stored (last write wins by timestamp), whatever the wall
+// clock says.
+func TestDatatypeRegisterTimestampFromClock(t *testing.T) {
+	clk := &setClock{}
+	e := newEnv(t, Options{Clock: clk})
+	e.makeType("maps", `{"datatype":"map"}`)
+	p := "/types/maps/buckets/m/datatypes/k"
+	clk.set(time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC))
+	e.dtPost(p, `{"update":{"r_register":"future"}}`).want(t, 204, "")
+	clk.set(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
+	e.dtPost(p, `{"update":{"r_register":"past"}}`).want(t, 204, "")
+	got, _ := json.Marshal(decodeDT(t, e.get(p).want(t, 200, "-"))["value"])
+	if string(got) != `{"r_register":"future"}` {
+		t.Fatalf("register %s, want the later timestamp's value", got)
 	}
 }

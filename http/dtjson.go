@@ -133,194 +133,244 @@ func parseOp(k dt.Kind, raw json.RawMessage, now int64, depth int) (dt.Op, error
 	}
 	raw = bytes.TrimSpace(raw)
 	switch k {
-	case dt.KindCounter:
-		if n, ok := jsonInt(raw); ok {
-			return dt.CounterOp{Delta: n}, nil
-		}
-		if s, ok := jsonString(raw); ok {
-			switch s {
-			case "increment":
-				return dt.CounterOp{Delta: 1}, nil
-			case "decrement":
-				return dt.CounterOp{Delta: -1}, nil
-			}
-			return nil, errOp
-		}
-		ms, isObj, err := members(raw)
-		if err != nil || !isObj || len(ms) != 1 {
-			return nil, errOp
-		}
-		n, ok := jsonInt(ms[0].val)
-		if !ok {
-			return nil, errOp
-		}
-		switch ms[0].key {
-		case "increment":
-			return dt.CounterOp{Delta: n}, nil
-		case "decrement":
-			return dt.CounterOp{Delta: -n}, nil
-		}
-		return nil, errOp
-	case dt.KindBCounter:
-		c, err := parseOp(dt.KindCounter, raw, now, depth)
-		if err != nil {
+	case dt.KindCounter, dt.KindBCounter:
+		c, err := parseCounterOp(raw)
+		switch {
+		case err != nil:
 			return nil, err
+		case k == dt.KindBCounter:
+			return dt.BCounterOp{Delta: c.Delta}, nil
 		}
-		return dt.BCounterOp{Delta: c.(dt.CounterOp).Delta}, nil
+		return c, nil
 	case dt.KindOpLog:
-		// A bare integer (negative withdraws), or {"deposit":N} /
-		// {"withdraw":N} with an optional "note".
-		if n, ok := jsonInt(raw); ok {
-			return dt.OpLogOp{Amount: n}, nil
-		}
-		ms, isObj, err := members(raw)
-		if err != nil || !isObj || len(ms) == 0 {
-			return nil, errOp
-		}
-		var op dt.OpLogOp
-		amounts := 0
-		for _, m := range ms {
-			switch m.key {
-			case "deposit", "withdraw":
-				n, ok := jsonInt(m.val)
-				if !ok || n < 0 {
-					return nil, errOp
-				}
-				if m.key == "withdraw" {
-					n = -n
-				}
-				op.Amount = n
-				amounts++
-			case "note":
-				s, ok := jsonString(m.val)
-				if !ok {
-					return nil, errOp
-				}
-				op.Note = s
-			default:
-				return nil, errOp
-			}
-		}
-		if amounts != 1 {
-			return nil, errOp
-		}
-		return op, nil
+		return parseOpLogOp(raw)
 	case dt.KindSet, dt.KindGSet, dt.KindHLL:
-		ms, isObj, err := members(raw)
-		if err != nil || !isObj || len(ms) == 0 {
-			return nil, errOp
-		}
-		var set dt.SetOp
-		var adds []string
-		for _, m := range ms {
-			var elems []string
-			switch m.key {
-			case "add", "remove":
-				s, ok := jsonString(m.val)
-				if !ok {
-					return nil, errOp
-				}
-				elems = []string{s}
-			case "add_all", "remove_all":
-				l, ok := jsonStrings(m.val)
-				if !ok {
-					return nil, errOp
-				}
-				elems = l
-			default:
-				return nil, errOp
-			}
-			remove := strings.HasPrefix(m.key, "remove")
-			if remove && k != dt.KindSet {
-				return nil, errOp // gsets and hlls only grow
-			}
-			if remove {
-				set = set.Remove(elems...)
-			} else {
-				set = set.Add(elems...)
-				adds = append(adds, elems...)
-			}
-		}
-		switch k {
-		case dt.KindGSet:
-			return dt.GSetOp{Elements: adds}, nil
-		case dt.KindHLL:
-			return dt.HLLOp{Elements: adds}, nil
-		}
-		return set, nil
+		return parseSetOp(k, raw)
 	case dt.KindRegister:
-		if s, ok := jsonString(raw); ok {
-			return dt.RegisterOp{Value: s, Timestamp: now}, nil
-		}
-		ms, isObj, err := members(raw)
-		if err != nil || !isObj || len(ms) != 1 || ms[0].key != "assign" {
-			return nil, errOp
-		}
-		s, ok := jsonString(ms[0].val)
-		if !ok {
-			return nil, errOp
-		}
-		return dt.RegisterOp{Value: s, Timestamp: now}, nil
+		return parseRegisterOp(raw, now)
 	case dt.KindFlag:
-		s, ok := jsonString(raw)
-		if !ok {
-			return nil, errOp
-		}
-		switch s {
-		case "enable":
-			return dt.FlagOp{Enable: true}, nil
-		case "disable":
-			return dt.FlagOp{Enable: false}, nil
-		}
-		return nil, errOp
+		return parseFlagOp(raw)
 	case dt.KindMap:
-		ms, isObj, err := members(raw)
-		if err != nil || !isObj || len(ms) == 0 {
-			return nil, errOp
-		}
-		// Riak applies a map update's removes first, then its field
-		// updates (riak_kv_crdt_json), whatever the order of the members.
-		var op, updates dt.MapOp
-		for _, m := range ms {
-			switch m.key {
-			case "remove":
-				var names []string
-				if s, ok := jsonString(m.val); ok {
-					names = []string{s}
-				} else if l, ok := jsonStrings(m.val); ok {
-					names = l
-				} else {
-					return nil, errOp
-				}
-				for _, n := range names {
-					f, err := dt.ParseField(n)
-					if err != nil {
-						return nil, &errField{n}
-					}
-					op = op.Remove(f)
-				}
-			case "update":
-				fields, isObj, err := members(m.val)
-				if err != nil || !isObj {
-					return nil, errOp
-				}
-				for _, fm := range fields {
-					f, err := dt.ParseField(fm.key)
-					if err != nil {
-						return nil, &errField{fm.key}
-					}
-					sub, err := parseOp(f.Type, fm.val, now, depth+1)
-					if err != nil {
-						return nil, err
-					}
-					updates = updates.Update(f, sub)
-				}
-			default:
-				return nil, errOp
-			}
-		}
-		op.Edits = append(op.Edits, updates.Edits...)
-		return op, nil
+		return parseMapOp(raw, now, depth)
 	}
 	return nil, errOp
+}
+
+// parseCounterOp: N, "increment", "decrement", {"increment":N} or
+// {"decrement":N}.
+func parseCounterOp(raw json.RawMessage) (dt.CounterOp, error) {
+	if n, ok := jsonInt(raw); ok {
+		return dt.CounterOp{Delta: n}, nil
+	}
+	if s, ok := jsonString(raw); ok {
+		switch s {
+		case "increment":
+			return dt.CounterOp{Delta: 1}, nil
+		case "decrement":
+			return dt.CounterOp{Delta: -1}, nil
+		}
+		return dt.CounterOp{}, errOp
+	}
+	ms, isObj, err := members(raw)
+	if err != nil || !isObj || len(ms) != 1 {
+		return dt.CounterOp{}, errOp
+	}
+	n, ok := jsonInt(ms[0].val)
+	if !ok {
+		return dt.CounterOp{}, errOp
+	}
+	switch ms[0].key {
+	case "increment":
+		return dt.CounterOp{Delta: n}, nil
+	case "decrement":
+		return dt.CounterOp{Delta: -n}, nil
+	}
+	return dt.CounterOp{}, errOp
+}
+
+// parseOpLogOp: a bare integer (negative withdraws), or {"deposit":N} /
+// {"withdraw":N} with an optional "note".
+func parseOpLogOp(raw json.RawMessage) (dt.Op, error) {
+	if n, ok := jsonInt(raw); ok {
+		return dt.OpLogOp{Amount: n}, nil
+	}
+	ms, isObj, err := members(raw)
+	if err != nil || !isObj || len(ms) == 0 {
+		return nil, errOp
+	}
+	var op dt.OpLogOp
+	amounts := 0
+	for _, m := range ms {
+		switch m.key {
+		case "deposit", "withdraw":
+			n, ok := jsonInt(m.val)
+			if !ok || n < 0 {
+				return nil, errOp
+			}
+			if m.key == "withdraw" {
+				n = -n
+			}
+			op.Amount = n
+			amounts++
+		case "note":
+			s, ok := jsonString(m.val)
+			if !ok {
+				return nil, errOp
+			}
+			op.Note = s
+		default:
+			return nil, errOp
+		}
+	}
+	if amounts != 1 {
+		return nil, errOp
+	}
+	return op, nil
+}
+
+// parseSetOp: {"add":x, "remove":x, "add_all":[…], "remove_all":[…]} for a
+// set; gsets and hlls take only the adds.
+func parseSetOp(k dt.Kind, raw json.RawMessage) (dt.Op, error) {
+	ms, isObj, err := members(raw)
+	if err != nil || !isObj || len(ms) == 0 {
+		return nil, errOp
+	}
+	var set dt.SetOp
+	var adds []string
+	for _, m := range ms {
+		var elems []string
+		switch m.key {
+		case "add", "remove":
+			s, ok := jsonString(m.val)
+			if !ok {
+				return nil, errOp
+			}
+			elems = []string{s}
+		case "add_all", "remove_all":
+			l, ok := jsonStrings(m.val)
+			if !ok {
+				return nil, errOp
+			}
+			elems = l
+		default:
+			return nil, errOp
+		}
+		remove := strings.HasPrefix(m.key, "remove")
+		if remove && k != dt.KindSet {
+			return nil, errOp // gsets and hlls only grow
+		}
+		if remove {
+			set = set.Remove(elems...)
+		} else {
+			set = set.Add(elems...)
+			adds = append(adds, elems...)
+		}
+	}
+	switch k {
+	case dt.KindGSet:
+		return dt.GSetOp{Elements: adds}, nil
+	case dt.KindHLL:
+		return dt.HLLOp{Elements: adds}, nil
+	}
+	return set, nil
+}
+
+// parseRegisterOp: "v" or {"assign":"v"}, at timestamp now.
+func parseRegisterOp(raw json.RawMessage, now int64) (dt.Op, error) {
+	if s, ok := jsonString(raw); ok {
+		return dt.RegisterOp{Value: s, Timestamp: now}, nil
+	}
+	ms, isObj, err := members(raw)
+	if err != nil || !isObj || len(ms) != 1 || ms[0].key != "assign" {
+		return nil, errOp
+	}
+	s, ok := jsonString(ms[0].val)
+	if !ok {
+		return nil, errOp
+	}
+	return dt.RegisterOp{Value: s, Timestamp: now}, nil
+}
+
+// parseFlagOp: "enable" or "disable".
+func parseFlagOp(raw json.RawMessage) (dt.Op, error) {
+	s, ok := jsonString(raw)
+	if !ok {
+		return nil, errOp
+	}
+	switch s {
+	case "enable":
+		return dt.FlagOp{Enable: true}, nil
+	case "disable":
+		return dt.FlagOp{Enable: false}, nil
+	}
+	return nil, errOp
+}
+
+// parseMapOp: {"remove": name or [names], "update": {name_type: op, …}}.
+// Riak applies a map update's removes first, then its field updates
+// (riak_kv_crdt_json), whatever the order of the members.
+func parseMapOp(raw json.RawMessage, now int64, depth int) (dt.Op, error) {
+	ms, isObj, err := members(raw)
+	if err != nil || !isObj || len(ms) == 0 {
+		return nil, errOp
+	}
+	var op, updates dt.MapOp
+	for _, m := range ms {
+		switch m.key {
+		case "remove":
+			if op, err = parseMapRemoves(op, m.val); err != nil {
+				return nil, err
+			}
+		case "update":
+			if updates, err = parseMapUpdates(updates, m.val, now, depth); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, errOp
+		}
+	}
+	op.Edits = append(op.Edits, updates.Edits...)
+	return op, nil
+}
+
+// parseMapRemoves adds the removes of a map operation's "remove" member
+// (one field name or a list) to op.
+func parseMapRemoves(op dt.MapOp, raw json.RawMessage) (dt.MapOp, error) {
+	var names []string
+	if s, ok := jsonString(raw); ok {
+		names = []string{s}
+	} else if l, ok := jsonStrings(raw); ok {
+		names = l
+	} else {
+		return op, errOp
+	}
+	for _, n := range names {
+		f, err := dt.ParseField(n)
+		if err != nil {
+			return op, &errField{n}
+		}
+		op = op.Remove(f)
+	}
+	return op, nil
+}
+
+// parseMapUpdates adds the field updates of a map operation's "update"
+// member to op, each parsed as an operation on the field's type.
+func parseMapUpdates(op dt.MapOp, raw json.RawMessage, now int64, depth int) (dt.MapOp, error) {
+	fields, isObj, err := members(raw)
+	if err != nil || !isObj {
+		return op, errOp
+	}
+	for _, fm := range fields {
+		f, err := dt.ParseField(fm.key)
+		if err != nil {
+			return op, &errField{fm.key}
+		}
+		sub, err := parseOp(f.Type, fm.val, now, depth+1)
+		if err != nil {
+			return op, err
+		}
+		op = op.Update(f, sub)
+	}
+	return op, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riakgo/riakgo/internal/clock"
 	"github.com/riakgo/riakgo/internal/riakapi"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/quorum"
@@ -43,12 +44,18 @@ type Options struct {
 	// Rand returns random 64-bit values (generated keys, boundaries);
 	// nil uses math/rand/v2.
 	Rand func() uint64
+	// Clock gives the time of data-type operations (a register's
+	// timestamp); nil uses the wall clock. Network deadlines and request
+	// durations are wall time.
+	Clock clock.Clock
 	// Version is riakgo's version, reported by /stats.
 	Version string
-	// Cluster, if set, serves the cluster admin routes (see cluster.go).
+	// Cluster, if set, serves the cluster admin routes (see cluster.go),
+	// and the ringready and repair routes if it is also a RepairAdmin
+	// (repair.go).
 	Cluster ClusterAdmin
-	// ExtraStats, if set, adds entries to /stats (handoff and
-	// anti-entropy figures of the node).
+	// ExtraStats, if set, adds entries to /stats (the node's cluster,
+	// handoff, anti-entropy, memory and storage figures).
 	ExtraStats func() map[string]any
 	// PG, if set, serves the process-group routes (see pg.go).
 	PG PGService
@@ -114,6 +121,7 @@ func NewHandler(c kv.Client, o Options) *Handler {
 	if o.Rand == nil {
 		o.Rand = defaultRand
 	}
+	o.Clock = clock.OrReal(o.Clock)
 	if o.MaxHeaders <= 0 {
 		o.MaxHeaders = DefaultMaxHeaders
 	}
@@ -334,6 +342,8 @@ func (h *Handler) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 	h.obs.Request(op, sw.status, time.Since(start))
 }
 
+// serve admits a request (header count, cross-site check, path,
+// authentication, the in-flight bound), then dispatches it.
 func (h *Handler) serve(w *statusWriter, r *nethttp.Request) string {
 	if n := headerCount(r.Header); n > h.o.MaxHeaders {
 		textError(w, badRequest("Too many header fields: %d, at most %d\n", n, h.o.MaxHeaders))
@@ -364,6 +374,12 @@ func (h *Handler) serve(w *statusWriter, r *nethttp.Request) string {
 			return "other"
 		}
 	}
+	return h.dispatch(w, r, rt)
+}
+
+// dispatch serves an admitted request by its route's kind and returns the
+// operation label it counts under.
+func (h *Handler) dispatch(w *statusWriter, r *nethttp.Request, rt route) string {
 	switch rt.kind {
 	case "root":
 		h.serveRoot(w, r)
@@ -510,7 +526,7 @@ func mapError(err error, k kv.Key) *apiError {
 	case errors.Is(err, kv.ErrUnknownType):
 		return &apiError{status: 404, body: "Unknown bucket type: " + k.Type}
 	case errors.Is(err, kv.ErrBadKey):
-		return badRequest("%s\n", strings.TrimPrefix(err.Error(), "riakgo/kv: "))
+		return badRequest("%s\n", kv.UserMessage(err))
 	case errors.As(err, &qe):
 		if qe.ClientError() {
 			return badRequest("%s\n", qe.Error())
@@ -538,15 +554,16 @@ func mapError(err error, k kv.Key) *apiError {
 }
 
 // errorText is an error's text for a client: a coverage failure starts
-// with Riak's insufficient_vnodes_available.
+// with Riak's insufficient_vnodes_available, then says why.
 func errorText(err error) string {
-	msg := err.Error()
 	if errors.Is(err, kv.ErrInsufficientVnodes) {
-		if i := strings.Index(msg, "insufficient_vnodes_available"); i >= 0 {
-			msg = msg[i:]
+		msg := kv.UserMessage(kv.ErrInsufficientVnodes)
+		if d, ok := kv.UserDetail(err, kv.ErrInsufficientVnodes); ok && d != "" {
+			msg += ": " + d
 		}
+		return msg
 	}
-	return msg
+	return err.Error()
 }
 
 // serveRoot lists the resources, as Riak's GET / does.

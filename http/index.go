@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	nethttp "net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -19,40 +20,49 @@ func (h *Handler) serveIndex(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 	if !allow(w, r, "GET", "HEAD") {
 		return
 	}
-	qs := r.URL.Query()
+	iq, ae := parseIndexQuery(rt, r.URL.Query())
+	if ae != nil {
+		textError(w, ae)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), iq.timeout)
+	defer cancel()
+	if iq.stream {
+		h.streamIndex(w, ctx, iq.q, rt)
+		return
+	}
+	h.indexPage(w, ctx, iq.q, rt)
+}
+
+// indexRequest is a parsed index query with how to answer it.
+type indexRequest struct {
+	q       kv.IndexQuery
+	stream  bool
+	timeout time.Duration
+}
+
+// parseIndexQuery reads an index query from the route and the query
+// parameters, with Riak's texts for what is wrong (some without a
+// trailing newline, as riak_kv_wm_index sends them).
+func parseIndexQuery(rt route, qs url.Values) (indexRequest, *apiError) {
 	field := strings.ToLower(rt.rest[0])
 	q := kv.IndexQuery{Type: rt.key.Type, Bucket: rt.key.Bucket, Field: field, Start: rt.rest[1], End: rt.rest[1]}
 	if len(rt.rest) == 3 {
 		q.End, q.Range = rt.rest[2], true
 	}
 	if err := riakapi.IndexField(field); err != nil {
-		textError(w, badRequest("%s\n", err.Error()))
-		return
-	}
-	boolParam := func(name string) (bool, *apiError) {
-		switch v := qs.Get(name); strings.ToLower(v) {
-		case "", "false":
-			return false, nil
-		case "true":
-			return true, nil
-		default:
-			// Riak's text, without a newline (riak_kv_wm_index).
-			return false, badRequest("Invalid %q. %q is not a boolean", name, qs.Get(name))
-		}
+		return indexRequest{}, badRequest("%s\n", err.Error())
 	}
 	var ae *apiError
-	if q.ReturnTerms, ae = boolParam("return_terms"); ae != nil {
-		textError(w, ae)
-		return
+	if q.ReturnTerms, ae = boolParam(qs, "return_terms"); ae != nil {
+		return indexRequest{}, ae
 	}
-	stream, ae := boolParam("stream")
+	stream, ae := boolParam(qs, "stream")
 	if ae != nil {
-		textError(w, ae)
-		return
+		return indexRequest{}, ae
 	}
-	if _, ae = boolParam("pagination_sort"); ae != nil {
-		textError(w, ae)
-		return
+	if _, ae = boolParam(qs, "pagination_sort"); ae != nil {
+		return indexRequest{}, ae
 	}
 	if !riakapi.QueryReturnsTerms(q) {
 		q.ReturnTerms = false // Riak ignores it for exact matches and $key
@@ -60,8 +70,7 @@ func (h *Handler) serveIndex(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 	if v := qs.Get("max_results"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
-			textError(w, badRequest("Invalid \"max_results\". \"%s\" is not a positive integer", v))
-			return
+			return indexRequest{}, badRequest("Invalid \"max_results\". \"%s\" is not a positive integer", v)
 		}
 		q.MaxResults = n
 	}
@@ -71,11 +80,9 @@ func (h *Handler) serveIndex(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 		var rerr *riakapi.Error
 		switch {
 		case errors.As(err, &rerr) && rerr.Bare:
-			textError(w, badRequest("%s", err.Error()))
-			return
+			return indexRequest{}, badRequest("%s", err.Error())
 		case err != nil:
-			textError(w, badRequest("%s\n", err.Error()))
-			return
+			return indexRequest{}, badRequest("%s\n", err.Error())
 		}
 		q.TermRegex = rx
 	}
@@ -83,48 +90,67 @@ func (h *Handler) serveIndex(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 	if v := qs.Get("timeout"); v != "" {
 		ms, err := strconv.Atoi(v)
 		if err != nil || ms < 0 {
-			textError(w, badRequest("Bad timeout value %q. Must be a non-negative integer\n", v))
-			return
+			return indexRequest{}, badRequest("Bad timeout value %q. Must be a non-negative integer\n", v)
 		}
 		if ms > 0 {
 			timeout = time.Duration(ms) * time.Millisecond
 		}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
-	defer cancel()
+	return indexRequest{q: q, stream: stream, timeout: timeout}, nil
+}
 
-	render := func(res []kv.IndexResult) any {
-		if q.ReturnTerms {
-			out := make([]map[string]string, len(res))
-			for i, x := range res {
-				out[i] = map[string]string{x.Term: x.Key}
-			}
-			return map[string]any{"results": out}
-		}
-		keys := make(jsonNames, len(res))
-		for i, x := range res {
-			keys[i] = x.Key
-		}
-		return map[string]any{"keys": keys}
+// boolParam reads an index query's boolean parameter ("" is false).
+func boolParam(qs url.Values, name string) (bool, *apiError) {
+	switch v := qs.Get(name); strings.ToLower(v) {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		// Riak's text, without a newline (riak_kv_wm_index).
+		return false, badRequest("Invalid %q. %q is not a boolean", name, qs.Get(name))
 	}
+}
 
-	if !stream {
-		var all []kv.IndexResult
-		cont, err := h.c.Query(ctx, q, func(c []kv.IndexResult) error { all = append(all, c...); return nil })
-		if listTimedOut(ctx, err) {
-			err = context.DeadlineExceeded // 503 request timed out, as Riak
+// indexBody renders results as Riak does: {"results":[{term:key},…]} with
+// return_terms, {"keys":[…]} without.
+func indexBody(returnTerms bool, res []kv.IndexResult) map[string]any {
+	if returnTerms {
+		out := make([]map[string]string, len(res))
+		for i, x := range res {
+			out[i] = map[string]string{x.Term: x.Key}
 		}
-		if err != nil {
-			h.indexError(w, err, rt)
-			return
-		}
-		body := render(all).(map[string]any)
-		if cont != "" {
-			body["continuation"] = cont
-		}
-		writeJSON(w, 200, body)
+		return map[string]any{"results": out}
+	}
+	keys := make(jsonNames, len(res))
+	for i, x := range res {
+		keys[i] = x.Key
+	}
+	return map[string]any{"keys": keys}
+}
+
+// indexPage answers a query with one JSON body (and the continuation of
+// the next page, if any).
+func (h *Handler) indexPage(w nethttp.ResponseWriter, ctx context.Context, q kv.IndexQuery, rt route) {
+	var all []kv.IndexResult
+	cont, err := h.c.Query(ctx, q, func(c []kv.IndexResult) error { all = append(all, c...); return nil })
+	if listTimedOut(ctx, err) {
+		err = context.DeadlineExceeded // 503 request timed out, as Riak
+	}
+	if err != nil {
+		h.indexError(w, err, rt)
 		return
 	}
+	body := indexBody(q.ReturnTerms, all)
+	if cont != "" {
+		body["continuation"] = cont
+	}
+	writeJSON(w, 200, body)
+}
+
+// streamIndex answers a query as a multipart/mixed stream, one part per
+// batch of results, then the continuation or the error that ended it.
+func (h *Handler) streamIndex(w nethttp.ResponseWriter, ctx context.Context, q kv.IndexQuery, rt route) {
 	boundary := kv.Base62(h.o.Rand(), h.o.Rand())
 	started := false
 	part := func(v any) {
@@ -140,7 +166,7 @@ func (h *Handler) serveIndex(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 			f.Flush()
 		}
 	}
-	cont, err := h.c.Query(ctx, q, func(c []kv.IndexResult) error { part(render(c)); return nil })
+	cont, err := h.c.Query(ctx, q, func(c []kv.IndexResult) error { part(indexBody(q.ReturnTerms, c)); return nil })
 	timedOut := listTimedOut(ctx, err)
 	if err != nil && !started && !timedOut {
 		h.indexError(w, err, rt)
@@ -156,7 +182,7 @@ func (h *Handler) serveIndex(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 		part(map[string]string{"continuation": cont})
 	}
 	if !started {
-		part(render(nil))
+		part(indexBody(q.ReturnTerms, nil))
 	}
 	w.Write([]byte("\r\n--" + boundary + "--\r\n"))
 }
@@ -164,12 +190,12 @@ func (h *Handler) serveIndex(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 func (h *Handler) indexError(w nethttp.ResponseWriter, err error, rt route) {
 	switch {
 	case errors.Is(err, kv.ErrBadIndex):
-		msg := strings.TrimPrefix(err.Error(), kv.ErrBadIndex.Error()+": ")
-		if strings.HasPrefix(msg, "invalid continuation") {
-			textError(w, badRequest("Invalid continuation: %s\n", strings.TrimPrefix(msg, "invalid continuation ")))
+		if c, ok := kv.UserDetail(err, kv.ErrBadContinuation); ok {
+			textError(w, badRequest("Invalid continuation: %s\n", c))
 			return
 		}
-		textError(w, badRequest("Invalid query: %s\n", msg))
+		d, _ := kv.UserDetail(err, kv.ErrBadIndex)
+		textError(w, badRequest("Invalid query: %s\n", d))
 	case errors.Is(err, context.DeadlineExceeded):
 		textError(w, &apiError{status: 503, body: "request timed out\n"})
 	default:

@@ -6,7 +6,6 @@ import (
 	"errors"
 	nethttp "net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/riakgo/riakgo/kv"
@@ -44,7 +43,7 @@ var _ PGService = (*pg.Service)(nil)
 
 // pgError maps process-group errors to statuses with a message.
 func pgError(err error, k kv.Key) *apiError {
-	msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "riakgo/pg: "), "riakgo/kv: ") + "\n"
+	msg := kv.UserMessage(err) + "\n"
 	switch {
 	case errors.Is(err, pg.ErrBadRequest), errors.Is(err, pg.ErrNotPG), errors.Is(err, kv.ErrBadKey):
 		return &apiError{status: 400, body: msg}

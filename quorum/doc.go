@@ -7,5 +7,6 @@
 // The cores are pure counters: they take replies as arguments and answer
 // Enough and Response; they never do I/O, read the clock or merge objects.
 // kv's coordinators feed them and act on their answers. Quorum failures are
-// typed (*Error) so that http can map each to Riak's status and text.
+// typed (*Error) so that the client faces (http, internal/pb) map each to
+// Riak's status and text.
 package quorum

@@ -13,8 +13,12 @@
 //   - Reconcile and ChooseLatest: allow_mult=false resolution and reads.
 //   - Limits: the sibling-count and size valves, applied only on client
 //     write paths, never on repair or handoff.
+//   - Resolvers: named strategies (json_set_union, numeric_max, longest;
+//     a Registry) that merge siblings into one value for buckets whose
+//     resolver property names one.
 //
-// Resolver strategies beyond allow_mult and last_write_wins arrive with the
-// data-type layer. The package is pure: time is an argument, nothing here
-// does I/O. Callers are kv (vnodes, coordinators) and http (rendering).
+// The package is pure: time is an argument, nothing here does I/O.
+// Callers are kv (vnodes, coordinators), internal/wire (the stored
+// format), the client faces http and internal/pb (rendering) and
+// internal/lab.
 package siblings

@@ -16,6 +16,8 @@
 // Every function here is pure: clocks are values, operations return new
 // clocks and never modify their arguments, and the current time is always an
 // argument. The package imports only the standard library. Its callers are
-// siblings (object merge), kv (coordinating puts) and http (the opaque
-// X-Riak-Vclock header, via MarshalBinary/UnmarshalBinary).
+// siblings (object merge), dt (dots of data types), ring (the cluster
+// state's clocks), kv (coordinating puts), internal/wire (the stored
+// format) and the client faces http and internal/pb (the opaque causal
+// context, via MarshalBinary/UnmarshalBinary).
 package vclock

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	riakhttp "github.com/riakgo/riakgo/http"
 	"github.com/riakgo/riakgo/internal/tlsconf"
 )
 
@@ -147,14 +148,10 @@ func runAdmin(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
+// adminType is a bucket-type route's answer: the type, or a failure.
 type adminType struct {
-	Name   string         `json:"name"`
-	Status string         `json:"status"`
-	Active bool           `json:"active"`
-	Props  map[string]any `json:"props"`
-	Error  string         `json:"error"`
-	Have   []string       `json:"members_with"`
-	Lack   []string       `json:"members_without"`
+	riakhttp.TypeJSON
+	Error string `json:"error"`
 	// Reasons per property, for validation failures.
 	Reasons map[string]string `json:"reasons"`
 }
@@ -217,7 +214,7 @@ func adminBucketType(c *adminClient, args []string, stdout, stderr io.Writer) in
 			fmt.Fprintf(stderr, "riakgo admin: %s\n", strings.TrimSpace(string(body)))
 			return 1
 		}
-		var l struct{ Types []adminType }
+		var l riakhttp.TypesJSON
 		if err := json.Unmarshal(body, &l); err != nil {
 			fmt.Fprintf(stderr, "riakgo admin: bad answer: %v\n", err)
 			return 1

@@ -25,7 +25,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/riakgo/riakgo/handoff"
 	riakhttp "github.com/riakgo/riakgo/http"
 )
 
@@ -261,7 +260,7 @@ func parseListenLine(l string) (listenLine, error) {
 }
 
 // plannedTransfers counts the partitions a plan moves from node from.
-func plannedTransfers(p planAnswer, from string) int {
+func plannedTransfers(p riakhttp.PlanJSON, from string) int {
 	n := 0
 	for _, t := range p.Transitions {
 		for _, m := range t.Transfers {
@@ -587,13 +586,13 @@ func (b *benchHandoff) measure(size int64) (res bhResult, err error) {
 	}); err != nil {
 		return res, err
 	}
-	var plan planAnswer
+	var plan riakhttp.PlanJSON
 	if err := b.until("cluster plan", 100*time.Millisecond, func() error {
 		code, body, err := b.call("GET", aURL+"/admin/cluster/plan", nil, "")
 		if err != nil || code != 200 {
 			return fmt.Errorf("plan: %d %s %v", code, bytes.TrimSpace(body), err)
 		}
-		plan = planAnswer{}
+		plan = riakhttp.PlanJSON{}
 		if err := json.Unmarshal(body, &plan); err != nil {
 			return err
 		}
@@ -636,7 +635,7 @@ func (b *benchHandoff) measure(size int64) (res bhResult, err error) {
 	var first time.Time   // earliest Started seen
 	lastQuiet := commitAt // last poll before any activity was seen
 	var end, prevPoll time.Time
-	var last handoff.Status
+	var last riakhttp.TransferStatusJSON
 	var idle time.Duration // between polls that both saw the handoff under way, the later with nothing running
 	deadline := time.Now().Add(b.cfg.Timeout)
 	for {
@@ -647,7 +646,7 @@ func (b *benchHandoff) measure(size int64) (res bhResult, err error) {
 		}
 		active := 0
 		for _, pr := range st.Active {
-			if pr.Direction != handoff.Outbound {
+			if pr.Direction != riakhttp.Outbound {
 				continue
 			}
 			active++
@@ -720,21 +719,21 @@ func (b *benchHandoff) measure(size int64) (res bhResult, err error) {
 }
 
 // transfers returns node's own status from GET /admin/transfers.
-func (b *benchHandoff) transfers(url, node string) (handoff.Status, error) {
+func (b *benchHandoff) transfers(url, node string) (riakhttp.TransferStatusJSON, error) {
 	code, body, err := b.call("GET", url+"/admin/transfers", nil, "")
 	if err != nil || code != 200 {
-		return handoff.Status{}, fmt.Errorf("GET /admin/transfers: %d %s %v", code, bytes.TrimSpace(body), err)
+		return riakhttp.TransferStatusJSON{}, fmt.Errorf("GET /admin/transfers: %d %s %v", code, bytes.TrimSpace(body), err)
 	}
 	var tj riakhttp.TransfersJSON
 	if err := json.Unmarshal(body, &tj); err != nil {
-		return handoff.Status{}, err
+		return riakhttp.TransferStatusJSON{}, err
 	}
 	for _, st := range tj.Nodes {
 		if string(st.Node) == node {
 			return st, nil
 		}
 	}
-	return handoff.Status{}, fmt.Errorf("GET /admin/transfers: no status of %s", node)
+	return riakhttp.TransferStatusJSON{}, fmt.Errorf("GET /admin/transfers: no status of %s", node)
 }
 
 func (b *benchHandoff) fetchProfile(addr, path string) error {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	riakhttp "github.com/riakgo/riakgo/http"
 )
 
 func TestParseByteSize(t *testing.T) {
@@ -79,7 +81,7 @@ func TestParseListenLine(t *testing.T) {
 }
 
 func TestPlannedTransfers(t *testing.T) {
-	var p planAnswer
+	var p riakhttp.PlanJSON
 	doc := `{"transitions":[{"transfers":[{"from":"a","to":"b","count":30},{"from":"c","to":"b","count":5}]},
 		{"transfers":[{"from":"a","to":"b","count":2}]}]}`
 	if err := json.Unmarshal([]byte(doc), &p); err != nil {

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+
+	riakhttp "github.com/riakgo/riakgo/http"
 )
 
 // riakgo admin cluster join|leave|plan|commit|clear, member-status and
@@ -32,36 +34,8 @@ type adminAnswer struct {
 	Seed   string `json:"seed"`
 }
 
-type memberRow struct {
-	Node       string  `json:"node"`
-	Status     string  `json:"status"`
-	RingPct    float64 `json:"ring_pct"`
-	PendingPct float64 `json:"pending_pct"`
-	Claimant   bool    `json:"claimant"`
-}
-
-type moveRow struct {
-	From  string `json:"from"`
-	To    string `json:"to"`
-	Count int    `json:"count"`
-}
-
-type planAnswer struct {
-	Changes []struct {
-		Node   string `json:"node"`
-		Action string `json:"action"`
-		Target string `json:"target"`
-	} `json:"changes"`
-	Transitions []struct {
-		Members      []memberRow `json:"members"`
-		Reassigned   []moveRow   `json:"reassigned"`
-		Transfers    []moveRow   `json:"transfers"`
-		MeetsTargetN bool        `json:"meets_target_n"`
-	} `json:"transitions"`
-}
-
 // writeMembership prints a Membership table and the status counts line.
-func writeMembership(w io.Writer, rows []memberRow, pending bool) {
+func writeMembership(w io.Writer, rows []riakhttp.MemberJSON, pending bool) {
 	fmt.Fprintln(w, banner("Membership", '='))
 	fmt.Fprintln(w, "Status     Ring    Pending    Node")
 	fmt.Fprintln(w, rule)
@@ -135,22 +109,22 @@ func adminCluster(c *adminClient, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case verb == "join" && len(args) == 2:
 		arg = args[1]
-		b, _ := json.Marshal(map[string]string{"seed": arg})
+		b, _ := json.Marshal(riakhttp.JoinRequest{Seed: arg})
 		code, body, err = c.do("POST", "/admin/cluster/join", b)
 	case verb == "leave" && len(args) <= 2:
 		var b []byte
 		if len(args) == 2 {
 			arg = args[1]
-			b, _ = json.Marshal(map[string]string{"node": arg})
+			b, _ = json.Marshal(riakhttp.NodeRequest{Node: arg})
 		}
 		code, body, err = c.do("POST", "/admin/cluster/leave", b)
 	case verb == "force-remove" && len(args) == 2:
 		arg = args[1]
-		b, _ := json.Marshal(map[string]string{"node": arg})
+		b, _ := json.Marshal(riakhttp.NodeRequest{Node: arg})
 		code, body, err = c.do("POST", "/admin/cluster/force-remove", b)
 	case (verb == "replace" || verb == "force-replace") && len(args) == 3:
 		arg = args[1]
-		b, _ := json.Marshal(map[string]string{"node": args[1], "target": args[2]})
+		b, _ := json.Marshal(riakhttp.NodeRequest{Node: args[1], Target: args[2]})
 		code, body, err = c.do("POST", "/admin/cluster/"+verb, b)
 	case verb == "plan" && len(args) == 1:
 		code, body, err = c.do("GET", "/admin/cluster/plan", nil)
@@ -190,7 +164,7 @@ func adminCluster(c *adminClient, args []string, stdout, stderr io.Writer) int {
 	case "clear":
 		fmt.Fprintln(stdout, "Cleared staged cluster changes")
 	case "plan":
-		var p planAnswer
+		var p riakhttp.PlanJSON
 		if err := json.Unmarshal(body, &p); err != nil {
 			fmt.Fprintf(stderr, "riakgo admin: bad answer: %v\n", err)
 			return 1
@@ -200,7 +174,7 @@ func adminCluster(c *adminClient, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func writePlan(w io.Writer, p planAnswer) {
+func writePlan(w io.Writer, p riakhttp.PlanJSON) {
 	fmt.Fprintln(w, banner("Staged Changes", '='))
 	fmt.Fprintln(w, "Action         Details(s)")
 	fmt.Fprintln(w, rule)
@@ -235,7 +209,7 @@ func writePlan(w io.Writer, p planAnswer) {
 		}
 		for _, blk := range []struct {
 			title, verb string
-			moves       []moveRow
+			moves       []riakhttp.MoveJSON
 		}{{"Partitions reassigned from cluster changes", "reassigned", t.Reassigned}, {"Transfers resulting from cluster changes", "transfers", t.Transfers}} {
 			total := 0
 			for _, m := range blk.moves {
@@ -264,10 +238,7 @@ func adminMemberStatus(c *adminClient, args []string, stdout, stderr io.Writer) 
 		fmt.Fprint(stderr, adminUsage)
 		return 2
 	}
-	var ms struct {
-		Members []memberRow `json:"members"`
-		Pending bool        `json:"pending"`
-	}
+	var ms riakhttp.MemberStatusJSON
 	if !c.getJSON("/admin/member-status", &ms, stderr) {
 		return 1
 	}
@@ -280,22 +251,7 @@ func adminRingStatus(c *adminClient, args []string, stdout, stderr io.Writer) in
 		fmt.Fprint(stderr, adminUsage)
 		return 2
 	}
-	var rs struct {
-		Claimant       string `json:"claimant"`
-		ClaimantStatus string `json:"claimant_status"`
-		ClaimantUp     bool   `json:"claimant_up"`
-		Ready          bool   `json:"ready"`
-		Handoffs       []struct {
-			Owner     string `json:"owner"`
-			NextOwner string `json:"next_owner"`
-			Transfers []struct {
-				Index    string `json:"index"`
-				Complete bool   `json:"complete"`
-			} `json:"transfers"`
-		} `json:"handoffs"`
-		Down        []string `json:"down"`
-		Unreachable []string `json:"unreachable"`
-	}
+	var rs riakhttp.RingStatusJSON
 	if !c.getJSON("/admin/ring-status", &rs, stderr) {
 		return 1
 	}
@@ -370,7 +326,7 @@ func adminDown(c *adminClient, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, adminUsage)
 		return 2
 	}
-	b, _ := json.Marshal(map[string]string{"node": args[0]})
+	b, _ := json.Marshal(riakhttp.NodeRequest{Node: args[0]})
 	code, body, err := c.do("POST", "/admin/down", b)
 	if err != nil {
 		fmt.Fprintf(stderr, "riakgo admin: %v\n", err)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/riakgo/riakgo/internal/testwait"
+
+	riakhttp "github.com/riakgo/riakgo/http"
 )
 
 // freePort returns a loopback port below the ephemeral range, free for both TCP and UDP (memberlist
@@ -146,7 +148,7 @@ func TestThreeProcessCluster(t *testing.T) {
 
 // TestMembershipLayout: riak-admin's member-status table.
 func TestMembershipLayout(t *testing.T) {
-	rows := []memberRow{{Node: "riakgo@127.0.0.1", Status: "valid", RingPct: 33.3, PendingPct: 25}, {Node: "b", Status: "joining"}}
+	rows := []riakhttp.MemberJSON{{Node: "riakgo@127.0.0.1", Status: "valid", RingPct: 33.3, PendingPct: 25}, {Node: "b", Status: "joining"}}
 	var b strings.Builder
 	writeMembership(&b, rows, false)
 	want := `================================= Membership ==================================

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riakgo/riakgo/handoff"
 	riakhttp "github.com/riakgo/riakgo/http"
 	"github.com/riakgo/riakgo/internal/testwait"
 )
@@ -274,7 +273,7 @@ func watchTransfers(urls []string) (stop func() int64) {
 				}
 				for _, st := range tj.Nodes {
 					for _, pr := range st.Active {
-						if pr.Direction == handoff.Outbound && pr.Objects > max.Load() {
+						if pr.Direction == riakhttp.Outbound && pr.Objects > max.Load() {
 							max.Store(pr.Objects)
 						}
 					}
@@ -412,7 +411,7 @@ func TestReceiverKilledRealProcesses(t *testing.T) {
 			}
 			for _, st := range tj.Nodes {
 				for _, pr := range st.Active {
-					if pr.To == "riakgo4@127.0.0.1" && pr.Direction == handoff.Outbound && pr.Objects > 0 {
+					if pr.To == "riakgo4@127.0.0.1" && pr.Direction == riakhttp.Outbound && pr.Objects > 0 {
 						return nil
 					}
 				}

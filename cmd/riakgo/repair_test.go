@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riakgo/riakgo/handoff"
 	riakhttp "github.com/riakgo/riakgo/http"
 )
 
@@ -71,8 +70,8 @@ func TestRingReadyAndRepairCLI(t *testing.T) {
 	// transfers lists repairs as waiting and shows a repair's source.
 	var buf bytes.Buffer
 	now := time.Now()
-	writeTransfers(&buf, riakhttp.TransfersJSON{Now: now, Nodes: []handoff.Status{{Node: "b@h", Repairing: 2, Active: []handoff.Progress{
-		{Kind: "repair", Partition: 1, Source: 2, From: "c@h", To: "b@h", Direction: handoff.Outbound, Started: now, Updated: now}}}}})
+	writeTransfers(&buf, riakhttp.TransfersJSON{Now: now, Nodes: []riakhttp.TransferStatusJSON{{Node: "b@h", Repairing: 2, Active: []riakhttp.ProgressJSON{
+		{Kind: "repair", Partition: 1, Source: 2, From: "c@h", To: "b@h", Direction: riakhttp.Outbound, Started: now, Updated: now}}}}})
 	for _, want := range []string{"'b@h' waiting for the repair of 2 partitions\n", "transfer type: repair_transfer\n", "partition: 1\nfrom partition: 2\n"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("transfers: missing %q in\n%s", want, buf.String())

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/riakgo/riakgo/handoff"
 	riakhttp "github.com/riakgo/riakgo/http"
 )
 
@@ -58,7 +57,7 @@ func writeTransfers(w io.Writer, tj riakhttp.TransfersJSON) {
 	fmt.Fprintln(w)
 	for _, st := range tj.Nodes {
 		for _, pr := range st.Active {
-			if pr.Direction != handoff.Outbound {
+			if pr.Direction != riakhttp.Outbound {
 				continue
 			}
 			writeTransfer(w, pr, tj.Now)
@@ -66,11 +65,11 @@ func writeTransfers(w io.Writer, tj riakhttp.TransfersJSON) {
 	}
 }
 
-func writeTransfer(w io.Writer, pr handoff.Progress, now time.Time) {
+func writeTransfer(w io.Writer, pr riakhttp.ProgressJSON, now time.Time) {
 	ago := func(t time.Time) string {
 		return fmt.Sprintf("%s [%.2f s ago]", t.Local().Format("2006-01-02 15:04:05"), now.Sub(t).Seconds())
 	}
-	objs, bps := pr.Rates(now)
+	objs, bps := transferRates(pr, now)
 	fmt.Fprintf(w, "transfer type: %s_transfer\n", pr.Kind)
 	fmt.Fprintln(w, "vnode type: riakgo_kv_vnode")
 	fmt.Fprintf(w, "partition: %d\n", pr.Partition)
@@ -88,13 +87,49 @@ func writeTransfer(w io.Writer, pr handoff.Progress, now time.Time) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%25s%.0f Objs/s\n", "", objs)
 	fmt.Fprintf(w, "%21s        =======>  %-21s\n", pr.From, pr.To)
-	if pc := pr.Percent(); pc >= 0 {
+	if pc := transferPercent(pr); pc >= 0 {
 		bar := int(pc / 2)
 		fmt.Fprintf(w, "        |%s%s|  %.0f%%\n", strings.Repeat("=", bar), strings.Repeat(" ", 50-bar), pc)
 	}
 	fmt.Fprintf(w, "%25s%.2f MB/s\n", "", bps/1e6)
-	if eta, ok := pr.ETA(now); ok {
+	if eta, ok := transferETA(pr, now); ok {
 		fmt.Fprintf(w, "%25sETA %s\n", "", eta.Round(time.Second))
 	}
 	fmt.Fprintln(w)
+}
+
+// transferRates returns objects/s and bytes/s since the transfer started, as of now.
+func transferRates(p riakhttp.ProgressJSON, now time.Time) (objects, bytes float64) {
+	el := now.Sub(p.Started).Seconds()
+	if el <= 0 {
+		return 0, 0
+	}
+	return float64(p.Objects) / el, float64(p.Bytes) / el
+}
+
+// transferETA estimates the time left (false if it cannot: no size estimate or no
+// progress yet).
+func transferETA(p riakhttp.ProgressJSON, now time.Time) (time.Duration, bool) {
+	_, bps := transferRates(p, now)
+	if p.SizeBytes <= 0 || bps <= 0 {
+		return 0, false
+	}
+	left := p.SizeBytes - p.Bytes
+	if left < 0 {
+		left = 0
+	}
+	return time.Duration(float64(left) / bps * float64(time.Second)), true
+}
+
+// transferPercent returns the share done by bytes (0..100), or -1 without an
+// estimate.
+func transferPercent(p riakhttp.ProgressJSON) float64 {
+	if p.SizeBytes <= 0 {
+		return -1
+	}
+	pc := 100 * float64(p.Bytes) / float64(p.SizeBytes)
+	if pc > 100 {
+		pc = 100
+	}
+	return pc
 }

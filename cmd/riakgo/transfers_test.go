@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riakgo/riakgo/handoff"
 	riakhttp "github.com/riakgo/riakgo/http"
 	"github.com/riakgo/riakgo/ring"
 )
@@ -15,11 +14,11 @@ import (
 // Active Transfers block with progress for each outbound transfer.
 func TestWriteTransfers(t *testing.T) {
 	now := time.Date(2026, 11, 22, 3, 0, 10, 0, time.UTC)
-	tj := riakhttp.TransfersJSON{Now: now, Down: []ring.NodeID{"c@h"}, Nodes: []handoff.Status{
-		{Node: "a@h", Waiting: 2, Active: []handoff.Progress{
-			{Kind: "ownership", Partition: 3, From: "a@h", To: "b@h", Direction: handoff.Outbound,
+	tj := riakhttp.TransfersJSON{Now: now, Down: []ring.NodeID{"c@h"}, Nodes: []riakhttp.TransferStatusJSON{
+		{Node: "a@h", Waiting: 2, Active: []riakhttp.ProgressJSON{
+			{Kind: "ownership", Partition: 3, From: "a@h", To: "b@h", Direction: riakhttp.Outbound,
 				Started: now.Add(-10 * time.Second), Updated: now, Objects: 5000, Bytes: 5 << 20, SizeBytes: 10 << 20},
-			{Kind: "hinted", Partition: 9, From: "x@h", To: "a@h", Direction: handoff.Inbound, Started: now},
+			{Kind: "hinted", Partition: 9, From: "x@h", To: "a@h", Direction: riakhttp.Inbound, Started: now},
 		}},
 		{Node: "b@h"},
 	}}
@@ -49,7 +48,7 @@ func TestWriteTransfers(t *testing.T) {
 		t.Errorf("an inbound transfer was listed:\n%s", got)
 	}
 	out.Reset()
-	writeTransfers(&out, riakhttp.TransfersJSON{Now: now, Nodes: []handoff.Status{{Node: "a@h"}}})
+	writeTransfers(&out, riakhttp.TransfersJSON{Now: now, Nodes: []riakhttp.TransferStatusJSON{{Node: "a@h"}}})
 	if !strings.HasPrefix(out.String(), "No transfers active\n") {
 		t.Errorf("idle cluster:\n%s", out.String())
 	}
@@ -57,7 +56,7 @@ func TestWriteTransfers(t *testing.T) {
 
 func TestWriteAAEStatus(t *testing.T) {
 	var out bytes.Buffer
-	writeAAEStatus(&out, riakhttp.AAEJSON{Node: "a@h", Status: handoff.AAEStatus{Exchanges: 10, InSync: 7, Failed: 1, KeysRepaired: 42, TreesBuilt: 64},
+	writeAAEStatus(&out, riakhttp.AAEJSON{Node: "a@h", Status: riakhttp.AAEStatusJSON{Exchanges: 10, InSync: 7, Failed: 1, KeysRepaired: 42, TreesBuilt: 64},
 		Unbuilt: []int{3, 9}})
 	for _, want := range []string{"Anti-Entropy", "node:           'a@h'", "exchanges:      10 (7 in sync, 1 failed)",
 		"keys repaired:  42", "trees built:    64", "last exchange:  --", "awaiting build: partitions 3, 9"} {

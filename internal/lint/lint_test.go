@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -20,6 +21,10 @@ type pkg struct {
 	Standard   bool
 	Imports    []string
 	GoFiles    []string
+	// TestImports and XTestImports are the imports of the package's tests
+	// (in-package and external); only the rules that say so read them.
+	TestImports  []string
+	XTestImports []string
 }
 
 // listPackages runs `go list -json ./...` from the module root.
@@ -168,6 +173,16 @@ func TestImportRules(t *testing.T) {
 			}
 			if tl, ok := layerOf(target); ok && known && tl > myLayer {
 				t.Errorf("%s (layer %d) imports %s (layer %d): lower layers never import higher ones", me, myLayer, target, tl)
+			}
+		}
+		// http serves admin bodies of its own (TransfersJSON, AAEJSON, …),
+		// never handoff's types, so that the internode body and the admin
+		// JSON change apart; its tests hold to it too.
+		if me == "http" || strings.HasPrefix(me, "http/") {
+			for _, imp := range slices.Concat(p.Imports, p.TestImports, p.XTestImports) {
+				if imp == module+"/handoff" || strings.HasPrefix(imp, module+"/handoff/") {
+					t.Errorf("%s imports %s; http must not import handoff (the node wiring converts handoff's status to http's admin types)", me, rel(imp))
+				}
 			}
 		}
 	}

@@ -20,11 +20,12 @@
 //
 // internal/membership/memberlist adapts hashicorp/memberlist (SWIM) and is
 // the product implementation; it is the only package that imports
-// memberlist. internal/membership/static is driven by the test: the test
-// kills nodes, partitions the network, flips ready flags and runs gossip
-// rounds, and every node's view and events follow at once, with no timing
-// involved. Only the node wiring (internal/node) and the test cluster pick
-// an implementation; everything else sees this interface.
+// memberlist. internal/membership/static is driven by the test (the
+// in-process test cluster uses it): the test kills nodes, partitions the
+// network, flips ready flags and runs gossip rounds, and every node's view
+// and events follow at once, with no timing involved. Only the node wiring
+// (internal/node) and the test cluster pick an implementation; everything
+// else sees this interface.
 //
 // # Wiring
 //

@@ -1,6 +1,7 @@
 // Package metadata is the cluster metadata: the small settings that hold
-// for the whole cluster (bucket types and bucket properties today; users,
-// groups and grants later), as riak_core's cluster metadata keeps them.
+// for the whole cluster (bucket types, bucket properties, and security's
+// users, groups, sources, grants and enable flag), as riak_core's cluster
+// metadata keeps them.
 //
 // Every node holds a replica (Store), persisted in its storage engine's
 // node metadata. Each entry is a dotted version vector set (Entry): a write
@@ -15,5 +16,5 @@
 //
 // Callers: internal/node wires one Store per node (transport, peers,
 // cluster name); kv reads bucket types and properties from it and nothing
-// else.
+// else; internal/security keeps its entries there (security_* prefixes).
 package metadata

@@ -195,8 +195,28 @@ func (n *Node) ClusterTransfers(ctx context.Context) (riakhttp.TransfersJSON, er
 			out.Down = append(out.Down, m.Node)
 		}
 	}
-	out.Nodes, out.Unreachable = n.mgr.ClusterStatus(ctx, up)
+	var sts []handoff.Status
+	sts, out.Unreachable = n.mgr.ClusterStatus(ctx, up)
+	for _, st := range sts {
+		out.Nodes = append(out.Nodes, transferStatusJSON(st))
+	}
 	return out, nil
+}
+
+// transferStatusJSON is a member's handoff status (the internode body) as
+// the admin routes show it.
+func transferStatusJSON(st handoff.Status) riakhttp.TransferStatusJSON {
+	out := riakhttp.TransferStatusJSON{
+		Node: st.Node, Concurrency: st.Concurrency, Waiting: st.Waiting, Repairing: st.Repairing,
+		Completed: st.Completed, Failed: st.Failed, Refused: st.Refused, TimedOut: st.TimedOut, Objects: st.Objects, Bytes: st.Bytes,
+	}
+	for _, p := range st.Active {
+		out.Active = append(out.Active, riakhttp.ProgressJSON{
+			ID: p.ID, Kind: p.Kind, Partition: p.Partition, Source: p.Source, From: p.From, To: p.To, Direction: string(p.Direction),
+			Started: p.Started, Updated: p.Updated, Objects: p.Objects, Bytes: p.Bytes, SizeBytes: p.SizeBytes, Attempt: p.Attempt,
+		})
+	}
+	return out
 }
 
 // extraStats are the node's cluster, handoff and anti-entropy figures for
@@ -308,7 +328,10 @@ func (n *Node) clusterStats() metrics.ClusterStats {
 
 // AAEStatus implements riakhttp.ClusterAdmin.
 func (n *Node) AAEStatus() riakhttp.AAEJSON {
-	return riakhttp.AAEJSON{Node: n.Self(), Status: n.aae.Status(), Unbuilt: n.svc.Vnodes().Unbuilt()}
+	st := n.aae.Status()
+	return riakhttp.AAEJSON{Node: n.Self(), Unbuilt: n.svc.Vnodes().Unbuilt(), Status: riakhttp.AAEStatusJSON{
+		Exchanges: st.Exchanges, InSync: st.InSync, Failed: st.Failed, KeysRepaired: st.KeysRepaired, TreesBuilt: st.TreesBuilt, LastExchange: st.LastExchange,
+	}}
 }
 
 // AAERebuild implements riakhttp.ClusterAdmin: the trees are rebuilt by

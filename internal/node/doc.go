@@ -1,12 +1,14 @@
 // Package node assembles one riakgo node. New builds it from its
 // configuration and its parts (Deps: storage engine, transport,
-// membership, clock, randomness): the cluster metadata store, the kv
-// service, handoff, anti-entropy, process groups and the HTTP handler.
-// Start builds the product's parts around the same New (Pebble in the data
-// directory, the TCP transport, memberlist, the HTTP listener), runs the
-// node's loops and serves; internal/testcluster passes in-memory parts and
-// drives Tick, so in-process cluster tests run the code that ships. It is
-// the only package (with testcluster) that picks concrete implementations.
+// membership, clock, randomness): the cluster metadata store, the security
+// model, the kv service, handoff, anti-entropy, process groups and the
+// HTTP handler (given the node's clock). Start builds the product's parts
+// around the same New (Pebble in the data directory sized by the memory
+// budget, TLS material, the TCP transport, memberlist, the HTTP, HTTPS and
+// Protocol Buffers listeners), runs the node's loops and serves;
+// internal/testcluster passes in-memory parts and drives Tick, so
+// in-process cluster tests run the code that ships. It is the only package
+// (with testcluster) that picks concrete implementations.
 //
 // # Cluster
 //
@@ -19,12 +21,23 @@
 // state is Reconciled, Advanced, installed in kv (SetRing) and gossiped on
 // if it changed, and a peer whose metadata digest differs is synced with
 // at the next tick. The 1 s tick Advances (the claimant's work), runs the
-// handoff scan (ownership and hinted transfers), anti-entropy and the
-// metadata syncs, and logs members going down and coming back. A node its
-// cluster removed becomes a cluster of its own again. The node implements
-// http.ClusterAdmin: join (by gossip address or node name; it returns once
-// the seed lists the joining node), leave, force-remove, replace, clear,
-// down, and plan and commit, which run on the claimant (forwarded over
-// HTTP to the HTTPAddr in its member meta; plan waits until the claimant
-// has seen what the asking node had and the cluster has converged).
+// handoff scan (ownership and hinted transfers, partition repairs,
+// dropping partitions that moved), anti-entropy and the
+// metadata syncs, contacts again the members not seen alive, and logs
+// members going down and coming back; a second loop runs the process
+// groups' tick. A node its cluster removed becomes a cluster of its own
+// again.
+//
+// # Admin
+//
+// The node implements http.ClusterAdmin and http.RepairAdmin: join (by
+// gossip address or node name; it returns once the seed lists the joining
+// node), leave, force-remove, replace, clear, down, transfers and
+// aae-status (handoff's status converted to http's admin types),
+// ringready (MsgRingOwners to every member) and repair; plan and commit
+// run on the claimant and a repair on the partition's owner, forwarded
+// over the internode transport (MsgClusterAdmin), so a forwarded verb is
+// authenticated as every internode message is; plan waits until the
+// claimant has seen what the asking node had and the cluster has
+// converged.
 package node

@@ -389,7 +389,7 @@ func New(cfg Config, d Deps) (*Node, error) {
 	n.metrics.RegisterStorage(n.storageStats)
 	n.sec = security.New(n.md, security.Options{Logger: log.With("component", "security")})
 	d.Transport.Handle(wire.MsgClusterAdmin, n.handleAdmin)
-	n.handler = riakhttp.NewHandler(n.svc, riakhttp.Options{Logger: log, Observer: n.metrics, Metrics: n.metrics.Handler(), Version: cfg.Version,
+	n.handler = riakhttp.NewHandler(n.svc, riakhttp.Options{Logger: log, Observer: n.metrics, Metrics: n.metrics.Handler(), Clock: clk, Version: cfg.Version,
 		Cluster: n, ExtraStats: n.extraStats, PG: n.pg,
 		Security: secAdapter{n.sec}, SecurityAdmin: secAdapter{n.sec}, AdminOpen: cfg.AdminOpen, NoRefererCheck: cfg.NoRefererCheck})
 	return n, nil

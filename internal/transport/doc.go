@@ -3,10 +3,10 @@
 //
 // A Transport carries typed messages. Each message type (wire.MsgType, from
 // the append-only registry in internal/wire) has one owner package — kv,
-// handoff, membership — which defines the body as a plain Go struct with
-// msgpack tags and registers a Handler for it with Handle. The transport
-// encodes bodies with the wire codec; a handler decodes its own body type
-// with Body.Decode.
+// the process groups, handoff, internal/metadata, internal/node — which
+// defines the body as a plain Go struct with msgpack tags and registers a
+// Handler for it with Handle. The transport encodes bodies with the wire
+// codec; a handler decodes its own body type with Body.Decode.
 //
 // # Guarantees
 //
@@ -40,5 +40,5 @@
 // DecodeResponse are shared plumbing for implementations.
 //
 // Only the node wiring (internal/node) and the test cluster pick an
-// implementation; kv, handoff and membership see this interface.
+// implementation; kv, handoff and internal/metadata see this interface.
 package transport

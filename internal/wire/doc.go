@@ -8,5 +8,7 @@
 // The internode frame codec (frame.go), the message-type registry (msg.go)
 // and the version handshake (hello.go) serve internal/transport; message
 // bodies are the owners' structs with msgpack tags, decoded by DecodeBody.
-// Callers: kv (storage values) and internal/transport (frames).
+// Callers: kv (storage values, message types), internal/transport
+// (frames), and the owners of message types (kv, handoff,
+// internal/metadata, internal/node).
 package wire

@@ -4,8 +4,9 @@ import "strconv"
 
 // MsgType identifies an internode message: the one byte after a frame's
 // length prefix. The transport routes a frame to the handler registered for
-// its type; the owner of the message (kv, handoff, membership) defines the
-// body as a plain Go struct with msgpack tags.
+// its type; the owner of the message (kv, the process groups, handoff,
+// internal/metadata, internal/node) defines the body as a plain Go struct
+// with msgpack tags.
 type MsgType uint8
 
 // The message types.
@@ -16,14 +17,18 @@ type MsgType uint8
 // comment. testdata/msgtypes.golden holds every number ever assigned and
 // TestMsgTypesAppendOnly fails when one changes.
 //
-// Blocks, so that owners append without colliding:
+// Blocks, so that owners append without colliding (the first numbers were
+// handed out before the blocks, so 22–27 are handoff's and anti-entropy's
+// and 40 is the process groups', inside kv's block):
 //
 //	  1–15   transport (handshake, ping)
-//	 16–79   kv (vnode requests, coordinator forwarding, read repair)
-//	 80–111  handoff and anti-entropy
-//	112–143  ring and membership
-//	144–239  unassigned
-//	240–254  tests only: product code never sends them
+//	 16–79   kv (vnode requests, coordinator forwarding, coverage), and
+//	         22–27 handoff and anti-entropy, 40 process groups
+//	 80–111  handoff and anti-entropy (new types)
+//	112–143  cluster: metadata, admin forwarding, ring (internal/metadata,
+//	         internal/node)
+//	144–250  unassigned
+//	251–254  tests only: product code never sends them
 //	255      never assigned
 const (
 	// MsgInvalid is the zero value; no frame carries it.
@@ -56,7 +61,8 @@ const (
 	// MsgKVListBuckets listed the buckets of a type in one partition.
 	// Retired: listings run on MsgKVCoverage.
 	MsgKVListBuckets MsgType = 21
-	// MsgHandoffBegin opens a transfer on the receiver (a slot).
+	// MsgHandoffBegin opens a transfer on the receiver (a slot). 22–27
+	// belong to handoff (bodies defined by package handoff).
 	MsgHandoffBegin MsgType = 22
 	// MsgHandoffBatch carries a batch of a transfer's objects.
 	MsgHandoffBatch MsgType = 23
@@ -85,8 +91,10 @@ const (
 	MsgHandoffRepair MsgType = 80
 )
 
-// Cluster metadata (bucket types, bucket properties, ...). Bodies are
-// defined by package internal/metadata.
+// Cluster (block 112–143): the cluster metadata (bucket types, bucket
+// properties, security; bodies defined by package internal/metadata), then
+// the node's admin forwarding and ring views (bodies defined by package
+// internal/node).
 const (
 	// MsgMetaPush carries changed entries to a member, which merges them.
 	MsgMetaPush MsgType = 112
@@ -94,19 +102,21 @@ const (
 	MsgMetaSync MsgType = 113
 	// MsgMetaGet asks a member for its state of one entry.
 	MsgMetaGet MsgType = 114
-	// MsgClusterAdmin forwards a cluster admin verb (plan, commit) to
-	// the claimant. Body defined by internal/node.
+	// MsgClusterAdmin forwards a cluster admin verb: plan or commit to
+	// the claimant, a partition repair to the partition's owner. Body
+	// defined by internal/node.
 	MsgClusterAdmin MsgType = 115
 )
 
-// Ring. Bodies are defined by package internal/node.
+// Ring views. Bodies are defined by package internal/node.
 const (
 	// MsgRingOwners asks a member for its view of the partition owners
 	// (admin ringready).
 	MsgRingOwners MsgType = 116
 )
 
-// Process groups (pg bucket type). Bodies are defined by package kv.
+// Process groups (pg bucket type; a number of kv's block, assigned before
+// the blocks). Bodies are defined by the process-group code.
 const (
 	// MsgPGSet has the coordinator of a pg key sync an owner's members.
 	MsgPGSet MsgType = 40

@@ -1,7 +1,7 @@
 // Package static is a membership.Membership driven by the test instead of
-// a failure detector: the fourth seam of DESIGN.md. Unit tests of the ring
-// wiring, kv and handoff, and the in-process test cluster, use it to make
-// nodes fail, partition and recover at exact points, with no timing.
+// a failure detector: the fourth seam of DESIGN.md. The in-process test
+// cluster (internal/testcluster) uses it to make nodes fail, partition and
+// recover at exact points, with no timing.
 //
 //	net := static.NewNetwork()
 //	a, b, c := net.Node("a"), net.Node("b"), net.Node("c")
