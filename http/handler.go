@@ -45,7 +45,8 @@ type Options struct {
 	// nil uses math/rand/v2.
 	Rand func() uint64
 	// Clock gives the time of data-type operations (a register's
-	// timestamp); nil uses the wall clock. Network deadlines and request
+	// timestamp) and runs the timeouts of listings and index queries
+	// (?timeout); nil uses the wall clock. Socket deadlines and request
 	// durations are wall time.
 	Clock clock.Clock
 	// Version is riakgo's version, reported by /stats.

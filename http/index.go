@@ -25,13 +25,13 @@ func (h *Handler) serveIndex(w nethttp.ResponseWriter, r *nethttp.Request, rt ro
 		textError(w, ae)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), iq.timeout)
+	t, cancel := h.withTimeout(r.Context(), iq.timeout)
 	defer cancel()
 	if iq.stream {
-		h.streamIndex(w, ctx, iq.q, rt)
+		h.streamIndex(w, t, iq.q, rt)
 		return
 	}
-	h.indexPage(w, ctx, iq.q, rt)
+	h.indexPage(w, t, iq.q, rt)
 }
 
 // indexRequest is a parsed index query with how to answer it.
@@ -131,10 +131,10 @@ func indexBody(returnTerms bool, res []kv.IndexResult) map[string]any {
 
 // indexPage answers a query with one JSON body (and the continuation of
 // the next page, if any).
-func (h *Handler) indexPage(w nethttp.ResponseWriter, ctx context.Context, q kv.IndexQuery, rt route) {
+func (h *Handler) indexPage(w nethttp.ResponseWriter, t requestTimeout, q kv.IndexQuery, rt route) {
 	var all []kv.IndexResult
-	cont, err := h.c.Query(ctx, q, func(c []kv.IndexResult) error { all = append(all, c...); return nil })
-	if listTimedOut(ctx, err) {
+	cont, err := h.c.Query(t.ctx, q, func(c []kv.IndexResult) error { all = append(all, c...); return nil })
+	if t.timedOut(err) {
 		err = context.DeadlineExceeded // 503 request timed out, as Riak
 	}
 	if err != nil {
@@ -150,7 +150,7 @@ func (h *Handler) indexPage(w nethttp.ResponseWriter, ctx context.Context, q kv.
 
 // streamIndex answers a query as a multipart/mixed stream, one part per
 // batch of results, then the continuation or the error that ended it.
-func (h *Handler) streamIndex(w nethttp.ResponseWriter, ctx context.Context, q kv.IndexQuery, rt route) {
+func (h *Handler) streamIndex(w nethttp.ResponseWriter, t requestTimeout, q kv.IndexQuery, rt route) {
 	boundary := kv.Base62(h.o.Rand(), h.o.Rand())
 	started := false
 	part := func(v any) {
@@ -166,8 +166,8 @@ func (h *Handler) streamIndex(w nethttp.ResponseWriter, ctx context.Context, q k
 			f.Flush()
 		}
 	}
-	cont, err := h.c.Query(ctx, q, func(c []kv.IndexResult) error { part(indexBody(q.ReturnTerms, c)); return nil })
-	timedOut := listTimedOut(ctx, err)
+	cont, err := h.c.Query(t.ctx, q, func(c []kv.IndexResult) error { part(indexBody(q.ReturnTerms, c)); return nil })
+	timedOut := t.timedOut(err)
 	if err != nil && !started && !timedOut {
 		h.indexError(w, err, rt)
 		return

@@ -7,6 +7,8 @@ import (
 	nethttp "net/http"
 	"strconv"
 	"time"
+
+	"github.com/riakgo/riakgo/internal/clock"
 )
 
 // Listing follows Riak (riak_kv_wm_keylist, riak_kv_wm_buckets):
@@ -79,10 +81,10 @@ func (h *Handler) serveBuckets(w nethttp.ResponseWriter, r *nethttp.Request, rt 
 		textError(w, ae)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	t, cancel := h.withTimeout(r.Context(), timeout)
 	defer cancel()
-	h.list(w, ctx, rt, "buckets", mode == "stream", func(emit func([]string) error) error {
-		return h.c.ListBuckets(ctx, rt.key.Type, emit)
+	h.list(w, t, rt, "buckets", mode == "stream", func(emit func([]string) error) error {
+		return h.c.ListBuckets(t.ctx, rt.key.Type, emit)
 	})
 }
 
@@ -112,10 +114,10 @@ func (h *Handler) serveKeys(w nethttp.ResponseWriter, r *nethttp.Request, rt rou
 		}
 		if mode == "true" {
 			var keys []string
-			ctx, cancel := context.WithTimeout(r.Context(), timeout)
+			t, cancel := h.withTimeout(r.Context(), timeout)
 			defer cancel()
-			err := h.c.ListKeys(ctx, rt.key.Type, rt.key.Bucket, func(c []string) error { keys = append(keys, c...); return nil })
-			if listTimedOut(ctx, err) {
+			err := h.c.ListKeys(t.ctx, rt.key.Type, rt.key.Bucket, func(c []string) error { keys = append(keys, c...); return nil })
+			if t.timedOut(err) {
 				writeJSON(w, 200, map[string]string{"error": "timeout"})
 				return
 			}
@@ -134,28 +136,59 @@ func (h *Handler) serveKeys(w nethttp.ResponseWriter, r *nethttp.Request, rt rou
 		w.WriteHeader(200)
 		w.Write(b)
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	t, cancel := h.withTimeout(r.Context(), timeout)
 	defer cancel()
-	h.list(w, ctx, rt, "keys", mode == "stream", func(emit func([]string) error) error {
-		return h.c.ListKeys(ctx, rt.key.Type, rt.key.Bucket, emit)
+	h.list(w, t, rt, "keys", mode == "stream", func(emit func([]string) error) error {
+		return h.c.ListKeys(t.ctx, rt.key.Type, rt.key.Bucket, emit)
 	})
 }
 
-// listTimedOut reports whether a listing under ctx failed with err because
-// its timeout passed (whatever error the step that noticed it returned).
-func listTimedOut(ctx context.Context, err error) bool {
-	return err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded))
+// requestTimeout is the context of a listing or index query: the
+// request's, with the request's own timeout (?timeout) on the handler's
+// clock.
+type requestTimeout struct {
+	ctx    context.Context // ends when the timeout passes, or with parent
+	parent context.Context // the request's: ends when the client goes away
+}
+
+// withTimeout returns parent with the timeout d on the handler's clock
+// (clock.WithTimeout: the wall clock's deadline, or a cancellation when d
+// has passed on another clock).
+func (h *Handler) withTimeout(parent context.Context, d time.Duration) (requestTimeout, context.CancelFunc) {
+	ctx, cancel := clock.WithTimeout(parent, h.o.Clock, d)
+	return requestTimeout{ctx: ctx, parent: parent}, cancel
+}
+
+// expired reports whether the request's own timeout ended its context. On
+// the wall clock the context's cause says so (DeadlineExceeded); on
+// another clock the timeout cancels the context, and a cancellation is the
+// timeout's when the request's context has not ended. A client that went
+// away is never the request's timeout (on a manual clock, nor one that
+// goes away after the timeout passed, before this is asked: nobody reads
+// that answer). Ask before the cancel function runs.
+func (t requestTimeout) expired() bool {
+	if t.ctx.Err() == nil {
+		return false
+	}
+	return errors.Is(context.Cause(t.ctx), context.DeadlineExceeded) || t.parent.Err() == nil
+}
+
+// timedOut reports whether a listing or query under t failed with err
+// because its timeout passed (whatever error the step that noticed it
+// returned).
+func (t requestTimeout) timedOut(err error) bool {
+	return err != nil && (errors.Is(err, context.DeadlineExceeded) || t.expired())
 }
 
 // list runs a listing, buffered or streamed.
-func (h *Handler) list(w nethttp.ResponseWriter, ctx context.Context, rt route, field string, stream bool, run func(func([]string) error) error) {
+func (h *Handler) list(w nethttp.ResponseWriter, t requestTimeout, rt route, field string, stream bool, run func(func([]string) error) error) {
 	if !stream {
 		all := []string{}
 		err := run(func(c []string) error { all = append(all, c...); return nil })
 		switch {
-		case listTimedOut(ctx, err) && field == "keys":
+		case t.timedOut(err) && field == "keys":
 			writeJSON(w, 200, map[string]string{"error": "timeout"})
-		case listTimedOut(ctx, err):
+		case t.timedOut(err):
 			textError(w, &apiError{status: 503, body: "request timed out\n"})
 		case err != nil:
 			textError(w, mapError(err, rt.key))
@@ -172,7 +205,7 @@ func (h *Handler) list(w nethttp.ResponseWriter, ctx context.Context, rt route, 
 	switch {
 	case err == nil:
 		st.chunk([]string{})
-	case listTimedOut(ctx, err):
+	case t.timedOut(err):
 		st.start()
 		w.Write([]byte(`{"error":"timeout"}`))
 	case !st.wrote:

@@ -15,14 +15,17 @@ var Version = "0.1.0-dev"
 const riakKVCompat = "2.2.3"
 
 func runVersion(args []string, stdout, stderr io.Writer) int {
-	rev := "unknown"
+	rev, dirty := "unknown", ""
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
+			switch {
+			case s.Key == "vcs.revision":
 				rev = s.Value
+			case s.Key == "vcs.modified" && s.Value == "true":
+				dirty = "+dirty"
 			}
 		}
 	}
-	fmt.Fprintf(stdout, "riakgo %s (Riak KV %s HTTP API; %s; commit %s)\n", Version, riakKVCompat, runtime.Version(), rev)
+	fmt.Fprintf(stdout, "riakgo %s (Riak KV %s HTTP API; %s; commit %s)\n", Version, riakKVCompat, runtime.Version(), rev+dirty)
 	return 0
 }

@@ -30,6 +30,10 @@ import (
 
 var binPath string
 
+// binVersion is the built binary's `riakgo version` line, recorded with
+// each run's result.
+var binVersion string
+
 var loopbackOnly = flag.Bool("jepsen.loopback", false, "run the real-process tests on loopback even where network namespaces are available")
 
 func TestMain(m *testing.M) {
@@ -45,6 +49,14 @@ func TestMain(m *testing.M) {
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build riakgo:", err)
 		os.Exit(1)
+	}
+	if out, err := exec.Command(binPath, "version").Output(); err == nil {
+		binVersion = strings.TrimSpace(string(out))
+	}
+	// The binary knows its commit only when built with -buildvcs (off
+	// in some environments): ask git too.
+	if out, err := exec.Command("git", "describe", "--always", "--dirty", "--abbrev=12").Output(); err == nil {
+		binVersion += "; tree " + strings.TrimSpace(string(out))
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -59,6 +59,9 @@ type runResult struct {
 	Stats       map[string]*Stat `json:"stats"`
 	Valid       bool             `json:"valid"`
 	Date        string           `json:"date"`
+	// Build is what the binary under test says of itself (riakgo
+	// version: release, Go version and commit).
+	Build string `json:"build"`
 }
 
 // realFault is a fault on processes and links, and its undoing.
@@ -212,7 +215,8 @@ func runJepsen(t *testing.T, seed uint64) {
 	t.Logf("seed %d, %v, %d nodes, %s\n%s", seed, *jDuration, len(c.procs), c.net, res)
 	if *jOut != "" {
 		out := runResult{Seed: seed, Nodes: len(c.procs), Network: networkKind(c.net), Duration: jDuration.String(), Faults: faults,
-			ConvergeSec: conv.Seconds(), Stats: map[string]*Stat{}, Valid: res.Valid(), Date: time.Now().UTC().Format(time.RFC3339)}
+			ConvergeSec: conv.Seconds(), Stats: map[string]*Stat{}, Valid: res.Valid(), Date: time.Now().UTC().Format(time.RFC3339),
+			Build: binVersion}
 		for k, s := range res.Stats {
 			out.Stats[string(k)] = s
 		}

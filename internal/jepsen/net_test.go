@@ -6,8 +6,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -93,9 +96,12 @@ func newNetwork(t testing.TB, n int, loopbackOnly bool) network {
 	if loopbackOnly || !canNetns() {
 		return loopback{}
 	}
+	removeStaleNetworks(t)
 	rnd := rand.New(rand.NewPCG(uint64(os.Getpid()), uint64(n)))
 	for try := 0; try < 20; try++ {
-		e := &netns{t: t, id: fmt.Sprintf("%04x", rnd.IntN(0x10000)), n: n, cuts: map[[2]int]bool{},
+		// The id starts with this process's pid, so a later run can tell
+		// that a killed run's namespaces are stale.
+		e := &netns{t: t, id: fmt.Sprintf("%06x%x", os.Getpid()&0xffffff, rnd.IntN(16)), n: n, cuts: map[[2]int]bool{},
 			prefix: fmt.Sprintf("10.%d.%d.", 150+rnd.IntN(100), rnd.IntN(250))}
 		if taken(e.prefix+"1") || ipcmd("link", "add", e.bridge(), "type", "bridge") != nil {
 			continue
@@ -108,6 +114,49 @@ func newNetwork(t testing.TB, n int, loopbackOnly bool) network {
 	}
 	t.Fatal("no free bridge name or subnet for the network namespaces")
 	return nil
+}
+
+// staleID matches the namespaces and bridges of a run (rj, six hex
+// digits of its pid, one more hex digit, then n<i>, s or b).
+var staleID = regexp.MustCompile(`^rj([0-9a-f]{6})[0-9a-f](n[0-9]+|s|b)$`)
+
+// removeStaleNetworks deletes the namespaces and bridges left by runs
+// whose process is gone (a run killed before its cleanup).
+func removeStaleNetworks(t testing.TB) {
+	stale := func(name string) bool {
+		m := staleID.FindStringSubmatch(name)
+		if m == nil {
+			return false
+		}
+		pid, err := strconv.ParseInt(m[1], 16, 64)
+		if err != nil {
+			return false
+		}
+		return syscall.Kill(int(pid), 0) == syscall.ESRCH
+	}
+	var removed []string
+	if out, err := exec.Command("ip", "netns", "list").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) > 0 && stale(f[0]) && ipcmd("netns", "del", f[0]) == nil {
+				removed = append(removed, f[0])
+			}
+		}
+	}
+	if out, err := exec.Command("ip", "-o", "link", "show", "type", "bridge").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			name := strings.TrimSuffix(f[1], ":")
+			if stale(name) && ipcmd("link", "del", name) == nil {
+				removed = append(removed, name)
+			}
+		}
+	}
+	if len(removed) > 0 {
+		t.Logf("removed the network namespaces and bridges of killed runs: %s", strings.Join(removed, " "))
+	}
 }
 
 // taken reports whether ip is one of this machine's addresses.
@@ -207,4 +256,26 @@ func (e *netns) close() {
 	}
 	ipcmd("netns", "del", e.sink())
 	ipcmd("link", "del", e.bridge())
+}
+
+func TestRemoveStaleNetworks(t *testing.T) {
+	if !canNetns() {
+		t.Skip("needs root and network namespaces (as the partition tests do)")
+	}
+	// No pid reaches 0xffffff (the kernel caps pid_max at 2^22).
+	stale, live := "rjffffff0n0", fmt.Sprintf("rj%06x0n0", os.Getpid()&0xffffff)
+	for _, n := range []string{stale, live} {
+		if err := ipcmd("netns", "add", n); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ipcmd("netns", "del", n) })
+	}
+	removeStaleNetworks(t)
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), stale) || !strings.Contains(string(out), live) {
+		t.Fatalf("after the sweep, namespaces are:\n%s", out)
+	}
 }

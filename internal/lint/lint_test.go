@@ -103,7 +103,7 @@ var layer = map[string]int{
 	"handoff": 4, "kv": 4, "internal/security": 4,
 	"kv/pg": 5,
 	"http":  5, "internal/pb": 5, "internal/riakapi": 5, "client": 5, "internal/bench": 5, "internal/lab": 5, "internal/jepsen": 5,
-	"internal/node": 6, "internal/testcluster": 6,
+	"internal/node": 6, "internal/testcluster": 6, "internal/scenario": 7,
 	"cmd/riakgo": 7,
 }
 

@@ -161,6 +161,32 @@ func (e Entry) Resolve() (value []byte, ok bool) {
 	return best.Value, true
 }
 
+// A Merger combines the values of concurrent writes to one entry into the
+// value readers see, as riak_core_metadata's resolver functions do (bucket
+// properties merge property by property). It is given two or more values
+// in a fixed order, must not modify them, and must return the same value
+// whatever their order (it is commutative and associative over values), so
+// every replica reads the same.
+type Merger func(values [][]byte) []byte
+
+// ResolveWith is Resolve, except that when the entry holds concurrent
+// live writes (two or more siblings, none a delete) and m is not nil, its
+// value is m of theirs. A delete among the siblings is resolved as Resolve
+// does.
+func (e Entry) ResolveWith(m Merger) (value []byte, ok bool) {
+	if m == nil || len(e.Siblings) < 2 {
+		return e.Resolve()
+	}
+	values := make([][]byte, len(e.Siblings))
+	for i, s := range e.Siblings {
+		if s.Deleted {
+			return e.Resolve()
+		}
+		values[i] = s.Value
+	}
+	return m(values), true
+}
+
 // Equal reports whether a and b are the same state.
 func Equal(a, b Entry) bool {
 	return slices.Equal(a.Clock, b.Clock) && slices.EqualFunc(a.Siblings, b.Siblings, func(x, y Sibling) bool {

@@ -81,6 +81,7 @@ type Store struct {
 	entries map[string]Entry // by prefix "\x00" key
 	digest  []byte           // cached Digest; nil when stale
 	subs    []func(prefix, key string)
+	mergers map[string]Merger // by prefix
 }
 
 const persistPrefix = "cmd\x00"
@@ -136,9 +137,21 @@ func (s *Store) Get(prefix, key string) (value []byte, ok bool) {
 		return nil, false
 	}
 	s.mu.Lock()
-	e := s.entries[k]
+	e, m := s.entries[k], s.mergers[prefix]
 	s.mu.Unlock()
-	return e.Resolve()
+	return e.ResolveWith(m)
+}
+
+// SetMerger makes m combine concurrent writes to the entries of prefix
+// (see Merger); without one the latest write wins (Resolve). Every node
+// must set the same merger for a prefix, before the store is shared.
+func (s *Store) SetMerger(prefix string, m Merger) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mergers == nil {
+		s.mergers = map[string]Merger{}
+	}
+	s.mergers[prefix] = m
 }
 
 // Entry returns the state of (prefix, key) (the zero Entry if absent).
@@ -164,7 +177,7 @@ func (s *Store) List(prefix string) []KeyValue {
 		if p != prefix {
 			continue
 		}
-		if v, ok := e.Resolve(); ok {
+		if v, ok := e.ResolveWith(s.mergers[prefix]); ok {
 			out = append(out, KeyValue{Key: key, Value: v})
 		}
 	}

@@ -187,3 +187,60 @@ func TestConfirm(t *testing.T) {
 		t.Fatalf("after the sync, %v still lack it", lack)
 	}
 }
+
+// With a merger set for a prefix, concurrent changes made on both sides
+// of a partition read as the merger's combination on every node (Get and
+// List), while other prefixes keep the latest write.
+func TestMergerCombinesConcurrentChanges(t *testing.T) {
+	tn := newTestNet(t, "a", "b", "c")
+	union := func(vs [][]byte) []byte { // the sorted set of the bytes seen
+		seen := [256]bool{}
+		for _, v := range vs {
+			for _, c := range v {
+				seen[c] = true
+			}
+		}
+		var out []byte
+		for c, ok := range seen {
+			if ok {
+				out = append(out, byte(c))
+			}
+		}
+		return out
+	}
+	for _, s := range tn.stores {
+		s.SetMerger("props", union)
+	}
+	tn.net.Partition([]ring.NodeID{"a", "b"}, []ring.NodeID{"c"})
+	tn.up["c"] = false
+	for _, p := range []string{"props", "types"} {
+		if err := tn.stores["a"].Put(context.Background(), p, "k", []byte("ab")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tn.clk.Advance(time.Second)
+	tn.up["a"], tn.up["b"], tn.up["c"] = false, false, true
+	for _, p := range []string{"props", "types"} {
+		if err := tn.stores["c"].Put(context.Background(), p, "k", []byte("cd")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tn.up["a"], tn.up["b"] = true, true
+	tn.net.Heal()
+	for _, id := range []ring.NodeID{"c", "b"} {
+		if err := tn.stores[id].Sync(context.Background(), "a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id, s := range tn.stores {
+		if v, _ := s.Get("props", "k"); string(v) != "abcd" {
+			t.Fatalf("%s: props/k = %q, want the merge abcd", id, v)
+		}
+		if l := s.List("props"); len(l) != 1 || string(l[0].Value) != "abcd" {
+			t.Fatalf("%s: List = %+v", id, l)
+		}
+		if v, _ := s.Get("types", "k"); string(v) != "cd" {
+			t.Fatalf("%s: types/k = %q, want the latest write cd", id, v)
+		}
+	}
+}

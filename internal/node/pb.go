@@ -43,7 +43,7 @@ func (n *Node) servePB() {
 		return
 	}
 	cfg := pb.Config{Node: n.cfg.Name, Version: n.cfg.Version,
-		Logger: n.log.With("component", "pb"), Observer: n.metrics, Security: secAdapter{n.sec}}
+		Logger: n.log.With("component", "pb"), Observer: n.metrics, Security: secAdapter{n.sec}, Clock: n.clk}
 	if n.tls != nil {
 		cfg.TLS = n.tls.Server()
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sort"
-	"time"
 
 	"github.com/riakgo/riakgo/dt"
 	"github.com/riakgo/riakgo/internal/pb/riakpb"
@@ -250,7 +249,7 @@ func (c *conn) dtUpdate(code riakpb.Code, body []byte) error {
 	if err != nil {
 		return err
 	}
-	op, err := dtOp(kind, m.Op, time.Now().UnixMicro())
+	op, err := dtOp(kind, m.Op, c.s.cfg.Clock.Now().UnixMicro())
 	if err != nil {
 		return err
 	}

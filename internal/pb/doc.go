@@ -6,6 +6,11 @@
 // shutdown (server.go). The messages and their codes are riak_pb's
 // (internal/pb/riakpb); docs/protocol-buffers.md lists each with its status.
 //
+// Requests' timeouts run on Config.Clock (the node's clock), and a
+// timeout is told apart from the server closing (handle.go). The texts of
+// the service's errors come from kv.UserMessage and kv.UserDetail
+// (errors.go); pb never takes riakgo's error strings apart.
+//
 // The node wiring (internal/node) starts a Server beside the HTTP server;
 // riakgo bench --protocol pb (internal/bench) is its load generator. It
 // never imports http, nor http it.

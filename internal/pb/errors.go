@@ -3,7 +3,6 @@ package pb
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/riakgo/riakgo/dt"
 	"github.com/riakgo/riakgo/internal/riakapi"
@@ -14,7 +13,11 @@ import (
 
 // kvErrorText renders an error of the service as the errmsg of an
 // RpbErrorResp. Riak's texts are used where Riak has one (notfound,
-// quorum failures, timeouts); the rest say what went wrong in words.
+// quorum failures, timeouts); the rest say what went wrong in words, as
+// kv.UserMessage and kv.UserDetail give them (pb never takes error
+// strings apart). A bad key is "Invalid bucket or key: " and what is
+// wrong with it (the bare sentinel, which kv does not return, repeats
+// its words).
 func kvErrorText(err error) string {
 	var qe *quorum.Error
 	var ms *siblings.TooManySiblingsError
@@ -32,9 +35,12 @@ func kvErrorText(err error) string {
 	case errors.Is(err, kv.ErrNotFound):
 		return "notfound"
 	case errors.Is(err, kv.ErrUnknownType):
-		return "Invalid bucket type: " + trimKV(err)
+		return "Invalid bucket type: " + kv.UserMessage(err)
 	case errors.Is(err, kv.ErrBadKey):
-		return "Invalid bucket or key: " + strings.TrimPrefix(trimKV(err), "invalid bucket or key: ")
+		if d, _ := kv.UserDetail(err, kv.ErrBadKey); d != "" {
+			return "Invalid bucket or key: " + d
+		}
+		return "Invalid bucket or key: " + kv.UserMessage(err)
 	case errors.As(err, &qe):
 		return qe.Error()
 	case errors.As(err, &ms):
@@ -46,22 +52,20 @@ func kvErrorText(err error) string {
 	case errors.As(err, &pre):
 		return "{precondition,{not_present,<<" + quoteErlang(pre.Element) + ">>}}"
 	case errors.As(err, &ir):
-		return strings.TrimPrefix(ir.Error(), "riakgo/dt: ")
+		return kv.UserMessage(ir)
 	case errors.Is(err, kv.ErrNotDatatype):
-		return "The stored object is not a data type value of this bucket: " + trimKV(err)
+		return "The stored object is not a data type value of this bucket: " + kv.UserMessage(err)
 	case errors.Is(err, dt.ErrInvalidOp), errors.Is(err, dt.ErrOverflow):
-		return strings.TrimPrefix(err.Error(), "riakgo/dt: ")
+		return kv.UserMessage(err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	case errors.Is(err, context.Canceled):
 		return "The request was cancelled: the node is shutting down"
 	case errors.Is(err, kv.ErrClosed), errors.Is(err, kv.ErrOverload), errors.Is(err, kv.ErrUnavailable):
-		return trimKV(err)
+		return kv.UserMessage(err)
 	}
 	return "Error: " + err.Error()
 }
-
-func trimKV(err error) string { return strings.TrimPrefix(err.Error(), "riakgo/kv: ") }
 
 // quoteErlang renders s as the inside of an Erlang binary literal.
 func quoteErlang(s string) string {

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
+	"github.com/riakgo/riakgo/internal/clock"
 	"github.com/riakgo/riakgo/internal/pb/riakpb"
 	"github.com/riakgo/riakgo/kv"
 )
@@ -22,6 +22,7 @@ func fail(format string, args ...any) error { return &respError{msg: fmt.Sprintf
 // handle answers one request. It returns whether the request succeeded
 // and a write error (which closes the connection).
 func (c *conn) handle(code riakpb.Code, body []byte) (bool, error) {
+	c.expired = false
 	err := c.dispatch(code, body)
 	if err == nil {
 		return true, nil
@@ -29,6 +30,9 @@ func (c *conn) handle(code riakpb.Code, body []byte) (bool, error) {
 	var we *writeError
 	if errors.As(err, &we) {
 		return false, we.err
+	}
+	if c.timedOut(err) {
+		err = context.DeadlineExceeded // Riak's "timeout"
 	}
 	return false, c.send(riakpb.CodeErrorResp, errorResp(errorText(err)))
 }
@@ -47,25 +51,54 @@ func (c *conn) reply(code riakpb.Code, m riakpb.Message) error {
 }
 
 // decode parses a request body into m. A body that is not protobuf, or a
-// message without a required field, is the client's error.
+// message without a required field, is the client's error. Neither is
+// found by reading the protobuf runtime's error text (whose prefix
+// varies between builds on purpose).
 func decode(code riakpb.Code, body []byte, m riakpb.Message) error {
-	if err := riakpb.Unmarshal(body, m); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "proto: ")
-		if strings.Contains(msg, "required field") {
-			return fail("Invalid %s: %s", code, msg)
-		}
-		return fail("Invalid %s: the body is not a valid protobuf message (%s)", code, msg)
+	if err := riakpb.UnmarshalPartial(body, m); err != nil {
+		return fail("Invalid %s: the body is not a valid protobuf message (%v)", code, err)
+	}
+	if name := riakpb.MissingRequired(m); name != "" {
+		return fail("Invalid %s: required field %s not set", code, name)
 	}
 	return nil
 }
 
 // requestContext returns the context of a request with a timeout option
-// (milliseconds; 0 or absent means the service's default).
+// (milliseconds; 0 or absent means the service's default), on the
+// server's clock (clock.WithTimeout: the wall clock's deadline, or a
+// cancellation once the time has passed on another clock). Its cancel
+// function notes, before it cancels, whether the timeout had ended the
+// context (c.expired, read by handle once the handler returned).
 func (c *conn) requestContext(timeoutMs uint32) (context.Context, context.CancelFunc) {
-	if timeoutMs > 0 {
-		return context.WithTimeout(c.s.ctx, time.Duration(timeoutMs)*time.Millisecond)
+	if timeoutMs == 0 {
+		return context.WithCancel(c.s.ctx)
 	}
-	return context.WithCancel(c.s.ctx)
+	ctx, cancel := clock.WithTimeout(c.s.ctx, c.s.cfg.Clock, time.Duration(timeoutMs)*time.Millisecond)
+	return ctx, func() {
+		c.expired = expired(c.s.ctx, ctx)
+		cancel()
+	}
+}
+
+// expired reports whether ctx, made from parent by clock.WithTimeout, was
+// ended by its timeout: on the wall clock its cause says so
+// (DeadlineExceeded); on another clock the timeout cancels it, which is
+// the timeout's doing if parent (the server, which Close cancels) has not
+// ended. Ask before ctx's cancel function runs.
+func expired(parent, ctx context.Context) bool {
+	if ctx.Err() == nil {
+		return false
+	}
+	return errors.Is(context.Cause(ctx), context.DeadlineExceeded) || parent.Err() == nil
+}
+
+// timedOut reports whether a request failed with err because its timeout
+// passed: a deadline (the wall clock's, or one kv noticed), or the
+// cancellation the request's own timeout caused on another clock, never
+// the server closing.
+func (c *conn) timedOut(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || c.expired && errors.Is(err, context.Canceled)
 }
 
 func (c *conn) dispatch(code riakpb.Code, body []byte) error {

@@ -60,6 +60,13 @@ type env struct {
 
 func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
+	return newEnvOver(t, cfg, func(svc *kv.Service) kv.Client { return svc })
+}
+
+// newEnvOver is newEnv with the server over over(svc) instead of svc (a
+// service with some methods replaced).
+func newEnvOver(t *testing.T, cfg Config, over func(*kv.Service) kv.Client) *env {
+	t.Helper()
 	const seed = 20240305
 	t.Logf("seed %d", seed)
 	svc := newService(t, seed)
@@ -70,7 +77,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 		cfg.Node = "riakgo@127.0.0.1"
 	}
 	cfg.Logger = testlog.New(t)
-	srv, err := New(svc, cfg)
+	srv, err := New(over(svc), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -166,11 +166,11 @@ func indexError(err error) error {
 		return err
 	}
 	if errors.Is(err, kv.ErrBadIndex) {
-		msg := strings.TrimPrefix(err.Error(), kv.ErrBadIndex.Error()+": ")
-		if strings.HasPrefix(msg, "invalid continuation") {
-			return fail("Invalid continuation: %s", strings.TrimPrefix(msg, "invalid continuation "))
+		if c, ok := kv.UserDetail(err, kv.ErrBadContinuation); ok {
+			return fail("Invalid continuation: %s", c)
 		}
-		return fail("Invalid query: %s", msg)
+		d, _ := kv.UserDetail(err, kv.ErrBadIndex)
+		return fail("Invalid query: %s", d)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fail("timeout")

@@ -1,12 +1,12 @@
 package pb
 
 import (
-	"context"
 	"crypto/tls"
 	"net"
 	"net/netip"
 	"time"
 
+	"github.com/riakgo/riakgo/internal/clock"
 	"github.com/riakgo/riakgo/internal/pb/riakpb"
 	"github.com/riakgo/riakgo/internal/riakapi"
 )
@@ -127,15 +127,18 @@ func (c *conn) auth(code riakpb.Code, body []byte) error {
 		peer, _ = netip.AddrFromSlice(ta.IP)
 		peer = peer.Unmap()
 	}
-	ctx, cancel := context.WithTimeout(c.s.ctx, c.s.cfg.ReadTimeout)
+	ctx, cancel := clock.WithTimeout(c.s.ctx, c.s.cfg.Clock, c.s.cfg.ReadTimeout)
 	p, err := c.s.cfg.Security.Authenticate(ctx, string(m.User), string(m.Password), peer, cn)
 	cancel()
 	if err != nil {
 		c.s.log.Debug("pb authentication failed", "user", string(m.User), "remote", c.nc.RemoteAddr().String(), "err", err)
 		c.authFailures++
-		select { // make guessing slow, as Riak does (it waits 5 s)
-		case <-time.After(c.s.cfg.AuthFailDelay):
+		delayed := make(chan struct{}) // make guessing slow, as Riak does (it waits 5 s)
+		t := c.s.cfg.Clock.AfterFunc(c.s.cfg.AuthFailDelay, func() { close(delayed) })
+		select {
+		case <-delayed:
 		case <-c.s.ctx.Done():
+			t.Stop()
 		}
 		if err := c.send(riakpb.CodeErrorResp, errorResp(riakapi.MsgAuthFailed)); err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riakgo/riakgo/internal/clock"
 	"github.com/riakgo/riakgo/internal/pb/riakpb"
 	"github.com/riakgo/riakgo/internal/riakapi"
 	"github.com/riakgo/riakgo/kv"
@@ -63,6 +64,13 @@ type Config struct {
 	// AuthFailDelay delays the answer to a failed RpbAuthReq (default
 	// 1 s; Riak waits 5 s).
 	AuthFailDelay time.Duration
+	// Clock runs the requests' timeouts (the timeout field of RpbGetReq,
+	// RpbListKeysReq, RpbIndexReq, …), the deadline of an authentication
+	// and the delay after a failed one, and stamps data-type operations
+	// (a register's timestamp); nil uses the wall clock. Socket deadlines
+	// (IdleTimeout, ReadTimeout, WriteTimeout) and request durations are
+	// wall time.
+	Clock clock.Clock
 }
 
 // DefaultConfig returns the defaults.
@@ -140,6 +148,7 @@ func New(c kv.Client, cfg Config) (*Server, error) {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Uint64
 	}
+	cfg.Clock = clock.OrReal(cfg.Clock)
 	s := &Server{c: c, cfg: cfg, log: cfg.Logger, obs: cfg.Observer,
 		listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}}
 	if s.log == nil {
@@ -289,6 +298,8 @@ type conn struct {
 	tls          bool              // STARTTLS done
 	user         riakapi.Principal // authenticated user (security on)
 	authFailures int
+
+	expired bool // the request's own timeout passed (requestContext)
 }
 
 // setIdle marks the connection idle (waiting for the next request) or

@@ -2,7 +2,6 @@ package testcluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -17,7 +16,7 @@ import (
 	"github.com/riakgo/riakgo/internal/membership/static"
 	"github.com/riakgo/riakgo/internal/node"
 	"github.com/riakgo/riakgo/internal/testlog"
-	"github.com/riakgo/riakgo/internal/testwait"
+	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/transport/memnet"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/kv/pg"
@@ -29,8 +28,19 @@ import (
 type Options struct {
 	// RingSize is the number of partitions (default 16).
 	RingSize int
-	// Seed seeds every random choice (default: time-based, logged).
+	// Seed seeds every random choice the cluster makes: the network's
+	// drops, the nodes' random ids and epochs (node.Deps.Rand), anything
+	// else testcluster draws. 0 picks one from the wall clock; either way
+	// it is logged (t.Log), so a failing run can be replayed by setting it.
 	Seed uint64
+	// Stepped runs the network in stepped mode (memnet.SetStepped): every
+	// message waits in a queue, and the cluster delivers the queue one
+	// message at a time in canonical order whenever it waits for
+	// quiescence (Quiesce, Step, Settle, and every call that crosses the
+	// network on the test's behalf). With a cluster made inside a
+	// testing/synctest bubble this makes a run a function of the seed and
+	// the test's commands: internal/scenario runs its transcripts so.
+	Stepped bool
 	// Timeout is each request's deadline (default 2 s).
 	Timeout time.Duration
 	// Configure, if set, adjusts each node's kv configuration.
@@ -91,6 +101,11 @@ type Cluster struct {
 	paused map[ring.NodeID]bool // Pause
 	rnd    *rand.Rand
 	rndMu  sync.Mutex
+
+	bubble   bool                     // made inside a synctest bubble
+	trace    func(transport.Envelope) // SetTrace
+	gaveUp   bool                     // a Quiesce gave up (logged once)
+	busyLast bool                     // the last wait gave up
 }
 
 // New starts n nodes and forms them into one cluster the way an operator
@@ -103,18 +118,20 @@ func New(t testing.TB, n int, o Options) *Cluster {
 		o.RingSize = 16
 	}
 	if o.Seed == 0 {
-		o.Seed = uint64(time.Now().UnixNano())
+		o.Seed = uint64(time.Now().UnixNano()) & (1<<53 - 1)
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 2 * time.Second
 	}
-	t.Logf("testcluster: %d nodes, ring %d, seed %d", n, o.RingSize, o.Seed)
+	t.Logf("testcluster: %d nodes, ring %d, seed %d (replay with Options.Seed)", n, o.RingSize, o.Seed)
 	clk := clock.NewManual(Start)
 	c := &Cluster{
 		t: t, opts: o, Clock: clk, Members: static.NewNetwork(),
-		Net: memnet.New(memnet.Options{Seed: o.Seed, Clock: clk, CallTimeout: o.Timeout}),
-		rnd: rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
+		Net:    memnet.New(memnet.Options{Seed: o.Seed, Clock: clk, CallTimeout: o.Timeout}),
+		rnd:    rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
+		bubble: inBubble(),
 	}
+	c.Net.SetStepped(o.Stepped)
 	// Membership as memberlist behaves after a failure: the dead are
 	// forgotten, so only the nodes' own rejoin attempts merge a healed
 	// partition.
@@ -128,10 +145,7 @@ func New(t testing.TB, n int, o Options) *Cluster {
 	}
 	if n > 1 {
 		c.PlanCommit()
-		for k := 0; k < 100 && c.Idle() != nil; k++ {
-			c.Tick()
-		}
-		if err := c.Idle(); err != nil {
+		if err := c.settle(100); err != nil {
 			t.Fatalf("testcluster: the initial ring did not settle: %v", err)
 		}
 	}
@@ -306,9 +320,11 @@ func (c *Cluster) Restart(i int) {
 	nd := c.node(i)
 	nd.Store.Reopen()
 	c.start(i)
-	nd.N.Rejoin()
-	c.gossip()
-	nd.N.SyncMetadata(context.Background())
+	c.do(func() {
+		nd.N.Rejoin()
+		c.gossip()
+		nd.N.SyncMetadata(context.Background())
+	})
 }
 
 // Wipe kills node i, replaces its storage with an empty one (a lost disk),
@@ -345,7 +361,9 @@ func (c *Cluster) ForceRemove(i int) {
 	ctx := context.Background()
 	// riak-admin down first: a plan waits for every member to have
 	// seen the state, and a dead one never will.
-	if err := live[0].N.ClusterDown(ctx, nd.ID); err != nil {
+	var err error
+	c.do(func() { err = live[0].N.ClusterDown(ctx, nd.ID) })
+	if err != nil {
 		c.t.Fatalf("down %s: %v", nd.ID, err)
 	}
 	c.gossip()
@@ -366,7 +384,9 @@ func (c *Cluster) PlanCommit() {
 		if nd.N.ClusterState().Claimant() != nd.ID {
 			continue
 		}
-		if err := nd.N.ClusterCommit(context.Background(), true); err != nil {
+		var err error
+		c.do(func() { err = nd.N.ClusterCommit(context.Background(), true) })
+		if err != nil {
 			c.t.Fatalf("commit at %s: %v", nd.ID, err)
 		}
 		c.gossip()
@@ -387,22 +407,51 @@ func (c *Cluster) Join(i int) {
 
 // await runs an admin call that waits on the cluster (a join waits until
 // the seed's gossip lists the joining node) while membership gossips and
-// the clock moves, and returns its error.
+// the clock moves, and returns its error. Between two steps of 100 ms of
+// the clock the cluster runs to quiescence, so the call sees the same
+// simulated time on every machine; it fails the test after 60 s of it.
 func (c *Cluster) await(fn func() error) error {
-	done := make(chan error, 1)
-	go func() { done <- fn() }()
 	var err error
-	testwait.Until(c.t, 60*time.Second, func() error {
-		select {
-		case err = <-done:
-			return nil
-		default:
-			c.Members.Gossip()
-			c.Clock.Advance(100 * time.Millisecond)
-			return errors.New("waiting for the admin call")
-		}
-	})
+	c.run(func() { err = fn() }, true)
 	return err
+}
+
+// do runs fn, which may wait on the network (a call the test makes on a
+// node's behalf). In stepped mode nothing is delivered unless the test
+// goroutine delivers it, so fn runs in a goroutine of its own while the
+// test goroutine delivers messages and, when fn waits on the clock (a
+// call to a silent peer), moves it 100 ms at a time; otherwise fn runs
+// directly.
+func (c *Cluster) do(fn func()) {
+	if !c.opts.Stepped {
+		fn()
+		return
+	}
+	c.run(fn, false)
+}
+
+// run runs fn in a goroutine and, until it returns, lets the cluster run
+// to quiescence, then (gossiping first if asked) moves the clock by
+// stepTimeout; it fails the test after 600 such steps (60 s of the clock).
+func (c *Cluster) run(fn func(), gossip bool) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	for range 600 {
+		c.quiesce()
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if gossip {
+			c.Members.Gossip()
+		}
+		c.Clock.Advance(stepTimeout)
+	}
+	c.t.Fatalf("testcluster: a call on the cluster did not return in 60 s of the test clock")
 }
 
 // Leave stages "cluster leave" of node i (commit with PlanCommit).
@@ -422,15 +471,40 @@ func (c *Cluster) State(i int) ring.State { return c.node(i).N.ClusterState() }
 // clock. (Tick is a whole node period: clock, gossip, handoff,
 // anti-entropy and this.)
 func (c *Cluster) PGTick() {
-	for _, nd := range c.live() {
-		nd.PG.Tick(context.Background())
-	}
+	c.do(func() {
+		for _, nd := range c.live() {
+			nd.PG.Tick(context.Background())
+		}
+	})
 }
 
 // Tick is one period of every live node: the clock advances a second,
 // membership gossips, and each node runs its tick (claimant work, handoff
-// scan, anti-entropy, metadata repair, process groups).
-func (c *Cluster) Tick() {
+// scan, anti-entropy, metadata repair, process groups). It does not wait
+// for the work the tick starts in the background (transfers, exchanges):
+// Step does.
+func (c *Cluster) Tick() { c.do(c.tick) }
+
+// Step is one Tick, then the cluster runs to quiescence (Quiesce): what
+// the tick started has finished before the clock moves again.
+func (c *Cluster) Step() {
+	c.Tick()
+	c.quiesce()
+}
+
+// quiesce is Quiesce, logging (once) if it gives up.
+func (c *Cluster) quiesce() {
+	if err := c.Quiesce(); err != nil && !c.gaveUp {
+		c.gaveUp = true
+		c.t.Logf("%v: simulated time may now depend on the machine's speed", err)
+	}
+}
+
+// SetTrace calls f with every message that stepped delivery hands over
+// (nil: none); f runs in the test goroutine.
+func (c *Cluster) SetTrace(f func(transport.Envelope)) { c.trace = f }
+
+func (c *Cluster) tick() {
 	c.Clock.Advance(time.Second)
 	c.gossip()
 	for _, nd := range c.live() {

@@ -325,15 +325,19 @@ func TestCoverageVnodeFailureIsAnError(t *testing.T) {
 		done := make(chan result, 1)
 		go func() { done <- run() }()
 		var r result
-		testwait.For(t, 30*time.Second, name+" to fail", func() bool {
+		for waited := 0; ; waited++ {
+			_ = c.Quiesce()
 			select {
 			case r = <-done:
-				return true
 			default:
+				if waited == 30 {
+					t.Fatalf("%s has not failed after 30 s of the clock", name)
+				}
 				c.Clock.Advance(time.Second)
-				return false
+				continue
 			}
-		})
+			break
+		}
 		if !errors.Is(r.err, kv.ErrInsufficientVnodes) || r.n > 0 {
 			t.Fatalf("%s with node 3 silent: %d results, %v; want ErrInsufficientVnodes and nothing", name, r.n, r.err)
 		}

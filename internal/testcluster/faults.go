@@ -57,6 +57,22 @@ func (c *Cluster) Resume(i int) {
 	c.Net.Release(ids...)
 }
 
+// HoldWhere holds on the wire every message for which hold returns true
+// (nil: none), in place of any hook installed before (Pause's too).
+// Held messages wait in c.Net.Held until released or discarded.
+func (c *Cluster) HoldWhere(hold func(transport.Envelope) bool) {
+	if hold == nil {
+		c.Net.Hook(nil)
+		return
+	}
+	c.Net.Hook(func(env transport.Envelope) memnet.Verdict {
+		if hold(env) {
+			return memnet.Hold
+		}
+		return memnet.Deliver
+	})
+}
+
 func (c *Cluster) pauseHook(env transport.Envelope) memnet.Verdict {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -12,7 +12,6 @@ import (
 
 	"github.com/riakgo/riakgo/handoff"
 	"github.com/riakgo/riakgo/internal/node"
-	"github.com/riakgo/riakgo/internal/testwait"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/quorum"
@@ -47,7 +46,7 @@ func setNVal(t *testing.T, c *Cluster, bucket string, n int) {
 	if err := c.Client(0).SetBucketProps(kv.DefaultType, bucket, map[string]json.RawMessage{"n_val": json.RawMessage(fmt.Sprint(n))}); err != nil {
 		t.Fatal(err)
 	}
-	c.Settle(30 * time.Second)
+	c.Settle(30)
 	for i := range c.Nodes {
 		if p, err := c.Client(i).BucketProps(kv.DefaultType, bucket); err != nil || p.NVal != n {
 			t.Fatalf("node %d: n_val %d %v", i+1, p.NVal, err)
@@ -78,7 +77,7 @@ func TestHintsSurviveARestartOfTheirHolder(t *testing.T) {
 	}
 	c.Restart(0)
 	c.Restart(1)
-	c.Settle(60 * time.Second)
+	c.Settle(60)
 	for i := range c.Nodes {
 		o, err := c.Client(i).Get(bg, k, kv.Options{R: quorum.ValAll, PR: quorum.ValAll})
 		if err != nil || len(values(o)) != 1 || values(o)[0] != "hinted" {
@@ -114,12 +113,8 @@ func TestWipedNodeRepairedByTransfer(t *testing.T) {
 	if st := c.Nodes[2].Mgr.Status(); st.Repairing == 0 {
 		t.Fatalf("the wiped node repairs nothing: %+v", st)
 	}
-	ticks := 0
-	testwait.Until(t, 60*time.Second, func() error {
-		if ticks >= 60 {
-			t.Fatalf("after %d ticks node 3 holds %d of its %d replicas", ticks, have, want)
-		}
-		c.Tick()
+	ticks := -1
+	c.StepUntil(60, func() error {
 		ticks++
 		if _, have = localCopies(c, 2, keys); have < want {
 			return fmt.Errorf("node 3 holds %d of its %d replicas", have, want)
@@ -127,7 +122,7 @@ func TestWipedNodeRepairedByTransfer(t *testing.T) {
 		return nil
 	})
 	t.Logf("node 3 holds all %d of its replicas after %d ticks", want, ticks)
-	c.Settle(30 * time.Second)
+	c.Settle(30)
 	if st := c.Nodes[2].Mgr.Status(); st.Repairing != 0 {
 		t.Errorf("repairs still pending after every key arrived: %+v", st)
 	}
@@ -192,8 +187,7 @@ func TestRepairOnePartition(t *testing.T) {
 	if err != nil || len(srcs) != 2 {
 		t.Fatalf("repair: %v %v", srcs, err)
 	}
-	testwait.Until(t, 30*time.Second, func() error {
-		c.Tick()
+	c.StepUntil(30, func() error {
 		if got := count(); got != wantIn {
 			return fmt.Errorf("partition %d holds %d of %d keys", p, got, wantIn)
 		}
@@ -290,7 +284,7 @@ func TestNodeConfirmsRefusesOneDisk(t *testing.T) {
 	if err := c.Client(1).SetBucketProps(kv.DefaultType, "nc2", map[string]json.RawMessage{"node_confirms": json.RawMessage("2")}); err != nil {
 		t.Fatal(err)
 	}
-	c.Settle(30 * time.Second)
+	c.Settle(30)
 	if err := put(t, c.Client(0), key("nc2", "k"), "v", kv.Options{}); err != nil {
 		t.Fatalf("node_confirms=2 with every node up: %v", err)
 	}
@@ -338,7 +332,7 @@ func TestRingReadyAndRepairRoutes(t *testing.T) {
 		t.Fatalf("with node 4 dead: %+v", r)
 	}
 	c.Restart(3)
-	c.Settle(30 * time.Second)
+	c.Settle(30)
 	if r := ringready(2); !r.Ready {
 		t.Fatalf("after the restart: %+v", r)
 	}
@@ -353,7 +347,7 @@ func TestRingReadyAndRepairRoutes(t *testing.T) {
 	if r := ringready(0); r.Ready || r.Pending == 0 {
 		t.Fatalf("while a join's transfers are pending: %+v", r)
 	}
-	c.Settle(60 * time.Second)
+	c.Settle(60)
 	if r := ringready(4); !r.Ready || len(r.Nodes) != 5 {
 		t.Fatalf("after the join: %+v", r)
 	}
@@ -381,8 +375,7 @@ func TestRingReadyAndRepairRoutes(t *testing.T) {
 	if st := c.Nodes[1].Mgr.Status(); st.Repairing != 1 {
 		t.Fatalf("transfers while the repair runs: %+v", st)
 	}
-	testwait.Until(t, 30*time.Second, func() error {
-		c.Tick()
+	c.StepUntil(30, func() error {
 		if n := c.Nodes[1].Mgr.Status().Repairing; n != 0 {
 			return fmt.Errorf("%d repairs pending", n)
 		}
@@ -401,8 +394,7 @@ func TestRingReadyAndRepairRoutes(t *testing.T) {
 		rep.Repairs[0].Partition != q || rep.Repairs[0].Owner != string(c.Nodes[2].ID) {
 		t.Fatalf("repair %d through node 0: %d %s", q, rec.Code, rec.Body)
 	}
-	testwait.Until(t, 30*time.Second, func() error {
-		c.Tick()
+	c.StepUntil(30, func() error {
 		if n := c.Nodes[2].Mgr.Status().Repairing; n != 0 {
 			return fmt.Errorf("%d repairs pending on the owner", n)
 		}

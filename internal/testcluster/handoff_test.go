@@ -32,7 +32,7 @@ func TestHintedHandoffAfterNodeDown(t *testing.T) {
 		}
 	}
 	c.Restart(2)
-	c.Settle(30 * time.Second)
+	c.Settle(30)
 	for i := range n {
 		k := key("b", fmt.Sprintf("k%05d", i))
 		o, err := c.Client(i%3).Get(bg, k, kv.Options{PR: quorum.Of(3), R: quorum.Of(3)})
@@ -281,13 +281,17 @@ func TestReceiverKilledMidTransfer(t *testing.T) {
 		return memnet.Deliver
 	})
 	c.PlanCommit()
-	testwait.For(t, 20*time.Second, "a transfer in the middle", func() bool { c.Tick(); return held.Load() })
+	c.StepUntil(60, func() error {
+		if !held.Load() {
+			return errors.New("no transfer is in the middle yet")
+		}
+		return nil
+	})
 	c.Kill(nw)
 	c.Net.Discard()
 	c.Net.Hook(nil)
 	// The senders give up on the dead receiver and free their slots.
-	testwait.Until(t, 20*time.Second, func() error {
-		c.Tick()
+	c.StepUntil(60, func() error {
 		for i, nd := range c.Nodes[:nw] {
 			if st := nd.Mgr.Status(); len(st.Active) > 0 {
 				return fmt.Errorf("node %d still runs %d transfers", i+1, len(st.Active))

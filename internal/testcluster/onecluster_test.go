@@ -322,7 +322,7 @@ func TestEveryFeatureWhileJoiningAndLeaving(t *testing.T) {
 			rounds++
 		}
 	}()
-	c.Settle(120 * time.Second)
+	c.SettleUnderLoad(120 * time.Second)
 	close(stop)
 	rounds := <-done
 	if rounds < 2 {
@@ -374,10 +374,10 @@ func TestLeaveThenJoinAgain(t *testing.T) {
 			n++
 		}
 	}()
-	c.Settle(60 * time.Second)
+	c.SettleUnderLoad(60 * time.Second)
 	close(stop)
 	t.Logf("%d writes during the leave", <-done)
-	c.Settle(60 * time.Second)
+	c.Settle(60)
 	left := c.State(4)
 	if left.ClusterName() == c.State(0).ClusterName() || len(left.Members()) != 1 {
 		t.Fatalf("the node that left is not a cluster of its own: %v", left)
@@ -404,7 +404,7 @@ func TestLeaveThenJoinAgain(t *testing.T) {
 	}
 	c.Join(4)
 	c.PlanCommit()
-	c.Settle(60 * time.Second)
+	c.Settle(60)
 	st := c.State(0)
 	if st.Status(c.node(4).ID) != ring.StatusValid {
 		t.Fatalf("the node that left did not join again: %v", st.Status(c.node(4).ID))
@@ -457,7 +457,7 @@ func TestMetadataAcrossAPartition(t *testing.T) {
 		t.Fatalf("status on the minority side: %+v", st)
 	}
 	c.Heal()
-	c.Settle(60 * time.Second)
+	c.Settle(60)
 	var want kv.Props
 	for i := range c.Nodes {
 		p, err := c.Client(i).BucketProps(kv.DefaultType, "p")

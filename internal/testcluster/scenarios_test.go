@@ -142,7 +142,7 @@ func TestPartitionKeepsEveryWriteAsSiblings(t *testing.T) {
 	c.Heal()
 	// The minority's write sits on fallback vnodes of node 3 until hinted
 	// handoff returns it to the primaries.
-	c.Settle(10 * time.Second)
+	c.Settle(10)
 	o, err := c.Client(0).Get(bg, k, kv.Options{})
 	if err != nil {
 		t.Fatal(err)

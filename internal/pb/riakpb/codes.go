@@ -1,7 +1,10 @@
 package riakpb
 
 import (
+	"slices"
+
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Code is a message code: the byte after a frame's length that names the
@@ -150,9 +153,63 @@ func Marshal(b []byte, m proto.Message) ([]byte, error) {
 }
 
 // Unmarshal decodes b into m, which it resets first. A message that lacks
-// a required field is an error (*RequiredError).
+// a required field is an error.
 func Unmarshal(b []byte, m proto.Message) error {
 	return proto.Unmarshal(b, m)
+}
+
+// UnmarshalPartial decodes b into m as Unmarshal does, but accepts a
+// message that lacks required fields; MissingRequired finds them.
+func UnmarshalPartial(b []byte, m proto.Message) error {
+	return proto.UnmarshalOptions{AllowPartial: true}.Unmarshal(b, m)
+}
+
+// MissingRequired returns the full name of the first required field that
+// m, or a message inside it, lacks ("riakgo.pb.RpbGetReq.key"), in the order the
+// protobuf runtime checks them (field number, depth first); "" if none.
+func MissingRequired(m proto.Message) string {
+	return missingRequired(m.ProtoReflect())
+}
+
+func missingRequired(m protoreflect.Message) string {
+	fields := m.Descriptor().Fields()
+	fds := make([]protoreflect.FieldDescriptor, fields.Len())
+	for i := range fds {
+		fds[i] = fields.Get(i)
+	}
+	slices.SortFunc(fds, func(a, b protoreflect.FieldDescriptor) int { return int(a.Number()) - int(b.Number()) })
+	for _, fd := range fds {
+		if !m.Has(fd) {
+			if fd.Cardinality() == protoreflect.Required {
+				return string(fd.FullName())
+			}
+			continue
+		}
+		var inner []protoreflect.Message
+		switch {
+		case fd.IsMap():
+			if fd.MapValue().Message() != nil {
+				m.Get(fd).Map().Range(func(_ protoreflect.MapKey, v protoreflect.Value) bool {
+					inner = append(inner, v.Message())
+					return true
+				})
+			}
+		case fd.Message() == nil:
+		case fd.IsList():
+			l := m.Get(fd).List()
+			for i := range l.Len() {
+				inner = append(inner, l.Get(i).Message())
+			}
+		default:
+			inner = append(inner, m.Get(fd).Message())
+		}
+		for _, im := range inner {
+			if name := missingRequired(im); name != "" {
+				return name
+			}
+		}
+	}
+	return ""
 }
 
 // Size returns the length of m's encoding.

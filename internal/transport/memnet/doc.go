@@ -42,6 +42,17 @@
 // Wait and WaitIdle block on channels only, so memnet also works inside a
 // testing/synctest bubble with the real clock.
 //
+// # Stepped delivery
+//
+// SetStepped(true) turns the network into a queue: a message that has met
+// its faults waits until DeliverNext hands it over, one at a time, in a
+// canonical order (sender, receiver, type, requests before responses,
+// body) that does not depend on which goroutine sent first. A test that
+// waits for every goroutine to finish what a delivery started before it
+// delivers the next (synctest.Wait) gets the same deliveries in the same
+// order on every run; internal/testcluster's Options.Stepped and the
+// scenario files of internal/scenario run so (see stepped.go).
+//
 // # Crashes
 //
 // Closing an endpoint is a process crash: its calls in flight fail with
@@ -51,5 +62,6 @@
 // handlers must be registered again). Close does not wait for the
 // endpoint's running handlers; their responses are discarded.
 //
-// Callers: the transport's own tests and internal/testcluster.
+// Callers: the transport's own tests, internal/testcluster and (through
+// it) internal/scenario.
 package memnet

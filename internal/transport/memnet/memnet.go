@@ -81,8 +81,11 @@ type Stats struct {
 	Pending int
 	// Busy is the number of handlers running plus messages being routed
 	// now. When it is 0 nothing moves until the clock advances, a held
-	// message is released, or someone sends.
+	// message is released, a queued one is delivered, or someone sends.
 	Busy int
+	// Queued is the number of messages waiting for DeliverNext (stepped
+	// mode only).
+	Queued int
 }
 
 type link struct{ from, to NodeID }
@@ -103,6 +106,8 @@ type Network struct {
 	delay    map[link]time.Duration
 	hook     func(transport.Envelope) Verdict
 	held     []transport.Envelope
+	stepped  bool                 // SetStepped
+	queue    []transport.Envelope // stepped: due for delivery, unordered
 	seq      uint64
 	stats    Stats
 	changed  chan struct{} // closed and replaced on every change of stats
@@ -398,9 +403,20 @@ func (n *Network) droppedLocked(env transport.Envelope, why string) {
 	n.log.Debug("memnet: dropped", "msg", env.String(), "why", why)
 }
 
-// deliverLocked hands env to its destination: a response completes the
-// pending call; a request or one-way message starts its handler.
+// deliverLocked hands env to its destination, or queues it for
+// DeliverNext in stepped mode.
 func (n *Network) deliverLocked(env transport.Envelope) {
+	if n.stepped {
+		n.queue = append(n.queue, env)
+		n.stats.Queued = len(n.queue)
+		return
+	}
+	n.deliverNowLocked(env)
+}
+
+// deliverNowLocked hands env to its destination: a response completes the
+// pending call; a request or one-way message starts its handler.
+func (n *Network) deliverNowLocked(env transport.Envelope) {
 	dst := n.eps[env.To]
 	if dst == nil || dst.closed {
 		n.droppedLocked(env, "destination closed")
