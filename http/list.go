@@ -147,30 +147,22 @@ func (h *Handler) serveKeys(w nethttp.ResponseWriter, r *nethttp.Request, rt rou
 // request's, with the request's own timeout (?timeout) on the handler's
 // clock.
 type requestTimeout struct {
-	ctx    context.Context // ends when the timeout passes, or with parent
-	parent context.Context // the request's: ends when the client goes away
+	ctx context.Context // ends when the timeout passes, or with the request's
 }
 
 // withTimeout returns parent with the timeout d on the handler's clock
-// (clock.WithTimeout: the wall clock's deadline, or a cancellation when d
-// has passed on another clock).
+// (clock.WithTimeout: it ends with DeadlineExceeded once d has passed, on
+// the wall clock or any other).
 func (h *Handler) withTimeout(parent context.Context, d time.Duration) (requestTimeout, context.CancelFunc) {
 	ctx, cancel := clock.WithTimeout(parent, h.o.Clock, d)
-	return requestTimeout{ctx: ctx, parent: parent}, cancel
+	return requestTimeout{ctx: ctx}, cancel
 }
 
-// expired reports whether the request's own timeout ended its context. On
-// the wall clock the context's cause says so (DeadlineExceeded); on
-// another clock the timeout cancels the context, and a cancellation is the
-// timeout's when the request's context has not ended. A client that went
-// away is never the request's timeout (on a manual clock, nor one that
-// goes away after the timeout passed, before this is asked: nobody reads
-// that answer). Ask before the cancel function runs.
+// expired reports whether the request's own timeout ended its context. A
+// client that went away ends it with Canceled, which is never the
+// request's timeout.
 func (t requestTimeout) expired() bool {
-	if t.ctx.Err() == nil {
-		return false
-	}
-	return errors.Is(context.Cause(t.ctx), context.DeadlineExceeded) || t.parent.Err() == nil
+	return errors.Is(t.ctx.Err(), context.DeadlineExceeded)
 }
 
 // timedOut reports whether a listing or query under t failed with err

@@ -168,9 +168,8 @@ func TestListingClientGoneIsNotTimeout(t *testing.T) {
 }
 
 // TestRequestTimeoutExpired: a request's timeout is told apart from its
-// client going away on both clocks. (On a manual clock a client that goes
-// away after the timeout passed, before the handler looks, makes it no
-// timeout: nobody reads that answer.)
+// client going away on both clocks: whichever ends the context first says
+// what it was.
 func TestRequestTimeoutExpired(t *testing.T) {
 	clk := clock.NewManual(testStart)
 	for _, c := range []struct {
@@ -185,6 +184,7 @@ func TestRequestTimeoutExpired(t *testing.T) {
 		{"manual, timeout passed", clk, time.Second, time.Second, false, true},
 		{"manual, client gone", clk, time.Second, 0, true, false},
 		{"manual, client gone, then timeout", clk, time.Second, time.Second, true, false},
+		{"manual, timeout, then client gone", clk, time.Second, -time.Second, false, true},
 		{"wall, timeout passed", nil, 0, 0, false, true},
 		{"wall, client gone", nil, time.Hour, 0, true, false},
 	} {
@@ -194,7 +194,11 @@ func TestRequestTimeoutExpired(t *testing.T) {
 		if c.gone {
 			gone()
 		}
-		clk.Advance(c.advance)
+		if c.advance < 0 { // the timeout passes, then the client goes
+			clk.Advance(-c.advance)
+			gone()
+		}
+		clk.Advance(max(c.advance, 0))
 		if c.d == 0 {
 			<-rt.ctx.Done() // a wall-clock deadline of 0 has passed already
 		}

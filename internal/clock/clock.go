@@ -39,18 +39,44 @@ func OrReal(c Clock) Clock {
 	return c
 }
 
-// WithTimeout returns a copy of ctx that is cancelled once d has passed on
-// clk (or when ctx ends). On the wall clock it is context.WithTimeout, so
-// the deadline is visible to whatever reads it (the TCP transport sends it
-// to the peer); on any other clock the context ends when that clock says
-// so, never by wall time.
+// WithTimeout returns a copy of ctx that ends once d has passed on clk
+// (or when ctx ends). On the wall clock it is context.WithTimeout, so the
+// deadline is visible to whatever reads it (the TCP transport sends it to
+// the peer); on any other clock the context ends when that clock says so,
+// never by wall time, and then says so as a wall-clock timeout does: its
+// Err, and the Err of every context derived from it, is
+// context.DeadlineExceeded.
 func WithTimeout(ctx context.Context, clk Clock, d time.Duration) (context.Context, context.CancelFunc) {
 	if _, wall := OrReal(clk).(Real); wall {
 		return context.WithTimeout(ctx, d)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	t := clk.AfterFunc(d, cancel)
-	return ctx, func() { t.Stop(); cancel() }
+	inner, cancel := context.WithCancelCause(ctx)
+	t := clk.AfterFunc(d, func() { cancel(context.DeadlineExceeded) })
+	return &timeoutCtx{Context: inner}, func() { t.Stop(); cancel(context.Canceled) }
+}
+
+// timeoutCtx is a context that a test clock's timeout ends: it reports
+// that end as context.DeadlineExceeded.
+type timeoutCtx struct{ context.Context }
+
+func (c *timeoutCtx) Err() error {
+	err := c.Context.Err()
+	if err != nil && context.Cause(c.Context) == context.DeadlineExceeded {
+		return context.DeadlineExceeded
+	}
+	return err
+}
+
+// Value hides the inner context from the context package's shortcut for
+// its own cancel contexts, so a context derived from this one learns its
+// end from Err above (DeadlineExceeded), not from the inner context
+// (Canceled).
+func (c *timeoutCtx) Value(key any) any {
+	v := c.Context.Value(key)
+	if v == any(c.Context) {
+		return nil
+	}
+	return v
 }
 
 // Manual is a clock that moves only when Advance or Set is called. Due

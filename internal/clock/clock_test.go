@@ -1,6 +1,8 @@
 package clock
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -40,5 +42,48 @@ func TestManualTimerScheduledByCallback(t *testing.T) {
 	m.Advance(2 * time.Second)
 	if fired != 1 {
 		t.Fatalf("chained timer fired %d times", fired)
+	}
+}
+
+// A timeout on a manual clock ends the context as a wall-clock timeout
+// would: DeadlineExceeded, for it and for what derives from it; its cancel
+// function and the parent's end read as a cancellation.
+func TestWithTimeoutOnManualClock(t *testing.T) {
+	clk := NewManual(time.Unix(0, 0))
+	ctx, cancel := WithTimeout(context.Background(), clk, time.Second)
+	defer cancel()
+	child, cancelChild := context.WithCancel(ctx)
+	defer cancelChild()
+	grandchild, cancelGrandchild := context.WithTimeout(child, time.Hour)
+	defer cancelGrandchild()
+	clk.Advance(999 * time.Millisecond)
+	if ctx.Err() != nil || child.Err() != nil {
+		t.Fatalf("ended before its time: %v %v", ctx.Err(), child.Err())
+	}
+	clk.Advance(time.Millisecond)
+	for name, c := range map[string]context.Context{"ctx": ctx, "child": child, "grandchild": grandchild} {
+		select {
+		case <-c.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: not done after the timeout", name)
+		}
+		if !errors.Is(c.Err(), context.DeadlineExceeded) {
+			t.Fatalf("%s: Err = %v, want DeadlineExceeded", name, c.Err())
+		}
+	}
+
+	ctx2, cancel2 := WithTimeout(context.Background(), clk, time.Second)
+	cancel2()
+	clk.Advance(time.Hour)
+	if ctx2.Err() != context.Canceled {
+		t.Fatalf("cancelled before its timeout: Err = %v, want Canceled", ctx2.Err())
+	}
+
+	parent, cancelParent := context.WithCancel(context.Background())
+	ctx3, cancel3 := WithTimeout(parent, clk, time.Second)
+	defer cancel3()
+	cancelParent()
+	if ctx3.Err() != context.Canceled {
+		t.Fatalf("parent ended: Err = %v, want Canceled", ctx3.Err())
 	}
 }

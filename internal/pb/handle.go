@@ -22,7 +22,6 @@ func fail(format string, args ...any) error { return &respError{msg: fmt.Sprintf
 // handle answers one request. It returns whether the request succeeded
 // and a write error (which closes the connection).
 func (c *conn) handle(code riakpb.Code, body []byte) (bool, error) {
-	c.expired = false
 	err := c.dispatch(code, body)
 	if err == nil {
 		return true, nil
@@ -66,39 +65,21 @@ func decode(code riakpb.Code, body []byte, m riakpb.Message) error {
 
 // requestContext returns the context of a request with a timeout option
 // (milliseconds; 0 or absent means the service's default), on the
-// server's clock (clock.WithTimeout: the wall clock's deadline, or a
-// cancellation once the time has passed on another clock). Its cancel
-// function notes, before it cancels, whether the timeout had ended the
-// context (c.expired, read by handle once the handler returned).
+// server's clock (clock.WithTimeout: it ends with DeadlineExceeded once
+// the time has passed, on the wall clock or any other).
 func (c *conn) requestContext(timeoutMs uint32) (context.Context, context.CancelFunc) {
 	if timeoutMs == 0 {
 		return context.WithCancel(c.s.ctx)
 	}
-	ctx, cancel := clock.WithTimeout(c.s.ctx, c.s.cfg.Clock, time.Duration(timeoutMs)*time.Millisecond)
-	return ctx, func() {
-		c.expired = expired(c.s.ctx, ctx)
-		cancel()
-	}
-}
-
-// expired reports whether ctx, made from parent by clock.WithTimeout, was
-// ended by its timeout: on the wall clock its cause says so
-// (DeadlineExceeded); on another clock the timeout cancels it, which is
-// the timeout's doing if parent (the server, which Close cancels) has not
-// ended. Ask before ctx's cancel function runs.
-func expired(parent, ctx context.Context) bool {
-	if ctx.Err() == nil {
-		return false
-	}
-	return errors.Is(context.Cause(ctx), context.DeadlineExceeded) || parent.Err() == nil
+	return clock.WithTimeout(c.s.ctx, c.s.cfg.Clock, time.Duration(timeoutMs)*time.Millisecond)
 }
 
 // timedOut reports whether a request failed with err because its timeout
-// passed: a deadline (the wall clock's, or one kv noticed), or the
-// cancellation the request's own timeout caused on another clock, never
-// the server closing.
+// passed. clock.WithTimeout ends a request's context with
+// DeadlineExceeded on any clock, and the server closing with Canceled, so
+// the error says which.
 func (c *conn) timedOut(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || c.expired && errors.Is(err, context.Canceled)
+	return errors.Is(err, context.DeadlineExceeded)
 }
 
 func (c *conn) dispatch(code riakpb.Code, body []byte) error {

@@ -298,8 +298,6 @@ type conn struct {
 	tls          bool              // STARTTLS done
 	user         riakapi.Principal // authenticated user (security on)
 	authFailures int
-
-	expired bool // the request's own timeout passed (requestContext)
 }
 
 // setIdle marks the connection idle (waiting for the next request) or
