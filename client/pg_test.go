@@ -12,12 +12,13 @@ import (
 	"github.com/riakgo/riakgo/internal/clock"
 	"github.com/riakgo/riakgo/internal/testwait"
 	"github.com/riakgo/riakgo/kv"
+	"github.com/riakgo/riakgo/kv/pg"
 	"github.com/riakgo/riakgo/kv/storage/memstore"
 	"github.com/riakgo/riakgo/ring"
 )
 
 // newPGNode starts a node with its process-group service.
-func newPGNode(t *testing.T) (*client.Client, *kv.PG, *clock.Manual) {
+func newPGNode(t *testing.T) (*client.Client, *pg.Service, *clock.Manual) {
 	t.Helper()
 	rg, err := ring.New(64, "riakgo@127.0.0.1")
 	if err != nil {
@@ -33,7 +34,7 @@ func newPGNode(t *testing.T) (*client.Client, *kv.PG, *clock.Manual) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pg, err := kv.NewPG(svc, kv.PGConfig{Incarnation: 1})
+	pg, err := pg.New(svc, pg.Config{Incarnation: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,10 +7,12 @@
 // A Manager sends and receives transfers over the internode transport and
 // reports them (Status, and ClusterStatus, which asks every node with
 // MsgHandoffStatus; the node wiring shows them as http's admin types). An
-// Exchanger runs the anti-entropy exchanges. Neither imports kv: the
-// node's vnodes satisfy the small Vnodes and AAEVnodes interfaces (fold a
-// partition, merge a batch, the hooks an ownership transfer needs to
-// forward writes; tree segments and keys, repair by a read).
+// Exchanger runs the anti-entropy exchanges. Neither imports kv (and kv
+// never imports handoff): the node's vnodes (kv.Vnodes) satisfy the small
+// interfaces defined here (Vnodes: fold a partition, merge a batch, the
+// hooks an ownership transfer needs to forward writes; RepairVnodes;
+// DriverVnodes; AAEVnodes: tree segments and keys, repair by a read), in
+// the terms of internal/transfer (Job, Kind, Item), which both import.
 //
 // The protocol: Begin reserves a slot on the receiver (refused when the
 // receiver is at its concurrency limit); batches of objects, bounded by
@@ -21,7 +23,9 @@
 // bounded number of times; a transfer whose receiver stops answering times
 // out and frees its slot on both sides.
 //
-// The node decides what to transfer on a periodic scan, which hands the
-// jobs it finds to Manager.Offer (started as slots allow), never by vnode
-// idleness, so handoff happens under steady traffic too.
+// The node decides what to transfer on a periodic scan (Driver.Step
+// offers the Manager every job it finds: ownership transfers from the
+// ring's plan, hinted handoff of fallbacks whose owner is up, partition
+// repairs), never by vnode idleness, so handoff happens under steady
+// traffic too.
 package handoff

@@ -13,70 +13,30 @@ import (
 	"time"
 
 	"github.com/riakgo/riakgo/internal/clock"
+	"github.com/riakgo/riakgo/internal/transfer"
 	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/wire"
 	"github.com/riakgo/riakgo/ring"
 )
 
-// Kind is the kind of a transfer.
-type Kind uint8
+// The vocabulary of transfers lives in internal/transfer, below both
+// handoff and kv; these are its names here.
+type (
+	// Kind is the kind of a transfer.
+	Kind = transfer.Kind
+	// Item is one object of a partition: its storage key and encoded
+	// value.
+	Item = transfer.Item
+	// Job is one transfer the node wants.
+	Job = transfer.Job
+)
 
 // Transfer kinds.
 const (
-	// Ownership moves a partition to its next owner (join, leave, replace).
-	Ownership Kind = 1
-	// Hinted returns a fallback vnode's data to the partition's owner.
-	Hinted Kind = 2
-	// Repair sends the owner of a partition under repair the keys it
-	// should hold that a neighbouring partition (Job.Source) holds
-	// (riak_core's repair: the partitions before and after it together
-	// hold a replica of every key of a partition).
-	Repair Kind = 3
+	Ownership = transfer.Ownership
+	Hinted    = transfer.Hinted
+	Repair    = transfer.Repair
 )
-
-// String returns riak-admin's name of the kind.
-func (k Kind) String() string {
-	switch k {
-	case Ownership:
-		return "ownership"
-	case Hinted:
-		return "hinted"
-	case Repair:
-		return "repair"
-	}
-	return fmt.Sprintf("kind(%d)", uint8(k))
-}
-
-// Item is one object of a partition: its storage key and encoded value.
-type Item struct {
-	Key   []byte `msgpack:"k"`
-	Value []byte `msgpack:"v"`
-}
-
-// Job is one transfer the node wants: partition P, of kind Kind, to node To.
-type Job struct {
-	Partition int
-	Kind      Kind
-	To        ring.NodeID
-	// Source is, for a repair, the partition folded (a neighbour of
-	// Partition, which is the partition under repair on To).
-	Source int
-}
-
-func (j Job) String() string {
-	if j.Kind == Repair {
-		return fmt.Sprintf("repair of partition %d from partition %d to %s", j.Partition, j.Source, j.To)
-	}
-	return fmt.Sprintf("%s of partition %d to %s", j.Kind, j.Partition, j.To)
-}
-
-// folded is the partition whose data the job sends.
-func (j Job) folded() int {
-	if j.Kind == Repair {
-		return j.Source
-	}
-	return j.Partition
-}
 
 // RepairVnodes is what a repair needs of the sender's vnodes besides
 // Vnodes; the manager's Vnodes must implement it for repairs to run.
@@ -186,6 +146,10 @@ type Config struct {
 	// Done is called (from the transfer's goroutine) when an outbound
 	// transfer ends, before its slot is freed; err is nil if it completed.
 	Done func(j Job, err error)
+	// Planned, if set, says whether an ownership job is still planned
+	// (Driver.Planned); one that is not fails at its start, before
+	// Vnodes.Starting, so an abandoned transfer does not begin again.
+	Planned func(j Job) bool
 }
 
 func (c *Config) defaults() {
@@ -478,7 +442,7 @@ func (m *Manager) Start(j Job) bool {
 	}
 	o := &outbound{job: j, pr: Progress{ID: m.rnd.Uint64() | 1, Kind: j.Kind.String(), Partition: j.Partition,
 		From: m.cfg.Self, To: j.To, Direction: Outbound, Started: now, Updated: now,
-		SizeBytes: m.cfg.Vnodes.Estimate(j.folded())}}
+		SizeBytes: m.cfg.Vnodes.Estimate(j.Folded())}}
 	if j.Kind == Repair {
 		o.pr.Source = j.Source
 	}
@@ -880,6 +844,9 @@ func (m *Manager) attempt(o *outbound, after *[]byte, resume bool) error {
 	}
 	if br.Busy {
 		return errBusy
+	}
+	if j.Kind == Ownership && m.cfg.Planned != nil && !m.cfg.Planned(j) {
+		return fmt.Errorf("riakgo/handoff: %s is no longer planned", j)
 	}
 	if err := m.cfg.Vnodes.Starting(j); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/riakgo/riakgo/kv"
+	"github.com/riakgo/riakgo/kv/pg"
 )
 
 // Process groups (docs/pg.md): the /pg routes over a node's pg service.
@@ -24,31 +25,31 @@ import (
 //
 // Every route takes ?type=T for a pg-typed bucket type other than "pg".
 
-// PGService is what the /pg routes serve; kv.PG implements it.
+// PGService is what the /pg routes serve; pg.Service implements it.
 type PGService interface {
 	Self() (string, uint64)
-	Join(ctx context.Context, k kv.Key, id string, o kv.PGJoinOpts) (int, error)
+	Join(ctx context.Context, k kv.Key, id string, o pg.JoinOpts) (int, error)
 	Leave(ctx context.Context, k kv.Key, id string, count int) (int, error)
 	LeaveAll(ctx context.Context, id string) ([]kv.Key, error)
 	Heartbeat(id string) error
-	Members(ctx context.Context, k kv.Key, f kv.PGFilter) ([]kv.PGMemberInfo, error)
-	Pick(ctx context.Context, k kv.Key, strategy, key string) (kv.PGMemberInfo, error)
+	Members(ctx context.Context, k kv.Key, f pg.Filter) ([]pg.MemberInfo, error)
+	Pick(ctx context.Context, k kv.Key, strategy, key string) (pg.MemberInfo, error)
 	Groups(ctx context.Context, typ, bucket string) ([]string, error)
-	Watch(ctx context.Context, typ, bucket, group string) (<-chan kv.PGEvent, func(), error)
-	Stats() kv.PGStats
+	Watch(ctx context.Context, typ, bucket, group string) (<-chan pg.Event, func(), error)
+	Stats() pg.Stats
 }
 
-var _ PGService = (*kv.PG)(nil)
+var _ PGService = (*pg.Service)(nil)
 
 // pgError maps process-group errors to statuses with a message.
 func pgError(err error, k kv.Key) *apiError {
 	msg := kv.UserMessage(err) + "\n"
 	switch {
-	case errors.Is(err, kv.ErrPGBadRequest), errors.Is(err, kv.ErrPGNotPG), errors.Is(err, kv.ErrBadKey):
+	case errors.Is(err, pg.ErrBadRequest), errors.Is(err, pg.ErrNotPG), errors.Is(err, kv.ErrBadKey):
 		return &apiError{status: 400, body: msg}
-	case errors.Is(err, kv.ErrPGNotMember), errors.Is(err, kv.ErrPGNoMember):
+	case errors.Is(err, pg.ErrNotMember), errors.Is(err, pg.ErrNoMember):
 		return &apiError{status: 404, body: msg}
-	case errors.Is(err, kv.ErrPGStale), errors.Is(err, kv.ErrPGFull):
+	case errors.Is(err, pg.ErrStale), errors.Is(err, pg.ErrFull):
 		return &apiError{status: 409, body: msg}
 	case errors.Is(err, kv.ErrUnknownType):
 		return &apiError{status: 404, body: "Unknown bucket type: " + k.Type + "\n"}
@@ -65,7 +66,7 @@ func (h *Handler) servePG(w nethttp.ResponseWriter, r *nethttp.Request, rt route
 	q := r.URL.Query()
 	typ := q.Get("type")
 	if typ == "" {
-		typ = kv.PGType
+		typ = pg.BucketType
 	}
 	segs := rt.rest
 	switch len(segs) {
@@ -102,13 +103,13 @@ func (h *Handler) servePG(w nethttp.ResponseWriter, r *nethttp.Request, rt route
 			h.servePGWatch(w, r, k)
 			return
 		}
-		ms, err := p.Members(r.Context(), k, kv.PGFilter{Kind: q.Get("filter"), Node: q.Get("node")})
+		ms, err := p.Members(r.Context(), k, pg.Filter{Kind: q.Get("filter"), Node: q.Get("node")})
 		if err != nil {
 			textError(w, pgError(err, k))
 			return
 		}
 		if ms == nil {
-			ms = []kv.PGMemberInfo{}
+			ms = []pg.MemberInfo{}
 		}
 		writeJSON(w, 200, map[string]any{"type": typ, "bucket": segs[0], "group": segs[1], "members": ms})
 	case 3:
@@ -174,7 +175,7 @@ func (h *Handler) servePGJoin(w nethttp.ResponseWriter, r *nethttp.Request, k kv
 		textError(w, ae)
 		return
 	}
-	o := kv.PGJoinOpts{Count: count, Meta: q.Get("meta")}
+	o := pg.JoinOpts{Count: count, Meta: q.Get("meta")}
 	if count == 0 {
 		textError(w, badRequest("count must be at least 1\n"))
 		return
@@ -225,7 +226,7 @@ func (h *Handler) servePGJoin(w nethttp.ResponseWriter, r *nethttp.Request, k kv
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
 	defer cancel()
-	if _, err := h.o.PG.Leave(ctx, k, id, o.Count); err != nil && !errors.Is(err, kv.ErrPGNotMember) {
+	if _, err := h.o.PG.Leave(ctx, k, id, o.Count); err != nil && !errors.Is(err, pg.ErrNotMember) {
 		h.log.Warn("pg: leaving a member whose connection closed", "id", id, "group", k.Key, "err", err)
 	}
 }

@@ -12,18 +12,18 @@ import (
 	"time"
 
 	"github.com/riakgo/riakgo/internal/testwait"
-	"github.com/riakgo/riakgo/kv"
+	"github.com/riakgo/riakgo/kv/pg"
 )
 
 type pgEnv struct {
 	*env
-	pg *kv.PG
+	pg *pg.Service
 }
 
 func newPGEnv(t *testing.T) *pgEnv {
 	t.Helper()
 	svc, clk := newService(t, 7)
-	pg, err := kv.NewPG(svc, kv.PGConfig{Incarnation: 1})
+	pg, err := pg.New(svc, pg.Config{Incarnation: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestPGRoutes(t *testing.T) {
 	e.expect("POST", "/pg/web/backends/join?id=a", 200)
 	body := e.expect("GET", "/pg/web/frontends", 200)
 	var got struct {
-		Members []kv.PGMemberInfo `json:"members"`
+		Members []pg.MemberInfo `json:"members"`
 	}
 	if err := json.Unmarshal([]byte(body), &got); err != nil || len(got.Members) != 2 ||
 		got.Members[0].ID != "a" || got.Members[0].Count != 2 || got.Members[0].Meta != "10.0.0.1:80" || !got.Members[0].Local {

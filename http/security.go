@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/riakgo/riakgo/internal/riakapi"
-	"github.com/riakgo/riakgo/kv"
+	"github.com/riakgo/riakgo/kv/pg"
 )
 
 // Security on the HTTP face (docs/security.md):
@@ -256,7 +256,7 @@ func permissionFor(rt route, r *nethttp.Request) (perm, typ, bucket string, need
 	case "pg":
 		t := r.URL.Query().Get("type")
 		if t == "" {
-			t = kv.PGType
+			t = pg.BucketType
 		}
 		switch {
 		case len(rt.rest) == 0:
@@ -268,7 +268,7 @@ func permissionFor(rt route, r *nethttp.Request) (perm, typ, bucket string, need
 	case "pg-member":
 		t := r.URL.Query().Get("type")
 		if t == "" {
-			t = kv.PGType
+			t = pg.BucketType
 		}
 		return riakapi.PermPut, t, "", true
 	}

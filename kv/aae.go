@@ -155,9 +155,10 @@ func (v *Vnode) saveTrees() error {
 	return v.eng.Write(&b, storage.WriteOptions{Sync: true})
 }
 
-// AAETree returns the segment hashes of partition p's tree for keys of
+// Tree returns the segment hashes of partition p's tree for keys of
 // home partition home (false if this node has no built trees for p).
-func (s *Service) AAETree(p, home int) ([]uint64, bool) {
+func (vn Vnodes) Tree(p, home int) ([]uint64, bool) {
+	s := vn.s
 	v := s.Vnode(p)
 	if v == nil && p >= 0 && p < len(s.vnodes) && s.Ring().Owner(p) == s.cfg.Node && !s.isClosed() {
 		// An owned partition no request has touched yet (a node that
@@ -179,15 +180,16 @@ func (s *Service) AAETree(p, home int) ([]uint64, bool) {
 	return tr.Segments(), true
 }
 
-// AAEKeys lists the keys (storage keys) of partition p with home partition
+// SegmentKeys lists the keys (storage keys) of partition p with home partition
 // home in the given segments, with their object hashes.
-func (s *Service) AAEKeys(ctx context.Context, p, home int, segs []int) ([]hashtree.KeyHashPair, error) {
+func (vn Vnodes) SegmentKeys(ctx context.Context, p, home int, segs []int) ([]hashtree.KeyHashPair, error) {
+	s := vn.s
 	want := make(map[int]bool, len(segs))
 	for _, sg := range segs {
 		want[sg] = true
 	}
 	var out []hashtree.KeyHashPair
-	err := s.HandoffFold(ctx, p, nil, func(key, value []byte) error {
+	err := vn.Fold(ctx, p, nil, func(key, value []byte) error {
 		if !want[hashtree.Segment(key)] {
 			return nil
 		}
@@ -211,9 +213,10 @@ func (s *Service) homeOf(k Key) int {
 	return s.Ring().Partition(ring.KeyHash(k.Type, k.Bucket, k.Key))
 }
 
-// AAEShared reports whether partitions p and q both hold key (a storage
+// Shared reports whether partitions p and q both hold key (a storage
 // key of home partition home) as primaries, by its bucket's n_val.
-func (s *Service) AAEShared(key []byte, home, p, q int) bool {
+func (vn Vnodes) Shared(key []byte, home, p, q int) bool {
+	s := vn.s
 	k, ok := parseStorageKey(key)
 	if !ok {
 		return false
@@ -227,9 +230,10 @@ func (s *Service) AAEShared(key []byte, home, p, q int) bool {
 	return within(p) && within(q)
 }
 
-// AAERepair reads key (a storage key) from all its replicas so that read
+// Repair reads key (a storage key) from all its replicas so that read
 // repair brings every replica up to date; it returns the object's size.
-func (s *Service) AAERepair(ctx context.Context, key []byte) (int, error) {
+func (vn Vnodes) Repair(ctx context.Context, key []byte) (int, error) {
+	s := vn.s
 	k, ok := parseStorageKey(key)
 	if !ok {
 		return 0, fmt.Errorf("riakgo/kv: anti-entropy: malformed key %q", key)
@@ -248,8 +252,9 @@ func (s *Service) AAERepair(ctx context.Context, key []byte) (int, error) {
 	return 0, err
 }
 
-// AAEUnbuilt returns the partitions whose vnode trees need a build.
-func (s *Service) AAEUnbuilt() []int {
+// Unbuilt returns the partitions whose vnode trees need a build.
+func (vn Vnodes) Unbuilt() []int {
+	s := vn.s
 	var out []int
 	for _, p := range s.Partitions() {
 		v := s.Vnode(p)
@@ -265,21 +270,23 @@ func (s *Service) AAEUnbuilt() []int {
 	return out
 }
 
-// AAERebuild marks partition p's trees for a rebuild (on request).
-func (s *Service) AAERebuild(p int) {
+// Rebuild marks partition p's trees for a rebuild (on request).
+func (vn Vnodes) Rebuild(p int) {
+	s := vn.s
 	if v := s.Vnode(p); v != nil {
 		v.aaeInvalidate()
 	}
 }
 
-// AAEBuild builds partition p's trees from storage. Writes made while it
+// Build builds partition p's trees from storage. Writes made while it
 // runs are kept as a delta and merged at the end.
-func (s *Service) AAEBuild(ctx context.Context, p int) (time.Duration, error) {
+func (vn Vnodes) Build(ctx context.Context, p int) (time.Duration, error) {
+	s := vn.s
 	v := s.Vnode(p)
 	if v == nil {
 		return 0, nil
 	}
-	start := time.Now()
+	start := s.cfg.Clock.Now()
 	v.lockAll()
 	v.aae.mu.Lock()
 	if v.aae.delta != nil {
@@ -346,5 +353,5 @@ func (s *Service) AAEBuild(ctx context.Context, p int) (time.Duration, error) {
 		tr.Merge(d)
 	}
 	v.aae.trees, v.aae.built = built, true
-	return time.Since(start), nil
+	return s.cfg.Clock.Now().Sub(start), nil
 }

@@ -165,12 +165,7 @@ func (s *Service) callCoverage(ctx context.Context, node ring.NodeID, req *covRe
 // callContext bounds a call to another node by the service's timeout, on
 // the service's clock (a test clock ends it only when the test says so).
 func (s *Service) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, wall := s.cfg.Clock.(clock.Real); wall {
-		return context.WithTimeout(ctx, s.cfg.Timeout)
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	t := s.cfg.Clock.AfterFunc(s.cfg.Timeout, cancel)
-	return cctx, func() { t.Stop(); cancel() }
+	return clock.WithTimeout(ctx, s.cfg.Clock, s.cfg.Timeout)
 }
 
 func clampLimit(n int) int { return min(max(n, 1), covBatch) }

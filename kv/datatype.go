@@ -39,9 +39,9 @@ func DatatypeContentType(k dt.Kind) string {
 	return "application/riak_" + k.String()
 }
 
-// mergeCRDT merges every live sibling of o into one value of kind k (nil
-// if o holds none).
-func mergeCRDT(k dt.Kind, o *siblings.Object) (dt.CRDT, error) {
+// MergeDatatype merges every live sibling of o into one value of kind k
+// (nil if o holds none); a sibling of another kind is ErrNotDatatype.
+func MergeDatatype(k dt.Kind, o *siblings.Object) (dt.CRDT, error) {
 	if o == nil {
 		return nil, nil
 	}
@@ -91,7 +91,7 @@ func (s *Service) FetchDatatype(ctx context.Context, k Key, kind dt.Kind, o Opti
 	if err != nil {
 		return nil, err
 	}
-	v, err := mergeCRDT(kind, obj)
+	v, err := MergeDatatype(kind, obj)
 	if err != nil {
 		return nil, err
 	}
@@ -134,5 +134,5 @@ func (s *Service) UpdateDatatype(ctx context.Context, k Key, kind dt.Kind, op dt
 	if err != nil {
 		return nil, err
 	}
-	return mergeCRDT(kind, obj)
+	return MergeDatatype(kind, obj)
 }

@@ -21,7 +21,9 @@ var (
 	ErrClosed = errors.New("riakgo/kv: service closed")
 	// ErrRingSize: SetRing with a ring of another size (or none).
 	ErrRingSize = errors.New("riakgo/kv: the ring size cannot change")
-	// ErrOverload: too many requests in flight.
+	// ErrOverload: the node is at a capacity limit and refuses one more
+	// (HTTP 503): the client faces' bound on requests in flight, kv/pg's
+	// bound on watch streams.
 	ErrOverload = errors.New("riakgo/kv: overload")
 	// ErrDetached: the node has left its cluster and serves nothing until
 	// it joins one (see Service.SetDetached).

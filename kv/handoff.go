@@ -8,14 +8,15 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/riakgo/riakgo/internal/transfer"
 	"github.com/riakgo/riakgo/internal/wire"
 	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/ring"
 	"github.com/riakgo/riakgo/siblings"
 )
 
-// The vnode side of handoff (package handoff runs the transfers; the node
-// wiring adapts these methods to its Vnodes interface).
+// The vnode side of handoff (package handoff runs the transfers and
+// calls these methods through its interfaces; Vnodes implements them).
 //
 // Hinted: a fallback vnode's objects are sent to the owner; after each
 // acknowledged batch the fallback deletes every key whose stored bytes are
@@ -31,13 +32,28 @@ import (
 // vnode is tracking or forwarding, so a delete always travels as a
 // tombstone and a deleted key cannot come back. When the ring has flipped
 // the node drops the partition; requests that still arrive with an old ring
-// are forwarded for a while after (Service.ForwardPartition).
+// are forwarded for a while after (Vnodes.Forward).
 
-// HandoffItem is one object of a partition: storage key and encoded value.
-type HandoffItem struct {
-	Key   []byte
-	Value []byte
-}
+// Vnodes plays the handoff and anti-entropy roles for this node's
+// partitions: it is what package handoff's Manager (Vnodes,
+// RepairVnodes), Driver (DriverVnodes) and Exchanger (AAEVnodes) are
+// given. kv imports no handoff: the method sets match those interfaces
+// (the node wiring asserts it), in the terms of internal/transfer. Its
+// methods are safe for concurrent use.
+type Vnodes struct{ s *Service }
+
+// Vnodes returns the service's vnodes in their handoff and anti-entropy
+// roles.
+func (s *Service) Vnodes() Vnodes { return Vnodes{s} }
+
+// Ring returns the service's current ring.
+func (vn Vnodes) Ring() *ring.Ring { return vn.s.Ring() }
+
+// Empty reports whether this node stores nothing of partition p.
+func (vn Vnodes) Empty(p int) (bool, error) { return vn.s.PartitionEmpty(p) }
+
+// Held returns the partitions with a vnode open on this node.
+func (vn Vnodes) Held() []int { return vn.s.Partitions() }
 
 // handoffState is a vnode's ownership-transfer state.
 type handoffState struct {
@@ -97,9 +113,10 @@ func (v *Vnode) unlockAll() {
 	}
 }
 
-// HandoffFold calls fn for each object of partition p stored here whose
+// Fold calls fn for each object of partition p stored here whose
 // storage key sorts after after (all if nil), in key order, on a snapshot.
-func (s *Service) HandoffFold(ctx context.Context, p int, after []byte, fn func(key, value []byte) error) error {
+func (vn Vnodes) Fold(ctx context.Context, p int, after []byte, fn func(key, value []byte) error) error {
+	s := vn.s
 	if p < 0 || p >= len(s.vnodes) {
 		return fmt.Errorf("riakgo/kv: no partition %d", p)
 	}
@@ -126,17 +143,18 @@ func (s *Service) HandoffFold(ctx context.Context, p int, after []byte, fn func(
 	return it.Err()
 }
 
-// RepairFold is HandoffFold over partition source restricted to the
+// FoldRepair is Fold over partition source restricted to the
 // objects partition target should hold: those whose preference list (by
 // their bucket's n_val) includes target. A partition under repair gets
 // its keys from the partitions before and after it, as riak_core's
 // repair does.
-func (s *Service) RepairFold(ctx context.Context, source, target int, after []byte, fn func(key, value []byte) error) error {
+func (vn Vnodes) FoldRepair(ctx context.Context, source, target int, after []byte, fn func(key, value []byte) error) error {
+	s := vn.s
 	size := len(s.vnodes)
 	if target < 0 || target >= size {
 		return fmt.Errorf("riakgo/kv: no partition %d", target)
 	}
-	return s.HandoffFold(ctx, source, after, func(key, value []byte) error {
+	return vn.Fold(ctx, source, after, func(key, value []byte) error {
 		k, ok := parseStorageKey(key)
 		if !ok {
 			return nil
@@ -152,8 +170,9 @@ func (s *Service) RepairFold(ctx context.Context, source, target int, after []by
 	})
 }
 
-// HandoffEstimate estimates the bytes partition p holds here.
-func (s *Service) HandoffEstimate(p int) int64 {
+// Estimate estimates the bytes partition p holds here.
+func (vn Vnodes) Estimate(p int) int64 {
+	s := vn.s
 	n, err := s.cfg.Engine.Estimate(storage.Partition(p))
 	if err != nil {
 		return 0
@@ -161,11 +180,12 @@ func (s *Service) HandoffEstimate(p int) int64 {
 	return n
 }
 
-// HandoffReceive merges objects handed to this node into its copy of
+// Receive merges objects handed to this node into its copy of
 // partition p, as replica writes (no object limits), in one storage batch
 // synced to stable storage before it returns. The vnode's key locks are
 // held for the batch (a receiving vnode serves little else).
-func (s *Service) HandoffReceive(p int, items []HandoffItem) error {
+func (vn Vnodes) Receive(p int, items []transfer.Item) error {
+	s := vn.s
 	if !s.startBackground() {
 		return ErrClosed
 	}
@@ -277,7 +297,7 @@ func (s *Service) HandoffReceive(p int, items []HandoffItem) error {
 }
 
 // sortedItems reports whether items are in strictly increasing key order.
-func sortedItems(items []HandoffItem) bool {
+func sortedItems(items []transfer.Item) bool {
 	if len(items) == 0 {
 		return false
 	}
@@ -289,11 +309,12 @@ func sortedItems(items []HandoffItem) bool {
 	return true
 }
 
-// HandoffStarting prepares partition p for an outbound transfer to node to:
+// Starting prepares partition p for an outbound transfer to node to:
 // an ownership transfer starts tracking written keys (kept if it already
 // is, so a resumed transfer misses nothing).
-func (s *Service) HandoffStarting(p int, ownership bool, to ring.NodeID) error {
-	if !ownership {
+func (vn Vnodes) Starting(j transfer.Job) error {
+	s, p, to := vn.s, j.Partition, j.To
+	if j.Kind != transfer.Ownership {
 		return nil
 	}
 	v, err := s.localVnode(p)
@@ -309,10 +330,11 @@ func (s *Service) HandoffStarting(p int, ownership bool, to ring.NodeID) error {
 	return nil
 }
 
-// HandoffSent is called after the receiver acknowledged items; for a
+// Sent is called after the receiver acknowledged items; for a
 // hinted transfer the fallback drops each key still stored as sent.
-func (s *Service) HandoffSent(p int, hinted bool, items []HandoffItem) {
-	if !hinted {
+func (vn Vnodes) Sent(j transfer.Job, items []transfer.Item) {
+	s, p := vn.s, j.Partition
+	if j.Kind != transfer.Hinted {
 		return
 	}
 	v := s.Vnode(p)
@@ -326,10 +348,11 @@ func (s *Service) HandoffSent(p int, hinted bool, items []HandoffItem) {
 	}
 }
 
-// HandoffFolded switches partition p (after its ownership transfer's fold)
+// Folded switches partition p (after its ownership transfer's fold)
 // to forwarding and returns the objects written since tracking began.
-func (s *Service) HandoffFolded(p int, ownership bool) ([]HandoffItem, error) {
-	if !ownership {
+func (vn Vnodes) Folded(j transfer.Job) ([]transfer.Item, error) {
+	s, p := vn.s, j.Partition
+	if j.Kind != transfer.Ownership {
 		return nil, nil
 	}
 	v := s.Vnode(p)
@@ -349,7 +372,7 @@ func (s *Service) HandoffFolded(p int, ownership bool) ([]HandoffItem, error) {
 		keys = append(keys, k)
 	}
 	h.mu.Unlock()
-	var out []HandoffItem
+	var out []transfer.Item
 	for _, sk := range keys {
 		raw, err := s.cfg.Engine.Get(storage.Partition(p), []byte(sk))
 		if errors.Is(err, storage.ErrNotFound) {
@@ -358,14 +381,15 @@ func (s *Service) HandoffFolded(p int, ownership bool) ([]HandoffItem, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, HandoffItem{Key: []byte(sk), Value: raw})
+		out = append(out, transfer.Item{Key: []byte(sk), Value: raw})
 	}
 	return out, nil
 }
 
-// HandoffAbort ends partition p's tracking or forwarding (its transfer is
+// Abort ends partition p's tracking or forwarding (its transfer is
 // no longer planned); the vnode serves requests itself again.
-func (s *Service) HandoffAbort(p int) {
+func (vn Vnodes) Abort(p int) {
+	s := vn.s
 	if v := s.Vnode(p); v != nil && v.ho.Load() != nil {
 		v.lockAll()
 		v.ho.Store(nil)
@@ -373,9 +397,10 @@ func (s *Service) HandoffAbort(p int) {
 	}
 }
 
-// HandoffTarget reports the node partition p's vnode tracks writes for
+// Target reports the node partition p's vnode tracks writes for
 // and whether it forwards to it already.
-func (s *Service) HandoffTarget(p int) (to ring.NodeID, forwarding, ok bool) {
+func (vn Vnodes) Target(p int) (to ring.NodeID, forwarding, ok bool) {
+	s := vn.s
 	v := s.Vnode(p)
 	if v == nil {
 		return "", false, false
@@ -387,11 +412,12 @@ func (s *Service) HandoffTarget(p int) (to ring.NodeID, forwarding, ok bool) {
 	return h.to, h.forward.Load(), true
 }
 
-// DropPartition deletes this node's copy of partition p (after its
+// Drop deletes this node's copy of partition p (after its
 // ownership moved away) and closes its vnode. Requests that arrive for the
-// partition until ForwardPartition(p, "") are forwarded to the vnode's
+// partition until Forward(p, "") are forwarded to the vnode's
 // forwarding target.
-func (s *Service) DropPartition(p int) error {
+func (vn Vnodes) Drop(p int) error {
+	s := vn.s
 	v := s.Vnode(p)
 	if v == nil {
 		return nil
@@ -421,15 +447,17 @@ func (s *Service) DropPartition(p int) error {
 // transfer of p from or to this node is planned, and for a while after one
 // was abandoned, a reaped tombstone could let an older copy on the other
 // node come back.
-func (s *Service) HoldReaps(p int, hold bool) {
+func (vn Vnodes) HoldReaps(p int, hold bool) {
+	s := vn.s
 	if p >= 0 && p < len(s.hold) {
 		s.hold[p].Store(hold)
 	}
 }
 
-// ForwardPartition sets (or, with "", clears) where requests for partition
+// Forward sets (or, with "", clears) where requests for partition
 // p go while this node holds no vnode for it.
-func (s *Service) ForwardPartition(p int, to ring.NodeID) {
+func (vn Vnodes) Forward(p int, to ring.NodeID) {
+	s := vn.s
 	if to == "" {
 		s.fwd[p].Store(nil)
 		return
@@ -437,12 +465,13 @@ func (s *Service) ForwardPartition(p int, to ring.NodeID) {
 	s.fwd[p].Store(&to)
 }
 
-// OpenVnode opens partition p's vnode if it is not open: a node that
+// Open opens partition p's vnode if it is not open: a node that
 // finds data on disk for a partition it does not own (a fallback's, from
 // before a restart) opens it so that hinted handoff can return the data.
 // It fails with a *ForwardError while requests for p are forwarded after
 // a drop.
-func (s *Service) OpenVnode(p int) error {
+func (vn Vnodes) Open(p int) error {
+	s := vn.s
 	_, err := s.localVnode(p)
 	return err
 }

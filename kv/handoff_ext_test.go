@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riakgo/riakgo/internal/transfer"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/quorum"
 	"github.com/riakgo/riakgo/ring"
@@ -21,7 +22,7 @@ func TestHandoffDropAndReapHold(t *testing.T) {
 	p := e.ring.Partition(ring.KeyHash(k.Type, k.Bucket, k.Key))
 
 	// A planned transfer holds reaps: the tombstone outlives the delay.
-	e.svc.HoldReaps(p, true)
+	e.svc.Vnodes().HoldReaps(p, true)
 	if err := e.svc.Delete(bg, k, nil, kv.Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -31,28 +32,28 @@ func TestHandoffDropAndReapHold(t *testing.T) {
 	if o, err := e.svc.Vnode(p).Get(k); err != nil || o == nil || !o.IsTombstone() {
 		t.Fatalf("tombstone with reaps held: %v %v", o, err)
 	}
-	e.svc.HoldReaps(p, false)
+	e.svc.Vnodes().HoldReaps(p, false)
 
 	// Tracking, then forwarding; a reap scheduled before stays harmless.
-	if err := e.svc.HandoffStarting(p, true, "other@127.0.0.1"); err != nil {
+	if err := e.svc.Vnodes().Starting(transfer.Job{Partition: p, Kind: transfer.Ownership, To: "other@127.0.0.1"}); err != nil {
 		t.Fatal(err)
 	}
 	e.svc.Vnode(p).Reap(k, kv.DeleteMode{Delay: time.Second})
-	if _, err := e.svc.HandoffFolded(p, true); err != nil {
+	if _, err := e.svc.Vnodes().Folded(transfer.Job{Partition: p, Kind: transfer.Ownership, To: "other@127.0.0.1"}); err != nil {
 		t.Fatal(err)
 	}
-	if to, fwd, ok := e.svc.HandoffTarget(p); !ok || !fwd || to != "other@127.0.0.1" {
+	if to, fwd, ok := e.svc.Vnodes().Target(p); !ok || !fwd || to != "other@127.0.0.1" {
 		t.Fatalf("after the fold: %s %v %v", to, fwd, ok)
 	}
 	done := make(chan error, 1)
-	go func() { done <- e.svc.DropPartition(p) }()
+	go func() { done <- e.svc.Vnodes().Drop(p) }()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatal(err)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("DropPartition blocked")
+		t.Fatal("Drop blocked")
 	}
 	if e.svc.Vnode(p) != nil {
 		t.Fatal("the vnode is still open after the drop")
@@ -67,10 +68,10 @@ func TestHandoffDropAndReapHold(t *testing.T) {
 		t.Fatalf("get of a dropped partition: %v, vnode reopened %v", err, e.svc.Vnode(p) != nil)
 	}
 	var fe *kv.ForwardError
-	if err := e.svc.HandoffReceive(p, []kv.HandoffItem{{Key: []byte("x"), Value: []byte("y")}}); !errors.As(err, &fe) || e.svc.Vnode(p) != nil {
+	if err := e.svc.Vnodes().Receive(p, []transfer.Item{{Key: []byte("x"), Value: []byte("y")}}); !errors.As(err, &fe) || e.svc.Vnode(p) != nil {
 		t.Fatalf("a handoff batch for the dropped partition: %v, vnode reopened %v", err, e.svc.Vnode(p) != nil)
 	}
-	e.svc.ForwardPartition(p, "")
+	e.svc.Vnodes().Forward(p, "")
 	e.put(k, "again", nil) // the grace is over: the partition opens again
 	if e.svc.Vnode(p) == nil {
 		t.Fatal("partition not reopened after the grace")

@@ -64,12 +64,6 @@ var t0 = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // ---- objects for the step-machine tests ----
 
-var (
-	actA = vclock.Actor{ID: 0xA, Epoch: 1}
-	actB = vclock.Actor{ID: 0xB, Epoch: 1}
-	actC = vclock.Actor{ID: 0xC, Epoch: 1}
-)
-
 // clk builds a clock from actor/counter pairs.
 func clk(pairs ...any) vclock.VClock {
 	var es []vclock.Entry
@@ -160,42 +154,6 @@ func describeErr(err error) string {
 		return "timeout"
 	}
 	return qe.Error()
-}
-
-// describeAction renders one action compactly for table comparisons.
-func describeAction(a kv.Action) string {
-	switch a := a.(type) {
-	case kv.SendGet:
-		return fmt.Sprintf("get %d", a.Index)
-	case kv.SendCoordPut:
-		return fmt.Sprintf("coordput %d %q ctx=%s", a.Index, a.Put.Value, describeClock(a.Ctx))
-	case kv.SendPut:
-		verb := "put"
-		if a.Repair {
-			verb = "repair"
-		}
-		return fmt.Sprintf("%s %d %s", verb, a.Index, describe(a.Obj))
-	case kv.SendReap:
-		idx := make([]string, len(a.Targets))
-		for i, t := range a.Targets {
-			idx[i] = fmt.Sprint(t.Partition)
-		}
-		return "reap " + strings.Join(idx, ",")
-	case kv.Respond:
-		if a.Err != nil {
-			return "respond err " + describeErr(a.Err)
-		}
-		return "respond " + describe(a.Obj)
-	}
-	return fmt.Sprintf("?%T", a)
-}
-
-func describeActions(acts []kv.Action) string {
-	s := make([]string, len(acts))
-	for i, a := range acts {
-		s[i] = describeAction(a)
-	}
-	return strings.Join(s, "; ")
 }
 
 // ---- a Service on memstore ----

@@ -7,6 +7,7 @@ import (
 
 	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/wire"
+	"github.com/riakgo/riakgo/kv/coord"
 	"github.com/riakgo/riakgo/ring"
 	"github.com/riakgo/riakgo/siblings"
 	"github.com/riakgo/riakgo/vclock"
@@ -90,7 +91,7 @@ func decodeOpt(b []byte) (*siblings.Object, error) {
 }
 
 // ErrUnavailable wraps a failure to reach a vnode on another node (the
-// HTTP layer answers 503).
+// client faces answer 503).
 var ErrUnavailable = errors.New("riakgo/kv: vnode unavailable")
 
 // guarded runs a handler as background work of the service, so that Close
@@ -156,7 +157,7 @@ func (s *Service) registerHandlers(t transport.Transport) {
 			return nil, fmt.Errorf("riakgo/kv: put without a valid object: %v", err)
 		}
 		if err := s.checkReplica(in); err != nil {
-			return nil, toRemote(err)
+			return nil, s.toRemote(err)
 		}
 		if to := s.forwardTo(req.Partition); to != "" {
 			return s.forward(ctx, to, wire.MsgKVPut, &req)
@@ -201,7 +202,7 @@ func (s *Service) registerHandlers(t transport.Transport) {
 			return s.forward(ctx, fe.To, wire.MsgKVCoordPut, &req)
 		}
 		if err != nil {
-			return nil, toRemote(err)
+			return nil, s.toRemote(err)
 		}
 		return vnodeResp{Obj: encodeOpt(o)}, nil
 	}))
@@ -225,7 +226,7 @@ func (s *Service) registerHandlers(t transport.Transport) {
 		}
 		m, err := s.mutation(&req.Update)
 		if err != nil {
-			return nil, toRemote(err)
+			return nil, s.toRemote(err)
 		}
 		v, err := s.localVnode(req.Partition)
 		if err != nil {
@@ -244,7 +245,7 @@ func (s *Service) registerHandlers(t transport.Transport) {
 			return vnodeResp{Obj: encodeOpt(o)}, nil
 		}
 		if err != nil {
-			return nil, toRemote(err)
+			return nil, s.toRemote(err)
 		}
 		return vnodeResp{Obj: encodeOpt(o)}, nil
 	}))
@@ -294,29 +295,29 @@ func passOn(err error) error {
 
 // remote performs one vnode action on another node and returns the event
 // to feed the coordinator.
-func (s *Service) remote(ctx context.Context, k Key, props Props, a Action, syncOne, syncAll bool) Event {
+func (s *Service) remote(ctx context.Context, k Key, props Props, a coord.Action, syncOne, syncAll bool) coord.Event {
 	call := func(typ wire.MsgType, t ring.Target, req any) (*siblings.Object, error) {
 		var resp vnodeResp
 		if err := s.tr.Call(ctx, t.Node, typ, req, &resp); err != nil {
 			var re *transport.RemoteError
 			if errors.As(err, &re) {
-				return nil, fromRemote(err)
+				return nil, s.fromRemote(err)
 			}
 			return nil, fmt.Errorf("%w: %s on %s: %v", ErrUnavailable, typ, t.Node, err)
 		}
 		return decodeOpt(resp.Obj)
 	}
 	switch a := a.(type) {
-	case SendGet:
+	case coord.SendGet:
 		o, err := call(wire.MsgKVGet, a.Target, newVnodeReq(a.Target, k, props))
-		return GetReply{Index: a.Index, Obj: o, Err: err}
-	case SendCoordPut:
+		return coord.GetReply{Index: a.Index, Obj: o, Err: err}
+	case coord.SendCoordPut:
 		req := newVnodeReq(a.Target, k, props)
-		if a.Update != nil {
+		if u := updateOf(a); u != nil {
 			req.Obj = wire.EncodeObject(&siblings.Object{Siblings: []siblings.Sibling{{Meta: a.Put.Meta}}})
 			req.Sync = syncOne
-			o, err := call(wire.MsgKVCoordUpdate, a.Target, coordUpdateReq{vnodeReq: req, Update: *a.Update})
-			return PutReply{Index: a.Index, Durable: true, Obj: o, Err: err}
+			o, err := call(wire.MsgKVCoordUpdate, a.Target, coordUpdateReq{vnodeReq: req, Update: *u})
+			return coord.PutReply{Index: a.Index, Durable: true, Obj: o, Err: err}
 		}
 		req.Obj = wire.EncodeObject(&siblings.Object{Siblings: []siblings.Sibling{a.Put}})
 		if len(a.Ctx) > 0 {
@@ -324,13 +325,13 @@ func (s *Service) remote(ctx context.Context, k Key, props Props, a Action, sync
 		}
 		req.Sync = syncOne
 		o, err := call(wire.MsgKVCoordPut, a.Target, req)
-		return PutReply{Index: a.Index, Durable: true, Obj: o, Err: err}
-	case SendPut:
+		return coord.PutReply{Index: a.Index, Durable: true, Obj: o, Err: err}
+	case coord.SendPut:
 		req := newVnodeReq(a.Target, k, props)
 		req.Obj = wire.EncodeObject(a.Obj)
 		req.Sync = syncAll && !a.Repair
 		o, err := call(wire.MsgKVPut, a.Target, req)
-		return PutReply{Index: a.Index, Durable: true, Obj: o, Err: err}
+		return coord.PutReply{Index: a.Index, Durable: true, Obj: o, Err: err}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package kv
 import (
 	"encoding/json"
 	"errors"
+	"sync"
 
 	"github.com/riakgo/riakgo/dt"
 	"github.com/riakgo/riakgo/internal/transport"
@@ -28,11 +29,10 @@ const (
 	codeUnknownType     = transport.CodeApp + 11 // text
 	codeBadKey          = transport.CodeApp + 12 // text
 
-	codePGStale      = transport.CodeApp + 40 // text
-	codePGBadRequest = transport.CodeApp + 41 // text
-	codePGNotPG      = transport.CodeApp + 42 // text
-	codePGNoType     = transport.CodeApp + 43 // text (kept apart for older peers; same as codeUnknownType)
-	codePGFull       = transport.CodeApp + 44 // text
+	// CodeApp+40..+42 and +44 are kv/pg's (it registers them with
+	// RegisterError); +43 is an unknown bucket type as pg syncs reported
+	// it (kept for older peers; the same as codeUnknownType).
+	codePGNoType = transport.CodeApp + 43 // text
 )
 
 type remoteLimit struct {
@@ -58,11 +58,42 @@ var sentinelCodes = []struct {
 	{codeBadUpdate, ErrBadUpdate},
 	{codeUnknownType, ErrUnknownType},
 	{codeBadKey, ErrBadKey},
-	{codePGStale, ErrPGStale},
-	{codePGBadRequest, ErrPGBadRequest},
-	{codePGNotPG, ErrPGNotPG},
 	{codePGNoType, ErrUnknownType},
-	{codePGFull, ErrPGFull},
+}
+
+// remoteErrors holds the sentinels services built on kv registered.
+type remoteErrors struct {
+	mu   sync.RWMutex
+	errs []codedSentinel
+}
+
+type codedSentinel struct {
+	code transport.Code
+	err  error
+}
+
+// RegisterError makes errors wrapping sentinel cross the wire with code
+// (text only): a handler of this service that returns one (kv's own, or
+// one served with Handle) sends the code, and a call that receives it
+// returns an error that errors.Is matches with sentinel, with the remote
+// text. Codes are part of the protocol: a service keeps its codes for
+// good, above transport.CodeApp and clear of kv's. Register at start, on
+// every node.
+func (s *Service) RegisterError(code transport.Code, sentinel error) {
+	s.remoteErrs.mu.Lock()
+	defer s.remoteErrs.mu.Unlock()
+	s.remoteErrs.errs = append(s.remoteErrs.errs, codedSentinel{code, sentinel})
+}
+
+// sentinels returns kv's coded sentinels and the registered ones.
+func (s *Service) sentinels() []codedSentinel {
+	s.remoteErrs.mu.RLock()
+	defer s.remoteErrs.mu.RUnlock()
+	out := make([]codedSentinel, 0, len(sentinelCodes)+len(s.remoteErrs.errs))
+	for _, c := range sentinelCodes {
+		out = append(out, codedSentinel{c.code, c.err})
+	}
+	return append(out, s.remoteErrs.errs...)
 }
 
 func coded(code transport.Code, v any) error {
@@ -73,7 +104,7 @@ func coded(code transport.Code, v any) error {
 // toRemote turns an error a handler returns into one whose type survives
 // the wire. Errors it does not know pass unchanged (the peer sees their
 // text as a handler failure).
-func toRemote(err error) error {
+func (s *Service) toRemote(err error) error {
 	var ms *siblings.TooManySiblingsError
 	var tl *siblings.TooLargeError
 	var pe *dt.PreconditionError
@@ -90,9 +121,9 @@ func toRemote(err error) error {
 	case errors.As(err, &pe):
 		return coded(codePrecondition, remotePrecondition{Path: pe.Path, Element: pe.Element})
 	}
-	for _, s := range sentinelCodes {
-		if errors.Is(err, s.err) {
-			return transport.Errorf(s.code, "%s", err.Error())
+	for _, c := range s.sentinels() {
+		if errors.Is(err, c.err) {
+			return transport.Errorf(c.code, "%s", err.Error())
 		}
 	}
 	return err
@@ -100,7 +131,7 @@ func toRemote(err error) error {
 
 // fromRemote rebuilds the typed error of a coded remote error; any other
 // error is returned unchanged.
-func fromRemote(err error) error {
+func (s *Service) fromRemote(err error) error {
 	var re *transport.RemoteError
 	if !errors.As(err, &re) {
 		return err
@@ -128,9 +159,9 @@ func fromRemote(err error) error {
 		}
 		return &ir
 	}
-	for _, s := range sentinelCodes {
-		if re.Code == s.code {
-			return &remoteSentinel{err: s.err, node: string(re.Node), msg: re.Message}
+	for _, c := range s.sentinels() {
+		if re.Code == c.code {
+			return &remoteSentinel{err: c.err, node: string(re.Node), msg: re.Message}
 		}
 	}
 	return err

@@ -16,6 +16,7 @@ import (
 	"github.com/riakgo/riakgo/internal/metadata"
 	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/wire"
+	"github.com/riakgo/riakgo/kv/coord"
 	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/quorum"
 	"github.com/riakgo/riakgo/ring"
@@ -72,9 +73,10 @@ func (o Options) primariesOnly(targets []ring.Target) []ring.Target {
 	return out
 }
 
-// Client is what the HTTP API serves: object reads, writes and deletes and
-// bucket properties. Service implements it; methods are safe for
-// concurrent use.
+// Client is what the client faces (http, internal/pb) serve: object
+// reads, writes and deletes, bucket properties and types, listings and
+// secondary-index queries, preference lists and stats. Service implements
+// it; methods are safe for concurrent use.
 type Client interface {
 	// Get returns the object stored under k. If there is none it returns
 	// ErrNotFound; if only a tombstone remains it returns the tombstone
@@ -235,6 +237,8 @@ type Service struct {
 	openMu  sync.Mutex // serialises opening vnodes
 	tr      transport.Transport
 	updates updateRegistry
+	// remoteErrs are the error codes registered with RegisterError.
+	remoteErrs remoteErrors
 	// detached, when set, is why client requests are refused.
 	detached atomic.Pointer[string]
 
@@ -580,7 +584,7 @@ func (s *Service) Get(ctx context.Context, k Key, o Options) (*siblings.Object, 
 	if !hasNode(targets, s.cfg.Node) {
 		s.stats.getsRemote.Add(1)
 	}
-	fsm := NewGetFSM(targets, p, props.keepsSiblings(), true)
+	fsm := coord.NewGetFSM(targets, p, props.keepsSiblings(), true)
 	resp, later := s.drive(k, props, s.timeout(o), fsm.Start(), fsm.Step)
 	if len(later) > 0 {
 		s.background(k, props, later)
@@ -705,25 +709,28 @@ func (s *Service) write(k Key, props Props, value []byte, meta siblings.Meta, vc
 	meta.LastModified = now.UnixMicro()
 	// The coordinator: a local primary, else a remote primary, else a
 	// local fallback, else the first target.
-	coord := -1
+	ci := -1
 	for _, want := range []func(ring.Target) bool{
 		func(t ring.Target) bool { return t.Primary && t.Node == s.cfg.Node },
 		func(t ring.Target) bool { return t.Primary },
 		func(t ring.Target) bool { return t.Node == s.cfg.Node },
 	} {
 		for i, t := range targets {
-			if coord < 0 && want(t) {
-				coord = i
+			if ci < 0 && want(t) {
+				ci = i
 			}
 		}
 	}
-	if coord < 0 {
-		coord = 0
+	if ci < 0 {
+		ci = 0
 	}
-	if targets[coord].Node != s.cfg.Node {
+	if targets[ci].Node != s.cfg.Node {
 		s.stats.coordRedirs.Add(1)
 	}
-	fsm := NewPutFSM(targets, coord, siblings.Sibling{Value: value, Meta: meta}, vc, p, props.keepsSiblings()).WithUpdate(u)
+	fsm := coord.NewPutFSM(targets, ci, siblings.Sibling{Value: value, Meta: meta}, vc, p, props.keepsSiblings())
+	if u != nil {
+		fsm.WithUpdate(u)
+	}
 	resp, _ := s.drive(k, props, s.timeout(o), fsm.Start(), fsm.Step)
 	done := s.cfg.Clock.Now()
 	s.stats.puts.add(done, 1)
@@ -784,7 +791,7 @@ func (s *Service) reapCheck(k Key, props Props) {
 	if p.Validate(primaries, len(targets)) != nil {
 		return
 	}
-	fsm := NewGetFSM(targets, p, props.keepsSiblings(), true)
+	fsm := coord.NewGetFSM(targets, p, props.keepsSiblings(), true)
 	_, later := s.drive(k, props, s.cfg.Timeout, fsm.Start(), fsm.Step)
 	s.perform(k, props, later)
 }
@@ -796,7 +803,7 @@ func (s *Service) reapCheck(k Key, props Props) {
 // client has been answered. If the answer comes while remote replies are
 // still due, the rest of the run continues in the background (its
 // follow-ups are performed there), and drive returns no follow-ups.
-func (s *Service) drive(k Key, props Props, timeout time.Duration, acts []Action, step func(Event) []Action) (Respond, []Action) {
+func (s *Service) drive(k Key, props Props, timeout time.Duration, acts []coord.Action, step func(coord.Event) []coord.Action) (coord.Respond, []coord.Action) {
 	r := &runner{s: s, k: k, props: props, step: step, timeout: timeout,
 		syncOne: props.SyncOnWrite == "one" || props.SyncOnWrite == "all",
 		syncAll: props.SyncOnWrite == "all"}
@@ -825,15 +832,15 @@ type runner struct {
 	s                *Service
 	k                Key
 	props            Props
-	step             func(Event) []Action
+	step             func(coord.Event) []coord.Action
 	syncOne, syncAll bool
 
 	timeout   time.Duration // the request's deadline for remote vnodes
-	acts      []Action
-	later     []Action
-	resp      Respond
+	acts      []coord.Action
+	later     []coord.Action
+	resp      coord.Respond
 	responded bool
-	events    chan Event
+	events    chan coord.Event
 	pending   int
 	timer     clock.Timer
 	cancel    context.CancelFunc
@@ -858,13 +865,13 @@ func (r *runner) run(toEnd bool) bool {
 			return true
 		}
 		ev := <-r.events
-		if _, ok := ev.(TimeoutEvent); !ok {
+		if _, ok := ev.(coord.TimeoutEvent); !ok {
 			r.pending--
 		} else {
 			r.timer = nil
 		}
 		r.acts = append(r.acts, r.step(ev)...)
-		if _, ok := ev.(TimeoutEvent); ok && r.pending > 0 {
+		if _, ok := ev.(coord.TimeoutEvent); ok && r.pending > 0 {
 			// Nothing more will be asked of the late replies; they land
 			// in the buffered channel and are dropped.
 			r.pending = 0
@@ -882,13 +889,13 @@ func (r *runner) stop() {
 	}
 }
 
-func target(a Action) (ring.Target, bool) {
+func target(a coord.Action) (ring.Target, bool) {
 	switch a := a.(type) {
-	case SendGet:
+	case coord.SendGet:
 		return a.Target, true
-	case SendCoordPut:
+	case coord.SendCoordPut:
 		return a.Target, true
-	case SendPut:
+	case coord.SendPut:
 		return a.Target, !a.Repair
 	}
 	return ring.Target{}, false
@@ -896,23 +903,23 @@ func target(a Action) (ring.Target, bool) {
 
 // perform does one action: inline when local, through the transport when
 // remote; follow-ups are set aside.
-func (r *runner) perform(a Action) {
+func (r *runner) perform(a coord.Action) {
 	s, k, props := r.s, r.k, r.props
 	switch a := a.(type) {
-	case Respond:
+	case coord.Respond:
 		r.resp, r.responded = a, true
 		return
-	case SendReap:
+	case coord.SendReap:
 		r.later = append(r.later, a)
 		return
-	case SendPut:
+	case coord.SendPut:
 		if a.Repair {
 			r.later = append(r.later, a)
 			return
 		}
 	}
 	t, _ := target(a)
-	if cp, ok := a.(SendCoordPut); ok && cp.Update != nil && s.Vnode(t.Partition) != nil {
+	if cp, ok := a.(coord.SendCoordPut); ok && updateOf(cp) != nil && s.Vnode(t.Partition) != nil {
 		// A data-type update runs on the local vnode even while it
 		// forwards: coordinate applies it and hands its result on.
 	} else if t.Node == s.cfg.Node {
@@ -928,27 +935,20 @@ func (r *runner) perform(a Action) {
 			return
 		}
 		if r.events == nil {
-			r.events = make(chan Event, 256)
+			r.events = make(chan coord.Event, 256)
 			// Replication carries on after the client is answered (or
 			// gone), so the remote calls' context ends only at the
 			// request's timeout.
 			// The calls get a little longer than the request, so that a
 			// vnode that does not answer in time shows as the request's
 			// timeout (Riak's "request timed out"), not as a failure.
+			// The deadline runs on the service's clock.
 			callTimeout := r.timeout + r.timeout/4 + 100*time.Millisecond
-			if _, wall := s.cfg.Clock.(clock.Real); wall {
-				r.ctx, r.cancel = context.WithTimeout(s.base, callTimeout)
-			} else {
-				// A test clock: the calls end when that clock says so,
-				// never by wall time.
-				ctx, cancel := context.WithCancel(s.base)
-				t := s.cfg.Clock.AfterFunc(callTimeout, cancel)
-				r.ctx, r.cancel = ctx, func() { t.Stop(); cancel() }
-			}
+			r.ctx, r.cancel = clock.WithTimeout(s.base, s.cfg.Clock, callTimeout)
 			ev := r.events
 			r.timer = s.cfg.Clock.AfterFunc(r.timeout, func() {
 				select {
-				case ev <- TimeoutEvent{}:
+				case ev <- coord.TimeoutEvent{}:
 				default:
 				}
 			})
@@ -958,22 +958,22 @@ func (r *runner) perform(a Action) {
 		go func() { ev <- s.remote(ctx, k, props, a, r.syncOne, r.syncAll) }()
 		return
 	}
-	var next []Action
+	var next []coord.Action
 	switch a := a.(type) {
-	case SendGet:
+	case coord.SendGet:
 		v, err := s.vnodeFor(a.Target)
 		var obj *siblings.Object
 		if err == nil {
 			obj, err = v.Get(k)
 		}
-		next = r.step(GetReply{Index: a.Index, Obj: obj, Err: err})
-	case SendCoordPut:
+		next = r.step(coord.GetReply{Index: a.Index, Obj: obj, Err: err})
+	case coord.SendCoordPut:
 		v, err := s.vnodeFor(a.Target)
 		var obj *siblings.Object
 		if err == nil {
-			if a.Update != nil {
+			if u := updateOf(a); u != nil {
 				var m Mutation
-				if m, err = s.mutation(a.Update); err == nil {
+				if m, err = s.mutation(u); err == nil {
 					obj, err = v.CoordUpdate(k, m, a.Put.Meta, props, r.syncOne)
 				}
 			} else {
@@ -983,14 +983,14 @@ func (r *runner) perform(a Action) {
 		if fe := (*ForwardError)(nil); errors.As(err, &fe) {
 			if fe.Obj != nil {
 				// Applied here; the new owner must take it as well.
-				r.perform(SendPut{Index: a.Index, Target: ring.Target{Partition: a.Target.Partition, Node: fe.To, Primary: a.Target.Primary}, Obj: fe.Obj})
+				r.perform(coord.SendPut{Index: a.Index, Target: ring.Target{Partition: a.Target.Partition, Node: fe.To, Primary: a.Target.Primary}, Obj: fe.Obj})
 			} else {
 				r.perform(retarget(a, fe.To))
 			}
 			return
 		}
-		next = r.step(PutReply{Index: a.Index, Durable: true, Obj: obj, Err: err})
-	case SendPut:
+		next = r.step(coord.PutReply{Index: a.Index, Durable: true, Obj: obj, Err: err})
+	case coord.SendPut:
 		v, err := s.vnodeFor(a.Target)
 		var obj *siblings.Object
 		if err == nil {
@@ -1000,21 +1000,27 @@ func (r *runner) perform(a Action) {
 			r.perform(retarget(a, fe.To))
 			return
 		}
-		next = r.step(PutReply{Index: a.Index, Durable: true, Obj: obj, Err: err})
+		next = r.step(coord.PutReply{Index: a.Index, Durable: true, Obj: obj, Err: err})
 	}
 	r.acts = append(r.acts, next...)
 }
 
+// updateOf returns the update a coordinated put carries, if any.
+func updateOf(a coord.SendCoordPut) *Update {
+	u, _ := a.Update.(*Update)
+	return u
+}
+
 // retarget sends a vnode action to the same partition on node to.
-func retarget(a Action, to ring.NodeID) Action {
+func retarget(a coord.Action, to ring.NodeID) coord.Action {
 	switch a := a.(type) {
-	case SendGet:
+	case coord.SendGet:
 		a.Target.Node = to
 		return a
-	case SendCoordPut:
+	case coord.SendCoordPut:
 		a.Target.Node = to
 		return a
-	case SendPut:
+	case coord.SendPut:
 		a.Target.Node = to
 		return a
 	}
@@ -1022,20 +1028,20 @@ func retarget(a Action, to ring.NodeID) Action {
 }
 
 // failed is the event of an action that could not be sent.
-func failed(a Action, err error) Event {
+func failed(a coord.Action, err error) coord.Event {
 	switch a := a.(type) {
-	case SendGet:
-		return GetReply{Index: a.Index, Err: err}
-	case SendCoordPut:
-		return PutReply{Index: a.Index, Durable: true, Err: err}
-	case SendPut:
-		return PutReply{Index: a.Index, Durable: true, Err: err}
+	case coord.SendGet:
+		return coord.GetReply{Index: a.Index, Err: err}
+	case coord.SendCoordPut:
+		return coord.PutReply{Index: a.Index, Durable: true, Err: err}
+	case coord.SendPut:
+		return coord.PutReply{Index: a.Index, Durable: true, Err: err}
 	}
 	return nil
 }
 
 // background performs follow-up actions off the request path.
-func (s *Service) background(k Key, props Props, acts []Action) {
+func (s *Service) background(k Key, props Props, acts []coord.Action) {
 	if !s.startBackground() {
 		return
 	}
@@ -1047,11 +1053,11 @@ func (s *Service) background(k Key, props Props, acts []Action) {
 
 // perform runs read repairs, then reaping, in order, locally or through the
 // transport.
-func (s *Service) perform(k Key, props Props, acts []Action) {
+func (s *Service) perform(k Key, props Props, acts []coord.Action) {
 	repairs := 0
 	for _, a := range acts {
 		switch a := a.(type) {
-		case SendPut:
+		case coord.SendPut:
 			var err error
 			if a.Target.Node == s.cfg.Node {
 				if to := s.forwardTo(a.Target.Partition); to != "" {
@@ -1064,24 +1070,24 @@ func (s *Service) perform(k Key, props Props, acts []Action) {
 					_, err = v.Put(k, a.Obj, props, false)
 				}
 			} else if s.tr != nil {
-				ctx, cancel := context.WithTimeout(s.base, s.cfg.Timeout)
-				ev := s.remote(ctx, k, props, SendPut{Index: a.Index, Target: a.Target, Obj: a.Obj}, false, false)
+				ctx, cancel := clock.WithTimeout(s.base, s.cfg.Clock, s.cfg.Timeout)
+				ev := s.remote(ctx, k, props, coord.SendPut{Index: a.Index, Target: a.Target, Obj: a.Obj}, false, false)
 				cancel()
-				err = ev.(PutReply).Err
+				err = ev.(coord.PutReply).Err
 			}
 			if err != nil {
 				s.log.Warn("read repair failed", "key", k.String(), "partition", a.Target.Partition, "node", a.Target.Node, "err", err)
 				continue
 			}
 			repairs++
-		case SendReap:
+		case coord.SendReap:
 			for _, t := range a.Targets {
 				if t.Node == s.cfg.Node {
 					if v, err := s.vnodeFor(t); err == nil {
 						v.Reap(k, s.cfg.DeleteMode)
 					}
 				} else if s.tr != nil {
-					ctx, cancel := context.WithTimeout(s.base, s.cfg.Timeout)
+					ctx, cancel := clock.WithTimeout(s.base, s.cfg.Clock, s.cfg.Timeout)
 					var resp vnodeResp
 					if err := s.tr.Call(ctx, t.Node, wire.MsgKVReap, newVnodeReq(t, k, props), &resp); err != nil {
 						s.log.Warn("reap failed", "key", k.String(), "node", t.Node, "err", err)

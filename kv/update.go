@@ -20,14 +20,22 @@ import (
 
 // Update is a data-type write as data.
 type Update struct {
-	// Kind names the registered decoder ("dt" for data-type operations,
-	// "pg" for process-group syncs).
+	// Kind names the registered decoder ("dt" for data-type operations;
+	// kv/pg's "pg" for process-group syncs).
 	Kind string `msgpack:"k"`
 	// Body is the kind's encoding of the operation.
 	Body []byte `msgpack:"b"`
 	// local, if set, is the mutation the body decodes to, for a
 	// coordinator on this node; it never crosses the wire.
 	local Mutation
+}
+
+// NewUpdate returns the update of kind with body. local, if non-nil, is
+// the Mutation body decodes to, run as it is when this node coordinates
+// the write (it may carry what the decoded form cannot: the caller's
+// context, counters); a coordinator elsewhere decodes body.
+func NewUpdate(kind string, body []byte, local Mutation) *Update {
+	return &Update{Kind: kind, Body: body, local: local}
 }
 
 // UpdateDecoder turns an Update's body into the Mutation to run at the
@@ -71,11 +79,9 @@ func (s *Service) mutation(u *Update) (Mutation, error) {
 	return m, nil
 }
 
-// Update kinds: data-type operations and process-group syncs.
-const (
-	updateKindDatatype = "dt"
-	updateKindPG       = "pg"
-)
+// updateKindDatatype is the kind of data-type operations (kv/pg
+// registers "pg" for process-group syncs).
+const updateKindDatatype = "dt"
 
 // encodeDatatypeUpdate is the body of a data-type operation: the type's
 // tag, the bucket's hll_precision (an HLL is made and kept at it), the
@@ -125,7 +131,7 @@ func decodeDatatypeUpdate(b []byte) (Mutation, error) {
 // none).
 func datatypeMutation(kind dt.Kind, op dt.Op, dctx dt.Context, props Props) Mutation {
 	return func(local *siblings.Object, actor vclock.Actor) (siblings.Sibling, error) {
-		cur, err := mergeCRDT(kind, local)
+		cur, err := MergeDatatype(kind, local)
 		if err != nil {
 			return siblings.Sibling{}, err
 		}

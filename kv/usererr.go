@@ -57,10 +57,10 @@ type userMessager interface{ UserMessage() string }
 // UserMessage returns err's text for a client: what a *UserError (or
 // another error with a UserMessage method, such as *NotReadyError) says,
 // without the "riakgo/kv: " of its Error(). It is also the text of the
-// errors of dt and of the process groups that kv passes on.
+// errors of dt and of the process groups (kv/pg) that the faces show.
 //
 // Sentinels, and the errors kv still builds with fmt.Errorf("%w: …",
-// sentinel) (key validation, bucket-type admin, process groups) or that
+// sentinel) (key validation, bucket-type admin; kv/pg does the same) or that
 // come back from another node as text, carry no such data yet: for them
 // UserMessage drops the "riakgo/<package>: " prefix DESIGN's sentinels
 // begin with. This is the one place that reads an error's text for a

@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"math"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,8 +64,8 @@ func ParseDeleteMode(s string) (DeleteMode, error) {
 	case "immediate":
 		return DeleteMode{Immediate: true}, nil
 	}
-	var ms int64
-	if _, err := fmt.Sscanf(s, "%d", &ms); err != nil || ms < 0 || fmt.Sprint(ms) != s {
+	ms, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || ms < 0 || strconv.FormatInt(ms, 10) != s {
 		return DeleteMode{}, fmt.Errorf("riakgo/kv: delete_mode must be keep, immediate or milliseconds, got %q", s)
 	}
 	return DeleteMode{Delay: time.Duration(ms) * time.Millisecond}, nil
@@ -128,7 +129,7 @@ type Vnode struct {
 	// the anti-entropy trees saved then match storage.
 	shut atomic.Bool
 	// held reports whether reaps of this partition wait (a transfer of
-	// it is planned or was abandoned recently; see Service.HoldReaps).
+	// it is planned or was abandoned recently; see Vnodes.HoldReaps).
 	held func() bool
 
 	// aae are the anti-entropy trees; home gives a key's home partition.

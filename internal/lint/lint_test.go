@@ -66,6 +66,8 @@ var pure = map[string][]string{
 	"siblings": {"vclock"},
 	"dt":       {"vclock"},
 	"ring":     {"vclock"},
+	// kv's coordinators as step machines.
+	"kv/coord": {"quorum", "ring", "siblings", "vclock"},
 }
 
 var forbiddenInPure = []string{"net", "net/http", "os", "os/exec", "syscall", "unsafe"}
@@ -96,10 +98,11 @@ var layer = map[string]int{
 	"vclock": 0, "quorum": 0, "internal/clock": 0, "internal/testwait": 0, "internal/testport": 0, "internal/testlog": 0,
 	"internal/secret": 0, "internal/testcerts": 0, "internal/tlsconf": 0,
 	"siblings": 1, "dt": 1, "ring": 1, "internal/hashtree": 1,
-	"internal/wire": 2, "internal/pb/riakpb": 2, "kv/storage": 2, "internal/transport": 2, "internal/membership": 2,
+	"kv/coord": 2, "internal/transfer": 2, "internal/wire": 2, "internal/pb/riakpb": 2, "kv/storage": 2, "internal/transport": 2, "internal/membership": 2,
 	"kv/storage/memstore": 3, "kv/storage/pebblestore": 3, "internal/metadata": 3, "kv/storage/storagetest": 3, "internal/metrics": 3,
 	"handoff": 4, "kv": 4, "internal/security": 4,
-	"http": 5, "internal/pb": 5, "internal/riakapi": 5, "client": 5, "internal/transfers": 5, "internal/bench": 5, "internal/lab": 5, "internal/jepsen": 5,
+	"kv/pg": 5,
+	"http":  5, "internal/pb": 5, "internal/riakapi": 5, "client": 5, "internal/bench": 5, "internal/lab": 5, "internal/jepsen": 5,
 	"internal/node": 6, "internal/testcluster": 6, "internal/scenario": 7,
 	"cmd/riakgo": 7,
 }
@@ -150,6 +153,16 @@ func TestImportRules(t *testing.T) {
 			if me == "handoff" && (target == "kv" || strings.HasPrefix(target, "kv/")) {
 				t.Errorf("handoff must not import kv (%s)", target)
 			}
+			// Nor kv handoff: they share internal/transfer's types, and
+			// kv.Vnodes satisfies handoff's interfaces.
+			if inTree(me, "kv") && inTree(target, "handoff") {
+				t.Errorf("%s must not import handoff (%s)", me, target)
+			}
+			// Process groups are built on kv's narrow API; kv never
+			// reaches back into them.
+			if inTree(me, "kv") && !inTree(me, "kv/pg") && inTree(target, "kv/pg") {
+				t.Errorf("%s must not import the process groups (%s)", me, target)
+			}
 			// The two client faces share kv and internal/riakapi, never
 			// each other's code.
 			if me == "http" && (target == "internal/pb" || strings.HasPrefix(target, "internal/pb/")) {
@@ -174,6 +187,9 @@ func TestImportRules(t *testing.T) {
 		}
 	}
 }
+
+// inTree reports whether package p is root or under it.
+func inTree(p, root string) bool { return p == root || strings.HasPrefix(p, root+"/") }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

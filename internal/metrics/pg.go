@@ -2,7 +2,7 @@ package metrics
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// PGStats are the process-group figures a node exports (see kv.PGStats).
+// PGStats are the process-group figures a node exports (see kv/pg.Stats).
 type PGStats struct {
 	Groups, Members, Leases    int   // now: groups and member ids this node owns, TTL leases
 	WatchStreams               int64 // now: open watch streams

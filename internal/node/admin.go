@@ -329,7 +329,7 @@ func (n *Node) clusterStats() metrics.ClusterStats {
 // AAEStatus implements riakhttp.ClusterAdmin.
 func (n *Node) AAEStatus() riakhttp.AAEJSON {
 	st := n.aae.Status()
-	return riakhttp.AAEJSON{Node: n.Self(), Unbuilt: n.svc.AAEUnbuilt(), Status: riakhttp.AAEStatusJSON{
+	return riakhttp.AAEJSON{Node: n.Self(), Unbuilt: n.svc.Vnodes().Unbuilt(), Status: riakhttp.AAEStatusJSON{
 		Exchanges: st.Exchanges, InSync: st.InSync, Failed: st.Failed, KeysRepaired: st.KeysRepaired, TreesBuilt: st.TreesBuilt, LastExchange: st.LastExchange,
 	}}
 }
@@ -343,7 +343,7 @@ func (n *Node) AAERebuild(p int) (int, error) {
 	count := 0
 	for _, q := range n.svc.Partitions() {
 		if p < 0 || q == p {
-			n.svc.AAERebuild(q)
+			n.svc.Vnodes().Rebuild(q)
 			count++
 		}
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/riakgo/riakgo/internal/clock"
 	"github.com/riakgo/riakgo/internal/membership"
 	"github.com/riakgo/riakgo/internal/metadata"
-	"github.com/riakgo/riakgo/internal/transfers"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/ring"
@@ -89,7 +88,7 @@ type cluster struct {
 	ml   membership.Membership
 	md   *metadata.Store
 	svc  *kv.Service // set before the handler is registered
-	drv  *transfers.Driver
+	drv  *handoff.Driver
 	mgr  *handoff.Manager
 	aae  *handoff.Exchanger
 	eng  storage.Engine
@@ -388,7 +387,7 @@ func (c *cluster) otherMembers() []ring.NodeID {
 func (c *cluster) clusterName() string { return c.State().ClusterName() }
 
 // tick is the periodic step: Advance (the claimant's work), the handoff
-// scan (transfers.Driver: start ownership and hinted transfers, drop
+// scan (handoff.Driver: start ownership and hinted transfers, drop
 // partitions whose ownership moved), completion marks for the ownership
 // transfers that finished, metadata anti-entropy with the peers whose
 // digest differed, membership events, and gossip while the cluster has

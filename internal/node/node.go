@@ -26,11 +26,11 @@ import (
 	"github.com/riakgo/riakgo/internal/secret"
 	"github.com/riakgo/riakgo/internal/security"
 	"github.com/riakgo/riakgo/internal/tlsconf"
-	"github.com/riakgo/riakgo/internal/transfers"
 	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/transport/tcp"
 	"github.com/riakgo/riakgo/internal/wire"
 	"github.com/riakgo/riakgo/kv"
+	"github.com/riakgo/riakgo/kv/pg"
 	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/kv/storage/pebblestore"
 	"github.com/riakgo/riakgo/ring"
@@ -220,7 +220,7 @@ type Tune struct {
 	KV      func(*kv.Config)
 	Handoff func(*handoff.Config)
 	AAE     func(*handoff.AAEConfig)
-	PG      func(*kv.PGConfig)
+	PG      func(*pg.Config)
 }
 
 // Node is a riakgo node.
@@ -240,7 +240,7 @@ type Node struct {
 	cl      *cluster
 	mgr     *handoff.Manager
 	aae     *handoff.Exchanger
-	pg      *kv.PG
+	pg      *pg.Service
 	handler *riakhttp.Handler
 	sec     *security.Service
 	tls     *tlsconf.Store // nil without TLS files
@@ -346,8 +346,9 @@ func New(cfg Config, d Deps) (*Node, error) {
 	}
 	n.cl.svc = n.svc
 	n.cl.loadDetached()
-	n.cl.drv = transfers.NewDriver(self, n.svc, d.Membership.Up, log.With("component", "handoff"))
-	hcfg := handoff.Config{Self: self, Transport: d.Transport, Vnodes: transfers.Vnodes{Svc: n.svc, Planned: n.cl.drv.Planned}, Clock: d.Clock,
+	vn := n.svc.Vnodes()
+	n.cl.drv = handoff.NewDriver(self, vn, d.Membership.Up, log.With("component", "handoff"))
+	hcfg := handoff.Config{Self: self, Transport: d.Transport, Vnodes: vn, Planned: n.cl.drv.Planned, Clock: d.Clock,
 		Logger: log.With("component", "handoff"), Metrics: n.metrics, Concurrency: cfg.HandoffConcurrency, Done: n.cl.drv.Done,
 		StallTimeout: cfg.HandoffStallTimeout, Up: d.Membership.Up, InboundDone: n.cl.drv.RepairDone, AcceptRepair: n.cl.drv.AcceptRepair}
 	if d.Tune.Handoff != nil {
@@ -358,7 +359,7 @@ func New(cfg Config, d Deps) (*Node, error) {
 	}
 	n.cl.drv.SetManager(n.mgr)
 	n.cl.mgr = n.mgr
-	acfg := handoff.AAEConfig{Self: self, Transport: d.Transport, Vnodes: transfers.AAE{Svc: n.svc}, Clock: d.Clock,
+	acfg := handoff.AAEConfig{Self: self, Transport: d.Transport, Vnodes: vn, Clock: d.Clock,
 		Logger: log.With("component", "aae"), Metrics: n.metrics, Interval: cfg.AAEInterval}
 	if d.Tune.AAE != nil {
 		d.Tune.AAE(&acfg)
@@ -381,7 +382,7 @@ func New(cfg Config, d Deps) (*Node, error) {
 	d.Membership.SetStateHandler(n.cl)
 	n.registerRingOwners()
 
-	if err := n.newPG(d.Tune.PG); err != nil {
+	if err := n.newPG(d.Rand, d.Tune.PG); err != nil {
 		return fail(err)
 	}
 	n.metrics.RegisterCluster(n.clusterStats)
@@ -690,7 +691,7 @@ func (n *Node) Handoff() *handoff.Manager { return n.mgr }
 func (n *Node) AAE() *handoff.Exchanger { return n.aae }
 
 // Driver returns the node's handoff scan.
-func (n *Node) Driver() *transfers.Driver { return n.cl.drv }
+func (n *Node) Driver() *handoff.Driver { return n.cl.drv }
 
 // Metadata returns the node's replica of the cluster metadata.
 func (n *Node) Metadata() *metadata.Store { return n.md }
@@ -769,3 +770,11 @@ func (n *Node) GossipAddr() string { return n.ml.Local().GossipAddr }
 
 // ClusterAddr returns the internode address.
 func (n *Node) ClusterAddr() string { return n.meta.ClusterAddr }
+
+// kv's Vnodes plays every role handoff defines for the node's vnodes.
+var (
+	_ handoff.Vnodes       = kv.Vnodes{}
+	_ handoff.RepairVnodes = kv.Vnodes{}
+	_ handoff.DriverVnodes = kv.Vnodes{}
+	_ handoff.AAEVnodes    = kv.Vnodes{}
+)

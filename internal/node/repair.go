@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riakgo/riakgo/handoff"
 	riakhttp "github.com/riakgo/riakgo/http"
-	"github.com/riakgo/riakgo/internal/transfers"
 	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/wire"
 	"github.com/riakgo/riakgo/ring"
@@ -150,7 +150,7 @@ func (n *Node) Repair(ctx context.Context, p int, forwarded bool) (riakhttp.Repa
 	// Every source owner must be up (riak_core_vnode_manager's check_up).
 	var down []string
 	for _, q := range parts {
-		for _, s := range transfers.RepairSources(r.Size(), q) {
+		for _, s := range handoff.RepairSources(r.Size(), q) {
 			if o := r.Owner(s); o != n.Self() && !n.ml.Up(o) && !slices.Contains(down, string(o)) {
 				down = append(down, string(o))
 			}
@@ -163,7 +163,7 @@ func (n *Node) Repair(ctx context.Context, p int, forwarded bool) (riakhttp.Repa
 	out := riakhttp.RepairJSON{Repairs: []riakhttp.RepairStartJSON{}}
 	for _, q := range parts {
 		srcs, err := n.cl.drv.Repair(q, r)
-		if errors.Is(err, transfers.ErrRepairNotOwner) {
+		if errors.Is(err, handoff.ErrRepairNotOwner) {
 			continue
 		}
 		if err != nil {

@@ -110,7 +110,7 @@ func TestAAETreesAfterRestart(t *testing.T) {
 	}
 	insync := func() error {
 		for _, nd := range c.Nodes {
-			if len(nd.Svc.AAEUnbuilt()) > 0 {
+			if len(nd.Svc.Vnodes().Unbuilt()) > 0 {
 				return fmt.Errorf("%s has unbuilt trees", nd.ID)
 			}
 		}
@@ -120,8 +120,8 @@ func TestAAETreesAfterRestart(t *testing.T) {
 			ai, bi := nodeIndex(c, a), nodeIndex(c, b)
 			for d := 0; d < 2; d++ {
 				home := (p - d + 8) % 8
-				x, ok1 := c.Nodes[ai].Svc.AAETree(p, home)
-				y, ok2 := c.Nodes[bi].Svc.AAETree(q, home)
+				x, ok1 := c.Nodes[ai].Svc.Vnodes().Tree(p, home)
+				y, ok2 := c.Nodes[bi].Svc.Vnodes().Tree(q, home)
 				if !ok1 || !ok2 {
 					return fmt.Errorf("trees of %d/%d not built", p, q)
 				}
@@ -142,7 +142,7 @@ func TestAAETreesAfterRestart(t *testing.T) {
 	c.Nodes[1].Svc.Close()
 	c.Kill(1)
 	c.Restart(1)
-	if u := c.Nodes[1].Svc.AAEUnbuilt(); len(u) != 0 {
+	if u := c.Nodes[1].Svc.Vnodes().Unbuilt(); len(u) != 0 {
 		t.Fatalf("after a clean restart partitions %v need a rebuild", u)
 	}
 	c.StepUntil(60, insync)

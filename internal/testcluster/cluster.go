@@ -16,10 +16,10 @@ import (
 	"github.com/riakgo/riakgo/internal/membership/static"
 	"github.com/riakgo/riakgo/internal/node"
 	"github.com/riakgo/riakgo/internal/testlog"
-	"github.com/riakgo/riakgo/internal/transfers"
 	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/transport/memnet"
 	"github.com/riakgo/riakgo/kv"
+	"github.com/riakgo/riakgo/kv/pg"
 	"github.com/riakgo/riakgo/kv/storage/memstore"
 	"github.com/riakgo/riakgo/ring"
 )
@@ -51,7 +51,7 @@ type Options struct {
 	// (default: an exchange round every second of the clock, 8 pairs).
 	AAE func(i int, c *handoff.AAEConfig)
 	// ConfigurePG, if set, adjusts each node's process-group configuration.
-	ConfigurePG func(i int, c *kv.PGConfig)
+	ConfigurePG func(i int, c *pg.Config)
 	// NoRepairOnRecover: a wiped node that rejoins leaves its data to
 	// anti-entropy (node.Config.NoRepairOnRecover).
 	NoRepairOnRecover bool
@@ -72,9 +72,9 @@ type Node struct {
 	N   *node.Node
 	Svc *kv.Service
 	Mgr *handoff.Manager
-	Drv *transfers.Driver
+	Drv *handoff.Driver
 	AAE *handoff.Exchanger
-	PG  *kv.PG
+	PG  *pg.Service
 	// Incarnation is the node's incarnation in the cluster state (1,
 	// then one more at every Restart).
 	Incarnation uint64
@@ -193,7 +193,7 @@ func (c *Cluster) start(i int) {
 		},
 	}
 	if c.opts.ConfigurePG != nil {
-		tune.PG = func(pc *kv.PGConfig) { c.opts.ConfigurePG(i, pc) }
+		tune.PG = func(pc *pg.Config) { c.opts.ConfigurePG(i, pc) }
 	}
 	ep := c.Net.Endpoint(nd.ID)
 	n, err := node.New(cfg, node.Deps{Engine: nd.Store, Transport: ep, Membership: c.Members.Node(nd.ID), Clock: c.Clock,

@@ -369,21 +369,21 @@ func TestCoverageAcrossAForwardingVnode(t *testing.T) {
 	}
 	write("before", 200)
 	// The fold: what a's vnode holds now goes to b.
-	if err := c.Nodes[a].Svc.HandoffStarting(p, true, c.Nodes[b].ID); err != nil {
+	if err := c.Nodes[a].Svc.Vnodes().Starting(handoff.Job{Partition: p, Kind: handoff.Ownership, To: c.Nodes[b].ID}); err != nil {
 		t.Fatal(err)
 	}
-	var items []kv.HandoffItem
-	if err := c.Nodes[a].Svc.HandoffFold(bg, p, nil, func(k, v []byte) error {
-		items = append(items, kv.HandoffItem{Key: slices.Clone(k), Value: slices.Clone(v)})
+	var items []handoff.Item
+	if err := c.Nodes[a].Svc.Vnodes().Fold(bg, p, nil, func(k, v []byte) error {
+		items = append(items, handoff.Item{Key: slices.Clone(k), Value: slices.Clone(v)})
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Nodes[b].Svc.HandoffReceive(p, items); err != nil {
+	if err := c.Nodes[b].Svc.Vnodes().Receive(p, items); err != nil {
 		t.Fatal(err)
 	}
 	write("during", 200) // tracked on a, not on b
-	dirty, err := c.Nodes[a].Svc.HandoffFolded(p, true)
+	dirty, err := c.Nodes[a].Svc.Vnodes().Folded(handoff.Job{Partition: p, Kind: handoff.Ownership, To: c.Nodes[b].ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -436,10 +436,10 @@ func TestCoverageAcrossAForwardingVnode(t *testing.T) {
 	checkAll("forwarding", liveNodes(c))
 
 	// The dirty keys reach b, a drops the partition and forwards.
-	if err := c.Nodes[b].Svc.HandoffReceive(p, dirty); err != nil {
+	if err := c.Nodes[b].Svc.Vnodes().Receive(p, dirty); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Nodes[a].Svc.DropPartition(p); err != nil {
+	if err := c.Nodes[a].Svc.Vnodes().Drop(p); err != nil {
 		t.Fatal(err)
 	}
 	checkAll("dropped", liveNodes(c))
@@ -464,7 +464,7 @@ func TestCoverageAcrossAForwardingVnode(t *testing.T) {
 			}
 		}
 	}
-	c.Nodes[a].Svc.ForwardPartition(p, "")
+	c.Nodes[a].Svc.Vnodes().Forward(p, "")
 	checkAll("moved", live)
 }
 

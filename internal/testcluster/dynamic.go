@@ -55,7 +55,7 @@ func (c *Cluster) Idle() error {
 			return fmt.Errorf("%s: %d transfers active, %d waiting", nd.ID, len(st.Active), st.Waiting)
 		}
 		for _, p := range nd.Svc.Partitions() {
-			if to, _, ok := nd.Svc.HandoffTarget(p); ok {
+			if to, _, ok := nd.Svc.Vnodes().Target(p); ok {
 				return fmt.Errorf("%s: partition %d is still handing off to %s", nd.ID, p, to)
 			}
 		}

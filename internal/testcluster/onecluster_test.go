@@ -16,6 +16,7 @@ import (
 	"github.com/riakgo/riakgo/dt"
 	"github.com/riakgo/riakgo/handoff"
 	"github.com/riakgo/riakgo/kv"
+	"github.com/riakgo/riakgo/kv/pg"
 	"github.com/riakgo/riakgo/quorum"
 	"github.com/riakgo/riakgo/ring"
 	"github.com/riakgo/riakgo/siblings"
@@ -123,8 +124,8 @@ func (w *oneClusterWorkload) round(i int) {
 	// just removed (a leave completing) has its members refused as stale,
 	// as process groups prune the members of nodes that left.
 	id := fmt.Sprint("m", w.seq)
-	_, err = w.c.node(i).PG.Join(bg, pgKey("svc"), id, kv.PGJoinOpts{})
-	if errors.Is(err, kv.ErrPGStale) && w.leaving[i] {
+	_, err = w.c.node(i).PG.Join(bg, pgKey("svc"), id, pg.JoinOpts{})
+	if errors.Is(err, pg.ErrStale) && w.leaving[i] {
 		err = nil
 		id = ""
 	}
@@ -168,7 +169,7 @@ func (w *oneClusterWorkload) verify() {
 				w.t.Fatalf("set through node %d lost the acknowledged add of %q", i+1, e)
 			}
 		}
-		ms, err := w.c.node(i).PG.Members(bg, pgKey("svc"), kv.PGFilter{})
+		ms, err := w.c.node(i).PG.Members(bg, pgKey("svc"), pg.Filter{})
 		if err != nil {
 			w.t.Fatalf("pg members through node %d: %v", i+1, err)
 		}

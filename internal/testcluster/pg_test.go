@@ -14,14 +14,15 @@ import (
 	"github.com/riakgo/riakgo/internal/transport/memnet"
 	"github.com/riakgo/riakgo/internal/wire"
 	"github.com/riakgo/riakgo/kv"
+	"github.com/riakgo/riakgo/kv/pg"
 	"github.com/riakgo/riakgo/quorum"
 	"github.com/riakgo/riakgo/ring"
 )
 
-func pgKey(group string) kv.Key { return kv.Key{Type: kv.PGType, Bucket: "scope", Key: group} }
+func pgKey(group string) kv.Key { return kv.Key{Type: pg.BucketType, Bucket: "scope", Key: group} }
 
 // names lists members as "node/id×count", sorted.
-func names(ms []kv.PGMemberInfo) []string {
+func names(ms []pg.MemberInfo) []string {
 	out := []string{}
 	for _, m := range ms {
 		out = append(out, fmt.Sprintf("%s/%s×%d", strings.TrimSuffix(m.Node, "@test"), m.ID, m.Count))
@@ -32,7 +33,7 @@ func names(ms []kv.PGMemberInfo) []string {
 
 func members(t *testing.T, c *Cluster, i int, group, filter string) []string {
 	t.Helper()
-	ms, err := c.Nodes[i].PG.Members(bg, pgKey(group), kv.PGFilter{Kind: filter})
+	ms, err := c.Nodes[i].PG.Members(bg, pgKey(group), pg.Filter{Kind: filter})
 	if err != nil {
 		t.Fatalf("members of %s through node %d: %v", group, i+1, err)
 	}
@@ -52,7 +53,7 @@ func expectEverywhere(t *testing.T, c *Cluster, nodes []int, group, filter strin
 	}
 }
 
-func join(t *testing.T, c *Cluster, i int, group, id string, o kv.PGJoinOpts) {
+func join(t *testing.T, c *Cluster, i int, group, id string, o pg.JoinOpts) {
 	t.Helper()
 	if _, err := c.Nodes[i].PG.Join(bg, pgKey(group), id, o); err != nil {
 		t.Fatalf("join %s to %s through node %d: %v", id, group, i+1, err)
@@ -93,18 +94,18 @@ func storedMembers(t *testing.T, c *Cluster, i int, group string) []string {
 // node lists every member, with its count.
 func TestPGPartitionThenHealListsEveryMember(t *testing.T) {
 	c := pgCluster(t)
-	join(t, c, 0, "svc", "before", kv.PGJoinOpts{})
-	join(t, c, 2, "svc", "gone", kv.PGJoinOpts{})
+	join(t, c, 0, "svc", "before", pg.JoinOpts{})
+	join(t, c, 2, "svc", "gone", pg.JoinOpts{})
 	idle(c) // replicated to all three before the split
 	c.Partition([]int{0, 1}, []int{2})
 	// The minority side's owner leaves a member every node had seen.
 	if _, err := c.Nodes[2].PG.Leave(bg, pgKey("svc"), "gone", 0); err != nil {
 		t.Fatal(err)
 	}
-	join(t, c, 0, "svc", "a", kv.PGJoinOpts{Count: 2, Meta: "10.0.0.1:80"})
-	join(t, c, 1, "svc", "b", kv.PGJoinOpts{})
-	join(t, c, 2, "svc", "c", kv.PGJoinOpts{})
-	join(t, c, 2, "other", "c", kv.PGJoinOpts{})
+	join(t, c, 0, "svc", "a", pg.JoinOpts{Count: 2, Meta: "10.0.0.1:80"})
+	join(t, c, 1, "svc", "b", pg.JoinOpts{})
+	join(t, c, 2, "svc", "c", pg.JoinOpts{})
+	join(t, c, 2, "other", "c", pg.JoinOpts{})
 	// Each side sees its own members; the minority side still lists the
 	// member it saw before the split, but not as connected.
 	expectEverywhere(t, c, []int{0, 1}, "svc", "all", "node1/a×2", "node1/before×1", "node2/b×1", "node3/gone×1")
@@ -123,7 +124,7 @@ func TestPGPartitionThenHealListsEveryMember(t *testing.T) {
 	expectEverywhere(t, c, []int{0, 1, 2}, "other", "all", "node3/c×1")
 	expectEverywhere(t, c, []int{0}, "svc", "local", "node1/a×2")
 	expectEverywhere(t, c, []int{0}, "svc", "remote", "node2/b×1", "node3/c×1")
-	ms, err := c.Nodes[1].PG.Members(bg, pgKey("svc"), kv.PGFilter{Kind: "node", Node: "node1@test"})
+	ms, err := c.Nodes[1].PG.Members(bg, pgKey("svc"), pg.Filter{Kind: "node", Node: "node1@test"})
 	if err != nil || len(ms) != 1 || ms[0].Meta != "10.0.0.1:80" || ms[0].JoinedAt.IsZero() {
 		t.Fatalf("members of node1 with metadata: %+v %v", ms, err)
 	}
@@ -136,7 +137,7 @@ func TestPGPartitionThenHealListsEveryMember(t *testing.T) {
 	c.Clock.Advance(time.Second)
 	c.PGTick() // repairs any group whose coordinator changed
 	expectEverywhere(t, c, []int{0, 1, 2}, "svc", "all", "node1/a×1")
-	groups, err := c.Nodes[2].PG.Groups(bg, kv.PGType, "scope")
+	groups, err := c.Nodes[2].PG.Groups(bg, pg.BucketType, "scope")
 	if err != nil || !slices.Equal(groups, []string{"other", "svc"}) {
 		t.Fatalf("which groups: %v %v", groups, err)
 	}
@@ -147,13 +148,13 @@ func TestPGPartitionThenHealListsEveryMember(t *testing.T) {
 // removed on every node once it restarts with a new incarnation.
 func TestPGKilledOwnerHiddenThenPrunedOnRestart(t *testing.T) {
 	c := pgCluster(t)
-	join(t, c, 0, "svc", "a", kv.PGJoinOpts{})
-	join(t, c, 1, "svc", "b", kv.PGJoinOpts{Count: 3})
-	join(t, c, 1, "svc2", "b", kv.PGJoinOpts{})
+	join(t, c, 0, "svc", "a", pg.JoinOpts{})
+	join(t, c, 1, "svc", "b", pg.JoinOpts{Count: 3})
+	join(t, c, 1, "svc2", "b", pg.JoinOpts{})
 	c.Kill(1)
 	expectEverywhere(t, c, []int{0, 2}, "svc", "connected", "node1/a×1")
 	expectEverywhere(t, c, []int{0, 2}, "svc", "all", "node1/a×1", "node2/b×3")
-	if m, err := c.Nodes[2].PG.Pick(bg, pgKey("svc"), kv.PickRandom, ""); err != nil || m.ID != "a" {
+	if m, err := c.Nodes[2].PG.Pick(bg, pgKey("svc"), pg.PickRandom, ""); err != nil || m.ID != "a" {
 		t.Fatalf("pick skips unreachable members: %+v %v", m, err)
 	}
 	c.Restart(1)
@@ -172,8 +173,8 @@ func TestPGKilledOwnerHiddenThenPrunedOnRestart(t *testing.T) {
 		t.Fatalf("stored svc2 after the prune: %v", got)
 	}
 	// The restarted node joins anew under its new incarnation.
-	join(t, c, 1, "svc", "b", kv.PGJoinOpts{})
-	ms, _ := c.Nodes[0].PG.Members(bg, pgKey("svc"), kv.PGFilter{Kind: "node", Node: "node2@test"})
+	join(t, c, 1, "svc", "b", pg.JoinOpts{})
+	ms, _ := c.Nodes[0].PG.Members(bg, pgKey("svc"), pg.Filter{Kind: "node", Node: "node2@test"})
 	if len(ms) != 1 || ms[0].Incarnation != 2 {
 		t.Fatalf("rejoined member: %+v", ms)
 	}
@@ -190,8 +191,8 @@ func TestPGKilledOwnerHiddenThenPrunedOnRestart(t *testing.T) {
 // from its old incarnation is refused.
 func TestPGForceRemovedOwnerPruned(t *testing.T) {
 	c := pgCluster(t)
-	join(t, c, 0, "svc", "a", kv.PGJoinOpts{})
-	join(t, c, 2, "svc", "z", kv.PGJoinOpts{})
+	join(t, c, 0, "svc", "a", pg.JoinOpts{})
+	join(t, c, 2, "svc", "z", pg.JoinOpts{})
 	c.Kill(2)
 	expectEverywhere(t, c, []int{0, 1}, "svc", "all", "node1/a×1", "node3/z×1")
 	c.ForceRemove(2)
@@ -209,9 +210,9 @@ func TestPGForceRemovedOwnerPruned(t *testing.T) {
 func TestPGLeaseLapse(t *testing.T) {
 	c := pgCluster(t)
 	ttl := 10 * time.Second
-	join(t, c, 0, "svc", "leased", kv.PGJoinOpts{TTL: ttl})
-	join(t, c, 0, "svc2", "leased", kv.PGJoinOpts{})
-	join(t, c, 1, "svc", "forever", kv.PGJoinOpts{})
+	join(t, c, 0, "svc", "leased", pg.JoinOpts{TTL: ttl})
+	join(t, c, 0, "svc2", "leased", pg.JoinOpts{})
+	join(t, c, 1, "svc", "forever", pg.JoinOpts{})
 	c.Clock.Advance(ttl - time.Second)
 	c.PGTick()
 	expectEverywhere(t, c, []int{0, 1, 2}, "svc", "all", "node1/leased×1", "node2/forever×1")
@@ -225,7 +226,7 @@ func TestPGLeaseLapse(t *testing.T) {
 	c.PGTick()
 	expectEverywhere(t, c, []int{0, 1, 2}, "svc", "all", "node2/forever×1")
 	expectEverywhere(t, c, []int{0, 1, 2}, "svc2", "all")
-	if err := c.Nodes[0].PG.Heartbeat("leased"); !errors.Is(err, kv.ErrPGNotMember) {
+	if err := c.Nodes[0].PG.Heartbeat("leased"); !errors.Is(err, pg.ErrNotMember) {
 		t.Fatalf("heartbeat after the lapse: %v", err)
 	}
 	if st := c.Nodes[0].PG.Stats(); st.LeaseLapses != 1 || st.Leases != 0 || st.Members != 0 {
@@ -251,7 +252,7 @@ func TestPGOwnerRepairsAfterCoordinatorChange(t *testing.T) {
 	owner := (first + 1) % 3
 	// The first primary is down: the second coordinates the join.
 	c.Kill(first)
-	join(t, c, owner, "svc", "m", kv.PGJoinOpts{Count: 2})
+	join(t, c, owner, "svc", "m", pg.JoinOpts{Count: 2})
 	c.Restart(first)
 	// The first primary is back and coordinates, but never saw the join.
 	if n, err := c.Nodes[owner].PG.Leave(bg, k, "m", 1); err != nil || n != 1 {
@@ -289,7 +290,7 @@ func TestPGRefusesStaleIncarnation(t *testing.T) {
 	c := pgCluster(t)
 	c.Kill(1)
 	c.Restart(1) // node2 is now at incarnation 2
-	req := wirePGSet{Type: kv.PGType, Bucket: "scope", Key: "svc", Node: "node2@test", Inc: 1}
+	req := wirePGSet{Type: pg.BucketType, Bucket: "scope", Key: "svc", Node: "node2@test", Inc: 1}
 	req.Members = append(req.Members, struct {
 		ID    string `msgpack:"i"`
 		Count int    `msgpack:"c"`
@@ -312,8 +313,8 @@ func TestPGRefusesStaleIncarnation(t *testing.T) {
 // its next tick.
 func TestPGWatchSeesOtherNodes(t *testing.T) {
 	c := pgCluster(t)
-	join(t, c, 1, "svc", "b", kv.PGJoinOpts{})
-	ch, cancel, err := c.Nodes[0].PG.Watch(bg, kv.PGType, "scope", "svc")
+	join(t, c, 1, "svc", "b", pg.JoinOpts{})
+	ch, cancel, err := c.Nodes[0].PG.Watch(bg, pg.BucketType, "scope", "svc")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +331,7 @@ func TestPGWatchSeesOtherNodes(t *testing.T) {
 	if got := next(); got != "snapshot node2/b×1" {
 		t.Fatalf("snapshot: %s", got)
 	}
-	join(t, c, 2, "svc", "c", kv.PGJoinOpts{Count: 2})
+	join(t, c, 2, "svc", "c", pg.JoinOpts{Count: 2})
 	if _, err := c.Nodes[1].PG.Leave(bg, pgKey("svc"), "b", 0); err != nil {
 		t.Fatal(err)
 	}
@@ -351,8 +352,8 @@ func TestPGWatchSeesOtherNodes(t *testing.T) {
 // cluster clock, then answers from the others (the bucket's R).
 func TestPGReadFallsBackWhenAReplicaIsSilent(t *testing.T) {
 	c := pgCluster(t)
-	join(t, c, 0, "svc", "a", kv.PGJoinOpts{})
-	join(t, c, 1, "svc", "b", kv.PGJoinOpts{})
+	join(t, c, 0, "svc", "a", pg.JoinOpts{})
+	join(t, c, 1, "svc", "b", pg.JoinOpts{})
 	idle(c)
 	ictx, cancelIdle := context.WithTimeout(bg, 10*time.Second)
 	defer cancelIdle()
@@ -361,12 +362,12 @@ func TestPGReadFallsBackWhenAReplicaIsSilent(t *testing.T) {
 	}
 	c.Net.Partition([]ring.NodeID{c.Nodes[0].ID, c.Nodes[1].ID}, []ring.NodeID{c.Nodes[2].ID}) // up views unchanged
 	type result struct {
-		ms  []kv.PGMemberInfo
+		ms  []pg.MemberInfo
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		ms, err := c.Nodes[0].PG.Members(bg, pgKey("svc"), kv.PGFilter{})
+		ms, err := c.Nodes[0].PG.Members(bg, pgKey("svc"), pg.Filter{})
 		done <- result{ms, err}
 	}()
 	ctx, cancel := context.WithTimeout(bg, 10*time.Second)

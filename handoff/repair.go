@@ -1,4 +1,4 @@
-package transfers
+package handoff
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/riakgo/riakgo/handoff"
 	"github.com/riakgo/riakgo/ring"
 )
 
@@ -28,7 +27,7 @@ const RepairRetryScans = 30
 
 // ErrRepairNotOwner: a repair was asked of a partition this node does not
 // own.
-var ErrRepairNotOwner = errors.New("riakgo/transfers: this node does not own the partition")
+var ErrRepairNotOwner = errors.New("riakgo/handoff: this node does not own the partition")
 
 // repair is one partition of this node under repair.
 type repair struct {
@@ -64,10 +63,10 @@ func (d *Driver) Repair(p int, r *ring.Ring) ([]ring.Target, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if r == nil {
-		r = d.svc.Ring()
+		r = d.vn.Ring()
 	}
 	if r == nil || p < 0 || p >= r.Size() {
-		return nil, fmt.Errorf("riakgo/transfers: no partition %d", p)
+		return nil, fmt.Errorf("riakgo/handoff: no partition %d", p)
 	}
 	if r.Owner(p) != d.self {
 		return nil, fmt.Errorf("%w: partition %d is owned by %s", ErrRepairNotOwner, p, r.Owner(p))
@@ -117,10 +116,10 @@ func (d *Driver) Repairing() []int {
 	return out
 }
 
-// RepairDone records a finished inbound transfer (handoff.Config's
+// RepairDone records a finished inbound transfer (Config's
 // InboundDone): a repair's source has arrived.
-func (d *Driver) RepairDone(j handoff.Job, from ring.NodeID) {
-	if j.Kind != handoff.Repair {
+func (d *Driver) RepairDone(j Job, from ring.NodeID) {
+	if j.Kind != Repair {
 		return
 	}
 	d.mu.Lock()
@@ -141,9 +140,9 @@ func (d *Driver) RepairDone(j handoff.Job, from ring.NodeID) {
 }
 
 // AcceptRepair decides whether this node sends repair j to a peer that
-// asks (handoff.Config's AcceptRepair): it must own the source partition.
-func (d *Driver) AcceptRepair(j handoff.Job) error {
-	r := d.svc.Ring()
+// asks (Config's AcceptRepair): it must own the source partition.
+func (d *Driver) AcceptRepair(j Job) error {
+	r := d.vn.Ring()
 	if r == nil || j.Source < 0 || j.Source >= r.Size() || j.Partition < 0 || j.Partition >= r.Size() {
 		return fmt.Errorf("no partition %d or %d", j.Source, j.Partition)
 	}
@@ -162,7 +161,7 @@ func (d *Driver) stepRepairs(r *ring.Ring, changing bool) {
 	inbound := map[[2]int]bool{}
 	if d.mgr != nil {
 		for _, pr := range d.mgr.Status().Active {
-			if pr.Direction == handoff.Inbound && pr.Kind == handoff.Repair.String() {
+			if pr.Direction == Inbound && pr.Kind == Repair.String() {
 				inbound[[2]int{pr.Partition, pr.Source}] = true
 			}
 		}

@@ -1,4 +1,4 @@
-package kv
+package coord
 
 import (
 	"github.com/riakgo/riakgo/quorum"
@@ -51,9 +51,10 @@ type SendCoordPut struct {
 	Target ring.Target
 	Put    siblings.Sibling
 	Ctx    vclock.VClock
-	// Update, when set, is a data-type write the vnode computes from its
-	// local copy; Put then carries only the vtag and timestamp.
-	Update *Update
+	// Update, when set, is a write the vnode computes from its local copy
+	// (the driver's *kv.Update, opaque to the step machine); Put then
+	// carries only the vtag and timestamp.
+	Update any
 }
 
 // SendPut asks the driver to merge an object into a vnode's copy.
@@ -233,7 +234,7 @@ type PutFSM struct {
 	coord     int
 	put       siblings.Sibling
 	ctx       vclock.VClock
-	update    *Update
+	update    any
 	core      *quorum.PutCore
 	allowMult bool
 	objs      []*siblings.Object
@@ -253,9 +254,9 @@ func NewPutFSM(targets []ring.Target, coord int, put siblings.Sibling, ctx vcloc
 	}
 }
 
-// WithUpdate makes the coordinator compute the value with u (a
-// data-type operation) instead of storing put's value.
-func (f *PutFSM) WithUpdate(u *Update) *PutFSM {
+// WithUpdate makes the coordinator compute the value with u (the driver's
+// update, carried in SendCoordPut) instead of storing put's value.
+func (f *PutFSM) WithUpdate(u any) *PutFSM {
 	f.update = u
 	return f
 }

@@ -1,14 +1,15 @@
-package kv
+package pg
 
 import (
 	"context"
 	"fmt"
-
-	"github.com/riakgo/riakgo/dt"
 	"maps"
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/riakgo/riakgo/dt"
+	"github.com/riakgo/riakgo/kv"
 )
 
 // Pattern groups (cpg): in a bucket type with allow_patterns, a group name
@@ -20,7 +21,7 @@ import (
 
 func validPattern(name string) error {
 	if strings.Contains(name, "**") {
-		return fmt.Errorf("%w: group pattern %q has '**' (each '*' matches one or more characters)", ErrPGBadRequest, name)
+		return fmt.Errorf("%w: group pattern %q has '**' (each '*' matches one or more characters)", ErrBadRequest, name)
 	}
 	return nil
 }
@@ -67,35 +68,35 @@ func matchPattern(pattern, name string) bool {
 	return pi == len(t)
 }
 
-// MatchPGPattern reports whether a concrete group name matches a pattern
+// MatchPattern reports whether a concrete group name matches a pattern
 // group name ('*' matches one or more characters).
-func MatchPGPattern(pattern, name string) bool { return matchPattern(pattern, name) }
+func MatchPattern(pattern, name string) bool { return matchPattern(pattern, name) }
 
 // patternsMatching returns the pattern groups of k's scope that match k's
 // concrete name.
-func (p *PG) patternsMatching(ctx context.Context, k Key) ([]Key, error) {
-	var out []Key
+func (p *Service) patternsMatching(ctx context.Context, k kv.Key) ([]kv.Key, error) {
+	var out []kv.Key
 	err := p.s.ListKeys(ctx, k.Type, k.Bucket, func(ks []string) error {
 		for _, g := range ks {
 			if g != k.Key && strings.Contains(g, "*") && matchPattern(g, k.Key) {
-				out = append(out, Key{Type: k.Type, Bucket: k.Bucket, Key: g})
+				out = append(out, kv.Key{Type: k.Type, Bucket: k.Bucket, Key: g})
 			}
 		}
 		return nil
 	})
-	slices.SortFunc(out, func(a, b Key) int { return strings.Compare(a.Key, b.Key) })
-	return slices.CompactFunc(out, func(a, b Key) bool { return a.Key == b.Key }), err
+	slices.SortFunc(out, func(a, b kv.Key) int { return strings.Compare(a.Key, b.Key) })
+	return slices.CompactFunc(out, func(a, b kv.Key) bool { return a.Key == b.Key }), err
 }
 
-// PGEvent is one event of a watch: a snapshot of a group when the watch
+// Event is one event of a watch: a snapshot of a group when the watch
 // starts (and of a group that a scope watch discovers), then the members
 // that joined (or whose count grew) and left (or whose count shrank), each
 // with its new count (0: gone).
-type PGEvent struct {
-	Type    string         `json:"type"` // snapshot, join, leave
-	Bucket  string         `json:"bucket"`
-	Group   string         `json:"group"`
-	Members []PGMemberInfo `json:"members"`
+type Event struct {
+	Type    string       `json:"type"` // snapshot, join, leave
+	Bucket  string       `json:"bucket"`
+	Group   string       `json:"group"`
+	Members []MemberInfo `json:"members"`
 }
 
 type pgMemberKey struct {
@@ -109,8 +110,8 @@ type pgWatch struct {
 	typ, bucket, group string
 
 	mu     sync.Mutex // serialises refreshes and close
-	last   map[string]map[pgMemberKey]PGMemberInfo
-	ch     chan PGEvent
+	last   map[string]map[pgMemberKey]MemberInfo
+	ch     chan Event
 	closed bool
 }
 
@@ -125,22 +126,22 @@ const WatchBuffer = 1024
 // this node arrive at once; others when Tick next polls (every second on a
 // running node). The channel is closed by cancel or when the reader falls
 // WatchBuffer events behind.
-func (p *PG) Watch(ctx context.Context, typ, bucket, group string) (<-chan PGEvent, func(), error) {
+func (p *Service) Watch(ctx context.Context, typ, bucket, group string) (<-chan Event, func(), error) {
 	if typ == "" {
-		typ = PGType
+		typ = BucketType
 	}
 	probe := group
 	if probe == "" {
 		probe = "x"
 	}
-	if _, err := p.checkKey(Key{Type: typ, Bucket: bucket, Key: probe}); err != nil {
+	if _, err := p.checkKey(kv.Key{Type: typ, Bucket: bucket, Key: probe}); err != nil {
 		return nil, nil, err
 	}
 	if n := p.watchStreams.Load(); n >= int64(p.cfg.MaxWatches) {
-		return nil, nil, fmt.Errorf("%w: %d process-group watch streams are open on this node, the most it serves", ErrOverload, n)
+		return nil, nil, fmt.Errorf("%w: %d process-group watch streams are open on this node, the most it serves", kv.ErrOverload, n)
 	}
-	w := &pgWatch{typ: typ, bucket: bucket, group: group, last: map[string]map[pgMemberKey]PGMemberInfo{},
-		ch: make(chan PGEvent, WatchBuffer)}
+	w := &pgWatch{typ: typ, bucket: bucket, group: group, last: map[string]map[pgMemberKey]MemberInfo{},
+		ch: make(chan Event, WatchBuffer)}
 	if err := p.refresh(ctx, w, ""); err != nil {
 		return nil, nil, err
 	}
@@ -166,7 +167,7 @@ func (p *PG) Watch(ctx context.Context, typ, bucket, group string) (<-chan PGEve
 	return w.ch, cancel, nil
 }
 
-func (p *PG) watchesOf(gk pgKey) []*pgWatch {
+func (p *Service) watchesOf(gk pgKey) []*pgWatch {
 	p.watchMu.Lock()
 	defer p.watchMu.Unlock()
 	var out []*pgWatch
@@ -180,10 +181,10 @@ func (p *PG) watchesOf(gk pgKey) []*pgWatch {
 
 // notify refreshes the watches of group gk after a change through this
 // node.
-func (p *PG) notify(gk pgKey) {
+func (p *Service) notify(ctx context.Context, gk pgKey) {
 	for _, w := range p.watchesOf(gk) {
-		if err := p.refresh(p.s.base, w, gk.group); err != nil {
-			p.s.log.Debug("pg watch refresh", "err", err)
+		if err := p.refresh(context.WithoutCancel(ctx), w, gk.group); err != nil {
+			p.log.Debug("pg watch refresh", "err", err)
 		}
 	}
 }
@@ -191,25 +192,25 @@ func (p *PG) notify(gk pgKey) {
 // pollWatches refreshes every watch (Tick). The watches share one read
 // of each scope and group (pollCache): a thousand watches of one scope
 // cost one listing and one read per group.
-func (p *PG) pollWatches(ctx context.Context) {
+func (p *Service) pollWatches(ctx context.Context) {
 	p.watchMu.Lock()
 	ws := slices.Collect(maps.Keys(p.watches))
 	p.watchMu.Unlock()
-	pc := &pollCache{groups: map[[2]string][]string{}, vals: map[Key]*dt.PG{}}
+	pc := &pollCache{groups: map[[2]string][]string{}, vals: map[kv.Key]*dt.PG{}}
 	for _, w := range ws {
 		if err := p.refreshWith(ctx, w, "", pc); err != nil {
-			p.s.log.Debug("pg watch poll", "err", err)
+			p.log.Debug("pg watch poll", "err", err)
 		}
 	}
 }
 
 // refresh re-reads the watched group (only, if set; else the watched
 // group or every group of the scope) and emits the differences.
-func (p *PG) refresh(ctx context.Context, w *pgWatch, only string) error {
+func (p *Service) refresh(ctx context.Context, w *pgWatch, only string) error {
 	return p.refreshWith(ctx, w, only, nil)
 }
 
-func (p *PG) refreshWith(ctx context.Context, w *pgWatch, only string, pc *pollCache) error {
+func (p *Service) refreshWith(ctx context.Context, w *pgWatch, only string, pc *pollCache) error {
 	groups := []string{w.group}
 	switch {
 	case only != "":
@@ -230,12 +231,12 @@ func (p *PG) refreshWith(ctx context.Context, w *pgWatch, only string, pc *pollC
 		groups = gs
 	}
 	for _, g := range groups {
-		k := Key{Type: w.typ, Bucket: w.bucket, Key: g}
+		k := kv.Key{Type: w.typ, Bucket: w.bucket, Key: g}
 		v, err := p.fetchWith(ctx, k, pc)
 		if err != nil {
 			return err
 		}
-		now := map[pgMemberKey]PGMemberInfo{}
+		now := map[pgMemberKey]MemberInfo{}
 		for _, m := range p.live(k, v) {
 			now[pgMemberKey{m.Node, m.Incarnation, m.ID}] = m
 		}
@@ -245,20 +246,20 @@ func (p *PG) refreshWith(ctx context.Context, w *pgWatch, only string, pc *pollC
 }
 
 // emit sends the difference between the last state of group g and now.
-func (w *pgWatch) emit(g, bucket string, now map[pgMemberKey]PGMemberInfo) {
+func (w *pgWatch) emit(g, bucket string, now map[pgMemberKey]MemberInfo) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
 		return
 	}
 	prev, seen := w.last[g]
-	var evs []PGEvent
+	var evs []Event
 	if !seen {
 		if len(now) > 0 || w.group != "" {
-			evs = append(evs, PGEvent{Type: "snapshot", Bucket: bucket, Group: g, Members: sortedInfos(now)})
+			evs = append(evs, Event{Type: "snapshot", Bucket: bucket, Group: g, Members: sortedInfos(now)})
 		}
 	} else {
-		var joins, leaves []PGMemberInfo
+		var joins, leaves []MemberInfo
 		for mk, m := range now {
 			if old, ok := prev[mk]; !ok || m.Count > old.Count {
 				joins = append(joins, m)
@@ -273,10 +274,10 @@ func (w *pgWatch) emit(g, bucket string, now map[pgMemberKey]PGMemberInfo) {
 			}
 		}
 		if len(joins) > 0 {
-			evs = append(evs, PGEvent{Type: "join", Bucket: bucket, Group: g, Members: sortInfos(joins)})
+			evs = append(evs, Event{Type: "join", Bucket: bucket, Group: g, Members: sortInfos(joins)})
 		}
 		if len(leaves) > 0 {
-			evs = append(evs, PGEvent{Type: "leave", Bucket: bucket, Group: g, Members: sortInfos(leaves)})
+			evs = append(evs, Event{Type: "leave", Bucket: bucket, Group: g, Members: sortInfos(leaves)})
 		}
 	}
 	if len(now) == 0 && w.group == "" {
@@ -295,12 +296,12 @@ func (w *pgWatch) emit(g, bucket string, now map[pgMemberKey]PGMemberInfo) {
 	}
 }
 
-func sortedInfos(m map[pgMemberKey]PGMemberInfo) []PGMemberInfo {
+func sortedInfos(m map[pgMemberKey]MemberInfo) []MemberInfo {
 	return sortInfos(slices.Collect(maps.Values(m)))
 }
 
-func sortInfos(ms []PGMemberInfo) []PGMemberInfo {
-	slices.SortFunc(ms, func(a, b PGMemberInfo) int {
+func sortInfos(ms []MemberInfo) []MemberInfo {
+	slices.SortFunc(ms, func(a, b MemberInfo) int {
 		if c := strings.Compare(a.Node, b.Node); c != 0 {
 			return c
 		}
@@ -313,7 +314,7 @@ func sortInfos(ms []PGMemberInfo) []PGMemberInfo {
 		return strings.Compare(a.ID, b.ID)
 	})
 	if ms == nil {
-		ms = []PGMemberInfo{}
+		ms = []MemberInfo{}
 	}
 	return ms
 }

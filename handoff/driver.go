@@ -1,78 +1,41 @@
-package transfers
+package handoff
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
-	"github.com/riakgo/riakgo/handoff"
-	"github.com/riakgo/riakgo/internal/hashtree"
-	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/ring"
 )
 
-// Vnodes adapts a kv.Service to handoff.Vnodes. Planned, if set, says
-// whether an ownership job is still planned (the driver's view); a job
-// that is not is refused at its start, so an abandoned transfer does not
-// start tracking again.
-type Vnodes struct {
-	Svc     *kv.Service
-	Planned func(handoff.Job) bool
-}
-
-var _ handoff.Vnodes = Vnodes{}
-
-// Fold implements handoff.Vnodes.
-func (v Vnodes) Fold(ctx context.Context, p int, after []byte, fn func(key, value []byte) error) error {
-	return v.Svc.HandoffFold(ctx, p, after, fn)
-}
-
-// FoldRepair implements handoff.RepairVnodes.
-func (v Vnodes) FoldRepair(ctx context.Context, source, target int, after []byte, fn func(key, value []byte) error) error {
-	return v.Svc.RepairFold(ctx, source, target, after, fn)
-}
-
-var _ handoff.RepairVnodes = Vnodes{}
-
-// Estimate implements handoff.Vnodes.
-func (v Vnodes) Estimate(p int) int64 { return v.Svc.HandoffEstimate(p) }
-
-// Receive implements handoff.Vnodes.
-func (v Vnodes) Receive(p int, items []handoff.Item) error {
-	return v.Svc.HandoffReceive(p, toKV(items))
-}
-
-// Starting implements handoff.Vnodes.
-func (v Vnodes) Starting(j handoff.Job) error {
-	if j.Kind == handoff.Ownership && v.Planned != nil && !v.Planned(j) {
-		return fmt.Errorf("riakgo/transfers: %s is no longer planned", j)
-	}
-	return v.Svc.HandoffStarting(j.Partition, j.Kind == handoff.Ownership, j.To)
-}
-
-// Sent implements handoff.Vnodes.
-func (v Vnodes) Sent(j handoff.Job, items []handoff.Item) {
-	v.Svc.HandoffSent(j.Partition, j.Kind == handoff.Hinted, toKV(items))
-}
-
-// Folded implements handoff.Vnodes.
-func (v Vnodes) Folded(j handoff.Job) ([]handoff.Item, error) {
-	items, err := v.Svc.HandoffFolded(j.Partition, j.Kind == handoff.Ownership)
-	out := make([]handoff.Item, len(items))
-	for i, it := range items {
-		out[i] = handoff.Item(it)
-	}
-	return out, err
-}
-
-func toKV(items []handoff.Item) []kv.HandoffItem {
-	out := make([]kv.HandoffItem, len(items))
-	for i, it := range items {
-		out[i] = kv.HandoffItem(it)
-	}
-	return out
+// DriverVnodes is what the Driver needs of the node's vnodes besides the
+// transfers themselves (Vnodes): which partitions hold data, and the
+// steps that end an ownership transfer. Implementations must be safe for
+// concurrent use.
+type DriverVnodes interface {
+	// Ring returns the node's current ring.
+	Ring() *ring.Ring
+	// Empty reports whether the node stores nothing of partition p.
+	Empty(p int) (bool, error)
+	// Held returns the partitions with an open vnode, in order.
+	Held() []int
+	// Target reports the ownership transfer partition p is part of: its
+	// target, whether requests already forward there, and ok false when
+	// there is none.
+	Target(p int) (to ring.NodeID, forwarding, ok bool)
+	// Abort ends p's ownership transfer: the vnode stops recording writes
+	// and forwarding, and keeps serving the partition.
+	Abort(p int)
+	// Drop deletes partition p's data and closes its vnode once its
+	// ownership transfer is complete; requests forward to the new owner.
+	Drop(p int) error
+	// Forward makes requests for p go to node to ("": stop forwarding).
+	Forward(p int, to ring.NodeID)
+	// HoldReaps keeps (or stops keeping) p's tombstones.
+	HoldReaps(p int, hold bool)
+	// Open opens the vnode of p (a fallback's data after a restart); it
+	// fails for a partition dropped here that still forwards.
+	Open(p int) error
 }
 
 // ForwardGrace is how many scans a node keeps forwarding requests for a
@@ -89,8 +52,8 @@ const AbandonHold = 600
 // periodic tick; Done is the manager's completion callback.
 type Driver struct {
 	self ring.NodeID
-	svc  *kv.Service
-	mgr  *handoff.Manager
+	vn   DriverVnodes
+	mgr  runner
 	up   func(ring.NodeID) bool
 	log  *slog.Logger
 
@@ -103,33 +66,48 @@ type Driver struct {
 	planned   map[int]ring.NodeID // ownership transfers from this node, as of the last Step
 }
 
-// NewDriver returns a driver; set the manager with SetManager before the
-// first Step (the manager's Done callback is the driver's Done).
-func NewDriver(self ring.NodeID, svc *kv.Service, up func(ring.NodeID) bool, log *slog.Logger) *Driver {
+// runner is what the Driver needs of the Manager.
+type runner interface {
+	Offer(jobs []Job)
+	SetWaiting(n int)
+	SetRepairing(n int)
+	Forget(p int)
+	RequestRepair(ctx context.Context, from ring.NodeID, target, source int) error
+	Status() Status
+}
+
+// NewDriver returns the driver of node self's vnodes vn; set the manager
+// with SetManager before the first Step (the manager's Done callback is
+// the driver's Done, its Planned the driver's Planned).
+func NewDriver(self ring.NodeID, vn DriverVnodes, up func(ring.NodeID) bool, log *slog.Logger) *Driver {
 	if up == nil {
 		up = func(ring.NodeID) bool { return true }
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Driver{self: self, svc: svc, up: up, log: log, done: map[int]ring.NodeID{}, dropped: map[int]int{},
+	return &Driver{self: self, vn: vn, up: up, log: log, done: map[int]ring.NodeID{}, dropped: map[int]int{},
 		abandoned: map[int]int{}, planned: map[int]ring.NodeID{}, repairs: map[int]*repair{}}
 }
 
 // SetManager sets the handoff manager the driver starts jobs on.
-func (d *Driver) SetManager(m *handoff.Manager) { d.mgr = m }
+func (d *Driver) SetManager(m *Manager) {
+	if m != nil {
+		d.mgr = m
+	}
+}
 
 // Planned reports whether ownership job j is planned as of the last Step
-// (for Vnodes.Planned).
-func (d *Driver) Planned(j handoff.Job) bool {
+// (Config.Planned).
+func (d *Driver) Planned(j Job) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.planned[j.Partition] == j.To
 }
 
-// Done records a finished outbound transfer (handoff.Config.Done).
-func (d *Driver) Done(j handoff.Job, err error) {
-	if err != nil || j.Kind != handoff.Ownership {
+// Done records a finished outbound transfer (Config.Done).
+func (d *Driver) Done(j Job, err error) {
+	if err != nil || j.Kind != Ownership {
 		return
 	}
 	d.mu.Lock()
@@ -154,7 +132,7 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 			incoming[t.Partition] = true
 		}
 	}
-	var jobs []handoff.Job
+	var jobs []Job
 	waitingOwnership := 0 // ownership transfers whose target is down
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -172,8 +150,8 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 			complete = append(complete, t.Partition)
 			continue
 		}
-		if _, _, busy := d.svc.HandoffTarget(t.Partition); !busy {
-			if empty, err := d.svc.PartitionEmpty(t.Partition); err == nil && empty {
+		if _, _, busy := d.vn.Target(t.Partition); !busy {
+			if empty, err := d.vn.Empty(t.Partition); err == nil && empty {
 				// Nothing to move. A write that lands here before the
 				// ring flips stays in what becomes a fallback vnode,
 				// which hinted handoff then returns to the new owner.
@@ -182,14 +160,14 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 			}
 		}
 		if d.up(t.To) {
-			jobs = append(jobs, handoff.Job{Partition: t.Partition, Kind: handoff.Ownership, To: t.To})
+			jobs = append(jobs, Job{Partition: t.Partition, Kind: Ownership, To: t.To})
 		} else {
 			waitingOwnership++
 		}
 	}
 	// End ownership transfers that are over.
-	for _, p := range d.svc.Partitions() {
-		to, fwd, ok := d.svc.HandoffTarget(p)
+	for _, p := range d.vn.Held() {
+		to, fwd, ok := d.vn.Target(p)
 		if !ok {
 			continue
 		}
@@ -198,7 +176,7 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 		case owner == d.self && still && t.To == to:
 			// in progress, or waiting for the claimant's flip
 		case owner == to && fwd:
-			if err := d.svc.DropPartition(p); err != nil {
+			if err := d.vn.Drop(p); err != nil {
 				d.log.Warn("cannot drop a handed-off partition", "partition", p, "err", err)
 				continue
 			}
@@ -210,7 +188,7 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 			// data and serve it; if this node no longer owns the
 			// partition, hinted handoff returns it to the owner.
 			d.log.Info("ownership transfer abandoned", "partition", p, "to", to, "owner", owner)
-			d.svc.HandoffAbort(p)
+			d.vn.Abort(p)
 			d.mgr.Forget(p)
 			d.abandoned[p] = 0
 			delete(d.done, p)
@@ -223,7 +201,7 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 	}
 	for p, n := range d.dropped {
 		if n >= ForwardGrace || r.Owner(p) == d.self || incoming[p] {
-			d.svc.ForwardPartition(p, "")
+			d.vn.Forward(p, "")
 			delete(d.dropped, p)
 			continue
 		}
@@ -241,7 +219,7 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 	for p := 0; p < r.Size(); p++ {
 		_, from := planned[p]
 		_, ab := d.abandoned[p]
-		d.svc.HoldReaps(p, from || incoming[p] || ab)
+		d.vn.HoldReaps(p, from || incoming[p] || ab)
 	}
 	// Hinted handoff: every partition this node does not own but holds
 	// data for, found in storage whether or not its vnode is open (a
@@ -253,47 +231,22 @@ func (d *Driver) Step(r *ring.Ring, transfers []ring.Transfer) (complete []int) 
 		if owner == d.self || incoming[p] {
 			continue
 		}
-		if _, _, ok := d.svc.HandoffTarget(p); ok {
+		if _, _, ok := d.vn.Target(p); ok {
 			continue
 		}
-		if empty, err := d.svc.PartitionEmpty(p); err != nil || empty {
+		if empty, err := d.vn.Empty(p); err != nil || empty {
 			continue
 		}
 		waiting++
 		if !d.up(owner) {
 			continue
 		}
-		if err := d.svc.OpenVnode(p); err != nil {
+		if err := d.vn.Open(p); err != nil {
 			continue // dropped here and still forwarding: nothing to hand back
 		}
-		jobs = append(jobs, handoff.Job{Partition: p, Kind: handoff.Hinted, To: owner})
+		jobs = append(jobs, Job{Partition: p, Kind: Hinted, To: owner})
 	}
 	d.mgr.Offer(jobs)
 	d.mgr.SetWaiting(waiting)
 	return complete
 }
-
-// AAE adapts a kv.Service to handoff.AAEVnodes.
-type AAE struct{ Svc *kv.Service }
-
-var _ handoff.AAEVnodes = AAE{}
-
-// Tree implements handoff.AAEVnodes.
-func (a AAE) Tree(p, home int) ([]uint64, bool) { return a.Svc.AAETree(p, home) }
-
-// SegmentKeys implements handoff.AAEVnodes.
-func (a AAE) SegmentKeys(ctx context.Context, p, home int, segs []int) ([]hashtree.KeyHashPair, error) {
-	return a.Svc.AAEKeys(ctx, p, home, segs)
-}
-
-// Shared implements handoff.AAEVnodes.
-func (a AAE) Shared(key []byte, home, p, q int) bool { return a.Svc.AAEShared(key, home, p, q) }
-
-// Repair implements handoff.AAEVnodes.
-func (a AAE) Repair(ctx context.Context, key []byte) (int, error) { return a.Svc.AAERepair(ctx, key) }
-
-// Unbuilt implements handoff.AAEVnodes.
-func (a AAE) Unbuilt() []int { return a.Svc.AAEUnbuilt() }
-
-// Build implements handoff.AAEVnodes.
-func (a AAE) Build(ctx context.Context, p int) (time.Duration, error) { return a.Svc.AAEBuild(ctx, p) }

@@ -1,11 +1,11 @@
-package kv_test
+package coord_test
 
 import (
 	"errors"
 	"strconv"
 	"testing"
 
-	"github.com/riakgo/riakgo/kv"
+	"github.com/riakgo/riakgo/kv/coord"
 	"github.com/riakgo/riakgo/quorum"
 	"github.com/riakgo/riakgo/ring"
 	"github.com/riakgo/riakgo/siblings"
@@ -24,18 +24,18 @@ func fallback(p int) ring.Target {
 
 var primaries3 = []ring.Target{prim(10), prim(11), prim(12)}
 
-func reply(i int, o *siblings.Object) kv.GetReply { return kv.GetReply{Index: i, Obj: o} }
-func notfound(i int) kv.GetReply                  { return kv.GetReply{Index: i} }
-func failed(i int) kv.GetReply                    { return kv.GetReply{Index: i, Err: errBoom} }
+func reply(i int, o *siblings.Object) coord.GetReply { return coord.GetReply{Index: i, Obj: o} }
+func notfound(i int) coord.GetReply                  { return coord.GetReply{Index: i} }
+func failed(i int) coord.GetReply                    { return coord.GetReply{Index: i, Err: errBoom} }
 
 type fsmStep struct {
-	ev   kv.Event
+	ev   coord.Event
 	want string // describeActions of the step's output
 }
 
 // runSteps feeds steps to step and reports every mismatch with the
 // exchange so far.
-func runSteps(t *testing.T, name string, start []kv.Action, wantStart string, step func(kv.Event) []kv.Action, steps []fsmStep) {
+func runSteps(t *testing.T, name string, start []coord.Action, wantStart string, step func(coord.Event) []coord.Action, steps []fsmStep) {
 	t.Helper()
 	log := "start → " + describeActions(start)
 	if got := describeActions(start); got != wantStart {
@@ -50,14 +50,14 @@ func runSteps(t *testing.T, name string, start []kv.Action, wantStart string, st
 	}
 }
 
-func describeEvent(ev kv.Event) string {
+func describeEvent(ev coord.Event) string {
 	switch e := ev.(type) {
-	case kv.GetReply:
+	case coord.GetReply:
 		if e.Err != nil {
 			return "get-reply " + itoa(e.Index) + " err"
 		}
 		return "get-reply " + itoa(e.Index) + " " + describe(e.Obj)
-	case kv.PutReply:
+	case coord.PutReply:
 		s := "put-reply " + itoa(e.Index)
 		if e.Err != nil {
 			return s + " err " + describeErr(e.Err)
@@ -68,7 +68,7 @@ func describeEvent(ev kv.Event) string {
 			s += " dw"
 		}
 		return s + " " + describe(e.Obj)
-	case kv.TimeoutEvent:
+	case coord.TimeoutEvent:
 		return "timeout"
 	}
 	return "?"
@@ -165,7 +165,7 @@ func TestGetFSM(t *testing.T) {
 			steps: []fsmStep{
 				{reply(0, td), ""},
 				{reply(1, td), "respond {<del>}[a.1:2]"},
-				{kv.TimeoutEvent{}, ""},
+				{coord.TimeoutEvent{}, ""},
 				{reply(2, td), ""},
 			},
 		},
@@ -264,7 +264,7 @@ func TestGetFSM(t *testing.T) {
 			p:    p, canReap: true, finished: true,
 			steps: []fsmStep{
 				{reply(0, v2), ""},
-				{kv.TimeoutEvent{}, "respond err timeout"},
+				{coord.TimeoutEvent{}, "respond err timeout"},
 				{reply(1, v1), ""},
 			},
 		},
@@ -274,7 +274,7 @@ func TestGetFSM(t *testing.T) {
 			steps: []fsmStep{
 				{reply(0, v2), ""},
 				{reply(1, v1), "respond {v2}[a.1:2]"},
-				{kv.TimeoutEvent{}, "repair 1 {v2}[a.1:2]"},
+				{coord.TimeoutEvent{}, "repair 1 {v2}[a.1:2]"},
 			},
 		},
 		{
@@ -313,7 +313,7 @@ func TestGetFSM(t *testing.T) {
 		if targets == nil {
 			targets = primaries3
 		}
-		f := kv.NewGetFSM(targets, tc.p, tc.allowMult, tc.canReap)
+		f := coord.NewGetFSM(targets, tc.p, tc.allowMult, tc.canReap)
 		runSteps(t, tc.name, f.Start(), start, f.Step, tc.steps)
 		if f.Finished() != tc.finished {
 			t.Errorf("%s: Finished() = %v, want %v", tc.name, f.Finished(), tc.finished)
@@ -332,7 +332,7 @@ func TestGetFSM(t *testing.T) {
 // TestGetFSMErrorsAreTyped checks the error values themselves, not only
 // their rendering.
 func TestGetFSMErrorsAreTyped(t *testing.T) {
-	f := kv.NewGetFSM(primaries3, quorum.Get{N: 3, R: 2, NotFoundOK: true}, false, true)
+	f := coord.NewGetFSM(primaries3, quorum.Get{N: 3, R: 2, NotFoundOK: true}, false, true)
 	f.Start()
 	f.Step(failed(0))
 	acts := f.Step(failed(1))
@@ -340,17 +340,17 @@ func TestGetFSMErrorsAreTyped(t *testing.T) {
 		t.Fatalf("actions %s, want one Respond", describeActions(acts))
 	}
 	var qe *quorum.Error
-	if r, ok := acts[0].(kv.Respond); !ok || !errors.As(r.Err, &qe) || qe.Kind != quorum.Unsatisfied || qe.Param != "r" || qe.Need != 2 || qe.Got != 0 {
+	if r, ok := acts[0].(coord.Respond); !ok || !errors.As(r.Err, &qe) || qe.Kind != quorum.Unsatisfied || qe.Param != "r" || qe.Need != 2 || qe.Got != 0 {
 		t.Fatalf("got %s, want r_val_unsatisfied 0/2", describeActions(acts))
 	}
 	if qe.Error() != "R-value unsatisfied: 0/2" {
 		t.Errorf("message %q", qe.Error())
 	}
 
-	f = kv.NewGetFSM(primaries3, quorum.Get{N: 3, R: 2, NotFoundOK: true}, false, true)
+	f = coord.NewGetFSM(primaries3, quorum.Get{N: 3, R: 2, NotFoundOK: true}, false, true)
 	f.Start()
-	acts = f.Step(kv.TimeoutEvent{})
-	if r, ok := acts[0].(kv.Respond); !ok || r.Err != quorum.ErrTimeout {
+	acts = f.Step(coord.TimeoutEvent{})
+	if r, ok := acts[0].(coord.Respond); !ok || r.Err != quorum.ErrTimeout {
 		t.Fatalf("timeout: got %s, want Respond{Err: quorum.ErrTimeout}", describeActions(acts))
 	}
 }
@@ -361,9 +361,9 @@ func TestPutFSM(t *testing.T) {
 	coordObj := &siblings.Object{Clock: clk(actA, 1, actB, 1), Siblings: []siblings.Sibling{put}}
 	const co = "{new}[a.1:1 b.1:1]"
 	mixed := []ring.Target{prim(10), fallback(11), prim(12)}
-	dw := func(i int) kv.PutReply { return kv.PutReply{Index: i, Durable: true, Obj: coordObj} }
-	w := func(i int) kv.PutReply { return kv.PutReply{Index: i, Durable: false} }
-	fail := func(i int) kv.PutReply { return kv.PutReply{Index: i, Err: errBoom} }
+	dw := func(i int) coord.PutReply { return coord.PutReply{Index: i, Durable: true, Obj: coordObj} }
+	w := func(i int) coord.PutReply { return coord.PutReply{Index: i, Durable: false} }
+	fail := func(i int) coord.PutReply { return coord.PutReply{Index: i, Err: errBoom} }
 	tooMany := &siblings.TooManySiblingsError{Siblings: 101, Max: 100}
 
 	cases := []struct {
@@ -406,7 +406,7 @@ func TestPutFSM(t *testing.T) {
 			name:  "a coordinator error is the answer; nothing is replicated",
 			coord: 1, p: quorum.Put{N: 3, W: 2, DW: 2}, finished: true,
 			steps: []fsmStep{
-				{kv.PutReply{Index: 1, Err: tooMany}, "respond err " + tooMany.Error()},
+				{coord.PutReply{Index: 1, Err: tooMany}, "respond err " + tooMany.Error()},
 				{dw(0), ""},
 			},
 		},
@@ -480,7 +480,7 @@ func TestPutFSM(t *testing.T) {
 			coord: 0, p: quorum.Put{N: 3, W: 3, DW: 3}, finished: true,
 			steps: []fsmStep{
 				{dw(0), "put 1 " + co + "; put 2 " + co},
-				{kv.TimeoutEvent{}, "respond err timeout"},
+				{coord.TimeoutEvent{}, "respond err timeout"},
 				{dw(1), ""},
 			},
 		},
@@ -489,7 +489,7 @@ func TestPutFSM(t *testing.T) {
 			coord: 0, p: quorum.Put{N: 3, W: 2, DW: 2}, allowMult: true, finished: true,
 			steps: []fsmStep{
 				{dw(0), "put 1 " + co + "; put 2 " + co},
-				{kv.PutReply{Index: 1, Durable: true, Obj: &siblings.Object{
+				{coord.PutReply{Index: 1, Durable: true, Obj: &siblings.Object{
 					Clock:    clk(actA, 1, actB, 1, actC, 1),
 					Siblings: []siblings.Sibling{put, sib("other", 3)},
 				}}, "respond {new,other}[a.1:1 b.1:1 c.1:1]"},
@@ -502,7 +502,7 @@ func TestPutFSM(t *testing.T) {
 		if targets == nil {
 			targets = primaries3
 		}
-		f := kv.NewPutFSM(targets, tc.coord, put, ctx, tc.p, tc.allowMult)
+		f := coord.NewPutFSM(targets, tc.coord, put, ctx, tc.p, tc.allowMult)
 		wantStart := "coordput " + itoa(tc.coord) + ` "new" ctx=[a.1:1]`
 		runSteps(t, tc.name, f.Start(), wantStart, f.Step, tc.steps)
 		if f.Finished() != tc.finished {
@@ -522,19 +522,19 @@ func TestPutFSMCoordinatorErrorIsPassedThrough(t *testing.T) {
 		&siblings.TooLargeError{Size: 2000, Max: 1000},
 		errBoom,
 	} {
-		f := kv.NewPutFSM(primaries3, 2, sib("x", 1), nil, quorum.Put{N: 3, W: 2, DW: 2}, true)
+		f := coord.NewPutFSM(primaries3, 2, sib("x", 1), nil, quorum.Put{N: 3, W: 2, DW: 2}, true)
 		start := f.Start()
 		if len(start) != 1 {
 			t.Fatalf("Start sent %s, want only the coordinator's put", describeActions(start))
 		}
-		if cp, ok := start[0].(kv.SendCoordPut); !ok || cp.Index != 2 || cp.Target != primaries3[2] {
+		if cp, ok := start[0].(coord.SendCoordPut); !ok || cp.Index != 2 || cp.Target != primaries3[2] {
 			t.Fatalf("Start sent %s, want coordput to index 2", describeActions(start))
 		}
-		acts := f.Step(kv.PutReply{Index: 2, Err: e})
+		acts := f.Step(coord.PutReply{Index: 2, Err: e})
 		if len(acts) != 1 {
 			t.Fatalf("%v: actions %s, want one Respond and no replication", e, describeActions(acts))
 		}
-		r, ok := acts[0].(kv.Respond)
+		r, ok := acts[0].(coord.Respond)
 		if !ok || r.Err != e {
 			t.Fatalf("%v: got %s, want the coordinator's error as is", e, describeActions(acts))
 		}
@@ -543,10 +543,10 @@ func TestPutFSMCoordinatorErrorIsPassedThrough(t *testing.T) {
 		}
 	}
 	var tm *siblings.TooManySiblingsError
-	f := kv.NewPutFSM(primaries3, 0, sib("x", 1), nil, quorum.Put{N: 3, W: 2, DW: 2}, true)
+	f := coord.NewPutFSM(primaries3, 0, sib("x", 1), nil, quorum.Put{N: 3, W: 2, DW: 2}, true)
 	f.Start()
-	acts := f.Step(kv.PutReply{Index: 0, Err: &siblings.TooManySiblingsError{Siblings: 4, Max: 3}})
-	if !errors.As(acts[0].(kv.Respond).Err, &tm) || !errors.Is(acts[0].(kv.Respond).Err, siblings.ErrLimit) {
-		t.Errorf("error %v is not a *TooManySiblingsError wrapping ErrLimit", acts[0].(kv.Respond).Err)
+	acts := f.Step(coord.PutReply{Index: 0, Err: &siblings.TooManySiblingsError{Siblings: 4, Max: 3}})
+	if !errors.As(acts[0].(coord.Respond).Err, &tm) || !errors.Is(acts[0].(coord.Respond).Err, siblings.ErrLimit) {
+		t.Errorf("error %v is not a *TooManySiblingsError wrapping ErrLimit", acts[0].(coord.Respond).Err)
 	}
 }

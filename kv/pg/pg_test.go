@@ -1,4 +1,4 @@
-package kv_test
+package pg_test
 
 import (
 	"context"
@@ -9,24 +9,25 @@ import (
 	"time"
 
 	"github.com/riakgo/riakgo/kv"
+	"github.com/riakgo/riakgo/kv/pg"
 	"github.com/riakgo/riakgo/quorum"
 )
 
 var pgctx = context.Background()
 
-func newPG(t testing.TB) (*env, *kv.PG) {
+func newPG(t testing.TB) (*env, *pg.Service) {
 	t.Helper()
 	e := newEnv(t)
-	p, err := kv.NewPG(e.svc, kv.PGConfig{Incarnation: 1})
+	p, err := pg.New(e.svc, pg.Config{Incarnation: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return e, p
 }
 
-func gk(group string) kv.Key { return kv.Key{Type: kv.PGType, Bucket: "scope", Key: group} }
+func gk(group string) kv.Key { return kv.Key{Type: pg.BucketType, Bucket: "scope", Key: group} }
 
-func pgNames(ms []kv.PGMemberInfo) string {
+func pgNames(ms []pg.MemberInfo) string {
 	var out []string
 	for _, m := range ms {
 		out = append(out, fmt.Sprintf("%s×%d", m.ID, m.Count))
@@ -36,13 +37,13 @@ func pgNames(ms []kv.PGMemberInfo) string {
 
 func TestPGTypeExistsByDefault(t *testing.T) {
 	e, _ := newPG(t)
-	ti := e.svc.TypeInfo(kv.PGType)
+	ti := e.svc.TypeInfo(pg.BucketType)
 	if ti.Status != kv.TypeActive || ti.Props.Datatype != "pg" || !ti.Props.AllowMult {
 		t.Fatalf("pg type: %+v", ti)
 	}
 	// A restart finds it and does not recreate it.
 	e.restart()
-	if _, err := kv.NewPG(e.svc, kv.PGConfig{Incarnation: 2}); err != nil {
+	if _, err := pg.New(e.svc, pg.Config{Incarnation: 2}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -51,23 +52,23 @@ func TestPGJoinLeaveCounts(t *testing.T) {
 	_, p := newPG(t)
 	k := gk("g")
 	for i, want := range []int{1, 3} {
-		n, err := p.Join(pgctx, k, "a", kv.PGJoinOpts{Count: []int{1, 2}[i], Meta: "m1"})
+		n, err := p.Join(pgctx, k, "a", pg.JoinOpts{Count: []int{1, 2}[i], Meta: "m1"})
 		if err != nil || n != want {
 			t.Fatalf("join %d: %d %v", i, n, err)
 		}
 	}
-	if _, err := p.Join(pgctx, k, "b", kv.PGJoinOpts{}); err != nil {
+	if _, err := p.Join(pgctx, k, "b", pg.JoinOpts{}); err != nil {
 		t.Fatal(err)
 	}
-	ms, err := p.Members(pgctx, k, kv.PGFilter{})
+	ms, err := p.Members(pgctx, k, pg.Filter{})
 	if err != nil || pgNames(ms) != "a×3 b×1" || ms[0].Meta != "m1" || !ms[0].Local || !ms[0].Connected {
 		t.Fatalf("members: %+v %v", ms, err)
 	}
 	// New metadata replaces the old one and keeps the count.
-	if n, err := p.Join(pgctx, k, "a", kv.PGJoinOpts{Meta: "m2"}); err != nil || n != 4 {
+	if n, err := p.Join(pgctx, k, "a", pg.JoinOpts{Meta: "m2"}); err != nil || n != 4 {
 		t.Fatalf("join with new meta: %d %v", n, err)
 	}
-	ms, _ = p.Members(pgctx, k, kv.PGFilter{Kind: "local"})
+	ms, _ = p.Members(pgctx, k, pg.Filter{Kind: "local"})
 	if pgNames(ms) != "a×4 b×1" || ms[0].Meta != "m2" {
 		t.Fatalf("after the meta change: %+v", ms)
 	}
@@ -77,10 +78,10 @@ func TestPGJoinLeaveCounts(t *testing.T) {
 	if n, err := p.Leave(pgctx, k, "a", 10); err != nil || n != 0 {
 		t.Fatalf("leave more than the count: %d %v", n, err)
 	}
-	if _, err := p.Leave(pgctx, k, "a", 1); !errors.Is(err, kv.ErrPGNotMember) {
+	if _, err := p.Leave(pgctx, k, "a", 1); !errors.Is(err, pg.ErrNotMember) {
 		t.Fatalf("leave of a non-member: %v", err)
 	}
-	if _, err := p.Join(pgctx, gk("h"), "b", kv.PGJoinOpts{Count: 2}); err != nil {
+	if _, err := p.Join(pgctx, gk("h"), "b", pg.JoinOpts{Count: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if g := p.GroupsOf("b"); len(g) != 2 || g[gk("h")] != 2 || g[gk("g")] != 1 {
@@ -91,11 +92,11 @@ func TestPGJoinLeaveCounts(t *testing.T) {
 		t.Fatalf("leave-all: %v %v", left, err)
 	}
 	for _, g := range []string{"g", "h"} {
-		if ms, _ := p.Members(pgctx, gk(g), kv.PGFilter{}); len(ms) != 0 {
+		if ms, _ := p.Members(pgctx, gk(g), pg.Filter{}); len(ms) != 0 {
 			t.Fatalf("%s after leave-all: %+v", g, ms)
 		}
 	}
-	if gs, err := p.Groups(pgctx, kv.PGType, "scope"); err != nil || len(gs) != 0 {
+	if gs, err := p.Groups(pgctx, pg.BucketType, "scope"); err != nil || len(gs) != 0 {
 		t.Fatalf("which groups omits empty groups: %v %v", gs, err)
 	}
 	st := p.Stats()
@@ -118,24 +119,24 @@ func TestPGRefusesBadInput(t *testing.T) {
 		err  error
 		want error
 	}{
-		{"empty id", join(p, gk("g"), "", kv.PGJoinOpts{}), kv.ErrPGBadRequest},
-		{"long id", join(p, gk("g"), long, kv.PGJoinOpts{}), kv.ErrPGBadRequest},
-		{"negative count", join(p, gk("g"), "a", kv.PGJoinOpts{Count: -1}), kv.ErrPGBadRequest},
-		{"huge count", join(p, gk("g"), "a", kv.PGJoinOpts{Count: kv.MaxPGCount + 1}), kv.ErrPGBadRequest},
-		{"long meta", join(p, gk("g"), "a", kv.PGJoinOpts{Meta: strings.Repeat("m", kv.MaxPGMeta+1)}), kv.ErrPGBadRequest},
-		{"tiny ttl", join(p, gk("g"), "a", kv.PGJoinOpts{TTL: time.Millisecond}), kv.ErrPGBadRequest},
-		{"empty group", join(p, gk(""), "a", kv.PGJoinOpts{}), kv.ErrBadKey},
-		{"pattern without allow_patterns", join(p, gk("svc.*"), "a", kv.PGJoinOpts{}), kv.ErrPGBadRequest},
-		{"not a pg type", join(p, kv.Key{Type: "sets", Bucket: "b", Key: "g"}, "a", kv.PGJoinOpts{}), kv.ErrPGNotPG},
-		{"unknown type", join(p, kv.Key{Type: "nope", Bucket: "b", Key: "g"}, "a", kv.PGJoinOpts{}), kv.ErrUnknownType},
-		{"negative leave", func() error { _, err := p.Leave(pgctx, gk("g"), "a", -1); return err }(), kv.ErrPGBadRequest},
-		{"bad filter", func() error { _, err := p.Members(pgctx, gk("g"), kv.PGFilter{Kind: "some"}); return err }(), kv.ErrPGBadRequest},
-		{"node filter without node", func() error { _, err := p.Members(pgctx, gk("g"), kv.PGFilter{Kind: "node"}); return err }(), kv.ErrPGBadRequest},
-		{"bad strategy", func() error { _, err := p.Pick(pgctx, gk("g"), "best", ""); return err }(), kv.ErrPGBadRequest},
-		{"hash without key", func() error { _, err := p.Pick(pgctx, gk("g"), kv.PickHash, ""); return err }(), kv.ErrPGBadRequest},
-		{"pick in an empty group", func() error { _, err := p.Pick(pgctx, gk("g"), kv.PickRandom, ""); return err }(), kv.ErrPGNoMember},
-		{"heartbeat without lease", p.Heartbeat("a"), kv.ErrPGNotMember},
-		{"leave-all of nobody", func() error { _, err := p.LeaveAll(pgctx, "a"); return err }(), kv.ErrPGNotMember},
+		{"empty id", join(p, gk("g"), "", pg.JoinOpts{}), pg.ErrBadRequest},
+		{"long id", join(p, gk("g"), long, pg.JoinOpts{}), pg.ErrBadRequest},
+		{"negative count", join(p, gk("g"), "a", pg.JoinOpts{Count: -1}), pg.ErrBadRequest},
+		{"huge count", join(p, gk("g"), "a", pg.JoinOpts{Count: pg.MaxCount + 1}), pg.ErrBadRequest},
+		{"long meta", join(p, gk("g"), "a", pg.JoinOpts{Meta: strings.Repeat("m", pg.MaxMeta+1)}), pg.ErrBadRequest},
+		{"tiny ttl", join(p, gk("g"), "a", pg.JoinOpts{TTL: time.Millisecond}), pg.ErrBadRequest},
+		{"empty group", join(p, gk(""), "a", pg.JoinOpts{}), kv.ErrBadKey},
+		{"pattern without allow_patterns", join(p, gk("svc.*"), "a", pg.JoinOpts{}), pg.ErrBadRequest},
+		{"not a pg type", join(p, kv.Key{Type: "sets", Bucket: "b", Key: "g"}, "a", pg.JoinOpts{}), pg.ErrNotPG},
+		{"unknown type", join(p, kv.Key{Type: "nope", Bucket: "b", Key: "g"}, "a", pg.JoinOpts{}), kv.ErrUnknownType},
+		{"negative leave", func() error { _, err := p.Leave(pgctx, gk("g"), "a", -1); return err }(), pg.ErrBadRequest},
+		{"bad filter", func() error { _, err := p.Members(pgctx, gk("g"), pg.Filter{Kind: "some"}); return err }(), pg.ErrBadRequest},
+		{"node filter without node", func() error { _, err := p.Members(pgctx, gk("g"), pg.Filter{Kind: "node"}); return err }(), pg.ErrBadRequest},
+		{"bad strategy", func() error { _, err := p.Pick(pgctx, gk("g"), "best", ""); return err }(), pg.ErrBadRequest},
+		{"hash without key", func() error { _, err := p.Pick(pgctx, gk("g"), pg.PickHash, ""); return err }(), pg.ErrBadRequest},
+		{"pick in an empty group", func() error { _, err := p.Pick(pgctx, gk("g"), pg.PickRandom, ""); return err }(), pg.ErrNoMember},
+		{"heartbeat without lease", p.Heartbeat("a"), pg.ErrNotMember},
+		{"leave-all of nobody", func() error { _, err := p.LeaveAll(pgctx, "a"); return err }(), pg.ErrNotMember},
 	} {
 		if !errors.Is(tc.err, tc.want) {
 			t.Errorf("%s: got %v, want %v", tc.name, tc.err, tc.want)
@@ -143,7 +144,7 @@ func TestPGRefusesBadInput(t *testing.T) {
 	}
 }
 
-func join(p *kv.PG, k kv.Key, id string, o kv.PGJoinOpts) error {
+func join(p *pg.Service, k kv.Key, id string, o pg.JoinOpts) error {
 	_, err := p.Join(pgctx, k, id, o)
 	return err
 }
@@ -152,7 +153,7 @@ func TestPGPick(t *testing.T) {
 	e, p := newPG(t)
 	k := gk("g")
 	for i, id := range []string{"m1", "m2", "m3", "m4"} {
-		if _, err := p.Join(pgctx, k, id, kv.PGJoinOpts{Count: i + 1}); err != nil {
+		if _, err := p.Join(pgctx, k, id, pg.JoinOpts{Count: i + 1}); err != nil {
 			t.Fatal(err)
 		}
 		e.clk.Advance(time.Second)
@@ -165,10 +166,10 @@ func TestPGPick(t *testing.T) {
 		}
 		return m.ID
 	}
-	if got := pick(kv.PickOldest, ""); got != "m1" {
+	if got := pick(pg.PickOldest, ""); got != "m1" {
 		t.Fatalf("oldest: %s", got)
 	}
-	if got := pick(kv.PickNewest, ""); got != "m4" {
+	if got := pick(pg.PickNewest, ""); got != "m4" {
 		t.Fatalf("newest: %s", got)
 	}
 	// Hash: the same key always picks the same member, and removing
@@ -176,8 +177,8 @@ func TestPGPick(t *testing.T) {
 	byKey := map[string]string{}
 	for i := range 50 {
 		key := fmt.Sprint("user", i)
-		byKey[key] = pick(kv.PickHash, key)
-		if again := pick(kv.PickHash, key); again != byKey[key] {
+		byKey[key] = pick(pg.PickHash, key)
+		if again := pick(pg.PickHash, key); again != byKey[key] {
 			t.Fatalf("hash pick of %s moved: %s then %s", key, byKey[key], again)
 		}
 	}
@@ -186,7 +187,7 @@ func TestPGPick(t *testing.T) {
 	}
 	moved := 0
 	for key, was := range byKey {
-		got := pick(kv.PickHash, key)
+		got := pick(pg.PickHash, key)
 		if was != "m2" && got != was {
 			t.Fatalf("hash pick of %s moved from %s to %s when m2 left", key, was, got)
 		}
@@ -197,12 +198,12 @@ func TestPGPick(t *testing.T) {
 	// Random picks follow the join counts (m1×1, m3×3, m4×4).
 	seen := map[string]int{}
 	for range 800 {
-		seen[pick(kv.PickRandom, "")]++
+		seen[pick(pg.PickRandom, "")]++
 	}
 	if seen["m2"] != 0 || seen["m1"] == 0 || seen["m4"] <= seen["m1"] {
 		t.Fatalf("random picks: %v", seen)
 	}
-	if got := pick(kv.PickClosest, ""); got == "m2" {
+	if got := pick(pg.PickClosest, ""); got == "m2" {
 		t.Fatalf("closest picked a member that left")
 	}
 }
@@ -216,11 +217,11 @@ func TestPGStoredStateBounded(t *testing.T) {
 	if raceEnabled {
 		cycles = 10_000 // the same loop, shorter under the race detector
 	}
-	if _, err := p.Join(pgctx, k, "stays", kv.PGJoinOpts{Meta: "10.0.0.9:80"}); err != nil {
+	if _, err := p.Join(pgctx, k, "stays", pg.JoinOpts{Meta: "10.0.0.9:80"}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range cycles {
-		if _, err := p.Join(pgctx, k, "m", kv.PGJoinOpts{Meta: "10.0.0.1:80"}); err != nil {
+		if _, err := p.Join(pgctx, k, "m", pg.JoinOpts{Meta: "10.0.0.1:80"}); err != nil {
 			t.Fatal(i, err)
 		}
 		if _, err := p.Leave(pgctx, k, "m", 1); err != nil {
@@ -240,7 +241,7 @@ func TestPGStoredStateBounded(t *testing.T) {
 	if len(o.Siblings) != 1 || size > 200 {
 		t.Fatalf("after %d cycles: %d siblings, %d bytes", cycles, len(o.Siblings), size)
 	}
-	ms, _ := p.Members(pgctx, k, kv.PGFilter{})
+	ms, _ := p.Members(pgctx, k, pg.Filter{})
 	if pgNames(ms) != "stays×1" {
 		t.Fatalf("members: %s", pgNames(ms))
 	}
@@ -259,7 +260,7 @@ func TestPGPatterns(t *testing.T) {
 	}
 	rk := func(g string) kv.Key { return kv.Key{Type: "routes", Bucket: "api", Key: g} }
 	for g, id := range map[string]string{"/users/*": "users-svc", "/users/*/avatar": "avatar-svc", "/orders": "orders-svc"} {
-		if _, err := p.Join(pgctx, rk(g), id, kv.PGJoinOpts{}); err != nil {
+		if _, err := p.Join(pgctx, rk(g), id, pg.JoinOpts{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -269,12 +270,12 @@ func TestPGPatterns(t *testing.T) {
 		"/users/":          "",                         // '*' needs one character
 		"/orders":          "orders-svc×1",
 	} {
-		ms, err := p.Members(pgctx, rk(name), kv.PGFilter{})
+		ms, err := p.Members(pgctx, rk(name), pg.Filter{})
 		if err != nil || pgNames(ms) != want {
 			t.Errorf("members of %s: %q %v, want %q", name, pgNames(ms), err, want)
 		}
 	}
-	if _, err := p.Join(pgctx, rk("/a/**"), "x", kv.PGJoinOpts{}); !errors.Is(err, kv.ErrPGBadRequest) {
+	if _, err := p.Join(pgctx, rk("/a/**"), "x", pg.JoinOpts{}); !errors.Is(err, pg.ErrBadRequest) {
 		t.Fatalf("'**' accepted: %v", err)
 	}
 	for _, tc := range []struct {
@@ -287,7 +288,7 @@ func TestPGPatterns(t *testing.T) {
 		// A pattern that makes naive backtracking exponential.
 		{strings.Repeat("*a", 40) + "b", strings.Repeat("a", 200), false},
 	} {
-		if kv.MatchPGPattern(tc.pat, tc.name) != tc.ok {
+		if pg.MatchPattern(tc.pat, tc.name) != tc.ok {
 			t.Errorf("match(%q, %q) != %v", tc.pat, tc.name, tc.ok)
 		}
 	}
@@ -295,18 +296,18 @@ func TestPGPatterns(t *testing.T) {
 
 func TestPGWatch(t *testing.T) {
 	e, p := newPG(t)
-	if _, err := p.Join(pgctx, gk("g"), "a", kv.PGJoinOpts{}); err != nil {
+	if _, err := p.Join(pgctx, gk("g"), "a", pg.JoinOpts{}); err != nil {
 		t.Fatal(err)
 	}
-	ch, cancel, err := p.Watch(pgctx, kv.PGType, "scope", "g")
+	ch, cancel, err := p.Watch(pgctx, pg.BucketType, "scope", "g")
 	if err != nil {
 		t.Fatal(err)
 	}
-	scope, cancelScope, err := p.Watch(pgctx, kv.PGType, "scope", "")
+	scope, cancelScope, err := p.Watch(pgctx, pg.BucketType, "scope", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	next := func(ch <-chan kv.PGEvent) string {
+	next := func(ch <-chan pg.Event) string {
 		t.Helper()
 		select {
 		case ev, ok := <-ch:
@@ -324,13 +325,13 @@ func TestPGWatch(t *testing.T) {
 	if got := next(scope); got != "snapshot g: a×1" {
 		t.Fatalf("first scope event: %s", got)
 	}
-	if _, err := p.Join(pgctx, gk("g"), "b", kv.PGJoinOpts{Count: 2}); err != nil {
+	if _, err := p.Join(pgctx, gk("g"), "b", pg.JoinOpts{Count: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.Leave(pgctx, gk("g"), "a", 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Join(pgctx, gk("h"), "c", kv.PGJoinOpts{}); err != nil {
+	if _, err := p.Join(pgctx, gk("h"), "c", pg.JoinOpts{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"join g: b×2", "leave g: a×0", "nothing"} {
@@ -368,19 +369,19 @@ func TestPGWatch(t *testing.T) {
 func TestPGSweepRestoresOwnerState(t *testing.T) {
 	e, p := newPG(t)
 	k := gk("g")
-	if _, err := p.Join(pgctx, k, "a", kv.PGJoinOpts{Count: 2}); err != nil {
+	if _, err := p.Join(pgctx, k, "a", pg.JoinOpts{Count: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.svc.Delete(pgctx, k, nil, kv.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	e.settle()
-	if ms, _ := p.Members(pgctx, k, kv.PGFilter{}); len(ms) != 0 {
+	if ms, _ := p.Members(pgctx, k, pg.Filter{}); len(ms) != 0 {
 		t.Fatalf("after the delete: %s", pgNames(ms))
 	}
 	e.clk.Advance(5 * time.Minute)
 	p.Tick(pgctx)
-	if ms, _ := p.Members(pgctx, k, kv.PGFilter{}); pgNames(ms) != "a×2" {
+	if ms, _ := p.Members(pgctx, k, pg.Filter{}); pgNames(ms) != "a×2" {
 		t.Fatalf("after the sweep: %q", pgNames(ms))
 	}
 	if st := p.Stats(); st.Repairs != 1 {
@@ -394,16 +395,16 @@ func TestPGAbandonedSyncIsNotApplied(t *testing.T) {
 	_, p := newPG(t)
 	ctx, cancel := context.WithCancel(pgctx)
 	cancel()
-	if _, err := p.Join(ctx, gk("g"), "a", kv.PGJoinOpts{}); !errors.Is(err, kv.ErrUnavailable) {
+	if _, err := p.Join(ctx, gk("g"), "a", pg.JoinOpts{}); !errors.Is(err, kv.ErrUnavailable) {
 		t.Fatalf("join with an abandoned context: %v", err)
 	}
-	if ms, _ := p.Members(pgctx, gk("g"), kv.PGFilter{}); len(ms) != 0 {
+	if ms, _ := p.Members(pgctx, gk("g"), pg.Filter{}); len(ms) != 0 {
 		t.Fatalf("members: %s", pgNames(ms))
 	}
 	if g := p.GroupsOf("a"); len(g) != 0 {
 		t.Fatalf("the failed join stayed in the table: %v", g)
 	}
-	if n, err := p.Join(pgctx, gk("g"), "a", kv.PGJoinOpts{}); err != nil || n != 1 {
+	if n, err := p.Join(pgctx, gk("g"), "a", pg.JoinOpts{}); err != nil || n != 1 {
 		t.Fatalf("retry: %d %v", n, err)
 	}
 }

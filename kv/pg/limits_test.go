@@ -1,4 +1,4 @@
-package kv_test
+package pg_test
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/riakgo/riakgo/kv"
+	"github.com/riakgo/riakgo/kv/pg"
 	"github.com/riakgo/riakgo/kv/storage"
 )
 
@@ -35,12 +36,12 @@ func TestPGWatchesSharePolls(t *testing.T) {
 		ce = &countingEngine{Engine: c.Engine}
 		c.Engine = ce
 	})
-	p, err := kv.NewPG(e.svc, kv.PGConfig{Incarnation: 1})
+	p, err := pg.New(e.svc, pg.Config{Incarnation: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, g := range []string{"a", "b", "c"} {
-		if _, err := p.Join(pgctx, gk(g), "m", kv.PGJoinOpts{}); err != nil {
+		if _, err := p.Join(pgctx, gk(g), "m", pg.JoinOpts{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -50,14 +51,14 @@ func TestPGWatchesSharePolls(t *testing.T) {
 		return ce.scans.Load() - before
 	}
 	var cancels []func()
-	_, c1, err := p.Watch(pgctx, kv.PGType, "scope", "")
+	_, c1, err := p.Watch(pgctx, pg.BucketType, "scope", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cancels = append(cancels, c1)
 	one := poll()
 	for range 49 {
-		_, c, err := p.Watch(pgctx, kv.PGType, "scope", "")
+		_, c, err := p.Watch(pgctx, pg.BucketType, "scope", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,24 +80,24 @@ func TestPGMemberCap(t *testing.T) {
 	_, p := newPG(t)
 	k := gk("big")
 	for i := range 1000 {
-		if _, err := p.Join(pgctx, k, fmt.Sprintf("m%04d", i), kv.PGJoinOpts{}); err != nil {
+		if _, err := p.Join(pgctx, k, fmt.Sprintf("m%04d", i), pg.JoinOpts{}); err != nil {
 			t.Fatalf("join %d: %v", i, err)
 		}
 	}
-	if _, err := p.Join(pgctx, k, "one-too-many", kv.PGJoinOpts{}); !errors.Is(err, kv.ErrPGFull) {
+	if _, err := p.Join(pgctx, k, "one-too-many", pg.JoinOpts{}); !errors.Is(err, pg.ErrFull) {
 		t.Fatalf("member 1001: %v", err)
 	}
-	ms, err := p.Members(pgctx, k, kv.PGFilter{})
+	ms, err := p.Members(pgctx, k, pg.Filter{})
 	if err != nil || len(ms) != 1000 {
 		t.Fatalf("members after the refused join: %d %v", len(ms), err)
 	}
-	if n, err := p.Join(pgctx, k, "m0000", kv.PGJoinOpts{}); err != nil || n != 2 {
+	if n, err := p.Join(pgctx, k, "m0000", pg.JoinOpts{}); err != nil || n != 2 {
 		t.Fatalf("a member joining again: %d %v", n, err)
 	}
 	if _, err := p.Leave(pgctx, k, "m0001", 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Join(pgctx, k, "one-too-many", kv.PGJoinOpts{}); err != nil {
+	if _, err := p.Join(pgctx, k, "one-too-many", pg.JoinOpts{}); err != nil {
 		t.Fatalf("a join after a leave: %v", err)
 	}
 }
@@ -105,21 +106,21 @@ func TestPGMemberCap(t *testing.T) {
 // with ErrOverload (HTTP 503) until one closes.
 func TestPGWatchCap(t *testing.T) {
 	e := newEnv(t)
-	p, err := kv.NewPG(e.svc, kv.PGConfig{Incarnation: 1, MaxWatches: 2})
+	p, err := pg.New(e.svc, pg.Config{Incarnation: 1, MaxWatches: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, c1, err1 := p.Watch(pgctx, kv.PGType, "scope", "g")
-	_, c2, err2 := p.Watch(pgctx, kv.PGType, "scope", "")
+	_, c1, err1 := p.Watch(pgctx, pg.BucketType, "scope", "g")
+	_, c2, err2 := p.Watch(pgctx, pg.BucketType, "scope", "")
 	if err1 != nil || err2 != nil {
 		t.Fatal(err1, err2)
 	}
 	defer c2()
-	if _, _, err := p.Watch(pgctx, kv.PGType, "scope", "h"); !errors.Is(err, kv.ErrOverload) {
+	if _, _, err := p.Watch(pgctx, pg.BucketType, "scope", "h"); !errors.Is(err, kv.ErrOverload) {
 		t.Fatalf("third watch: %v", err)
 	}
 	c1()
-	_, c3, err := p.Watch(pgctx, kv.PGType, "scope", "h")
+	_, c3, err := p.Watch(pgctx, pg.BucketType, "scope", "h")
 	if err != nil {
 		t.Fatalf("a watch after one closed: %v", err)
 	}
