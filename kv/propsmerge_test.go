@@ -42,7 +42,7 @@ func TestMergePropsLaws(t *testing.T) {
 		"allow_mult": {true, false}, "last_write_wins": {true, false}, "n_val": {1, 2, 3, 5},
 		"r": {1, 2, "quorum", "all", "one"}, "sync_on_write": {"all", "one", "backend"},
 		"precommit": {[]any{}, []any{map[string]any{"name": "x"}}, []any{map[string]any{"name": "y"}}},
-		"name": {"a", "b"},
+		"name":      {"a", "b"},
 	}
 	random := func() []byte {
 		m := map[string]any{}
