@@ -56,15 +56,16 @@ type userMessager interface{ UserMessage() string }
 
 // UserMessage returns err's text for a client: what a *UserError (or
 // another error with a UserMessage method, such as *NotReadyError) says,
-// without the "riakgo/kv: " of its Error(). It is also the text of the
-// errors of dt and of the process groups (kv/pg) that the faces show.
+// without the "riakgo/kv: " of its Error().
 //
-// Sentinels, and the errors kv still builds with fmt.Errorf("%w: …",
-// sentinel) (key validation, bucket-type admin; kv/pg does the same) or that
-// come back from another node as text, carry no such data yet: for them
-// UserMessage drops the "riakgo/<package>: " prefix DESIGN's sentinels
-// begin with. This is the one place that reads an error's text for a
-// client; it goes once those sites return UserErrorf.
+// Any other error's text is taken without the "riakgo/<package>: "
+// DESIGN's sentinels begin with: bare sentinels (kv.ErrOverload,
+// pg.ErrNoMember, ...), a sentinel another node reported without a detail
+// (*remoteSentinel), and the errors still built with fmt.Errorf around a
+// sentinel: dt's (dt.ErrInvalidOp, ...), ring's, kv/list.go's query
+// validation on this branch, a malformed update (ErrBadUpdate with its
+// cause) and pg's "no member to pick in group …" (no ": " after the
+// sentinel).
 func UserMessage(err error) string {
 	var um userMessager
 	if errors.As(err, &um) {
@@ -75,29 +76,57 @@ func UserMessage(err error) string {
 
 // UserDetail returns what err says beyond sentinel, and whether err is a
 // sentinel error of that kind: a *UserError's Detail
-// ({unknown_field_type,<<"f">>} for ErrBadIndex). For the errors kv still builds with
-// fmt.Errorf("%w: …", sentinel), or that come back from another node as
-// text, it is the text after the sentinel's (transitional, as in
-// UserMessage; an invalid continuation is still built that way, so it is
-// found by its text).
+// ({unknown_field_type,<<"f">>} for ErrBadIndex; a refusal another node
+// reported comes back as a *UserError too, see remoteSentinelError), ""
+// for any other error that errors.Is sentinel, and false for an error that
+// is not one.
+//
+// It reads an error's text in two cases only, at the error that wraps the
+// sentinel itself, after the sentinel's words:
+//   - ErrInsufficientVnodes from ring.Coverage's plan, which ring builds
+//     with fmt.Errorf("%w: …") (ring is below kv and has no UserError);
+//   - ErrBadIndex and ErrBadContinuation from kv/list.go's query
+//     validation on this branch (fmt.Errorf("%w: …", ErrBadIndex); its
+//     invalid continuation is ErrBadIndex with ErrBadContinuation's words,
+//     a space and the quoted continuation). The Query rework makes them
+//     UserErrorf; ErrBadIndex and ErrBadContinuation then leave this list.
 func UserDetail(err, sentinel error) (string, bool) {
 	var ue *UserError
 	if errors.As(err, &ue) && errors.Is(ue.Err, sentinel) {
 		return ue.Detail, true
 	}
-	msg, words := err.Error(), sentinel.Error()
-	i := strings.Index(msg, words)
-	if i < 0 {
+	if sentinel == ErrBadContinuation && !errors.Is(err, sentinel) {
+		if w := wrapperOf(err, ErrBadIndex); w != nil {
+			if rest, ok := strings.CutPrefix(w.Error(), ErrBadContinuation.Error()+" "); ok {
+				return rest, true
+			}
+		}
 		return "", false
 	}
-	rest := msg[i+len(words):]
-	if r, ok := strings.CutPrefix(rest, ": "); ok {
-		return r, true
+	if !errors.Is(err, sentinel) {
+		return "", false
 	}
-	if r, ok := strings.CutPrefix(rest, " "); ok {
-		return r, true
+	if sentinel == ErrInsufficientVnodes || sentinel == ErrBadIndex {
+		if w := wrapperOf(err, sentinel); w != nil {
+			if rest, ok := strings.CutPrefix(w.Error(), sentinel.Error()+": "); ok {
+				return rest, true
+			}
+		}
 	}
-	return rest, rest == ""
+	return "", true
+}
+
+// wrapperOf returns the error in err's chain (one Unwrap at a time) that
+// wraps sentinel itself, or nil.
+func wrapperOf(err, sentinel error) error {
+	for e := err; e != nil; {
+		u := errors.Unwrap(e)
+		if u == sentinel {
+			return e
+		}
+		e = u
+	}
+	return nil
 }
 
 // withoutPackage drops a leading "riakgo/<package>: ".
