@@ -26,8 +26,8 @@ import (
 //
 // Every route takes ?type=T for a pg-typed bucket type other than "pg".
 
-// PGService is what the /pg routes serve; pg.Service implements it.
-type PGService interface {
+// ProcessGroups is what the /pg routes serve; pg.Service implements it.
+type ProcessGroups interface {
 	Self() (string, uint64)
 	Join(ctx context.Context, k kv.Key, id string, o pg.JoinOpts) (int, error)
 	Leave(ctx context.Context, k kv.Key, id string, count int) (int, error)
@@ -40,7 +40,7 @@ type PGService interface {
 	Stats() pg.Stats
 }
 
-var _ PGService = (*pg.Service)(nil)
+var _ ProcessGroups = (*pg.Service)(nil)
 
 // pgError maps process-group errors to statuses with a message.
 func pgError(err error, k kv.Key) *apiError {
