@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"fmt"
 	"regexp"
 	"slices"
 )
@@ -172,66 +171,94 @@ func (s *Service) Query(ctx context.Context, q IndexQuery, emit func([]IndexResu
 	if _, err := s.buckets.typeProps(q.Type); err != nil {
 		return "", err
 	}
-	var prefix, lo, hi []byte
-	var err error
-	switch q.Field {
-	case "$bucket":
-		prefix = appendBucketPrefix(nil, q.Type, q.Bucket)
-		lo, hi = prefix, prefixEnd(prefix)
-	case "$key":
-		prefix = appendBucketPrefix(nil, q.Type, q.Bucket)
-		lo = append(bytes.Clone(prefix), q.Start...)
-		hi = append(append(bytes.Clone(prefix), q.End...), 0)
-	default:
-		if !isIntField(q.Field) && !bytesHasSuffix(q.Field, "_bin") {
-			return "", fmt.Errorf("%w: {unknown_field_type,<<\"%s\">>}", ErrBadIndex, q.Field)
-		}
-		prefix = appendIndexPrefix(nil, q.Type, q.Bucket, q.Field)
-		if lo, err = appendTerm(bytes.Clone(prefix), q.Field, q.Start); err != nil {
-			return "", fmt.Errorf("%w: {field_parsing_failed,{<<\"%s\">>,<<\"%s\">>}}", ErrBadIndex, q.Field, q.Start)
-		}
-		if isIntField(q.Field) {
-			lo = lo[:len(prefix)+8]
-			end, err := appendTerm(bytes.Clone(prefix), q.Field, q.End)
-			if err != nil {
-				return "", fmt.Errorf("%w: {field_parsing_failed,{<<\"%s\">>,<<\"%s\">>}}", ErrBadIndex, q.Field, q.End)
-			}
-			hi = prefixEnd(end)
-		} else {
-			lo = lo[:len(lo)-2] // the term without its terminator
-			end, _ := appendTerm(bytes.Clone(prefix), q.Field, q.End)
-			hi = append(end[:len(end)-1], 2) // past every key of term End
-		}
+	r, err := indexRange(q)
+	if err != nil {
+		return "", err
 	}
-	var after []byte
-	if q.Continuation != "" {
-		after, err = base64.StdEncoding.DecodeString(q.Continuation)
-		if err != nil || len(after) == 0 {
-			return "", fmt.Errorf("%w: invalid continuation %q", ErrBadIndex, q.Continuation)
-		}
-		if start := append(append(bytes.Clone(prefix), after...), 0); bytes.Compare(start, lo) > 0 {
-			lo = start // strictly after the last result
-		}
-	}
-	if hi != nil && bytes.Compare(lo, hi) >= 0 {
+	if r.hi != nil && bytes.Compare(r.lo, r.hi) >= 0 {
 		return "", nil
 	}
 	props, err := s.buckets.props(q.Type, q.Bucket)
 	if err != nil {
 		return "", err
 	}
-	req := covReq{Kind: covIndex, Type: q.Type, Bucket: q.Bucket, Field: q.Field, Lo: lo[len(prefix):], After: after}
-	if hi != nil && bytes.HasPrefix(hi, prefix) { // else the scan runs to the prefix's end
-		req.Hi, req.HiSet = hi[len(prefix):], true
-	}
-	if q.TermRegex != nil {
-		req.Regex = q.TermRegex.String()
-	}
-	cov, err := s.newCoverage(ctx, props.NVal, req)
+	cov, err := s.newCoverage(ctx, props.NVal, r.request(q))
 	if err != nil {
 		return "", err
 	}
 	defer cov.close()
+	return mergeIndexPage(ctx, cov, q, emit)
+}
+
+// indexScan is the part of the index space a query reads: entries under
+// prefix (the bucket's keys, or the field's entries), from lo, below hi
+// (nil: to the prefix's end), strictly after after (a continuation).
+type indexScan struct {
+	prefix, lo, hi, after []byte
+}
+
+// indexRange turns a query's field, range and continuation into the
+// storage range it scans. Its errors are Riak's texts for a bad query.
+func indexRange(q IndexQuery) (indexScan, error) {
+	var r indexScan
+	switch q.Field {
+	case "$bucket":
+		r.prefix = appendBucketPrefix(nil, q.Type, q.Bucket)
+		r.lo, r.hi = r.prefix, prefixEnd(r.prefix)
+	case "$key":
+		r.prefix = appendBucketPrefix(nil, q.Type, q.Bucket)
+		r.lo = append(bytes.Clone(r.prefix), q.Start...)
+		r.hi = append(append(bytes.Clone(r.prefix), q.End...), 0)
+	default:
+		if !isIntField(q.Field) && !bytesHasSuffix(q.Field, "_bin") {
+			return r, UserErrorf(ErrBadIndex, "{unknown_field_type,<<\"%s\">>}", q.Field)
+		}
+		r.prefix = appendIndexPrefix(nil, q.Type, q.Bucket, q.Field)
+		lo, err := appendTerm(bytes.Clone(r.prefix), q.Field, q.Start)
+		if err != nil {
+			return r, UserErrorf(ErrBadIndex, "{field_parsing_failed,{<<\"%s\">>,<<\"%s\">>}}", q.Field, q.Start)
+		}
+		if isIntField(q.Field) {
+			r.lo = lo[:len(r.prefix)+8]
+			end, err := appendTerm(bytes.Clone(r.prefix), q.Field, q.End)
+			if err != nil {
+				return r, UserErrorf(ErrBadIndex, "{field_parsing_failed,{<<\"%s\">>,<<\"%s\">>}}", q.Field, q.End)
+			}
+			r.hi = prefixEnd(end)
+		} else {
+			r.lo = lo[:len(lo)-2] // the term without its terminator
+			end, _ := appendTerm(bytes.Clone(r.prefix), q.Field, q.End)
+			r.hi = append(end[:len(end)-1], 2) // past every key of term End
+		}
+	}
+	if q.Continuation != "" {
+		after, err := base64.StdEncoding.DecodeString(q.Continuation)
+		if err != nil || len(after) == 0 {
+			return r, UserErrorf(ErrBadContinuation, "%q", q.Continuation)
+		}
+		r.after = after
+		if start := append(append(bytes.Clone(r.prefix), after...), 0); bytes.Compare(start, r.lo) > 0 {
+			r.lo = start // strictly after the last result
+		}
+	}
+	return r, nil
+}
+
+// request is the coverage request that scans r for q on each vnode.
+func (r indexScan) request(q IndexQuery) covReq {
+	req := covReq{Kind: covIndex, Type: q.Type, Bucket: q.Bucket, Field: q.Field, Lo: r.lo[len(r.prefix):], After: r.after}
+	if r.hi != nil && bytes.HasPrefix(r.hi, r.prefix) { // else the scan runs to the prefix's end
+		req.Hi, req.HiSet = r.hi[len(r.prefix):], true
+	}
+	if q.TermRegex != nil {
+		req.Regex = q.TermRegex.String()
+	}
+	return req
+}
+
+// mergeIndexPage merges the planned vnodes' sorted entries into one page of
+// results, emitted in chunks, and returns the page's continuation.
+func mergeIndexPage(ctx context.Context, cov *coverage, q IndexQuery, emit func([]IndexResult) error) (string, error) {
 	var (
 		chunk []IndexResult
 		count int
@@ -253,13 +280,9 @@ func (s *Service) Query(ctx context.Context, q IndexQuery, emit func([]IndexResu
 		if !ok {
 			break
 		}
-		r := IndexResult{Term: string(suffix), Key: string(suffix)}
-		if req.Field != "$bucket" && req.Field != "$key" {
-			term, key, err := decodeTerm(q.Field, suffix)
-			if err != nil {
-				return "", err
-			}
-			r = IndexResult{Term: term, Key: key}
+		r, err := indexResult(q.Field, suffix)
+		if err != nil {
+			return "", err
 		}
 		chunk = append(chunk, r)
 		count++
@@ -290,6 +313,18 @@ func (s *Service) Query(ctx context.Context, q IndexQuery, emit func([]IndexResu
 		return base64.StdEncoding.EncodeToString(last), flush(emit, chunk)
 	}
 	return "", flush(emit, chunk)
+}
+
+// indexResult decodes one entry (its suffix after the scan's prefix).
+func indexResult(field string, suffix []byte) (IndexResult, error) {
+	if field == "$bucket" || field == "$key" {
+		return IndexResult{Term: string(suffix), Key: string(suffix)}, nil
+	}
+	term, key, err := decodeTerm(field, suffix)
+	if err != nil {
+		return IndexResult{}, err
+	}
+	return IndexResult{Term: term, Key: key}, nil
 }
 
 func flush(emit func([]IndexResult) error, chunk []IndexResult) error {

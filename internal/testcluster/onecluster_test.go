@@ -452,9 +452,15 @@ func TestMetadataAcrossAPartition(t *testing.T) {
 	if err := c.Client(3).CreateType("minority", nil); err != nil {
 		t.Fatal(err)
 	}
+	// The members on the other side count as lacking the type (Riak's
+	// rule): it is not ready, and cannot be activated, on this side.
 	st := c.Client(3).TypeStatus("minority")
-	if st.Status != kv.TypeReady || len(st.Have) != 2 {
+	if st.Status != kv.TypeCreated || len(st.Have) != 2 || len(st.Lack) != 3 {
 		t.Fatalf("status on the minority side: %+v", st)
+	}
+	var nr *kv.NotReadyError
+	if err := c.Client(3).ActivateType("minority"); !errors.As(err, &nr) || len(nr.Missing) != 3 {
+		t.Fatalf("activation on the minority side: %v, want not ready for the 3 unreachable members", err)
 	}
 	c.Heal()
 	c.Settle(60)
@@ -470,9 +476,9 @@ func TestMetadataAcrossAPartition(t *testing.T) {
 			t.Fatalf("props through node %d differ after the heal: %+v vs %+v", i+1, p, want)
 		}
 	}
-	// Both sides wrote the same entry concurrently: the later write
-	// (the minority's allow_mult) wins everywhere.
-	if !want.AllowMult || want.NVal != 3 {
+	// Both sides wrote the same entry concurrently: the changes merge
+	// property by property (Riak's rule), so both survive everywhere.
+	if !want.AllowMult || want.NVal != 5 {
 		t.Fatalf("after the heal: allow_mult %v n_val %d", want.AllowMult, want.NVal)
 	}
 	st = c.Client(0).TypeStatus("minority")
