@@ -190,7 +190,9 @@ type blockingLeave struct {
 	ended  chan error
 }
 
-func (b *blockingLeave) Join(context.Context, kv.Key, string, pg.JoinOpts) (int, error) { return 1, nil }
+func (b *blockingLeave) Join(context.Context, kv.Key, string, pg.JoinOpts) (int, error) {
+	return 1, nil
+}
 
 func (b *blockingLeave) Leave(ctx context.Context, _ kv.Key, _ string, _ int) (int, error) {
 	close(b.called)

@@ -62,10 +62,9 @@ type userMessager interface{ UserMessage() string }
 // DESIGN's sentinels begin with: bare sentinels (kv.ErrOverload,
 // pg.ErrNoMember, ...), a sentinel another node reported without a detail
 // (*remoteSentinel), and the errors still built with fmt.Errorf around a
-// sentinel: dt's (dt.ErrInvalidOp, ...), ring's, kv/list.go's query
-// validation on this branch, a malformed update (ErrBadUpdate with its
-// cause) and pg's "no member to pick in group …" (no ": " after the
-// sentinel).
+// sentinel: dt's (dt.ErrInvalidOp, ...), ring's, a malformed update
+// (ErrBadUpdate with its cause) and pg's "no member to pick in group …"
+// (no ": " after the sentinel).
 func UserMessage(err error) string {
 	var um userMessager
 	if errors.As(err, &um) {
@@ -81,32 +80,23 @@ func UserMessage(err error) string {
 // for any other error that errors.Is sentinel, and false for an error that
 // is not one.
 //
-// It reads an error's text in two cases only, at the error that wraps the
-// sentinel itself, after the sentinel's words:
-//   - ErrInsufficientVnodes from ring.Coverage's plan, which ring builds
-//     with fmt.Errorf("%w: …") (ring is below kv and has no UserError);
-//   - ErrBadIndex and ErrBadContinuation from kv/list.go's query
-//     validation on this branch (fmt.Errorf("%w: …", ErrBadIndex); its
-//     invalid continuation is ErrBadIndex with ErrBadContinuation's words,
-//     a space and the quoted continuation). The Query rework makes them
-//     UserErrorf; ErrBadIndex and ErrBadContinuation then leave this list.
+// It reads an error's text in one case only: ErrInsufficientVnodes from
+// ring.Coverage's plan, which ring builds with fmt.Errorf("%w: …") (ring
+// is below kv and has no UserError); the detail is the text after the
+// sentinel's words at the error that wraps the sentinel itself. Any other
+// error built with fmt.Errorf around a sentinel, and a bare sentinel, has
+// no detail ("", true). The one other place kv splits a detail from text
+// is where the wire delivers it as text: remoteSentinelError, for a
+// refusal another node reports.
 func UserDetail(err, sentinel error) (string, bool) {
 	var ue *UserError
 	if errors.As(err, &ue) && errors.Is(ue.Err, sentinel) {
 		return ue.Detail, true
 	}
-	if sentinel == ErrBadContinuation && !errors.Is(err, sentinel) {
-		if w := wrapperOf(err, ErrBadIndex); w != nil {
-			if rest, ok := strings.CutPrefix(w.Error(), ErrBadContinuation.Error()+" "); ok {
-				return rest, true
-			}
-		}
-		return "", false
-	}
 	if !errors.Is(err, sentinel) {
 		return "", false
 	}
-	if sentinel == ErrInsufficientVnodes || sentinel == ErrBadIndex {
+	if sentinel == ErrInsufficientVnodes {
 		if w := wrapperOf(err, sentinel); w != nil {
 			if rest, ok := strings.CutPrefix(w.Error(), sentinel.Error()+": "); ok {
 				return rest, true
