@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/riakgo/riakgo/ring"
 )
 
 // Errors for clients. A refusal whose text a client reads (an invalid key,
@@ -76,47 +78,24 @@ func UserMessage(err error) string {
 // UserDetail returns what err says beyond sentinel, and whether err is a
 // sentinel error of that kind: a *UserError's Detail
 // ({unknown_field_type,<<"f">>} for ErrBadIndex; a refusal another node
-// reported comes back as a *UserError too, see remoteSentinelError), ""
-// for any other error that errors.Is sentinel, and false for an error that
-// is not one.
+// reported comes back as a *UserError too, see remoteSentinelError), a
+// *ring.CoverageError's Reason for ErrInsufficientVnodes, "" for any other
+// error that errors.Is sentinel (a bare sentinel, or one built with
+// fmt.Errorf around it), and false for an error that is not one.
 //
-// It reads an error's text in one case only: ErrInsufficientVnodes from
-// ring.Coverage's plan, which ring builds with fmt.Errorf("%w: …") (ring
-// is below kv and has no UserError); the detail is the text after the
-// sentinel's words at the error that wraps the sentinel itself. Any other
-// error built with fmt.Errorf around a sentinel, and a bare sentinel, has
-// no detail ("", true). The one other place kv splits a detail from text
-// is where the wire delivers it as text: remoteSentinelError, for a
+// It never reads an error's text. The one place kv splits a detail from
+// text is where the wire delivers it as text: remoteSentinelError, for a
 // refusal another node reports.
 func UserDetail(err, sentinel error) (string, bool) {
 	var ue *UserError
 	if errors.As(err, &ue) && errors.Is(ue.Err, sentinel) {
 		return ue.Detail, true
 	}
-	if !errors.Is(err, sentinel) {
-		return "", false
+	var ce *ring.CoverageError
+	if errors.Is(ErrInsufficientVnodes, sentinel) && errors.As(err, &ce) {
+		return ce.Reason, true
 	}
-	if sentinel == ErrInsufficientVnodes {
-		if w := wrapperOf(err, sentinel); w != nil {
-			if rest, ok := strings.CutPrefix(w.Error(), sentinel.Error()+": "); ok {
-				return rest, true
-			}
-		}
-	}
-	return "", true
-}
-
-// wrapperOf returns the error in err's chain (one Unwrap at a time) that
-// wraps sentinel itself, or nil.
-func wrapperOf(err, sentinel error) error {
-	for e := err; e != nil; {
-		u := errors.Unwrap(e)
-		if u == sentinel {
-			return e
-		}
-		e = u
-	}
-	return nil
+	return "", errors.Is(err, sentinel)
 }
 
 // withoutPackage drops a leading "riakgo/<package>: ".

@@ -7,6 +7,7 @@ import (
 
 	"github.com/riakgo/riakgo/dt"
 	"github.com/riakgo/riakgo/internal/transport"
+	"github.com/riakgo/riakgo/ring"
 )
 
 // TestRemoteRefusalIsData: a refusal another node reports crosses the wire
@@ -51,11 +52,11 @@ func TestRemoteRefusalIsData(t *testing.T) {
 	}
 }
 
-// TestUserDetailReadsTextOnlyWhereDocumented: UserDetail reads an error's
-// text only for the producers its comment lists; any other error built
-// with fmt.Errorf around a sentinel is of that kind without a detail, and
-// an error of another kind is not one, whatever its text says.
-func TestUserDetailReadsTextOnlyWhereDocumented(t *testing.T) {
+// TestUserDetailReadsNoText: UserDetail takes a detail from data only (a
+// UserError, a ring.CoverageError); an error built with fmt.Errorf around
+// a sentinel is of that kind without a detail, and an error of another
+// kind is not one, whatever its text says.
+func TestUserDetailReadsNoText(t *testing.T) {
 	for _, tc := range []struct {
 		err      error
 		sentinel error
@@ -70,7 +71,8 @@ func TestUserDetailReadsTextOnlyWhereDocumented(t *testing.T) {
 		{ErrBadKey, ErrBadKey, "", true},
 		{fmt.Errorf("get: %w", ErrBadKey), ErrBadKey, "", true},
 		{fmt.Errorf("%w: the key is empty", ErrBadKey), ErrBadKey, "", true},
-		{fmt.Errorf("wrapped: %w", fmt.Errorf("%w: no plan found (n_val 3)", ErrInsufficientVnodes)), ErrInsufficientVnodes, "no plan found (n_val 3)", true},
+		{fmt.Errorf("wrapped: %w", &ring.CoverageError{Reason: "no plan found (n_val 3)"}), ErrInsufficientVnodes, "no plan found (n_val 3)", true},
+		{fmt.Errorf("%w: no plan found (n_val 3)", ErrInsufficientVnodes), ErrInsufficientVnodes, "", true},
 		{fmt.Errorf(`%w: {unknown_field_type,<<"f">>}`, ErrBadIndex), ErrBadIndex, "", true},
 		{fmt.Errorf("%w: invalid continuation %q", ErrBadIndex, "zz"), ErrBadContinuation, "", false},
 		{errors.New("riakgo/kv: invalid bucket or key: looks like one"), ErrBadKey, "", false},
