@@ -253,6 +253,7 @@ func AdminErrorOf(err error) *AdminError {
 		{ring.ErrOnlyMember, 409, "only_member"},
 		{ring.ErrAlreadyLeaving, 409, "already_leaving"},
 		{ring.ErrIsClaimant, 409, "is_claimant"},
+		{ring.ErrSelfJoin, 400, "self_join"}, // before ErrBadChange, which it wraps
 		{ring.ErrBadChange, 400, "invalid"},
 	} {
 		if errors.Is(err, m.err) {

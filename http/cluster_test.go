@@ -258,3 +258,26 @@ func TestClusterRouteAnswers(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterJoinRefusals: a join of the node to itself answers its own
+// reason word (riak_core's self_join), which the CLI maps to riak-admin's
+// message; other invalid changes stay "invalid".
+func TestClusterJoinRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{ring.ErrSelfJoin, `{"error":"riakgo/ring: invalid cluster change: this node cannot join itself","reason":"self_join"}`},
+		{fmt.Errorf("join: %w", ring.ErrSelfJoin), `{"error":"join: riakgo/ring: invalid cluster change: this node cannot join itself","reason":"self_join"}`},
+		{fmt.Errorf("%w: empty node name", ring.ErrBadChange), `{"error":"riakgo/ring: invalid cluster change: empty node name","reason":"invalid"}`},
+	} {
+		h := NewHandler(nil, Options{Cluster: &fakeCluster{joinErr: tc.err}})
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/admin/cluster/join", strings.NewReader(`{"seed":"a"}`))
+		req.RemoteAddr = "127.0.0.1:40000"
+		h.ServeHTTP(rec, req)
+		if got := strings.TrimSuffix(rec.Body.String(), "\n"); rec.Code != 400 || got != tc.want {
+			t.Errorf("%v: %d %s\nwant 400 %s", tc.err, rec.Code, got, tc.want)
+		}
+	}
+}

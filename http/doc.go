@@ -9,7 +9,7 @@
 // /admin (cluster.go, repair.go, admin.go) are what `riakgo admin` calls.
 //
 // riakgo's own process-group routes (/pg/…, /pg-member/…) serve a
-// PGService (pg.Service); see pg.go and docs/pg.md.
+// ProcessGroups (pg.Service); see pg.go and docs/pg.md.
 //
 // Where Riak answered 500 for a client's mistake (a malformed vclock, an
 // invalid quorum, an oversize body) riakgo answers a 4xx with a message

@@ -59,7 +59,7 @@ type Options struct {
 	// handoff, anti-entropy, memory and storage figures).
 	ExtraStats func() map[string]any
 	// PG, if set, serves the process-group routes (see pg.go).
-	PG PGService
+	PG ProcessGroups
 	// Security, if set, is the security model (see security.go): when it
 	// is enabled, requests need TLS and credentials and are authorised by
 	// grants.

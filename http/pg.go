@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/riakgo/riakgo/internal/clock"
 	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/kv/pg"
 )
@@ -25,8 +26,8 @@ import (
 //
 // Every route takes ?type=T for a pg-typed bucket type other than "pg".
 
-// PGService is what the /pg routes serve; pg.Service implements it.
-type PGService interface {
+// ProcessGroups is what the /pg routes serve; pg.Service implements it.
+type ProcessGroups interface {
 	Self() (string, uint64)
 	Join(ctx context.Context, k kv.Key, id string, o pg.JoinOpts) (int, error)
 	Leave(ctx context.Context, k kv.Key, id string, count int) (int, error)
@@ -39,7 +40,7 @@ type PGService interface {
 	Stats() pg.Stats
 }
 
-var _ PGService = (*pg.Service)(nil)
+var _ ProcessGroups = (*pg.Service)(nil)
 
 // pgError maps process-group errors to statuses with a message.
 func pgError(err error, k kv.Key) *apiError {
@@ -224,7 +225,7 @@ func (h *Handler) servePGJoin(w nethttp.ResponseWriter, r *nethttp.Request, k kv
 	case <-r.Context().Done():
 	case <-h.streams.Done():
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
+	ctx, cancel := clock.WithTimeout(context.WithoutCancel(r.Context()), h.o.Clock, 30*time.Second)
 	defer cancel()
 	if _, err := h.o.PG.Leave(ctx, k, id, o.Count); err != nil && !errors.Is(err, pg.ErrNotMember) {
 		h.log.Warn("pg: leaving a member whose connection closed", "id", id, "group", k.Key, "err", err)

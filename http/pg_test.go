@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	nethttp "net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/riakgo/riakgo/internal/testwait"
+	"github.com/riakgo/riakgo/kv"
 	"github.com/riakgo/riakgo/kv/pg"
 )
 
@@ -178,4 +180,70 @@ func TestPGWatchAndConnectionLease(t *testing.T) {
 		return !strings.Contains(body, "held")
 	})
 	e.expect("GET", "/pg", 200, `"pg_watch_streams":1`)
+}
+
+// blockingLeave is a process-group service whose Leave waits for its
+// context to end and reports how it ended.
+type blockingLeave struct {
+	ProcessGroups
+	called chan struct{}
+	ended  chan error
+}
+
+func (b *blockingLeave) Join(context.Context, kv.Key, string, pg.JoinOpts) (int, error) {
+	return 1, nil
+}
+
+func (b *blockingLeave) Leave(ctx context.Context, _ kv.Key, _ string, _ int) (int, error) {
+	close(b.called)
+	<-ctx.Done()
+	b.ended <- ctx.Err()
+	return 0, ctx.Err()
+}
+
+// TestHeldJoinLeaveOnHandlerClock: when a held join's connection closes,
+// the leave that follows is bounded by 30 s of the handler's clock (a
+// manual clock here), not of the wall clock.
+func TestHeldJoinLeaveOnHandlerClock(t *testing.T) {
+	svc, clk := newService(t, 7)
+	b := &blockingLeave{called: make(chan struct{}), ended: make(chan error, 1)}
+	srv := httptest.NewServer(NewHandler(svc, Options{PG: b, Clock: clk, Rand: lockedRand(8)}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := nethttp.NewRequestWithContext(ctx, "POST", srv.URL+"/pg/web/g/join?id=held&lease=connection", nil)
+	resp, err := nethttp.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := readLine(t, bufio.NewReader(resp.Body)); !strings.Contains(l, `"lease":"connection"`) {
+		t.Fatalf("held join: %s", l)
+	}
+	cancel()
+	resp.Body.Close()
+	select {
+	case <-b.called:
+	case <-time.After(10 * time.Second): // a guard against a hang, not a timing assertion
+		t.Fatal("no leave after the connection closed")
+	}
+	testwait.For(t, 5*time.Second, "the leave's deadline timer on the manual clock", func() bool { return clk.Pending() > 0 })
+	select {
+	case err := <-b.ended:
+		t.Fatalf("leave ended before its clock moved: %v", err)
+	default:
+	}
+	clk.Advance(30*time.Second - time.Nanosecond)
+	select {
+	case err := <-b.ended:
+		t.Fatalf("leave ended before 30 s of the handler's clock: %v", err)
+	default:
+	}
+	clk.Advance(time.Nanosecond)
+	select {
+	case err := <-b.ended:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("leave ended with %v, want DeadlineExceeded", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("leave still waiting after 30 s of the handler's clock")
+	}
 }

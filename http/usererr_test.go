@@ -46,10 +46,9 @@ func TestUserErrors(t *testing.T) {
 		{"wrapped bad key", fmt.Errorf("%w: the key is empty", kv.ErrBadKey), obj, 400, "invalid bucket or key: the key is empty\n"},
 		{"typed bad key, wrapped again", fmt.Errorf("get: %w", kv.UserErrorf(kv.ErrBadKey, "the key is empty")), obj, 400, "invalid bucket or key: the key is empty\n"},
 		{"typed index", kv.UserErrorf(kv.ErrBadIndex, `{unknown_field_type,<<"f">>}`), idx, 400, "Invalid query: {unknown_field_type,<<\"f\">>}\n"},
-		{"wrapped index", fmt.Errorf(`%w: {unknown_field_type,<<"f">>}`, kv.ErrBadIndex), idx, 400, "Invalid query: {unknown_field_type,<<\"f\">>}\n"},
 		{"typed continuation", kv.UserErrorf(kv.ErrBadContinuation, "%q", "zz"), idx, 400, "Invalid continuation: \"zz\"\n"},
-		{"wrapped continuation", fmt.Errorf("%w: invalid continuation %q", kv.ErrBadIndex, "zz"), idx, 400, "Invalid continuation: \"zz\"\n"},
-		{"coverage", fmt.Errorf("%w: vnode 3 on b failed", kv.ErrInsufficientVnodes), idx, 503, "insufficient_vnodes_available: vnode 3 on b failed\n"},
+		{"coverage", kv.UserErrorf(kv.ErrInsufficientVnodes, "vnode 3 on b failed"), idx, 503, "insufficient_vnodes_available: vnode 3 on b failed\n"},
+		{"coverage plan", &ring.CoverageError{Reason: "no plan found (n_val 3)"}, idx, 503, "insufficient_vnodes_available: no plan found (n_val 3)\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c.err = tc.err

@@ -149,7 +149,7 @@ func (b *buckets) typeProps(typ string) (Props, error) {
 	p, ok := b.types[typ]
 	b.mu.RUnlock()
 	if !ok {
-		return Props{}, fmt.Errorf("%w: %s", ErrUnknownType, typ)
+		return Props{}, UserErrorf(ErrUnknownType, "%s", typ)
 	}
 	return p, nil
 }

@@ -256,7 +256,7 @@ func (s *Service) scanPage(req *covReq, limit, budget int) (covResp, error) {
 	if req.Regex != "" {
 		var err error
 		if re, err = regexp.Compile(req.Regex); err != nil {
-			return covResp{}, fmt.Errorf("%w: term_regex %q: %v", ErrBadIndex, req.Regex, err)
+			return covResp{}, UserErrorf(ErrBadIndex, "term_regex %q: %v", req.Regex, err)
 		}
 	}
 	r := s.Ring()
@@ -443,10 +443,10 @@ func (c *coverage) fetch(src *covSource, limit int) error {
 			if cerr := c.ctx.Err(); cerr != nil {
 				return cerr
 			}
-			return fmt.Errorf("%w: vnode %d on %s failed, so the answer would be incomplete: %v", ErrInsufficientVnodes, req.Partition, src.node, err)
+			return UserErrorf(ErrInsufficientVnodes, "vnode %d on %s failed, so the answer would be incomplete: %v", req.Partition, src.node, err)
 		}
 		if !resp.Done && (len(resp.Next) == 0 || req.After != nil && bytes.Compare(resp.Next, req.After) <= 0) {
-			return fmt.Errorf("%w: vnode %d on %s answered without progress", ErrInsufficientVnodes, req.Partition, src.node)
+			return UserErrorf(ErrInsufficientVnodes, "vnode %d on %s answered without progress", req.Partition, src.node)
 		}
 		src.items, src.done = resp.Items, resp.Done
 		src.req.After = resp.Next

@@ -3,7 +3,6 @@ package kv
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/riakgo/riakgo/dt"
 	"github.com/riakgo/riakgo/siblings"
@@ -53,7 +52,7 @@ func MergeDatatype(k dt.Kind, o *siblings.Object) (dt.CRDT, error) {
 		}
 		v, err := dt.Unmarshal(s.Value)
 		if err != nil || v.Kind() != k {
-			return nil, fmt.Errorf("%w: %s holds %q", ErrNotDatatype, k, s.Meta.ContentType)
+			return nil, UserErrorf(ErrNotDatatype, "%s holds %q", k, s.Meta.ContentType)
 		}
 		if out == nil {
 			out = v

@@ -3,7 +3,6 @@ package kv
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/riakgo/riakgo/internal/clock"
@@ -96,7 +95,7 @@ func (s *Service) Handle(typ wire.MsgType, h transport.Handler) bool {
 // timed out, an uncoded handler error) wraps ErrUnavailable.
 func (s *Service) Call(ctx context.Context, to ring.NodeID, typ wire.MsgType, req, resp any) error {
 	if s.tr == nil {
-		return fmt.Errorf("%w: %s on %s: this node has no transport", ErrUnavailable, typ, to)
+		return UserErrorf(ErrUnavailable, "%s on %s: this node has no transport", typ, to)
 	}
 	err := s.tr.Call(ctx, to, typ, req, resp)
 	if err == nil {
@@ -107,9 +106,9 @@ func (s *Service) Call(ctx context.Context, to ring.NodeID, typ wire.MsgType, re
 		if typed := s.fromRemote(err); typed != err {
 			return typed
 		}
-		return fmt.Errorf("%w: %s on %s: %s", ErrUnavailable, typ, to, re.Message)
+		return UserErrorf(ErrUnavailable, "%s on %s: %s", typ, to, re.Message)
 	}
-	return fmt.Errorf("%w: %s on %s: %v", ErrUnavailable, typ, to, err)
+	return UserErrorf(ErrUnavailable, "%s on %s: %v", typ, to, err)
 }
 
 // Validate checks the key: a bucket and a key, neither over MaxKeySize

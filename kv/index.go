@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -46,7 +45,7 @@ func appendTerm(dst []byte, field, term string) ([]byte, error) {
 	if isIntField(field) {
 		n, err := strconv.ParseInt(strings.TrimSpace(term), 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %q is not an integer term of %s", ErrBadIndex, term, field)
+			return nil, UserErrorf(ErrBadIndex, "%q is not an integer term of %s", term, field)
 		}
 		return binary.BigEndian.AppendUint64(dst, uint64(n)^(1<<63)), nil
 	}
@@ -65,7 +64,7 @@ func appendTerm(dst []byte, field, term string) ([]byte, error) {
 func decodeTerm(field string, suffix []byte) (term, key string, err error) {
 	if isIntField(field) {
 		if len(suffix) < 8 {
-			return "", "", fmt.Errorf("%w: short integer term", ErrBadIndex)
+			return "", "", UserErrorf(ErrBadIndex, "short integer term")
 		}
 		n := int64(binary.BigEndian.Uint64(suffix) ^ (1 << 63))
 		return strconv.FormatInt(n, 10), string(suffix[8:]), nil
@@ -77,7 +76,7 @@ func decodeTerm(field string, suffix []byte) (term, key string, err error) {
 			continue
 		}
 		if i+1 >= len(suffix) {
-			return "", "", fmt.Errorf("%w: truncated term", ErrBadIndex)
+			return "", "", UserErrorf(ErrBadIndex, "truncated term")
 		}
 		switch suffix[i+1] {
 		case 0xff:
@@ -86,10 +85,10 @@ func decodeTerm(field string, suffix []byte) (term, key string, err error) {
 		case 1:
 			return string(b), string(suffix[i+2:]), nil
 		default:
-			return "", "", fmt.Errorf("%w: bad term escape", ErrBadIndex)
+			return "", "", UserErrorf(ErrBadIndex, "bad term escape")
 		}
 	}
-	return "", "", fmt.Errorf("%w: unterminated term", ErrBadIndex)
+	return "", "", UserErrorf(ErrBadIndex, "unterminated term")
 }
 
 // indexKeys returns the index-space keys of every live sibling's index

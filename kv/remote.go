@@ -303,7 +303,7 @@ func (s *Service) remote(ctx context.Context, k Key, props Props, a coord.Action
 			if errors.As(err, &re) {
 				return nil, s.fromRemote(err)
 			}
-			return nil, fmt.Errorf("%w: %s on %s: %v", ErrUnavailable, typ, t.Node, err)
+			return nil, UserErrorf(ErrUnavailable, "%s on %s: %v", typ, t.Node, err)
 		}
 		return decodeOpt(resp.Obj)
 	}

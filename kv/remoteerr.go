@@ -3,6 +3,7 @@ package kv
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 
 	"github.com/riakgo/riakgo/dt"
@@ -161,14 +162,34 @@ func (s *Service) fromRemote(err error) error {
 	}
 	for _, c := range s.sentinels() {
 		if re.Code == c.code {
-			return &remoteSentinel{err: c.err, node: string(re.Node), msg: re.Message}
+			return remoteSentinelError(c.err, string(re.Node), re.Message)
 		}
 	}
 	return err
 }
 
-// remoteSentinel is a sentinel error reported by another node: errors.Is
-// matches the sentinel, and the text is the remote one.
+// remoteSentinelError is the error for a sentinel another node reported
+// with its text msg. The wire carries the text only (the codes above are
+// the protocol), so this is where a remote refusal's detail is split from
+// it: a text that reads as the sentinel's words, ": " and a detail (as a
+// *UserError's and a fmt.Errorf("%w: …", sentinel)'s do) comes back as a
+// *UserError with that detail (and " (on NODE)"); any other text as a
+// *remoteSentinel. Either reads as the remote text followed by
+// " (on NODE)".
+func remoteSentinelError(sentinel error, node, msg string) error {
+	on := ""
+	if node != "" {
+		on = " (on " + node + ")"
+	}
+	if d, ok := strings.CutPrefix(msg, sentinel.Error()+": "); ok {
+		return &UserError{Err: sentinel, Detail: d + on}
+	}
+	return &remoteSentinel{err: sentinel, node: node, msg: msg}
+}
+
+// remoteSentinel is a sentinel error reported by another node with a text
+// that has no detail after the sentinel's words: errors.Is matches the
+// sentinel, and the text is the remote one.
 type remoteSentinel struct {
 	err  error
 	node string

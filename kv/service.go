@@ -475,7 +475,7 @@ func (s *Service) SetDetached(reason string) {
 // cannot.
 func (s *Service) refuse() error {
 	if r := s.detached.Load(); r != nil {
-		return fmt.Errorf("%w: %s", ErrDetached, *r)
+		return UserErrorf(ErrDetached, "%s", *r)
 	}
 	if s.isClosed() {
 		return ErrClosed
@@ -495,13 +495,13 @@ func (s *Service) timeout(o Options) time.Duration {
 func validateKey(k Key) error {
 	switch {
 	case k.Bucket == "":
-		return fmt.Errorf("%w: the bucket name is empty", ErrBadKey)
+		return UserErrorf(ErrBadKey, "the bucket name is empty")
 	case k.Key == "":
-		return fmt.Errorf("%w: the key is empty", ErrBadKey)
+		return UserErrorf(ErrBadKey, "the key is empty")
 	case len(k.Key) > MaxKeySize:
-		return fmt.Errorf("%w: the key is %d bytes (maximum %d)", ErrBadKey, len(k.Key), MaxKeySize)
+		return UserErrorf(ErrBadKey, "the key is %d bytes (maximum %d)", len(k.Key), MaxKeySize)
 	case len(k.Bucket) > MaxKeySize:
-		return fmt.Errorf("%w: the bucket name is %d bytes (maximum %d)", ErrBadKey, len(k.Bucket), MaxKeySize)
+		return UserErrorf(ErrBadKey, "the bucket name is %d bytes (maximum %d)", len(k.Bucket), MaxKeySize)
 	}
 	return nil
 }

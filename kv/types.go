@@ -112,13 +112,13 @@ func createProps(raw map[string]json.RawMessage) (Props, error) {
 func validTypeName(name string) error {
 	switch {
 	case name == "":
-		return fmt.Errorf("%w: the name is empty", ErrTypeName)
+		return UserErrorf(ErrTypeName, "the name is empty")
 	case name == DefaultType:
-		return fmt.Errorf("%w: default_type", ErrTypeName)
+		return UserErrorf(ErrTypeName, "default_type")
 	case name == "any":
-		return fmt.Errorf("%w: The name 'any' may not be used for bucket types", ErrTypeName)
+		return UserErrorf(ErrTypeName, "The name 'any' may not be used for bucket types")
 	case strings.ContainsAny(name, "/"):
-		return fmt.Errorf("%w: %q contains '/'", ErrTypeName, name)
+		return UserErrorf(ErrTypeName, "%q contains '/'", name)
 	}
 	return nil
 }
@@ -147,7 +147,7 @@ func (b *buckets) createType(name string, raw map[string]json.RawMessage) error 
 	rec, ok := b.defined[name]
 	b.mu.RUnlock()
 	if ok && rec.Active {
-		return fmt.Errorf("%w: %s", ErrTypeExists, name)
+		return UserErrorf(ErrTypeExists, "%s", name)
 	}
 	rec = &typeRecord{Props: raw}
 	if rec.Props == nil {
@@ -165,7 +165,7 @@ func (b *buckets) activateType(name string) error {
 	rec, ok := b.defined[name]
 	b.mu.RUnlock()
 	if !ok {
-		return fmt.Errorf("%w: %s", ErrUnknownType, name)
+		return UserErrorf(ErrUnknownType, "%s", name)
 	}
 	if rec.Active {
 		return nil
@@ -192,10 +192,10 @@ func (b *buckets) updateType(name string, raw map[string]json.RawMessage) error 
 	cur := b.types[name]
 	b.mu.RUnlock()
 	if !ok {
-		return fmt.Errorf("%w: %s", ErrUnknownType, name)
+		return UserErrorf(ErrUnknownType, "%s", name)
 	}
 	if !rec.Active {
-		return fmt.Errorf("%w: %s", ErrTypeNotActive, name)
+		return UserErrorf(ErrTypeNotActive, "%s", name)
 	}
 	reasons := map[string]string{}
 	merged := map[string]json.RawMessage{}

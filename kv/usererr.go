@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/riakgo/riakgo/ring"
 )
 
 // Errors for clients. A refusal whose text a client reads (an invalid key,
@@ -56,15 +58,15 @@ type userMessager interface{ UserMessage() string }
 
 // UserMessage returns err's text for a client: what a *UserError (or
 // another error with a UserMessage method, such as *NotReadyError) says,
-// without the "riakgo/kv: " of its Error(). It is also the text of the
-// errors of dt and of the process groups (kv/pg) that the faces show.
+// without the "riakgo/kv: " of its Error().
 //
-// Sentinels, and the errors kv still builds with fmt.Errorf("%w: …",
-// sentinel) (key validation, bucket-type admin; kv/pg does the same) or that
-// come back from another node as text, carry no such data yet: for them
-// UserMessage drops the "riakgo/<package>: " prefix DESIGN's sentinels
-// begin with. This is the one place that reads an error's text for a
-// client; it goes once those sites return UserErrorf.
+// Any other error's text is taken without the "riakgo/<package>: "
+// DESIGN's sentinels begin with: bare sentinels (kv.ErrOverload,
+// pg.ErrNoMember, ...), a sentinel another node reported without a detail
+// (*remoteSentinel), and the errors still built with fmt.Errorf around a
+// sentinel: dt's (dt.ErrInvalidOp, ...), ring's, a malformed update
+// (ErrBadUpdate with its cause) and pg's "no member to pick in group …"
+// (no ": " after the sentinel).
 func UserMessage(err error) string {
 	var um userMessager
 	if errors.As(err, &um) {
@@ -75,29 +77,25 @@ func UserMessage(err error) string {
 
 // UserDetail returns what err says beyond sentinel, and whether err is a
 // sentinel error of that kind: a *UserError's Detail
-// ({unknown_field_type,<<"f">>} for ErrBadIndex). For the errors kv still builds with
-// fmt.Errorf("%w: …", sentinel), or that come back from another node as
-// text, it is the text after the sentinel's (transitional, as in
-// UserMessage; an invalid continuation is still built that way, so it is
-// found by its text).
+// ({unknown_field_type,<<"f">>} for ErrBadIndex; a refusal another node
+// reported comes back as a *UserError too, see remoteSentinelError), a
+// *ring.CoverageError's Reason for ErrInsufficientVnodes, "" for any other
+// error that errors.Is sentinel (a bare sentinel, or one built with
+// fmt.Errorf around it), and false for an error that is not one.
+//
+// It never reads an error's text. The one place kv splits a detail from
+// text is where the wire delivers it as text: remoteSentinelError, for a
+// refusal another node reports.
 func UserDetail(err, sentinel error) (string, bool) {
 	var ue *UserError
 	if errors.As(err, &ue) && errors.Is(ue.Err, sentinel) {
 		return ue.Detail, true
 	}
-	msg, words := err.Error(), sentinel.Error()
-	i := strings.Index(msg, words)
-	if i < 0 {
-		return "", false
+	var ce *ring.CoverageError
+	if errors.Is(ErrInsufficientVnodes, sentinel) && errors.As(err, &ce) {
+		return ce.Reason, true
 	}
-	rest := msg[i+len(words):]
-	if r, ok := strings.CutPrefix(rest, ": "); ok {
-		return r, true
-	}
-	if r, ok := strings.CutPrefix(rest, " "); ok {
-		return r, true
-	}
-	return rest, rest == ""
+	return "", errors.Is(err, sentinel)
 }
 
 // withoutPackage drops a leading "riakgo/<package>: ".

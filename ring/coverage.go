@@ -20,6 +20,17 @@ import (
 // insufficient_vnodes_available).
 var ErrInsufficientVnodes = errors.New("riakgo/ring: insufficient_vnodes_available")
 
+// CoverageError is the ErrInsufficientVnodes Coverage returns, with why
+// in Reason, as data a client's answer shows ("home partitions [3] have
+// no primary vnode on an up node (n_val 3)"). It reads as
+// fmt.Errorf("%w: %s", ErrInsufficientVnodes, Reason) does.
+type CoverageError struct{ Reason string }
+
+func (e *CoverageError) Error() string { return ErrInsufficientVnodes.Error() + ": " + e.Reason }
+
+// Unwrap returns ErrInsufficientVnodes.
+func (e *CoverageError) Unwrap() error { return ErrInsufficientVnodes }
+
 // CoverageEntry is one vnode of a coverage plan.
 type CoverageEntry struct {
 	// Partition is the vnode's partition, Node its owner.
@@ -73,7 +84,7 @@ func Coverage(r *Ring, n int, up func(NodeID) bool, offset uint64) ([]CoverageEn
 		}
 	}
 	if len(uncovered) > 0 {
-		return nil, fmt.Errorf("%w: home partitions %s have no primary vnode on an up node (n_val %d)", ErrInsufficientVnodes, partitionList(uncovered), n)
+		return nil, &CoverageError{Reason: fmt.Sprintf("home partitions %s have no primary vnode on an up node (n_val %d)", partitionList(uncovered), n)}
 	}
 	// Some vnode of every plan holds the anchor home partition h0: try each
 	// of them as the plan's first vnode and complete the cover greedily.
@@ -91,7 +102,7 @@ func Coverage(r *Ring, n int, up func(NodeID) bool, offset uint64) ([]CoverageEn
 		}
 	}
 	if best == nil { // cannot happen: every home has an available vnode
-		return nil, fmt.Errorf("%w: no plan found (n_val %d)", ErrInsufficientVnodes, n)
+		return nil, &CoverageError{Reason: fmt.Sprintf("no plan found (n_val %d)", n)}
 	}
 	// best[0] answers for its n homes; each next vnode for the homes past
 	// the previous one, the last stopping short of best[0]'s.

@@ -101,7 +101,11 @@ func TestCoverageTable(t *testing.T) {
 				if !errors.Is(err, ring.ErrInsufficientVnodes) {
 					t.Fatalf("error %v does not wrap ErrInsufficientVnodes", err)
 				}
-				got = strings.TrimPrefix(err.Error(), ring.ErrInsufficientVnodes.Error()+": ")
+				var ce *ring.CoverageError
+				if !errors.As(err, &ce) || err.Error() != ring.ErrInsufficientVnodes.Error()+": "+ce.Reason {
+					t.Fatalf("error %v is not a CoverageError reading as the sentinel and its reason", err)
+				}
+				got = ce.Reason
 			} else {
 				got = planString(plan)
 			}

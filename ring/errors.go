@@ -1,6 +1,9 @@
 package ring
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors of the cluster state. ErrBadSize is in ring.go.
 var (
@@ -33,6 +36,9 @@ var (
 	// ErrBadChange: a change that makes no sense (unknown action, a node
 	// replacing itself, marking oneself down).
 	ErrBadChange = errors.New("riakgo/ring: invalid cluster change")
+	// ErrSelfJoin: a node asked to join itself (riak_core's self_join);
+	// it is an ErrBadChange.
+	ErrSelfJoin = fmt.Errorf("%w: this node cannot join itself", ErrBadChange)
 
 	// ErrNothingPlanned: plan or commit with no staged changes and no
 	// joining nodes.

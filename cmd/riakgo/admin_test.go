@@ -209,3 +209,17 @@ func TestAdminCLIUsageAndUnreachable(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminClusterJoinSelf: a node told to join itself (by its name or its
+// own gossip address) refuses with riak-admin's message, which the CLI
+// chooses by the answer's reason word (self_join), not by its text.
+func TestAdminClusterJoinSelf(t *testing.T) {
+	g := freePort(t)
+	p := startNode(t, t.TempDir(), "--name", "selfjoin@127.0.0.1", "--gossip", g)
+	for _, seed := range []string{"selfjoin@127.0.0.1", g} {
+		out, errs, code := admin(t, p.url, "cluster", "join", seed)
+		if code != 1 || out != "" || errs != "Failed: This node cannot join itself in a cluster\n" {
+			t.Errorf("cluster join %s: exit %d, stdout %q, stderr %q", seed, code, out, errs)
+		}
+	}
+}

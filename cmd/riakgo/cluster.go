@@ -68,12 +68,8 @@ func clusterFailure(stderr io.Writer, verb, arg string, a adminAnswer, body []by
 		fmt.Fprintf(stderr, "Failed: %s has a different ring_creation_size\n", arg)
 	case "not_single_node", "already_member":
 		fmt.Fprintln(stderr, "Failed: This node is already a member of a cluster")
-	case "invalid":
-		if verb == "join" && strings.Contains(msg, "join itself") {
-			fmt.Fprintln(stderr, "Failed: This node cannot join itself in a cluster")
-		} else {
-			fmt.Fprintf(stderr, "Failed: %s\n", msg)
-		}
+	case "self_join":
+		fmt.Fprintln(stderr, "Failed: This node cannot join itself in a cluster")
 	case "already_leaving":
 		fmt.Fprintf(stderr, "%s is already in the process of leaving the cluster.\n", arg)
 	case "not_member":

@@ -700,7 +700,7 @@ func (c *cluster) seedAddrs(seed string) (addrs []string, name ring.NodeID) {
 // name.
 func (c *cluster) Join(ctx context.Context, seed string) error {
 	if seed == c.ml.Local().GossipAddr || ring.NodeID(seed) == c.self {
-		return fmt.Errorf("%w: this node cannot join itself", ring.ErrBadChange)
+		return ring.ErrSelfJoin
 	}
 	addrs, want := c.seedAddrs(seed)
 	c.mu.Lock()

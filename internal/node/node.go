@@ -509,8 +509,10 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.Rejoin()
-	// Settings changed while this node was down reach it before it serves.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Settings changed while this node was down reach it before it serves
+	// (bounded on the node's clock, the wall clock unless Config.Clock says
+	// otherwise, as every other deadline of the node).
+	ctx, cancel := clock.WithTimeout(context.Background(), n.clk, 5*time.Second)
 	n.SyncMetadata(ctx)
 	cancel()
 	n.run()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/riakgo/riakgo/handoff"
 	riakhttp "github.com/riakgo/riakgo/http"
+	"github.com/riakgo/riakgo/internal/clock"
 	"github.com/riakgo/riakgo/internal/transport"
 	"github.com/riakgo/riakgo/internal/wire"
 	"github.com/riakgo/riakgo/ring"
@@ -74,7 +75,7 @@ func (n *Node) RingReady(ctx context.Context) (riakhttp.RingReadyJSON, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			cctx, cancel := clock.WithTimeout(ctx, n.clk, 5*time.Second)
 			defer cancel()
 			var resp ringOwnersResp
 			if err := n.tr.Call(cctx, m, wire.MsgRingOwners, struct{}{}, &resp); err == nil {

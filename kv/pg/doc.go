@@ -13,6 +13,6 @@
 // kv.Service.FetchDatatype and ListKeys. kv imports no kv/pg (the lint
 // holds it).
 //
-// Callers: the http process-group routes (through http.PGService) and
+// Callers: the http process-group routes (through http.ProcessGroups) and
 // the node wiring, which ticks it every second.
 package pg

@@ -3,7 +3,6 @@ package pg
 import (
 	"context"
 	"errors"
-	"fmt"
 	"hash/fnv"
 	"maps"
 	"slices"
@@ -36,11 +35,11 @@ func (p *Service) Join(ctx context.Context, k kv.Key, id string, o JoinOpts) (in
 	}
 	switch {
 	case o.Count < 0 || o.Count > MaxCount:
-		return 0, fmt.Errorf("%w: count must be 1..%d", ErrBadRequest, MaxCount)
+		return 0, kv.UserErrorf(ErrBadRequest, "count must be 1..%d", MaxCount)
 	case len(o.Meta) > MaxMeta:
-		return 0, fmt.Errorf("%w: metadata over %d bytes", ErrBadRequest, MaxMeta)
+		return 0, kv.UserErrorf(ErrBadRequest, "metadata over %d bytes", MaxMeta)
 	case o.TTL < 0 || (o.TTL > 0 && o.TTL < minTTL):
-		return 0, fmt.Errorf("%w: ttl must be at least %s", ErrBadRequest, minTTL)
+		return 0, kv.UserErrorf(ErrBadRequest, "ttl must be at least %s", minTTL)
 	}
 	if _, err := p.checkKey(k); err != nil {
 		return 0, err
@@ -62,7 +61,7 @@ func (p *Service) Join(ctx context.Context, k kv.Key, id string, o JoinOpts) (in
 	}
 	if m.count+o.Count > MaxCount {
 		p.mu.Unlock()
-		return 0, fmt.Errorf("%w: the count would exceed %d", ErrBadRequest, MaxCount)
+		return 0, kv.UserErrorf(ErrBadRequest, "the count would exceed %d", MaxCount)
 	}
 	m.count += o.Count
 	if o.Meta != "" || !had {
@@ -89,7 +88,7 @@ func (p *Service) Leave(ctx context.Context, k kv.Key, id string, count int) (in
 		return 0, err
 	}
 	if count < 0 {
-		return 0, fmt.Errorf("%w: count must not be negative", ErrBadRequest)
+		return 0, kv.UserErrorf(ErrBadRequest, "count must not be negative")
 	}
 	if _, err := p.checkKey(k); err != nil {
 		return 0, err
@@ -108,7 +107,7 @@ func (p *Service) leaveLocked(ctx context.Context, gk pgKey, id string, count in
 	m, ok := want[id]
 	if !ok {
 		p.mu.Unlock()
-		return 0, fmt.Errorf("%w: %q is not in group %q of %q on this node", ErrNotMember, id, gk.group, gk.bucket)
+		return 0, kv.UserErrorf(ErrNotMember, "%q is not in group %q of %q on this node", id, gk.group, gk.bucket)
 	}
 	if count == 0 || count >= m.count {
 		delete(want, id)
@@ -136,7 +135,7 @@ func (p *Service) LeaveAll(ctx context.Context, id string) ([]kv.Key, error) {
 	delete(p.leases, id)
 	p.mu.Unlock()
 	if len(gks) == 0 {
-		return nil, fmt.Errorf("%w: %q is in no group on this node", ErrNotMember, id)
+		return nil, kv.UserErrorf(ErrNotMember, "%q is in no group on this node", id)
 	}
 	slices.SortFunc(gks, compareKey)
 	var out []kv.Key
@@ -171,7 +170,7 @@ func (p *Service) Heartbeat(id string) error {
 	defer p.mu.Unlock()
 	l := p.leases[id]
 	if l == nil {
-		return fmt.Errorf("%w: %q has no lease on this node", ErrNotMember, id)
+		return kv.UserErrorf(ErrNotMember, "%q has no lease on this node", id)
 	}
 	l.expires = p.s.Clock().Now().Add(l.ttl)
 	return nil

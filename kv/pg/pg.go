@@ -298,7 +298,7 @@ func (p *Service) dead(node string, inc uint64) bool {
 
 func validName(what, s string) error {
 	if s == "" || len(s) > MaxID {
-		return fmt.Errorf("%w: the %s must be 1..%d bytes", ErrBadRequest, what, MaxID)
+		return kv.UserErrorf(ErrBadRequest, "the %s must be 1..%d bytes", what, MaxID)
 	}
 	return nil
 }
@@ -315,10 +315,10 @@ func (p *Service) checkKey(k kv.Key) (kv.Props, error) {
 		return kv.Props{}, err
 	}
 	if props.Datatype != "pg" {
-		return kv.Props{}, fmt.Errorf("%w: bucket type %q holds %q", ErrNotPG, k.Type, props.Datatype)
+		return kv.Props{}, kv.UserErrorf(ErrNotPG, "bucket type %q holds %q", k.Type, props.Datatype)
 	}
 	if !props.AllowPatterns && strings.Contains(k.Key, "*") {
-		return kv.Props{}, fmt.Errorf("%w: group %q has a '*' but bucket type %q does not allow patterns", ErrBadRequest, k.Key, k.Type)
+		return kv.Props{}, kv.UserErrorf(ErrBadRequest, "group %q has a '*' but bucket type %q does not allow patterns", k.Key, k.Type)
 	}
 	if props.AllowPatterns {
 		if err := validPattern(k.Key); err != nil {

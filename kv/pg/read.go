@@ -31,7 +31,7 @@ func (p *Service) fetch(ctx context.Context, k kv.Key) (*dt.PG, error) {
 	}
 	g, ok := v.(*dt.PG)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", kv.ErrNotDatatype, v.Kind())
+		return nil, kv.UserErrorf(kv.ErrNotDatatype, "%s", v.Kind())
 	}
 	return g, nil
 }
@@ -79,11 +79,11 @@ func (f Filter) validate() error {
 		return nil
 	case "node":
 		if f.Node == "" {
-			return fmt.Errorf("%w: filter node needs a node name", ErrBadRequest)
+			return kv.UserErrorf(ErrBadRequest, "filter node needs a node name")
 		}
 		return nil
 	}
-	return fmt.Errorf("%w: unknown filter %q (all, local, remote, connected, node)", ErrBadRequest, f.Kind)
+	return kv.UserErrorf(ErrBadRequest, "unknown filter %q (all, local, remote, connected, node)", f.Kind)
 }
 
 // Members returns the members of group k that f selects, sorted by owner
@@ -142,10 +142,10 @@ func (p *Service) Pick(ctx context.Context, k kv.Key, strategy, key string) (Mem
 	case PickRandom, PickClosest, PickFurthest, PickOldest, PickNewest:
 	case PickHash:
 		if key == "" {
-			return MemberInfo{}, fmt.Errorf("%w: pick by hash needs a key", ErrBadRequest)
+			return MemberInfo{}, kv.UserErrorf(ErrBadRequest, "pick by hash needs a key")
 		}
 	default:
-		return MemberInfo{}, fmt.Errorf("%w: unknown pick strategy %q (random, closest, furthest, oldest, newest, hash)", ErrBadRequest, strategy)
+		return MemberInfo{}, kv.UserErrorf(ErrBadRequest, "unknown pick strategy %q (random, closest, furthest, oldest, newest, hash)", strategy)
 	}
 	ms, err := p.Members(ctx, k, Filter{Kind: "connected"})
 	if err != nil {

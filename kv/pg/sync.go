@@ -2,7 +2,6 @@ package pg
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"slices"
 
@@ -70,7 +69,7 @@ func decodePGValue(b []byte) (*dt.PG, error) {
 	}
 	g, ok := v.(*dt.PG)
 	if !ok {
-		return nil, fmt.Errorf("%w: pg value of kind %s", kv.ErrNotDatatype, v.Kind())
+		return nil, kv.UserErrorf(kv.ErrNotDatatype, "pg value of kind %s", v.Kind())
 	}
 	return g, nil
 }
@@ -132,7 +131,7 @@ func (p *Service) apply(ctx context.Context, k kv.Key, req *pgSetReq) (*dt.PG, e
 func (p *Service) syncMutation(ctx context.Context, req *pgSetReq, pruned *int) kv.Mutation {
 	return func(local *siblings.Object, actor vclock.Actor) (siblings.Sibling, error) {
 		if err := ctx.Err(); err != nil {
-			return siblings.Sibling{}, fmt.Errorf("%w: pg sync abandoned by its caller: %v", kv.ErrUnavailable, err)
+			return siblings.Sibling{}, kv.UserErrorf(kv.ErrUnavailable, "pg sync abandoned by its caller: %v", err)
 		}
 		cur, err := kv.MergeDatatype(dt.KindPG, local)
 		if err != nil {
@@ -155,7 +154,7 @@ func (p *Service) syncMutation(ctx context.Context, req *pgSetReq, pruned *int) 
 		if req.Node != "" {
 			if op := pgSyncOp(g, req); len(op.Edits) > 0 {
 				if added := p.newMembers(g, req); added > 0 && g.Len()+added > p.cfg.MaxMembers {
-					return siblings.Sibling{}, fmt.Errorf("%w: %d members, at most %d", ErrFull, g.Len(), p.cfg.MaxMembers)
+					return siblings.Sibling{}, kv.UserErrorf(ErrFull, "%d members, at most %d", g.Len(), p.cfg.MaxMembers)
 				}
 				if err := g.Apply(op, actor, dt.Context{}); err != nil {
 					return siblings.Sibling{}, err
@@ -189,10 +188,10 @@ func (p *Service) decodeUpdate(b []byte) (kv.Mutation, error) {
 func (p *Service) checkSync(req *pgSetReq) error {
 	if req.Node != "" {
 		if req.Inc == 0 || validName("node", req.Node) != nil {
-			return fmt.Errorf("%w: pg sync without an owner incarnation", ErrBadRequest)
+			return kv.UserErrorf(ErrBadRequest, "pg sync without an owner incarnation")
 		}
 		if p.dead(req.Node, req.Inc) {
-			return fmt.Errorf("%w: %s incarnation %d", ErrStale, req.Node, req.Inc)
+			return kv.UserErrorf(ErrStale, "%s incarnation %d", req.Node, req.Inc)
 		}
 	}
 	return nil

@@ -2,7 +2,6 @@ package pg
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -21,7 +20,7 @@ import (
 
 func validPattern(name string) error {
 	if strings.Contains(name, "**") {
-		return fmt.Errorf("%w: group pattern %q has '**' (each '*' matches one or more characters)", ErrBadRequest, name)
+		return kv.UserErrorf(ErrBadRequest, "group pattern %q has '**' (each '*' matches one or more characters)", name)
 	}
 	return nil
 }
@@ -138,7 +137,7 @@ func (p *Service) Watch(ctx context.Context, typ, bucket, group string) (<-chan 
 		return nil, nil, err
 	}
 	if n := p.watchStreams.Load(); n >= int64(p.cfg.MaxWatches) {
-		return nil, nil, fmt.Errorf("%w: %d process-group watch streams are open on this node, the most it serves", kv.ErrOverload, n)
+		return nil, nil, kv.UserErrorf(kv.ErrOverload, "%d process-group watch streams are open on this node, the most it serves", n)
 	}
 	w := &pgWatch{typ: typ, bucket: bucket, group: group, last: map[string]map[pgMemberKey]MemberInfo{},
 		ch: make(chan Event, WatchBuffer)}
