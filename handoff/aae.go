@@ -437,7 +437,7 @@ func (e *Exchanger) Exchange(ctx context.Context, pr Pair) (ExchangeResult, erro
 }
 
 func (e *Exchanger) call(ctx context.Context, to ring.NodeID, typ wire.MsgType, req, resp any) error {
-	cctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
+	cctx, cancel := clock.WithTimeout(ctx, e.cfg.Clock, e.cfg.Timeout)
 	defer cancel()
 	return e.cfg.Transport.Call(cctx, to, typ, req, resp)
 }

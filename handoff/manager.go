@@ -493,7 +493,7 @@ func (m *Manager) ClusterStatus(ctx context.Context, nodes []ring.NodeID) ([]Sta
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			cctx, cancel := clock.WithTimeout(ctx, m.cfg.Clock, 5*time.Second)
 			defer cancel()
 			var st Status
 			if err := m.cfg.Transport.Call(cctx, n, wire.MsgHandoffStatus, struct{}{}, &st); err == nil {
@@ -720,7 +720,7 @@ func (m *Manager) handleRepair(ctx context.Context, from transport.NodeID, body 
 // target from its partition source. It returns an error if the request
 // did not reach it or it refused; nil means queued (or already running).
 func (m *Manager) RequestRepair(ctx context.Context, from ring.NodeID, target, source int) error {
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.StallTimeout)
+	ctx, cancel := clock.WithTimeout(ctx, m.cfg.Clock, m.cfg.StallTimeout)
 	defer cancel()
 	var resp repairResp
 	if err := m.cfg.Transport.Call(ctx, from, wire.MsgHandoffRepair, repairReq{Target: target, Source: source}, &resp); err != nil {
@@ -769,7 +769,7 @@ func (m *Manager) run(k jobKey, o *outbound) {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
-			ctx, cancel := context.WithTimeout(m.base, m.cfg.StallTimeout)
+			ctx, cancel := clock.WithTimeout(m.base, m.cfg.Clock, m.cfg.StallTimeout)
 			_ = m.cfg.Transport.Call(ctx, j.To, wire.MsgHandoffEnd, endReq{ID: o.pr.ID, Abandoned: true}, nil)
 			cancel()
 		}()
@@ -820,7 +820,7 @@ func (m *Manager) run(k jobKey, o *outbound) {
 
 // call makes one protocol call bounded by the stall timeout.
 func (m *Manager) call(to ring.NodeID, typ wire.MsgType, req, resp any) error {
-	ctx, cancel := context.WithTimeout(m.base, m.cfg.StallTimeout)
+	ctx, cancel := clock.WithTimeout(m.base, m.cfg.Clock, m.cfg.StallTimeout)
 	defer cancel()
 	err := m.cfg.Transport.Call(ctx, to, typ, req, resp)
 	var re *transport.RemoteError

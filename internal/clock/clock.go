@@ -50,18 +50,46 @@ func WithTimeout(ctx context.Context, clk Clock, d time.Duration) (context.Conte
 	if _, wall := OrReal(clk).(Real); wall {
 		return context.WithTimeout(ctx, d)
 	}
+	at := clk.Now().Add(d)
+	if outer, ok := DeadlineOn(ctx, clk); ok && outer.Before(at) {
+		at = outer
+	}
 	inner, cancel := context.WithCancelCause(ctx)
-	t := clk.AfterFunc(d, func() { cancel(context.DeadlineExceeded) })
-	return &timeoutCtx{Context: inner}, func() { t.Stop(); cancel(context.Canceled) }
+	t := clk.AfterFunc(at.Sub(clk.Now()), func() { cancel(context.DeadlineExceeded) })
+	valued := context.WithValue(inner, deadlineKey{}, clockDeadline{clk: clk, at: at})
+	return &timeoutCtx{Context: valued, inner: inner}, func() { t.Stop(); cancel(context.Canceled) }
+}
+
+// DeadlineOn returns the deadline, on clk, of the earliest WithTimeout
+// among ctx's ancestors made with that same clock (not a wall-clock
+// deadline: read those with ctx.Deadline). A transport that runs on the
+// test's clock reads it as TCP reads a wall-clock deadline, to bound the
+// call and to tell the peer.
+func DeadlineOn(ctx context.Context, clk Clock) (time.Time, bool) {
+	d, ok := ctx.Value(deadlineKey{}).(clockDeadline)
+	if !ok || d.clk != clk {
+		return time.Time{}, false
+	}
+	return d.at, true
+}
+
+type deadlineKey struct{}
+
+type clockDeadline struct {
+	clk Clock
+	at  time.Time
 }
 
 // timeoutCtx is a context that a test clock's timeout ends: it reports
 // that end as context.DeadlineExceeded.
-type timeoutCtx struct{ context.Context }
+type timeoutCtx struct {
+	context.Context                 // inner, with the deadline as a value
+	inner           context.Context // the cancel context
+}
 
 func (c *timeoutCtx) Err() error {
 	err := c.Context.Err()
-	if err != nil && context.Cause(c.Context) == context.DeadlineExceeded {
+	if err != nil && context.Cause(c.inner) == context.DeadlineExceeded {
 		return context.DeadlineExceeded
 	}
 	return err
@@ -73,7 +101,7 @@ func (c *timeoutCtx) Err() error {
 // (Canceled).
 func (c *timeoutCtx) Value(key any) any {
 	v := c.Context.Value(key)
-	if v == any(c.Context) {
+	if v == any(c.inner) {
 		return nil
 	}
 	return v

@@ -87,3 +87,36 @@ func TestWithTimeoutOnManualClock(t *testing.T) {
 		t.Fatalf("parent ended: Err = %v, want Canceled", ctx3.Err())
 	}
 }
+
+// DeadlineOn reads the earliest WithTimeout deadline made on a clock, and
+// nothing for another clock or the wall clock.
+func TestDeadlineOn(t *testing.T) {
+	clk, other := NewManual(time.Unix(100, 0)), NewManual(time.Unix(100, 0))
+	outer, c1 := WithTimeout(context.Background(), clk, 5*time.Second)
+	defer c1()
+	inner, c2 := WithTimeout(outer, clk, 10*time.Second) // later than outer: outer's stands
+	defer c2()
+	shorter, c3 := WithTimeout(outer, clk, 2*time.Second)
+	defer c3()
+	for _, c := range []struct {
+		ctx  context.Context
+		want time.Time
+	}{{outer, time.Unix(105, 0)}, {inner, time.Unix(105, 0)}, {shorter, time.Unix(102, 0)}} {
+		if at, ok := DeadlineOn(c.ctx, clk); !ok || !at.Equal(c.want) {
+			t.Fatalf("DeadlineOn = %v %v, want %v", at, ok, c.want)
+		}
+	}
+	if _, ok := DeadlineOn(outer, other); ok {
+		t.Fatal("a deadline on another clock was read")
+	}
+	wall, c4 := WithTimeout(context.Background(), Real{}, time.Hour)
+	defer c4()
+	if _, ok := DeadlineOn(wall, clk); ok {
+		t.Fatal("a wall-clock deadline read as one on the manual clock")
+	}
+	// inner ends at outer's deadline, not its own.
+	clk.Advance(5 * time.Second)
+	if !errors.Is(inner.Err(), context.DeadlineExceeded) {
+		t.Fatalf("inner after outer's deadline: %v", inner.Err())
+	}
+}

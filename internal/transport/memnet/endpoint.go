@@ -69,7 +69,11 @@ func (e *Endpoint) Call(ctx context.Context, to NodeID, typ wire.MsgType, req, r
 		return e.wrap("call", to, typ, err)
 	}
 	timeout := e.n.callTimeout
-	if dl, ok := ctx.Deadline(); ok {
+	if at, ok := clock.DeadlineOn(ctx, e.n.clk); ok { // a deadline on the network's clock
+		if timeout = at.Sub(e.n.clk.Now()); timeout <= 0 {
+			return e.wrap("call", to, typ, context.DeadlineExceeded)
+		}
+	} else if dl, ok := ctx.Deadline(); ok {
 		if timeout = time.Until(dl); timeout <= 0 {
 			return e.wrap("call", to, typ, context.DeadlineExceeded)
 		}

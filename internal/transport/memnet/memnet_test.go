@@ -556,3 +556,26 @@ func TestVerdictString(t *testing.T) {
 		t.Fatal("verdict names")
 	}
 }
+
+// A deadline made with clock.WithTimeout on the network's clock bounds a
+// call as a wall-clock deadline does: it ends the call when that much of
+// the clock has passed (not at the network's default timeout), with
+// DeadlineExceeded.
+func TestCallBoundedByDeadlineOnTheClock(t *testing.T) {
+	f := newFixture(t, 1, "a", "b")
+	f.net.Isolate("b")
+	ctx, cancel := clock.WithTimeout(context.Background(), f.clk, 3*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		var r msg
+		done <- f.ep["a"].Call(ctx, "b", typCall, &msg{Seq: 1}, &r)
+	}()
+	f.waitPending(1)
+	f.clk.Advance(3*time.Second - time.Millisecond)
+	notReturned(t, done)
+	f.clk.Advance(time.Millisecond)
+	if err := result(t, done); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("call past its deadline on the clock: %v", err)
+	}
+}
