@@ -225,7 +225,7 @@ func (h *Handler) servePGJoin(w nethttp.ResponseWriter, r *nethttp.Request, k kv
 	case <-r.Context().Done():
 	case <-h.streams.Done():
 	}
-	ctx, cancel := clock.WithTimeout(context.WithoutCancel(r.Context()), h.o.Clock, 30*time.Second)
+	ctx, cancel := clock.WithTimeout(clock.WithoutCancel(r.Context()), h.o.Clock, 30*time.Second)
 	defer cancel()
 	if _, err := h.o.PG.Leave(ctx, k, id, o.Count); err != nil && !errors.Is(err, pg.ErrNotMember) {
 		h.log.Warn("pg: leaving a member whose connection closed", "id", id, "group", k.Key, "err", err)

@@ -75,7 +75,7 @@ type buckets struct {
 
 func newBuckets(md Metadata, defaults Props) *buckets {
 	b := &buckets{md: md, defaults: defaults}
-	md.SetMerger(metaProps, mergeProps) // concurrent props changes merge as Riak's do
+	md.SetMerger(metaProps, b.mergeBucketProps) // concurrent props changes merge as Riak's do
 	b.reload()
 	md.Subscribe(b.changed)
 	return b

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strings"
 )
 
 // Concurrent changes of one bucket's properties (made on both sides of a
 // partition) are merged property by property when read, as riak_core
-// merges bucket properties: a property only one side set keeps its value,
-// and one both sides set takes the safer of the two values: allow_mult
+// merges bucket properties. Riak stores a bucket's whole property list, so
+// its merge sees every property on both sides; riakgo stores overrides, so
+// a side that did not set a property counts with the type's value for it.
+// Each property takes the safer of the values: allow_mult
 // and notfound_ok if either side turned them on, basic_quorum and
 // last_write_wins only if both did, the larger n_val, vclock pruning
 // thresholds and quorums (Riak's term order: any number below any named
@@ -18,26 +21,56 @@ import (
 // every node reads the same properties whatever order it learnt the
 // changes in (metadata.Merger).
 
-// mergeProps is the metadata merger of the bucket_props entries (JSON
-// objects of property overrides).
-func mergeProps(values [][]byte) []byte {
-	merged := map[string]json.RawMessage{}
-	parsed := 0
+// mergeBucketProps is the metadata merger of the bucket_props entries
+// (key: type "\x00" bucket; values: JSON objects of property overrides).
+func (b *buckets) mergeBucketProps(key string, values [][]byte) []byte {
+	typ, _, _ := strings.Cut(key, "\x00")
+	base := map[string]json.RawMessage{}
+	if tp, err := b.typeProps(typ); err == nil {
+		for k, v := range tp.JSON("") {
+			if raw, err := json.Marshal(v); err == nil {
+				base[k] = raw
+			}
+		}
+	}
+	return mergeProps(base, values)
+}
+
+// mergeProps merges property overrides (JSON objects); base holds the
+// value a side that did not set a property has for it (the type's).
+func mergeProps(base map[string]json.RawMessage, values [][]byte) []byte {
+	var sides []map[string]json.RawMessage
+	names := map[string]bool{}
 	for _, v := range values {
 		var over map[string]json.RawMessage
 		if json.Unmarshal(v, &over) != nil {
 			continue
 		}
-		parsed++
-		for k, x := range over {
-			if cur, ok := merged[k]; ok {
-				x = mergeProp(k, cur, x)
-			}
-			merged[k] = x
+		sides = append(sides, over)
+		for k := range over {
+			names[k] = true
 		}
 	}
-	if parsed == 0 { // nothing readable: any deterministic choice
+	if len(sides) == 0 { // nothing readable: any deterministic choice
 		return slices.MaxFunc(values, bytes.Compare)
+	}
+	merged := map[string]json.RawMessage{}
+	for k := range names {
+		var acc json.RawMessage
+		for _, over := range sides {
+			x, ok := over[k]
+			if !ok {
+				if x, ok = base[k]; !ok {
+					continue // a property the type does not know: the sides that set it
+				}
+			}
+			if acc == nil {
+				acc = x
+			} else {
+				acc = mergeProp(k, acc, x)
+			}
+		}
+		merged[k] = acc
 	}
 	out, err := json.Marshal(merged) // keys sorted: the same bytes everywhere
 	if err != nil {

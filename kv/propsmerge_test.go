@@ -26,7 +26,7 @@ func TestMergeProps(t *testing.T) {
 		{"unreadable side ignored", `{"n_val":2}`, `not json`, `{"n_val":2}`},
 	} {
 		for _, order := range [][]string{{c.a, c.b}, {c.b, c.a}} {
-			got := string(mergeProps([][]byte{[]byte(order[0]), []byte(order[1])}))
+			got := string(mergeProps(nil, [][]byte{[]byte(order[0]), []byte(order[1])}))
 			if got != c.want {
 				t.Errorf("%s: merge(%s, %s) = %s, want %s", c.name, order[0], order[1], got, c.want)
 			}
@@ -54,7 +54,8 @@ func TestMergePropsLaws(t *testing.T) {
 		b, _ := json.Marshal(m)
 		return b
 	}
-	m2 := func(a, b []byte) []byte { return mergeProps([][]byte{a, b}) }
+	base := map[string]json.RawMessage{"allow_mult": json.RawMessage("false"), "n_val": json.RawMessage("3"), "r": json.RawMessage(`"quorum"`)}
+	m2 := func(a, b []byte) []byte { return mergeProps(base, [][]byte{a, b}) }
 	for i := 0; i < 2000; i++ {
 		a, b, c := random(), random(), random()
 		if x, y := m2(a, b), m2(b, a); string(x) != string(y) {
@@ -63,14 +64,33 @@ func TestMergePropsLaws(t *testing.T) {
 		if x, y := m2(m2(a, b), c), m2(a, m2(b, c)); string(x) != string(y) {
 			t.Fatalf("not associative: %s / %s", x, y)
 		}
-		if x, y := string(mergeProps([][]byte{a, b, c})), string(m2(m2(a, b), c)); x != y {
+		if x, y := string(mergeProps(base, [][]byte{a, b, c})), string(m2(m2(a, b), c)); x != y {
 			t.Fatalf("three at once %s, pairwise %s", x, y)
 		}
-		var ma map[string]json.RawMessage
-		json.Unmarshal(a, &ma)
-		canon, _ := json.Marshal(ma)
-		if x := m2(a, a); string(x) != string(canon) {
+		if x := m2(a, a); string(m2(x, a)) != string(x) {
 			t.Fatalf("not idempotent: %s -> %s", a, x)
+		}
+	}
+}
+
+// A side that did not set a property counts with the type's value for it,
+// as in Riak (which stores whole property lists): a concurrent change of
+// another property never turns allow_mult off, lowers n_val or turns
+// last_write_wins on.
+func TestMergePropsWithTheTypesValues(t *testing.T) {
+	base := map[string]json.RawMessage{"allow_mult": json.RawMessage("true"), "n_val": json.RawMessage("3"),
+		"last_write_wins": json.RawMessage("false"), "r": json.RawMessage(`"quorum"`)}
+	for _, c := range []struct{ name, a, b, want string }{
+		{"allow_mult off on one side only", `{"allow_mult":false}`, `{"n_val":5}`, `{"allow_mult":true,"n_val":5}`},
+		{"n_val lowered on one side only", `{"n_val":2}`, `{"allow_mult":true}`, `{"allow_mult":true,"n_val":3}`},
+		{"lww on one side only", `{"last_write_wins":true}`, `{"r":1}`, `{"last_write_wins":false,"r":"quorum"}`},
+		{"a property the type does not know", `{"x":1}`, `{"n_val":4}`, `{"n_val":4,"x":1}`},
+	} {
+		for _, order := range [][]string{{c.a, c.b}, {c.b, c.a}} {
+			got := string(mergeProps(base, [][]byte{[]byte(order[0]), []byte(order[1])}))
+			if got != c.want {
+				t.Errorf("%s: merge(%s, %s) = %s, want %s", c.name, order[0], order[1], got, c.want)
+			}
 		}
 	}
 }

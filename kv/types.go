@@ -156,9 +156,10 @@ func (b *buckets) createType(name string, raw map[string]json.RawMessage) error 
 	return b.saveType(name, rec)
 }
 
-// activateType makes a created type usable. Every member that is up
-// must hold the created type first (riak-admin refuses to activate a type
-// that is not ready); activation then returns once each of them holds the
+// activateType makes a created type usable. Every member of the cluster
+// must hold the created type first, a member that is down counting as
+// lacking it (riak-admin refuses to activate a type that is not ready);
+// activation then returns once each member that is up holds the
 // activation.
 func (b *buckets) activateType(name string) error {
 	b.mu.RLock()
@@ -244,8 +245,8 @@ func (b *buckets) updateType(name string, raw map[string]json.RawMessage) error 
 	return b.saveType(name, &typeRecord{Active: true, Props: merged})
 }
 
-// NotReadyError: activation of a type that some members that are up do
-// not hold yet (riak-admin: not ready).
+// NotReadyError: activation of a type that some members do not hold yet,
+// or that are down and may not (riak-admin: not ready).
 type NotReadyError struct {
 	Type    string
 	Missing []ring.NodeID

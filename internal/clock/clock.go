@@ -55,9 +55,22 @@ func WithTimeout(ctx context.Context, clk Clock, d time.Duration) (context.Conte
 		at = outer
 	}
 	inner, cancel := context.WithCancelCause(ctx)
-	t := clk.AfterFunc(at.Sub(clk.Now()), func() { cancel(context.DeadlineExceeded) })
 	valued := context.WithValue(inner, deadlineKey{}, clockDeadline{clk: clk, at: at})
-	return &timeoutCtx{Context: valued, inner: inner}, func() { t.Stop(); cancel(context.Canceled) }
+	tc := &timeoutCtx{Context: valued, inner: inner}
+	if !at.After(clk.Now()) { // passed already: ended now, as context.WithTimeout does
+		cancel(context.DeadlineExceeded)
+		return tc, func() {}
+	}
+	t := clk.AfterFunc(at.Sub(clk.Now()), func() { cancel(context.DeadlineExceeded) })
+	return tc, func() { t.Stop(); cancel(context.Canceled) }
+}
+
+// WithoutCancel is context.WithoutCancel, also dropping a deadline made by
+// WithTimeout on a test clock (context.WithoutCancel keeps values, and
+// such a deadline is one): work detached from a request outlives its
+// deadline on every clock alike.
+func WithoutCancel(ctx context.Context) context.Context {
+	return context.WithValue(context.WithoutCancel(ctx), deadlineKey{}, nil)
 }
 
 // DeadlineOn returns the deadline, on clk, of the earliest WithTimeout
@@ -98,7 +111,9 @@ func (c *timeoutCtx) Err() error {
 // Value hides the inner context from the context package's shortcut for
 // its own cancel contexts, so a context derived from this one learns its
 // end from Err above (DeadlineExceeded), not from the inner context
-// (Canceled).
+// (Canceled). The price: such a derived context ends a moment after this
+// one (the context package's goroutine tells it), not within
+// Manual.Advance; tests wait for it (Done) as for any other goroutine.
 func (c *timeoutCtx) Value(key any) any {
 	v := c.Context.Value(key)
 	if v == any(c.inner) {

@@ -161,19 +161,20 @@ func (e Entry) Resolve() (value []byte, ok bool) {
 	return best.Value, true
 }
 
-// A Merger combines the values of concurrent writes to one entry into the
-// value readers see, as riak_core_metadata's resolver functions do (bucket
-// properties merge property by property). It is given two or more values
-// in a fixed order, must not modify them, and must return the same value
-// whatever their order (it is commutative and associative over values), so
-// every replica reads the same.
-type Merger func(values [][]byte) []byte
+// A Merger combines the values of concurrent writes to the entry key into
+// the value readers see, as riak_core_metadata's resolver functions do
+// (bucket properties merge property by property). It is given two or more
+// values in a fixed order, must not modify them, and must return the same
+// value whatever their order (it is commutative and associative over
+// values), so every replica reads the same. It may be called with the
+// store's lock held by no one, never under it.
+type Merger func(key string, values [][]byte) []byte
 
 // ResolveWith is Resolve, except that when the entry holds concurrent
 // live writes (two or more siblings, none a delete) and m is not nil, its
-// value is m of theirs. A delete among the siblings is resolved as Resolve
-// does.
-func (e Entry) ResolveWith(m Merger) (value []byte, ok bool) {
+// value is m of theirs (key is the entry's key, for m). A delete among the
+// siblings is resolved as Resolve does.
+func (e Entry) ResolveWith(key string, m Merger) (value []byte, ok bool) {
 	if m == nil || len(e.Siblings) < 2 {
 		return e.Resolve()
 	}
@@ -184,7 +185,7 @@ func (e Entry) ResolveWith(m Merger) (value []byte, ok bool) {
 		}
 		values[i] = s.Value
 	}
-	return m(values), true
+	return m(key, values), true
 }
 
 // Equal reports whether a and b are the same state.

@@ -122,7 +122,7 @@ func TestReusedDotConverges(t *testing.T) {
 // of them on every replica, whatever the merge order; a single value, or a
 // delete among the siblings, resolves as without one.
 func TestResolveWithMerger(t *testing.T) {
-	longest := func(vs [][]byte) []byte { // commutative: the longest, ties by bytes
+	longest := func(_ string, vs [][]byte) []byte { // commutative: the longest, ties by bytes
 		best := vs[0]
 		for _, v := range vs[1:] {
 			if len(v) > len(best) || len(v) == len(best) && string(v) > string(best) {
@@ -131,7 +131,7 @@ func TestResolveWithMerger(t *testing.T) {
 		}
 		return best
 	}
-	concat := func(vs [][]byte) []byte { // order-sensitive unless siblings come sorted
+	concat := func(_ string, vs [][]byte) []byte { // order-sensitive unless siblings come sorted
 		var out []byte
 		for _, v := range vs {
 			out = append(out, v...)
@@ -145,27 +145,27 @@ func TestResolveWithMerger(t *testing.T) {
 	z := base.Write("c", 3, []byte("from-c"), false)
 	m1, m2 := Merge(Merge(x, y), z), Merge(z, Merge(y, x))
 	for _, m := range []Merger{longest, concat} {
-		v1, ok1 := m1.ResolveWith(m)
-		v2, ok2 := m2.ResolveWith(m)
+		v1, ok1 := m1.ResolveWith("k", m)
+		v2, ok2 := m2.ResolveWith("k", m)
 		if !ok1 || !ok2 || string(v1) != string(v2) {
 			t.Fatalf("replicas read %q and %q", v1, v2)
 		}
 	}
-	if v, _ := m1.ResolveWith(longest); string(v) != "from-a-longer" {
+	if v, _ := m1.ResolveWith("k", longest); string(v) != "from-a-longer" {
 		t.Fatalf("merged %q, want the merger's choice from-a-longer", v)
 	}
 	if v, _ := m1.Resolve(); string(v) != "from-a-longer" {
 		t.Fatalf("without a merger: %q, want the latest write", v)
 	}
 	// Resolve's latest write is not the merger's choice here.
-	if v, _ := Merge(base.Write("a", 1, []byte("a-long-value"), false), y).ResolveWith(func(vs [][]byte) []byte { return []byte("merged") }); string(v) != "merged" {
+	if v, _ := Merge(base.Write("a", 1, []byte("a-long-value"), false), y).ResolveWith("k", func(string, [][]byte) []byte { return []byte("merged") }); string(v) != "merged" {
 		t.Fatalf("the merger was not used: %q", v)
 	}
-	if v, _ := x.ResolveWith(func([][]byte) []byte { return []byte("merged") }); string(v) != "from-a-longer" {
+	if v, _ := x.ResolveWith("k", func(string, [][]byte) []byte { return []byte("merged") }); string(v) != "from-a-longer" {
 		t.Fatalf("one value went through the merger: %q", v)
 	}
 	d := Merge(x, base.Write("b", 8, nil, true))
-	if v, ok := d.ResolveWith(longest); !ok || string(v) != "from-a-longer" {
+	if v, ok := d.ResolveWith("k", longest); !ok || string(v) != "from-a-longer" {
 		t.Fatalf("a delete among the siblings: %q %v, want Resolve's answer", v, ok)
 	}
 }

@@ -144,7 +144,7 @@ func (s *Store) Get(prefix, key string) (value []byte, ok bool) {
 	s.mu.Lock()
 	e, m := s.entries[k], s.mergers[prefix]
 	s.mu.Unlock()
-	return e.ResolveWith(m)
+	return e.ResolveWith(key, m)
 }
 
 // SetMerger makes m combine concurrent writes to the entries of prefix
@@ -175,18 +175,25 @@ type KeyValue struct {
 
 // List returns the live entries of a prefix, sorted by key.
 func (s *Store) List(prefix string) []KeyValue {
-	var out []KeyValue
+	type keyEntry struct {
+		key string
+		e   Entry
+	}
+	var found []keyEntry
 	s.mu.Lock()
+	m := s.mergers[prefix]
 	for k, e := range s.entries {
-		p, key := splitKey(k)
-		if p != prefix {
-			continue
-		}
-		if v, ok := e.ResolveWith(s.mergers[prefix]); ok {
-			out = append(out, KeyValue{Key: key, Value: v})
+		if p, key := splitKey(k); p == prefix {
+			found = append(found, keyEntry{key, e})
 		}
 	}
 	s.mu.Unlock()
+	var out []KeyValue
+	for _, f := range found { // outside the lock: a merger may call back into its owner
+		if v, ok := f.e.ResolveWith(f.key, m); ok {
+			out = append(out, KeyValue{Key: f.key, Value: v})
+		}
+	}
 	slices.SortFunc(out, func(a, b KeyValue) int { return strings.Compare(a.Key, b.Key) })
 	return out
 }

@@ -213,7 +213,7 @@ func TestConfirmCountsDownMembers(t *testing.T) {
 // List), while other prefixes keep the latest write.
 func TestMergerCombinesConcurrentChanges(t *testing.T) {
 	tn := newTestNet(t, "a", "b", "c")
-	union := func(vs [][]byte) []byte { // the sorted set of the bytes seen
+	union := func(_ string, vs [][]byte) []byte { // the sorted set of the bytes seen
 		seen := [256]bool{}
 		for _, v := range vs {
 			for _, c := range v {

@@ -27,8 +27,9 @@
 // goroutine has finished what the previous delivery started
 // (synctest.Wait). The manual clock moves only on tick, stabilize and
 // the cluster's own bounded waits, and the wall clock of the bubble stands
-// still. So a transcript is a function of the file: run it with
-// -count=N to see it.
+// still. So a transcript repeats run after run (-count=N shows it); the
+// one caveat is the nodes' shared seeded generator, drawn in scheduler
+// order by goroutines that draw between the same two deliveries.
 //
 // # Commands
 //

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/riakgo/riakgo/dt"
+	"github.com/riakgo/riakgo/internal/clock"
 	"github.com/riakgo/riakgo/kv"
 )
 
@@ -182,7 +183,7 @@ func (p *Service) watchesOf(gk pgKey) []*pgWatch {
 // node.
 func (p *Service) notify(ctx context.Context, gk pgKey) {
 	for _, w := range p.watchesOf(gk) {
-		if err := p.refresh(context.WithoutCancel(ctx), w, gk.group); err != nil {
+		if err := p.refresh(clock.WithoutCancel(ctx), w, gk.group); err != nil {
 			p.log.Debug("pg watch refresh", "err", err)
 		}
 	}

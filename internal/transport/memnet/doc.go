@@ -26,10 +26,12 @@
 //
 // # Time and deadlines
 //
-// A Call's deadline runs on the network's Clock: the context's deadline is
-// read as a duration from the moment of the call (time.Until), or
-// Options.CallTimeout if the context has none, and the call fails with
-// context.DeadlineExceeded when the clock has advanced that far. With a
+// A Call's deadline runs on the network's Clock: a deadline made on that
+// clock (clock.WithTimeout, read with clock.DeadlineOn), else the
+// context's wall-clock deadline read as a duration from the moment of the
+// call (time.Until), else Options.CallTimeout; the call fails with
+// context.DeadlineExceeded when the clock has advanced that far, and the
+// request tells the handling side that duration (its TimeoutMillis). With a
 // clock.Manual the test decides when that is: a call to a partitioned peer
 // blocks until the test advances the clock past its deadline. The context
 // itself still counts: cancelling it, or its deadline passing in real time,
