@@ -42,27 +42,43 @@ func TestDirectWhileRoom(t *testing.T) {
 	}
 }
 
+// Events that wait while the consumer is behind are coalesced per member,
+// and each member's events arrive in order, ending with its latest state.
+// The pump takes the oldest waiting event out of the queue while it waits
+// for room, so b's first event is coalesced or already held by the pump,
+// depending on scheduling: both outcomes are right, and both are checked.
 func TestOverflowCoalescesPerMemberAndKeepsOrder(t *testing.T) {
 	q := evq.New(1)
 	defer q.Close()
 	q.Push(ev(membership.EventJoin, "a", 1))   // in the channel
-	q.Push(ev(membership.EventJoin, "b", 1))   // waits
+	q.Push(ev(membership.EventJoin, "b", 1))   // waits (or is held by the pump)
 	q.Push(ev(membership.EventJoin, "c", 1))   // waits
-	q.Push(ev(membership.EventUpdate, "b", 2)) // replaces b's join, stays a join
+	q.Push(ev(membership.EventUpdate, "b", 2)) // replaces b's join, stays a join; or waits
 	q.Push(ev(membership.EventFail, "c", 1))   // replaces c's join
 	q.Push(ev(membership.EventUpdate, "a", 3)) // waits behind b and c
-	if got := q.Coalesced(); got != 2 {
-		t.Fatalf("Coalesced = %d, want 2", got)
-	}
-	want := []membership.Event{
-		ev(membership.EventJoin, "a", 1),
-		ev(membership.EventJoin, "b", 2),
-		ev(membership.EventFail, "c", 1),
-		ev(membership.EventUpdate, "a", 3),
+	var want []membership.Event
+	switch q.Coalesced() {
+	case 2:
+		want = []membership.Event{
+			ev(membership.EventJoin, "a", 1),
+			ev(membership.EventJoin, "b", 2),
+			ev(membership.EventFail, "c", 1),
+			ev(membership.EventUpdate, "a", 3),
+		}
+	case 1: // the pump held b's join when b's update came
+		want = []membership.Event{
+			ev(membership.EventJoin, "a", 1),
+			ev(membership.EventJoin, "b", 1),
+			ev(membership.EventFail, "c", 1),
+			ev(membership.EventUpdate, "b", 2),
+			ev(membership.EventUpdate, "a", 3),
+		}
+	default:
+		t.Fatalf("Coalesced = %d, want 2 (or 1 if the pump held b's join)", q.Coalesced())
 	}
 	for i, w := range want {
 		if e := recv(t, q); e != w {
-			t.Fatalf("event %d = %v, want %v", i, e, w)
+			t.Fatalf("event %d = %v, want %v (coalesced %d)", i, e, w, q.Coalesced())
 		}
 	}
 }
