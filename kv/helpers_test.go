@@ -62,25 +62,11 @@ const node = ring.NodeID("riakgo@127.0.0.1")
 
 var t0 = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// ---- objects for the step-machine tests ----
-
-// clk builds a clock from actor/counter pairs.
-func clk(pairs ...any) vclock.VClock {
-	var es []vclock.Entry
-	for i := 0; i < len(pairs); i += 2 {
-		es = append(es, vclock.Entry{Actor: pairs[i].(vclock.Actor), Counter: uint64(pairs[i+1].(int))})
-	}
-	return vclock.Normalize(es)
-}
+// ---- objects for the tests (the step-machine tests have their own in kv/coord) ----
 
 // sib is a live sibling v with a vtag and timestamp derived from it.
 func sib(v string, lm int64) siblings.Sibling {
 	return siblings.Sibling{Value: []byte(v), Meta: siblings.Meta{VTag: "tag-" + v, LastModified: lm}}
-}
-
-// obj is an undotted object with one live value.
-func obj(v string, c vclock.VClock) *siblings.Object {
-	return &siblings.Object{Clock: c, Siblings: []siblings.Sibling{sib(v, 1)}}
 }
 
 // tomb is a tombstone object.
