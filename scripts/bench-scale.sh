@@ -6,9 +6,10 @@
 # the whole keyspace); it reports ops/s, p50/p99/p99.9, the node's resident
 # memory at the end and its disk use, next to its memory budget. Between
 # the load and the run it waits for the load's compactions to finish
-# (reported as "settle") and warms the caches with WARMUP (default 120s)
-# of the same workload, unmeasured; it reports the object and block cache
-# hit rates of the measured run.
+# (reported as "settle") and warms the caches with the same workload,
+# unmeasured, until the object cache's hit rate is steady (reported as
+# "warm-up"); it reports the object and block cache hit rates of the
+# measured run.
 # Usage: scripts/bench-scale.sh [DURATION] (default 60s); SIZES="100000 ..."
 # picks the sizes; MEMORY passes --memory to the node.
 set -euo pipefail
@@ -24,7 +25,11 @@ PORT=${BENCH_PORT:-18198}
 # measurement at another, on a quiet machine.
 DATA=${BENCH_DATA:-$(mktemp -d)}
 KEEP=${BENCH_DATA:+1}
-WARMUP=${WARMUP:-120s}
+# The warm-up (see below): steps of WARMUP_STEP, WARMUP_MIN_S..WARMUP_MAX_S
+# seconds in all.
+WARMUP_STEP=${WARMUP_STEP:-60s}
+WARMUP_MIN_S=${WARMUP_MIN_S:-120}
+WARMUP_MAX_S=${WARMUP_MAX_S:-2400}
 OUT=${BENCH_OUT:-bench-results}
 mkdir -p "$OUT" "$DATA"
 NODE=
@@ -32,6 +37,8 @@ cleanup() { [ -n "$NODE" ] && kill "$NODE" 2>/dev/null; wait 2>/dev/null || true
 trap cleanup EXIT
 mem_args=()
 [ -n "${MEMORY:-}" ] && mem_args=(--memory "$MEMORY")
+# PPROF=ADDR serves the node's profiles there (riakgo start --pprof).
+[ -n "${PPROF:-}" ] && mem_args+=(--pprof "$PPROF")
 
 # stat_of NAME... prints the node's /stats values, one per line.
 stat_of() {
@@ -79,9 +86,30 @@ for n in $SIZES; do
     kill "$NODE"; wait "$NODE" 2>/dev/null || true; NODE=
     continue
   fi
-  # Warm the caches with the same workload (another seed), unmeasured.
-  "$BIN" bench --url http://127.0.0.1:$PORT --workers 50 --duration "$WARMUP" --mix get:5,update:1 --keys "$n" \
-    --keygen pareto --value-size 1024 --interval 1h --seed 3 >/dev/null 2>&1
+  # Warm the caches with the same workload (another seed), unmeasured, in
+  # steps of WARMUP_STEP until the store is in its steady state: the
+  # object cache's hit rate rose by less than a quarter of a point over the last step
+  # (at least WARMUP_MIN, at most WARMUP_MAX). A node in service has served
+  # its workload for hours; at 5M keys the caches take many minutes to
+  # fill, since most early draws touch a key for the first time.
+  warm_start=$(date +%s)
+  prev=-100
+  step=0
+  while :; do
+    step=$((step + 1))
+    read -r h0 m0 <<<"$(stat_of riakgo_object_cache_hits riakgo_object_cache_misses | tr '\n' ' ')"
+    wops=$("$BIN" bench --url http://127.0.0.1:$PORT --workers 50 --duration "$WARMUP_STEP" --mix get:5,update:1 --keys "$n" \
+      --keygen pareto --value-size 1024 --interval 1h --seed $((100 + step)) 2>&1 | awk '/^summary/ {print $5}')
+    read -r h1 m1 <<<"$(stat_of riakgo_object_cache_hits riakgo_object_cache_misses | tr '\n' ' ')"
+    hit=$(python3 -c "h=$h1-$h0; m=$m1-$m0; print(f'{100*h/(h+m):.1f}' if h+m else '0')")
+    elapsed=$(( $(date +%s) - warm_start ))
+    echo "warm-up step $step (${elapsed}s): $wops ops/s, object cache hits $hit%, rss $(( $(ps -o rss= -p "$NODE") >> 10 )) MiB"
+    steady=$(python3 -c "print(1 if $hit - $prev < 0.25 else 0)")
+    prev=$hit
+    [ "$elapsed" -ge "$WARMUP_MIN_S" ] && [ "$steady" = 1 ] && break
+    [ "$elapsed" -ge "$WARMUP_MAX_S" ] && { echo "warm-up: not steady after ${elapsed}s, measuring anyway"; break; }
+  done
+  warm=$(( $(date +%s) - warm_start ))
   read -r oh0 om0 bh0 bm0 <<<"$(stat_of riakgo_object_cache_hits riakgo_object_cache_misses riakgo_storage_block_cache_hits riakgo_storage_block_cache_misses | tr '\n' ' ')"
   "$BIN" bench --url http://127.0.0.1:$PORT --workers 50 --duration "$DURATION" --mix get:5,update:1 --keys "$n" \
     --keygen pareto --value-size 1024 --interval 20s --seed 2 --csv "$OUT/scale-$n.csv" | tee "$OUT/scale-$n-run.txt" | tail -5
@@ -97,11 +125,11 @@ for n in $SIZES; do
   p99=$(echo "$line" | awk '{print $6}')
   p999=$(echo "$line" | awk '{print $7}')
   echo "rss $((rss >> 20)) MiB, disk $((disk >> 20)) MiB"
-  summary+=("$(printf '| %s | %s | %s ms | %s ms | %s ms | %s MiB | %s MiB | %s MiB | %s keys/s | %s s | %s / %s |' \
-    "$n" "$ops" "$p50" "$p99" "$p999" "$((rss >> 20))" "$((budget >> 20))" "$((disk >> 20))" "$rate" "$settle" "$ohit" "$bhit")")
+  summary+=("$(printf '| %s | %s | %s ms | %s ms | %s ms | %s MiB | %s MiB | %s MiB | %s keys/s | %s s | %s s | %s / %s |' \
+    "$n" "$ops" "$p50" "$p99" "$p999" "$((rss >> 20))" "$((budget >> 20))" "$((disk >> 20))" "$rate" "$settle" "$warm" "$ohit" "$bhit")")
   kill "$NODE"; wait "$NODE" 2>/dev/null || true; NODE=
 done
 echo
-echo "| keys | ops/s | p50 | p99 | p99.9 | RSS | budget | disk | load rate | settle | object / block cache hits |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| keys | ops/s | p50 | p99 | p99.9 | RSS | budget | disk | load rate | settle | warm-up | object / block cache hits |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${summary[@]}"

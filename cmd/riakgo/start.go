@@ -32,8 +32,8 @@ var startSettings = []struct{ name, help string }{
 	{"delete-mode", "tombstone reaping: keep, immediate, or milliseconds"},
 	{"log-level", "debug, info, warn or error"},
 	{"memory", "memory budget (e.g. 4GiB) the caches and memtables are sized from; auto: 25% of the machine's memory"},
-	{"block-cache", "Pebble block cache in MiB (auto: 40% of the memory budget)"},
-	{"object-cache", "decoded-object cache in MiB, 0 disables it (auto: 20% of the memory budget)"},
+	{"block-cache", "Pebble block cache in MiB (auto: 20% of the memory budget)"},
+	{"object-cache", "decoded-object cache in MiB, 0 disables it (auto: 40% of the memory budget)"},
 	{"pprof", "serve Go's net/http/pprof profiles on this address (off when empty)"},
 	{"handoff-concurrency", "transfers (inbound and outbound together) at once: handoff_concurrency"},
 	{"aae-interval", "period of anti-entropy exchanges (a Go duration, e.g. 15s)"},
@@ -241,6 +241,9 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "riakgo start: pprof: %v\n", err)
 			return 2
 		}
+	}
+	if limitMallocArenas() {
+		cfg.Logger.Debug("C heap limited to one malloc arena")
 	}
 	n, err := node.Start(cfg)
 	if err != nil {
