@@ -115,6 +115,17 @@ func (f *fixture) waitPending(n int) {
 	}
 }
 
+// waitDelayed waits until n calls are pending and n messages wait on the
+// clock: a call counts as pending before its request is routed, and a
+// clock advanced in between would not delay the request from the time
+// the test expects.
+func (f *fixture) waitDelayed(n int) {
+	f.t.Helper()
+	if err := f.net.Wait(f.ctx(), func(s memnet.Stats) bool { return s.Pending == n && s.Delayed == n }); err != nil {
+		f.t.Fatalf("waiting for %d delayed calls: %v", n, err)
+	}
+}
+
 func (f *fixture) handled() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -340,7 +351,7 @@ func TestDelayRunsOnTheClock(t *testing.T) {
 	start := f.clk.Now()
 
 	done := f.goCall("a", "b", 1)
-	f.waitPending(1)
+	f.waitDelayed(1)
 	f.idle()
 	f.clk.Advance(99 * time.Millisecond)
 	f.idle()
@@ -369,7 +380,7 @@ func TestDelayLongerThanDeadline(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- f.ep["a"].Call(ctx, "b", typCall, &msg{}, nil) }()
-	f.waitPending(1)
+	f.waitDelayed(1)
 	f.clk.Advance(time.Second) // delivered and answered: deadline far away
 	if err := result(t, done); err != nil {
 		t.Fatal(err)
@@ -379,7 +390,7 @@ func TestDelayLongerThanDeadline(t *testing.T) {
 	defer cancel2()
 	f.net.SetDelay("a", "b", 20*time.Minute)
 	go func() { done <- f.ep["a"].Call(ctx2, "b", typCall, &msg{}, nil) }()
-	f.waitPending(1)
+	f.waitDelayed(1)
 	f.clk.Advance(11 * time.Minute)
 	if err := result(t, done); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("deadline before delivery: %v", err)
