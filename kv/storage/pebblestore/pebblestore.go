@@ -84,8 +84,10 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	// Bloom filters on every level: a point read of a key that a table
 	// does not hold then skips the table without reading its index and
-	// data blocks (every vnode read is a point read). Single-level
-	// indexes keep one index block per table, which stays cached.
+	// data blocks (every vnode read is a point read). Index blocks of up
+	// to 256 KiB keep a small table's index in one block; a large table
+	// (32 MB and up, as in a 5M-key store) still gets a two-level index of
+	// about 100 KB blocks, cached with the filters in the block cache.
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		opts.Levels[i].IndexBlockSize = 256 << 10
