@@ -45,6 +45,12 @@ stat_of() {
   curl -s http://127.0.0.1:$PORT/stats | python3 -c 'import json,sys; d=json.load(sys.stdin); [print(int(d[k])) for k in sys.argv[1:]]' "$@"
 }
 
+# hit_rate H0 M0 H1 M1 DIGITS prints the hit rate (percent) between two
+# readings of a cache's hit and miss counters, or - if there was no lookup.
+hit_rate() {
+  python3 -c "h=$3-$1; m=$4-$2; print(f'{100*h/(h+m):.${5}f}' if h+m else '-')"
+}
+
 summary=()
 for n in $SIZES; do
   dir="$DATA/node-$n"
@@ -101,7 +107,8 @@ for n in $SIZES; do
     wops=$("$BIN" bench --url http://127.0.0.1:$PORT --workers 50 --duration "$WARMUP_STEP" --mix get:5,update:1 --keys "$n" \
       --keygen pareto --value-size 1024 --interval 1h --seed $((100 + step)) 2>&1 | awk '/^summary/ {print $5}')
     read -r h1 m1 <<<"$(stat_of riakgo_object_cache_hits riakgo_object_cache_misses | tr '\n' ' ')"
-    hit=$(python3 -c "h=$h1-$h0; m=$m1-$m0; print(f'{100*h/(h+m):.1f}' if h+m else '0')")
+    hit=$(hit_rate "$h0" "$m0" "$h1" "$m1" 1)
+    [ "$hit" = - ] && hit=0
     elapsed=$(( $(date +%s) - warm_start ))
     echo "warm-up step $step (${elapsed}s): $wops ops/s, object cache hits $hit%, rss $(( $(ps -o rss= -p "$NODE") >> 10 )) MiB"
     steady=$(python3 -c "print(1 if $hit - $prev < 0.25 else 0)")
@@ -114,8 +121,10 @@ for n in $SIZES; do
   "$BIN" bench --url http://127.0.0.1:$PORT --workers 50 --duration "$DURATION" --mix get:5,update:1 --keys "$n" \
     --keygen pareto --value-size 1024 --interval 20s --seed 2 --csv "$OUT/scale-$n.csv" | tee "$OUT/scale-$n-run.txt" | tail -5
   read -r oh1 om1 bh1 bm1 <<<"$(stat_of riakgo_object_cache_hits riakgo_object_cache_misses riakgo_storage_block_cache_hits riakgo_storage_block_cache_misses | tr '\n' ' ')"
-  ohit=$(python3 -c "h=$oh1-$oh0; m=$om1-$om0; print(f'{100*h/(h+m):.0f}%' if h+m else '-')")
-  bhit=$(python3 -c "h=$bh1-$bh0; m=$bm1-$bm0; print(f'{100*h/(h+m):.0f}%' if h+m else '-')")
+  ohit=$(hit_rate "$oh0" "$om0" "$oh1" "$om1" 0)
+  bhit=$(hit_rate "$bh0" "$bm0" "$bh1" "$bm1" 0)
+  [ "$ohit" = - ] || ohit+=%
+  [ "$bhit" = - ] || bhit+=%
   echo "hit rates during the run: object cache $ohit, block cache $bhit"
   rss=$(( $(ps -o rss= -p "$NODE") * 1024 ))
   disk=$(du -sb "$dir" | awk '{print $1}')
