@@ -57,14 +57,8 @@ type cacheSlot struct {
 	obj  *siblings.Object // nil: the key is known to be absent
 	size int              // encoded size
 	sum  uint64           // hash of the encoding (0 for absent)
+	mem  int              // heap held by obj (objectMemSize)
 }
-
-// cacheEntryOverhead approximates the memory of an entry beyond the
-// encoded object bytes; cacheSlotOverhead that of each further replica.
-const (
-	cacheEntryOverhead = 160
-	cacheSlotOverhead  = 48
-)
 
 // objSum is the hash of an object's encoding by which equal replicas are
 // recognised (seeded per process).
@@ -182,19 +176,6 @@ func (c *objCache) addIfUnchanged(p storage.Partition, key []byte, obj *siblings
 	s.mu.Unlock()
 }
 
-// entrySize is what e is accounted at: the overheads, and each distinct
-// encoding once.
-func entrySize(e *cacheEntry) int {
-	size := cacheEntryOverhead + len(e.key) + cacheSlotOverhead*(len(e.reps)-1)
-	for i, r := range e.reps {
-		if r.obj == nil || firstWithSum(e.reps[:i], r.sum, r.size) >= 0 {
-			continue
-		}
-		size += r.size
-	}
-	return size
-}
-
 // firstWithSum is the index of the first replica in reps with the same
 // encoding (hash and size), or -1.
 func firstWithSum(reps []cacheSlot, sum uint64, size int) int {
@@ -223,9 +204,10 @@ func (s *cacheShard) insertLocked(p storage.Partition, key []byte, obj *siblings
 		if j := firstWithSum(e.reps, sum, size); j >= 0 {
 			slot.obj = e.reps[j].obj // equal replicas share one decoded object
 		}
+		slot.mem = objectMemSize(slot.obj)
 	}
 	e.reps = append(e.reps, slot)
-	e.size = entrySize(e)
+	e.size = entryMemSize(e)
 	if e.size > s.max/4 {
 		delete(s.m, e.key) // too big to be worth a slot
 		return
@@ -266,7 +248,7 @@ func (s *cacheShard) removeSlotLocked(e *cacheEntry, p storage.Partition) {
 		return
 	}
 	e.reps = append(e.reps[:i], e.reps[i+1:]...)
-	e.size = entrySize(e)
+	e.size = entryMemSize(e)
 	s.bytes += e.size
 }
 

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/riakgo/riakgo/internal/clock"
 	"github.com/riakgo/riakgo/kv/storage"
@@ -92,11 +93,20 @@ func TestObjCacheReplicasShare(t *testing.T) {
 	key := []byte("bkey")
 	shard := c.shard(key)
 	a0, a1, a2 := objOf("same"), objOf("same"), objOf("same")
+	// base is an entry for key with a replica array of capacity n,
+	// without its objects.
+	base := func(n int) int {
+		return allocSize(int(unsafe.Sizeof(cacheEntry{}))) + strSize(string(key)) + cacheMapSlot +
+			allocSize(n*int(unsafe.Sizeof(cacheSlot{})))
+	}
 	c.set(0, key, a0, 1000, 7)
-	one := shard.bytes
+	if got, want := shard.bytes, base(1)+objectMemSize(a0); got != want {
+		t.Fatalf("one replica accounted at %d bytes, want %d", got, want)
+	}
 	c.set(1, key, a1, 1000, 7)
 	c.set(2, key, a2, 1000, 7)
-	if got, want := shard.bytes, one+2*cacheSlotOverhead; got != want {
+	// The replica array grew to 4 slots; the object counts once.
+	if got, want := shard.bytes, base(4)+objectMemSize(a0); got != want {
 		t.Fatalf("three equal replicas accounted at %d bytes, want %d (one encoding)", got, want)
 	}
 	o1, _ := c.get(1, key)
@@ -107,7 +117,7 @@ func TestObjCacheReplicasShare(t *testing.T) {
 	// A replica that differs (another encoding) counts on its own.
 	b := objOf("other")
 	c.set(2, key, b, 900, 8)
-	if got, want := shard.bytes, one+2*cacheSlotOverhead+900; got != want {
+	if got, want := shard.bytes, base(4)+objectMemSize(a0)+objectMemSize(b); got != want {
 		t.Fatalf("after a differing replica: %d bytes, want %d", got, want)
 	}
 	if o, _ := c.get(2, key); o != b {
@@ -116,7 +126,7 @@ func TestObjCacheReplicasShare(t *testing.T) {
 	// Dropping the first replica moves the shared encoding's charge to the
 	// next holder; the others stay readable.
 	c.drop(0, key)
-	if got, want := shard.bytes, one+cacheSlotOverhead+900; got != want {
+	if got, want := shard.bytes, base(4)+objectMemSize(a0)+objectMemSize(b); got != want {
 		t.Fatalf("after dropping partition 0: %d bytes, want %d", got, want)
 	}
 	if _, ok := c.get(0, key); ok {
