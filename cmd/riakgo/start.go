@@ -31,7 +31,7 @@ var startSettings = []struct{ name, help string }{
 	{"ring-size", "number of partitions, a power of two; fixed when the data directory is created"},
 	{"delete-mode", "tombstone reaping: keep, immediate, or milliseconds"},
 	{"log-level", "debug, info, warn or error"},
-	{"memory", "memory budget (e.g. 4GiB) the caches and memtables are sized from; auto: 25% of the machine's memory"},
+	{"memory", "memory budget (e.g. 4GiB) the caches and memtables are sized from; auto: 50% of the machine's memory"},
 	{"block-cache", "Pebble block cache in MiB (auto: 20% of the memory budget)"},
 	{"object-cache", "decoded-object cache in MiB, 0 disables it (auto: 35% of the memory budget)"},
 	{"pprof", "serve Go's net/http/pprof profiles on this address (off when empty)"},

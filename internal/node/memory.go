@@ -35,8 +35,13 @@ import (
 // least MinMemoryBudget.
 
 // DefaultMemoryFraction is the share of the machine's memory a node takes
-// when --memory is not given.
-const DefaultMemoryFraction = 0.25
+// when --memory is not given: half. Riak gives its leveldb backend 70% of
+// the machine by default; a riakgo budget covers the whole process (its
+// caches, the Go heap and the C heap), and the other half is left to the
+// operating system's page cache, which serves the object cache's misses.
+// Several nodes on one machine (a development cluster) should each be
+// given --memory.
+const DefaultMemoryFraction = 0.5
 
 // MinMemoryBudget is the smallest budget a node plans with.
 const MinMemoryBudget = 256 << 20

@@ -12,10 +12,10 @@ func TestPlanMemory(t *testing.T) {
 		wantBudget, block, memtable, object int64
 		source                              string
 	}{
-		{0, 24 * gib, 6 * gib, 6 * gib * 20 / 100, 64 << 20, 6 * gib * 35 / 100, "25% of the machine's 24.0 GiB"}, // memtables capped
+		{0, 24 * gib, 12 * gib, 12 * gib * 20 / 100, 64 << 20, 12 * gib * 35 / 100, "50% of the machine's 24.0 GiB"}, // memtables capped
 		{2 * gib, 24 * gib, 2 * gib, 2 * gib * 20 / 100, 2 * gib / 40, 2 * gib * 35 / 100, "--memory"},
 		{64 * gib, 0, 64 * gib, 64 * gib * 20 / 100, 64 << 20, 64 * gib * 35 / 100, "--memory"},
-		{0, 512 << 20, MinMemoryBudget, MinMemoryBudget * 20 / 100, 6710886, MinMemoryBudget * 35 / 100, "raised to the minimum"},
+		{0, 400 << 20, MinMemoryBudget, MinMemoryBudget * 20 / 100, 6710886, MinMemoryBudget * 35 / 100, "raised to the minimum"},
 		{0, 0, MinMemoryBudget, MinMemoryBudget * 20 / 100, 6710886, MinMemoryBudget * 35 / 100, "raised to the minimum"},
 	}
 	for _, c := range cases {
