@@ -81,6 +81,10 @@ func Open(dir string, o Options) (*Store, error) {
 		// properties (3% of the CPU at 5M keys).
 		MaxOpenFiles: o.MaxOpenFiles,
 		Logger:       slogLogger{o.Logger},
+		// One compaction normally; Pebble adds up to two more while L0
+		// or the compaction debt grows, so that a burst of updates does
+		// not reach the stop-writes threshold while one compaction runs.
+		CompactionConcurrencyRange: func() (int, int) { return 1, 3 },
 	}
 	// Bloom filters on every level: a point read of a key that a table
 	// does not hold then skips the table without reading its index and
