@@ -202,9 +202,11 @@ func (s *cacheShard) insertLocked(p storage.Partition, key []byte, obj *siblings
 	}
 	if obj != nil {
 		if j := firstWithSum(e.reps, sum, size); j >= 0 {
-			slot.obj = e.reps[j].obj // equal replicas share one decoded object
+			// Equal replicas share one decoded object (and its size).
+			slot.obj, slot.mem = e.reps[j].obj, e.reps[j].mem
+		} else {
+			slot.mem = objectMemSize(obj)
 		}
-		slot.mem = objectMemSize(slot.obj)
 	}
 	e.reps = append(e.reps, slot)
 	e.size = entryMemSize(e)
