@@ -1,6 +1,10 @@
 package storage
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/cespare/xxhash/v2"
+)
 
 // ErrNotFound is returned by Get and GetMeta for an absent key.
 var ErrNotFound = errors.New("riakgo/storage: not found")
@@ -20,6 +24,15 @@ const (
 	SpaceData  Space = iota // objects
 	SpaceIndex              // secondary-index entries
 )
+
+// Sum is the hash of a stored value that GetSum returns: xxHash64 of the
+// bytes. Replicas of a key whose sums are equal hold the same encoding, so
+// a node holding several replicas of a key (one node, or fewer nodes than
+// n_val) reads the value once and only the sums of the others. The values
+// summed are server-made object encodings (each with a random vtag per
+// write), not bytes a client chooses whole, so a sum is not something a
+// client can collide on purpose.
+func Sum(value []byte) uint64 { return xxhash.Sum64(value) }
 
 // Iterator walks one key range of one partition's space in byte order, on
 // a consistent snapshot taken when it was created. It is not safe for
@@ -42,6 +55,12 @@ type Iterator interface {
 type Engine interface {
 	// Get returns the value of key in partition p, or ErrNotFound.
 	Get(p Partition, key []byte) ([]byte, error)
+	// GetSum returns Sum of the value of key in partition p without
+	// reading the value. ok is false when the engine does not know it:
+	// the key is absent (or was written before the engine kept sums, in
+	// which case Get still finds it). Every write and delete of a key, and
+	// DropPartition, keep its sum with its value, atomically.
+	GetSum(p Partition, key []byte) (sum uint64, ok bool, err error)
 	// GetMeta returns the value of a node metadata key, or ErrNotFound.
 	GetMeta(key []byte) ([]byte, error)
 	// Write applies the batch atomically. When it returns nil the batch

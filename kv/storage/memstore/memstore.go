@@ -2,6 +2,8 @@ package memstore
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"sync"
 
 	"github.com/google/btree"
@@ -44,6 +46,15 @@ func spacePrefix(sp storage.Space) byte {
 
 func dataKey(p storage.Partition, key []byte) []byte { return spaceKey(storage.SpaceData, p, key) }
 
+// sumKey is where the sum of a data key's value is kept.
+func sumKey(p storage.Partition, key []byte) []byte {
+	k := make([]byte, 0, 3+len(key))
+	k = append(k, 's', byte(p>>8), byte(p))
+	return append(k, key...)
+}
+
+func sumValue(v []byte) []byte { return binary.LittleEndian.AppendUint64(nil, storage.Sum(v)) }
+
 func metaKey(key []byte) []byte { return append([]byte{'m'}, key...) }
 
 func (s *Store) get(k []byte) ([]byte, error) {
@@ -62,6 +73,18 @@ func (s *Store) get(k []byte) ([]byte, error) {
 // Get implements storage.Engine.
 func (s *Store) Get(p storage.Partition, key []byte) ([]byte, error) { return s.get(dataKey(p, key)) }
 
+// GetSum implements storage.Engine.
+func (s *Store) GetSum(p storage.Partition, key []byte) (uint64, bool, error) {
+	v, err := s.get(sumKey(p, key))
+	if errors.Is(err, storage.ErrNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return binary.LittleEndian.Uint64(v), true, nil
+}
+
 // GetMeta implements storage.Engine.
 func (s *Store) GetMeta(key []byte) ([]byte, error) { return s.get(metaKey(key)) }
 
@@ -76,8 +99,14 @@ func (s *Store) Write(b *storage.Batch, _ storage.WriteOptions) error {
 		switch op.Kind {
 		case storage.OpSet:
 			s.tree.ReplaceOrInsert(item{key: spaceKey(op.Space, op.Partition, op.Key), value: bytes.Clone(op.Value)})
+			if op.Space == storage.SpaceData {
+				s.tree.ReplaceOrInsert(item{key: sumKey(op.Partition, op.Key), value: sumValue(op.Value)})
+			}
 		case storage.OpDelete:
 			s.tree.Delete(item{key: spaceKey(op.Space, op.Partition, op.Key)})
+			if op.Space == storage.SpaceData {
+				s.tree.Delete(item{key: sumKey(op.Partition, op.Key)})
+			}
 		case storage.OpSetMeta:
 			s.tree.ReplaceOrInsert(item{key: metaKey(op.Key), value: bytes.Clone(op.Value)})
 		case storage.OpDeleteMeta:
@@ -150,8 +179,7 @@ func (s *Store) DropPartition(p storage.Partition) error {
 	if s.closed {
 		return storage.ErrClosed
 	}
-	for _, sp := range []storage.Space{storage.SpaceData, storage.SpaceIndex} {
-		lo := spaceKey(sp, p, nil)
+	for _, lo := range [][]byte{dataKey(p, nil), spaceKey(storage.SpaceIndex, p, nil), sumKey(p, nil)} {
 		var dead []item
 		s.tree.AscendGreaterOrEqual(item{key: lo}, func(it item) bool {
 			if !bytes.HasPrefix(it.key, lo) {

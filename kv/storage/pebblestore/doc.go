@@ -1,7 +1,9 @@
 // Package pebblestore is riakgo's storage engine: one Pebble database per
 // node, with every partition's keys under a two-byte partition prefix (a
 // handoff is a range scan, dropping a partition a range delete) and node
-// metadata under its own prefix.
+// metadata under its own prefix. Each object's sum (storage.Sum of its
+// bytes) is kept under a prefix of its own, in the same batch as the
+// object; a store written before sums were kept gets them once, in Open.
 //
 // Durability. Pebble buffers unsynced WAL records inside the process, so a
 // plain NoSync commit can be lost if the process is killed. riakgo promises

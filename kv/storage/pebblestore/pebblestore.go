@@ -2,6 +2,7 @@ package pebblestore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -104,14 +105,93 @@ func Open(dir string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("riakgo/pebblestore: open %s: %w", dir, err)
 	}
-	return &Store{db: db, wal: w, dir: dir}, nil
+	st := &Store{db: db, wal: w, dir: dir}
+	if err := st.keepSums(o.Logger); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("riakgo/pebblestore: open %s: %w", dir, err)
+	}
+	return st, nil
+}
+
+// keepSums gives every data key of a store written before sums were kept
+// its sum, once, before the store serves (a new store has no data keys and
+// is only marked). Nothing else writes meanwhile.
+func (s *Store) keepSums(log *slog.Logger) error {
+	if _, closer, err := s.db.Get(sumsKept); err == nil {
+		closer.Close()
+		return nil
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return err
+	}
+	lo := []byte{prefixData}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	b := s.db.NewBatch()
+	defer func() { b.Close() }()
+	var kb []byte
+	var sum [8]byte
+	n := 0
+	for it.First(); it.Valid(); it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		if n == 0 && log != nil {
+			log.Info("storage: computing the sums of the values of a store written by an earlier version, once")
+		}
+		k := it.Key()
+		kb = append(append(kb[:0], prefixSum), k[1:]...)
+		binary.LittleEndian.PutUint64(sum[:], storage.Sum(v))
+		if err := b.Set(kb, sum[:], nil); err != nil {
+			return err
+		}
+		n++
+		if b.Len() >= 4<<20 {
+			err := b.Commit(pebble.NoSync)
+			b.Close()
+			b = s.db.NewBatch()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	if err := b.Set(sumsKept, nil, nil); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	if err := s.wal.syncAll(); err != nil {
+		return err
+	}
+	if n > 0 && log != nil {
+		log.Info("storage: sums computed", "keys", n)
+	}
+	return nil
 }
 
 const (
 	prefixData  = 'd'
 	prefixIndex = 'i'
 	prefixMeta  = 'm'
+	prefixSum   = 's' // partition, key: storage.Sum of the data key's value
+	prefixStore = 'z' // the store's own bookkeeping
 )
+
+// sumsKept marks a store whose every data key has its sum: set at the
+// end of the one-time pass over a store written before sums were kept.
+var sumsKept = []byte{prefixStore, 's', 'u', 'm', 's'}
+
+func appendSumKey(dst []byte, p storage.Partition, key []byte) []byte {
+	dst = append(dst, prefixSum, byte(p>>8), byte(p))
+	return append(dst, key...)
+}
 
 func appendSpaceKey(dst []byte, sp storage.Space, p storage.Partition, key []byte) []byte {
 	prefix := byte(prefixData)
@@ -163,6 +243,27 @@ func (s *Store) Get(p storage.Partition, key []byte) ([]byte, error) {
 	return s.get(appendDataKey(buf[:0], p, key))
 }
 
+// GetSum implements storage.Engine.
+func (s *Store) GetSum(p storage.Partition, key []byte) (uint64, bool, error) {
+	if err := s.acquire(); err != nil {
+		return 0, false, err
+	}
+	defer s.release()
+	var buf [128]byte
+	v, closer, err := s.db.Get(appendSumKey(buf[:0], p, key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, false, fmt.Errorf("riakgo/pebblestore: sum of %q in partition %d is %d bytes", key, p, len(v))
+	}
+	return binary.LittleEndian.Uint64(v), true, nil
+}
+
 // GetMeta implements storage.Engine.
 func (s *Store) GetMeta(key []byte) ([]byte, error) {
 	return s.get(append([]byte{prefixMeta}, key...))
@@ -180,6 +281,7 @@ func (s *Store) Write(b *storage.Batch, opts storage.WriteOptions) error {
 	pb := s.db.NewBatch()
 	defer pb.Close()
 	var kb []byte
+	var sum [8]byte
 	for _, op := range b.Ops {
 		kb = kb[:0]
 		switch op.Kind {
@@ -194,6 +296,16 @@ func (s *Store) Write(b *storage.Batch, opts storage.WriteOptions) error {
 			err = pb.Set(kb, op.Value, nil)
 		default:
 			err = pb.Delete(kb, nil)
+		}
+		if err == nil && op.Space == storage.SpaceData && (op.Kind == storage.OpSet || op.Kind == storage.OpDelete) {
+			// The value's sum goes in the same batch (Set copies).
+			kb = appendSumKey(kb[:0], op.Partition, op.Key)
+			if op.Kind == storage.OpSet {
+				binary.LittleEndian.PutUint64(sum[:], storage.Sum(op.Value))
+				err = pb.Set(kb, sum[:], nil)
+			} else {
+				err = pb.Delete(kb, nil)
+			}
 		}
 		if err != nil {
 			return err
@@ -282,8 +394,7 @@ func (s *Store) DropPartition(p storage.Partition) error {
 	defer s.release()
 	b := s.db.NewBatch()
 	defer b.Close()
-	for _, sp := range []storage.Space{storage.SpaceData, storage.SpaceIndex} {
-		lo := appendSpaceKey(nil, sp, p, nil)
+	for _, lo := range [][]byte{appendDataKey(nil, p, nil), appendSpaceKey(nil, storage.SpaceIndex, p, nil), appendSumKey(nil, p, nil)} {
 		if err := b.DeleteRange(lo, prefixEnd(lo), nil); err != nil {
 			return err
 		}

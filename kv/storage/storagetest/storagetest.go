@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Engine) {
 		{"IndexSpaceSeparate", testIndexSpaceSeparate},
 		{"DropPartitionDropsIndex", testDropPartitionDropsIndex},
 		{"Estimate", testEstimate},
+		{"Sums", testSums},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -1437,5 +1438,67 @@ func testEstimate(t *testing.T, e storage.Engine) {
 	}
 	if n, err := e.Estimate(5); err != nil || n > 64<<10 {
 		t.Errorf("Estimate after the drop = %d, %v", n, err)
+	}
+}
+
+// wantSum checks GetSum of k against the value it should sum ("" with
+// present=false: no sum).
+func wantSum(t *testing.T, e storage.Engine, p storage.Partition, k, v string, present bool) {
+	t.Helper()
+	sum, ok, err := e.GetSum(p, []byte(k))
+	if err != nil {
+		t.Fatalf("GetSum(%d, %q): %v", p, k, err)
+	}
+	switch {
+	case ok != present:
+		t.Fatalf("GetSum(%d, %q) ok = %v, want %v", p, k, ok, present)
+	case present && sum != storage.Sum([]byte(v)):
+		t.Fatalf("GetSum(%d, %q) = %x, want the sum of %q (%x)", p, k, sum, v, storage.Sum([]byte(v)))
+	}
+}
+
+// testSums: every write and delete of a data key keeps its sum, in the
+// same batch; index entries and metadata have none; DropPartition drops
+// the partition's sums.
+func testSums(t *testing.T, e storage.Engine) {
+	wantSum(t, e, 1, "a", "", false)
+	set(t, e, 1, "a", "v1")
+	wantSum(t, e, 1, "a", "v1", true)
+	wantSum(t, e, 2, "a", "", false) // partitions are apart
+	set(t, e, 2, "a", "v1")
+	set(t, e, 1, "a", "v2")
+	wantSum(t, e, 1, "a", "v2", true)
+	wantSum(t, e, 2, "a", "v1", true)
+	write(t, e, false, func(b *storage.Batch) {
+		b.Set(1, []byte("b"), []byte("x"))
+		b.Set(1, []byte("b"), []byte("y")) // the last set's sum
+		b.Set(1, []byte("c"), []byte("z"))
+		b.Delete(1, []byte("c")) // set then delete: none
+		b.SetIndex(1, []byte("idx"), []byte("i"))
+		b.SetMeta([]byte("m"), []byte("meta"))
+	})
+	wantSum(t, e, 1, "b", "y", true)
+	wantSum(t, e, 1, "c", "", false)
+	wantSum(t, e, 1, "idx", "", false)
+	wantSum(t, e, 1, "m", "", false)
+	set(t, e, 1, "empty", "")
+	wantSum(t, e, 1, "empty", "", true)
+	del(t, e, 2, "a")
+	wantSum(t, e, 2, "a", "", false)
+	wantSum(t, e, 1, "a", "v2", true)
+	if err := e.DropPartition(1); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b", "empty"} {
+		wantSum(t, e, 1, k, "", false)
+	}
+	// Sums are not keys of the partition's spaces.
+	set(t, e, 3, "k", "v")
+	var keys []string
+	if err := e.Scan(3, nil, func(k, _ []byte) error { keys = append(keys, string(k)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0] != "k" {
+		t.Fatalf("Scan(3) = %q, want [k]", keys)
 	}
 }
