@@ -61,10 +61,9 @@ type cacheSlot struct {
 }
 
 // objSum is the hash of an object's encoding by which equal replicas are
-// recognised (seeded per process).
-var objSumSeed = maphash.MakeSeed()
-
-func objSum(enc []byte) uint64 { return maphash.Bytes(objSumSeed, enc) }
+// recognised: the storage engine's sum, so that a replica's stored sum
+// (storage.Engine.GetSum) finds an equal replica in the cache.
+func objSum(enc []byte) uint64 { return storage.Sum(enc) }
 
 func newObjCache(maxBytes int) *objCache {
 	if maxBytes <= 0 {
@@ -104,7 +103,8 @@ func (e *cacheEntry) slot(p storage.Partition) int {
 }
 
 // get returns partition p's cached object for key (nil for "known
-// absent") and whether it was cached.
+// absent") and whether it was cached. It does not count: the caller
+// counts the read as a hit or a miss once it knows (see counted).
 func (c *objCache) get(p storage.Partition, key []byte) (*siblings.Object, bool) {
 	s := c.shard(key)
 	s.mu.Lock()
@@ -120,18 +120,26 @@ func (c *objCache) get(p storage.Partition, key []byte) (*siblings.Object, bool)
 		}
 	}
 	s.mu.Unlock()
-	if !ok {
+	return o, ok
+}
+
+// counted counts one replica read: a hit when no value was read from
+// storage for it (its own entry, or an equal replica's found by its
+// stored sum), a miss otherwise.
+func (c *objCache) counted(hit bool) {
+	if hit {
+		c.hits.Add(1)
+	} else {
 		c.misses.Add(1)
-		return nil, false
 	}
-	c.hits.Add(1)
-	return o, true
 }
 
 // CacheStats describes the decoded-object cache.
 type CacheStats struct {
-	// Hits and Misses count lookups since start; a hit may be a key known
-	// to be absent.
+	// Hits and Misses count replica reads since start: a hit read no
+	// value from storage (the replica's own entry, which may say the key
+	// is absent, or an equal replica's found by the stored sum); a miss
+	// read the value.
 	Hits, Misses int64
 	// Bytes is the memory the entries are accounted at; Entries the
 	// number of replicas they hold.
@@ -174,6 +182,38 @@ func (c *objCache) addIfUnchanged(p storage.Partition, key []byte, obj *siblings
 		s.insertLocked(p, key, obj, size, sum)
 	}
 	s.mu.Unlock()
+}
+
+// others reports whether the cache holds a replica of key other than
+// partition p's.
+func (c *objCache) others(p storage.Partition, key []byte) bool {
+	s := c.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.m[string(key)]; ok {
+		for _, r := range e.reps {
+			if r.part != p && r.obj != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// withSum returns a cached replica of key whose encoding has this sum, and
+// the encoding's size.
+func (c *objCache) withSum(key []byte, sum uint64) (*siblings.Object, int, bool) {
+	s := c.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.m[string(key)]; ok {
+		for _, r := range e.reps {
+			if r.obj != nil && r.sum == sum {
+				return r.obj, r.size, true
+			}
+		}
+	}
+	return nil, 0, false
 }
 
 // firstWithSum is the index of the first replica in reps with the same

@@ -312,10 +312,26 @@ func (v *Vnode) cached(k Key) (*siblings.Object, error) {
 	defer keyBufPool.Put(kb)
 	*kb = appendStorageKey((*kb)[:0], k)
 	if o, ok := v.cache.get(v.part, *kb); ok {
+		v.cache.counted(true)
 		return o, nil
 	}
 	st := v.stripe(k)
 	g := v.gens[st].Load()
+	unchanged := func() bool { return v.gens[st].Load() == g }
+	// Another replica of k on this node may be cached with the same
+	// encoding (one node holding several of a key's replicas): then only
+	// this replica's stored sum is read, not its value. A cold key's read
+	// of N local replicas reads one value from storage instead of N.
+	if v.cache.others(v.part, *kb) {
+		if sum, ok, err := v.eng.GetSum(v.part, *kb); err == nil && ok {
+			if o, size, ok := v.cache.withSum(*kb, sum); ok {
+				v.cache.addIfUnchanged(v.part, *kb, o, size, sum, unchanged)
+				v.cache.counted(true)
+				return o, nil
+			}
+		}
+	}
+	v.cache.counted(false)
 	o, raw, err := v.read(k)
 	if err != nil {
 		return nil, err
@@ -324,7 +340,7 @@ func (v *Vnode) cached(k Key) (*siblings.Object, error) {
 	if o != nil {
 		sum = objSum(raw)
 	}
-	v.cache.addIfUnchanged(v.part, *kb, o, len(raw), sum, func() bool { return v.gens[st].Load() == g })
+	v.cache.addIfUnchanged(v.part, *kb, o, len(raw), sum, unchanged)
 	return o, nil
 }
 

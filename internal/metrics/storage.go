@@ -41,8 +41,8 @@ func (r *Registry) RegisterStorage(stats func() StorageStats) {
 		d("riakgo_storage_block_cache_misses_total", "Block cache lookups that missed."),
 		d("riakgo_object_cache_used_bytes", "Decoded-object cache in use."),
 		d("riakgo_object_cache_entries", "Objects (and known-absent keys) in the decoded-object cache."),
-		d("riakgo_object_cache_hits_total", "Decoded-object cache lookups that hit."),
-		d("riakgo_object_cache_misses_total", "Decoded-object cache lookups that missed."),
+		d("riakgo_object_cache_hits_total", "Replica reads that read no value from storage (cached, or equal to a cached replica by its stored sum)."),
+		d("riakgo_object_cache_misses_total", "Replica reads that read the value from storage."),
 	}})
 }
 
