@@ -31,6 +31,7 @@ type objCache struct {
 	seed         maphash.Seed
 	shards       [cacheShards]cacheShard
 	hits, misses atomic.Int64
+	shared       atomic.Int64 // replica reads served by an equal replica's entry (withSum)
 }
 
 const cacheShards = 32
@@ -200,20 +201,21 @@ func (c *objCache) others(p storage.Partition, key []byte) bool {
 	return false
 }
 
-// withSum returns a cached replica of key whose encoding has this sum, and
-// the encoding's size.
-func (c *objCache) withSum(key []byte, sum uint64) (*siblings.Object, int, bool) {
+// withSum returns a cached replica of key whose encoding has this sum and
+// size.
+func (c *objCache) withSum(key []byte, sum uint64, size int) (*siblings.Object, bool) {
 	s := c.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.m[string(key)]; ok {
 		for _, r := range e.reps {
-			if r.obj != nil && r.sum == sum {
-				return r.obj, r.size, true
+			if r.obj != nil && r.sum == sum && r.size == size {
+				c.shared.Add(1)
+				return r.obj, true
 			}
 		}
 	}
-	return nil, 0, false
+	return nil, false
 }
 
 // firstWithSum is the index of the first replica in reps with the same

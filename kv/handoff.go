@@ -435,6 +435,11 @@ func (vn Vnodes) Drop(p int) error {
 	if err := s.cfg.Engine.DropPartition(storage.Partition(p)); err != nil {
 		return err
 	}
+	// A reader that read before the drop (it takes no key lock) must not
+	// put what it read into the cache after dropPartition below.
+	for i := range v.gens {
+		v.gens[i].Add(1)
+	}
 	v.closed.Store(true)
 	s.vnodes[p].CompareAndSwap(v, nil)
 	if s.vcfg.cache != nil {

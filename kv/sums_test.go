@@ -22,7 +22,7 @@ func (c *countingEngine) Get(p storage.Partition, key []byte) ([]byte, error) {
 	return c.Engine.Get(p, key)
 }
 
-func (c *countingEngine) GetSum(p storage.Partition, key []byte) (uint64, bool, error) {
+func (c *countingEngine) GetSum(p storage.Partition, key []byte) (uint64, int, bool, error) {
 	c.sums.Add(1)
 	return c.Engine.GetSum(p, key)
 }

@@ -323,8 +323,8 @@ func (v *Vnode) cached(k Key) (*siblings.Object, error) {
 	// this replica's stored sum is read, not its value. A cold key's read
 	// of N local replicas reads one value from storage instead of N.
 	if v.cache.others(v.part, *kb) {
-		if sum, ok, err := v.eng.GetSum(v.part, *kb); err == nil && ok {
-			if o, size, ok := v.cache.withSum(*kb, sum); ok {
+		if sum, size, ok, err := v.eng.GetSum(v.part, *kb); err == nil && ok {
+			if o, ok := v.cache.withSum(*kb, sum, size); ok {
 				v.cache.addIfUnchanged(v.part, *kb, o, size, sum, unchanged)
 				v.cache.counted(true)
 				return o, nil

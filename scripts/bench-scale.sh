@@ -58,7 +58,8 @@ for n in $SIZES; do
   "$BIN" start --data-dir "$dir" --http 127.0.0.1:$PORT --pb off --cluster 127.0.0.1:0 --gossip 127.0.0.1:0 \
     --log-level warn "${mem_args[@]}" >"$OUT/scale-$n.log" 2>&1 &
   NODE=$!
-  for i in $(seq 1 300); do curl -sf http://127.0.0.1:$PORT/ping >/dev/null 2>&1 && break; sleep 0.1; done
+  # (a store from an earlier version first computes its sums: minutes)
+  for i in $(seq 1 6000); do curl -sf http://127.0.0.1:$PORT/ping >/dev/null 2>&1 && break; sleep 0.1; done
   budget=$(curl -s http://127.0.0.1:$PORT/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["riakgo_memory_budget_bytes"])')
   echo "== $n keys (memory budget $((budget >> 20)) MiB)"
   if [ ! -f "$dir/loaded" ]; then

@@ -49,6 +49,7 @@ var startSettings = []struct{ name, help string }{
 	{"internode-tls", "true: mutual TLS on internode connections (needs tls-cert, tls-key, tls-ca)"},
 	{"admin-open", "true: admin routes answer callers on other machines while security is off"},
 	{"referer-check", "false: turn off Riak's cross-site Referer/Origin check (secure_referer_check)"},
+	{"recompute-sums", "true: recompute every stored object's sum before serving (needed once after an earlier version ran on this data directory)"},
 }
 
 func envName(setting string) string {
@@ -100,7 +101,7 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 		"handoff-stall-timeout": cfg.HandoffStallTimeout.String(), "repair-on-recover": "on",
 		"cluster-name": cfg.ClusterName, "cluster-secret-file": "", "insecure-cluster": "false",
 		"tls-cert": "", "tls-key": "", "tls-ca": "", "https": "", "internode-tls": "false",
-		"admin-open": "false", "referer-check": "true",
+		"admin-open": "false", "referer-check": "true", "recompute-sums": "false",
 	}
 	fs := flag.NewFlagSet("start", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -204,7 +205,7 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 	for _, b := range []struct {
 		name string
 		dst  *bool
-	}{{"insecure-cluster", &cfg.InsecureCluster}, {"internode-tls", &cfg.InternodeTLS}, {"admin-open", &cfg.AdminOpen}} {
+	}{{"insecure-cluster", &cfg.InsecureCluster}, {"internode-tls", &cfg.InternodeTLS}, {"admin-open", &cfg.AdminOpen}, {"recompute-sums", &cfg.RecomputeSums}} {
 		v, err := strconv.ParseBool(get(b.name))
 		if err != nil {
 			fmt.Fprintf(stderr, "riakgo start: %s %q: use true or false\n", b.name, get(b.name))

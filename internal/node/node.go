@@ -120,6 +120,10 @@ type Config struct {
 	AdminOpen bool
 	// NoRefererCheck turns off Riak's cross-site Referer/Origin check.
 	NoRefererCheck bool
+	// RecomputeSums recomputes every stored object's sum when the store
+	// opens (after an earlier version, which does not keep them, wrote to
+	// the data directory).
+	RecomputeSums bool
 	// MaxHTTPConns bounds the connections each HTTP listener holds
 	// (default 4096): one more is answered 503 and closed.
 	MaxHTTPConns int
@@ -415,7 +419,7 @@ func Start(cfg Config) (*Node, error) {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(mem.GoHeapLimit)
 	}
-	store, err := pebblestore.Open(filepath.Join(cfg.DataDir, "kv"), pebblestore.Options{Logger: log, CacheSize: mem.BlockCache, MemTableSize: uint64(mem.MemTable)})
+	store, err := pebblestore.Open(filepath.Join(cfg.DataDir, "kv"), pebblestore.Options{Logger: log, CacheSize: mem.BlockCache, MemTableSize: uint64(mem.MemTable), RecomputeSums: cfg.RecomputeSums})
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,8 @@ const (
 )
 
 // Sum is the hash of a stored value that GetSum returns: xxHash64 of the
-// bytes. Replicas of a key whose sums are equal hold the same encoding, so
+// bytes. Replicas of a key whose sums and lengths are equal hold the same
+// encoding, so
 // a node holding several replicas of a key (one node, or fewer nodes than
 // n_val) reads the value once and only the sums of the others. The values
 // summed are server-made object encodings (each with a random vtag per
@@ -55,12 +56,11 @@ type Iterator interface {
 type Engine interface {
 	// Get returns the value of key in partition p, or ErrNotFound.
 	Get(p Partition, key []byte) ([]byte, error)
-	// GetSum returns Sum of the value of key in partition p without
-	// reading the value. ok is false when the engine does not know it:
-	// the key is absent (or was written before the engine kept sums, in
-	// which case Get still finds it). Every write and delete of a key, and
-	// DropPartition, keep its sum with its value, atomically.
-	GetSum(p Partition, key []byte) (sum uint64, ok bool, err error)
+	// GetSum returns Sum of the value of key in partition p, and the
+	// value's length, without reading the value; ok is false when the key
+	// is absent. Every write and delete of a key, and DropPartition, keep
+	// its sum with its value, atomically.
+	GetSum(p Partition, key []byte) (sum uint64, size int, ok bool, err error)
 	// GetMeta returns the value of a node metadata key, or ErrNotFound.
 	GetMeta(key []byte) ([]byte, error)
 	// Write applies the batch atomically. When it returns nil the batch

@@ -53,7 +53,10 @@ func sumKey(p storage.Partition, key []byte) []byte {
 	return append(k, key...)
 }
 
-func sumValue(v []byte) []byte { return binary.LittleEndian.AppendUint64(nil, storage.Sum(v)) }
+func sumValue(v []byte) []byte {
+	b := binary.LittleEndian.AppendUint64(nil, storage.Sum(v))
+	return binary.LittleEndian.AppendUint32(b, uint32(len(v)))
+}
 
 func metaKey(key []byte) []byte { return append([]byte{'m'}, key...) }
 
@@ -74,15 +77,15 @@ func (s *Store) get(k []byte) ([]byte, error) {
 func (s *Store) Get(p storage.Partition, key []byte) ([]byte, error) { return s.get(dataKey(p, key)) }
 
 // GetSum implements storage.Engine.
-func (s *Store) GetSum(p storage.Partition, key []byte) (uint64, bool, error) {
+func (s *Store) GetSum(p storage.Partition, key []byte) (uint64, int, bool, error) {
 	v, err := s.get(sumKey(p, key))
 	if errors.Is(err, storage.ErrNotFound) {
-		return 0, false, nil
+		return 0, 0, false, nil
 	}
 	if err != nil {
-		return 0, false, err
+		return 0, 0, false, err
 	}
-	return binary.LittleEndian.Uint64(v), true, nil
+	return binary.LittleEndian.Uint64(v), int(binary.LittleEndian.Uint32(v[8:])), true, nil
 }
 
 // GetMeta implements storage.Engine.

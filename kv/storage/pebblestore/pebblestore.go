@@ -31,6 +31,10 @@ type Options struct {
 	// MaxOpenFiles bounds the tables Pebble keeps open; 0 takes half the
 	// process's file descriptor limit, between 1,000 and 16,384.
 	MaxOpenFiles int
+	// RecomputeSums recomputes every data key's sum in Open even if the
+	// store is marked as keeping them (after an earlier version, which
+	// does not, wrote to it).
+	RecomputeSums bool
 }
 
 // Store is a storage.Engine on Pebble.
@@ -106,7 +110,7 @@ func Open(dir string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("riakgo/pebblestore: open %s: %w", dir, err)
 	}
 	st := &Store{db: db, wal: w, dir: dir}
-	if err := st.keepSums(o.Logger); err != nil {
+	if err := st.keepSums(o.Logger, o.RecomputeSums); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("riakgo/pebblestore: open %s: %w", dir, err)
 	}
@@ -115,12 +119,35 @@ func Open(dir string, o Options) (*Store, error) {
 
 // keepSums gives every data key of a store written before sums were kept
 // its sum, once, before the store serves (a new store has no data keys and
-// is only marked). Nothing else writes meanwhile.
-func (s *Store) keepSums(log *slog.Logger) error {
+// is only marked); force redoes it on a marked store. Every sum is deleted
+// first, so none survives of a key deleted since (an interrupted pass,
+// writes by an earlier version). Nothing else writes meanwhile.
+func (s *Store) keepSums(log *slog.Logger, force bool) error {
 	if _, closer, err := s.db.Get(sumsKept); err == nil {
 		closer.Close()
-		return nil
+		if !force {
+			return nil
+		}
 	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return err
+	}
+	// Drop the old sums and the mark together, durably, so that a crash
+	// before the pass ends leaves an unmarked store (redone at the next
+	// start), never a marked store with stale sums.
+	sums := []byte{prefixSum}
+	clear := s.db.NewBatch()
+	err := clear.DeleteRange(sums, prefixEnd(sums), nil)
+	if err == nil {
+		err = clear.Delete(sumsKept, nil)
+	}
+	if err == nil {
+		err = clear.Commit(pebble.Sync)
+	}
+	clear.Close()
+	if err == nil {
+		err = s.wal.syncAll()
+	}
+	if err != nil {
 		return err
 	}
 	lo := []byte{prefixData}
@@ -132,7 +159,7 @@ func (s *Store) keepSums(log *slog.Logger) error {
 	b := s.db.NewBatch()
 	defer func() { b.Close() }()
 	var kb []byte
-	var sum [8]byte
+	var sum [sumLen]byte
 	n := 0
 	for it.First(); it.Valid(); it.Next() {
 		v, err := it.ValueAndErr()
@@ -140,12 +167,11 @@ func (s *Store) keepSums(log *slog.Logger) error {
 			return err
 		}
 		if n == 0 && log != nil {
-			log.Info("storage: computing the sums of the values of a store written by an earlier version, once")
+			log.Info("storage: computing the sums of the stored values, once (a store written by an earlier version, or --recompute-sums)")
 		}
 		k := it.Key()
 		kb = append(append(kb[:0], prefixSum), k[1:]...)
-		binary.LittleEndian.PutUint64(sum[:], storage.Sum(v))
-		if err := b.Set(kb, sum[:], nil); err != nil {
+		if err := b.Set(kb, appendSum(sum[:0], v), nil); err != nil {
 			return err
 		}
 		n++
@@ -186,7 +212,18 @@ const (
 
 // sumsKept marks a store whose every data key has its sum: set at the
 // end of the one-time pass over a store written before sums were kept.
-var sumsKept = []byte{prefixStore, 's', 'u', 'm', 's'}
+// ("sums2": the sums of the first build that kept them had no length;
+// a store it marked is unmarked here, and so passed over again.)
+var sumsKept = []byte{prefixStore, 's', 'u', 'm', 's', '2'}
+
+// A sum record is the value's storage.Sum and its length (little-endian
+// uint64 and uint32): equal records of two replicas mean equal values.
+const sumLen = 12
+
+func appendSum(dst, value []byte) []byte {
+	dst = binary.LittleEndian.AppendUint64(dst, storage.Sum(value))
+	return binary.LittleEndian.AppendUint32(dst, uint32(len(value)))
+}
 
 func appendSumKey(dst []byte, p storage.Partition, key []byte) []byte {
 	dst = append(dst, prefixSum, byte(p>>8), byte(p))
@@ -244,24 +281,24 @@ func (s *Store) Get(p storage.Partition, key []byte) ([]byte, error) {
 }
 
 // GetSum implements storage.Engine.
-func (s *Store) GetSum(p storage.Partition, key []byte) (uint64, bool, error) {
+func (s *Store) GetSum(p storage.Partition, key []byte) (uint64, int, bool, error) {
 	if err := s.acquire(); err != nil {
-		return 0, false, err
+		return 0, 0, false, err
 	}
 	defer s.release()
 	var buf [128]byte
 	v, closer, err := s.db.Get(appendSumKey(buf[:0], p, key))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, false, nil
+		return 0, 0, false, nil
 	}
 	if err != nil {
-		return 0, false, err
+		return 0, 0, false, err
 	}
 	defer closer.Close()
-	if len(v) != 8 {
-		return 0, false, fmt.Errorf("riakgo/pebblestore: sum of %q in partition %d is %d bytes", key, p, len(v))
+	if len(v) != sumLen {
+		return 0, 0, false, fmt.Errorf("riakgo/pebblestore: sum of %q in partition %d is %d bytes", key, p, len(v))
 	}
-	return binary.LittleEndian.Uint64(v), true, nil
+	return binary.LittleEndian.Uint64(v), int(binary.LittleEndian.Uint32(v[8:])), true, nil
 }
 
 // GetMeta implements storage.Engine.
@@ -281,7 +318,7 @@ func (s *Store) Write(b *storage.Batch, opts storage.WriteOptions) error {
 	pb := s.db.NewBatch()
 	defer pb.Close()
 	var kb []byte
-	var sum [8]byte
+	var sum [sumLen]byte
 	for _, op := range b.Ops {
 		kb = kb[:0]
 		switch op.Kind {
@@ -301,8 +338,7 @@ func (s *Store) Write(b *storage.Batch, opts storage.WriteOptions) error {
 			// The value's sum goes in the same batch (Set copies).
 			kb = appendSumKey(kb[:0], op.Partition, op.Key)
 			if op.Kind == storage.OpSet {
-				binary.LittleEndian.PutUint64(sum[:], storage.Sum(op.Value))
-				err = pb.Set(kb, sum[:], nil)
+				err = pb.Set(kb, appendSum(sum[:0], op.Value), nil)
 			} else {
 				err = pb.Delete(kb, nil)
 			}

@@ -1445,15 +1445,15 @@ func testEstimate(t *testing.T, e storage.Engine) {
 // present=false: no sum).
 func wantSum(t *testing.T, e storage.Engine, p storage.Partition, k, v string, present bool) {
 	t.Helper()
-	sum, ok, err := e.GetSum(p, []byte(k))
+	sum, size, ok, err := e.GetSum(p, []byte(k))
 	if err != nil {
 		t.Fatalf("GetSum(%d, %q): %v", p, k, err)
 	}
 	switch {
 	case ok != present:
 		t.Fatalf("GetSum(%d, %q) ok = %v, want %v", p, k, ok, present)
-	case present && sum != storage.Sum([]byte(v)):
-		t.Fatalf("GetSum(%d, %q) = %x, want the sum of %q (%x)", p, k, sum, v, storage.Sum([]byte(v)))
+	case present && (sum != storage.Sum([]byte(v)) || size != len(v)):
+		t.Fatalf("GetSum(%d, %q) = %x, %d bytes; want the sum of %q (%x, %d bytes)", p, k, sum, size, v, storage.Sum([]byte(v)), len(v))
 	}
 }
 
@@ -1492,13 +1492,28 @@ func testSums(t *testing.T, e storage.Engine) {
 	for _, k := range []string{"a", "b", "empty"} {
 		wantSum(t, e, 1, k, "", false)
 	}
+	// Other partitions keep theirs.
+	wantSum(t, e, 2, "a", "", false)
+	set(t, e, 2, "kept", "v")
+	if err := e.DropPartition(1); err != nil {
+		t.Fatal(err)
+	}
+	wantSum(t, e, 2, "kept", "v", true)
 	// Sums are not keys of the partition's spaces.
 	set(t, e, 3, "k", "v")
 	var keys []string
 	if err := e.Scan(3, nil, func(k, _ []byte) error { keys = append(keys, string(k)); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 1 || keys[0] != "k" {
-		t.Fatalf("Scan(3) = %q, want [k]", keys)
+	it, err := e.NewIterator(storage.SpaceData, 3, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for it.Next() {
+		keys = append(keys, string(it.Key()))
+	}
+	it.Close()
+	if len(keys) != 2 || keys[0] != "k" || keys[1] != "k" {
+		t.Fatalf("Scan and NewIterator of partition 3 = %q, want [k k]", keys)
 	}
 }
