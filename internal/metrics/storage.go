@@ -14,8 +14,6 @@ type StorageStats struct {
 	BlockCacheBytes       int64
 	BlockCacheHits        int64
 	BlockCacheMisses      int64
-	BlobBytes             uint64
-	BlobGarbageBytes      uint64
 	ObjectCacheBytes      int64
 	ObjectCacheEntries    int64
 	ObjectCacheHits       int64
@@ -41,8 +39,6 @@ func (r *Registry) RegisterStorage(stats func() StorageStats) {
 		d("riakgo_storage_block_cache_used_bytes", "Block cache in use."),
 		d("riakgo_storage_block_cache_hits_total", "Block cache lookups that hit."),
 		d("riakgo_storage_block_cache_misses_total", "Block cache lookups that missed."),
-		d("riakgo_storage_blob_bytes", "Disk space of the blob files (values stored apart from their keys)."),
-		d("riakgo_storage_blob_garbage_bytes", "Bytes of values in blob files that no key references any more (reclaimed by blob rewrites)."),
 		d("riakgo_object_cache_used_bytes", "Decoded-object cache in use."),
 		d("riakgo_object_cache_entries", "Objects (and known-absent keys) in the decoded-object cache."),
 		d("riakgo_object_cache_hits_total", "Replica reads that read no value from storage (cached, or equal to a cached replica by its stored sum)."),
@@ -66,7 +62,6 @@ func (c *storageCollector) Collect(ch chan<- prometheus.Metric) {
 		{g, float64(s.DiskBytes)}, {g, float64(s.CompactionDebtBytes)}, {g, float64(s.CompactionsInProgress)},
 		{g, float64(s.ReadAmp)}, {g, float64(s.L0Files)}, {g, float64(s.MemTableBytes)},
 		{g, float64(s.BlockCacheBytes)}, {k, float64(s.BlockCacheHits)}, {k, float64(s.BlockCacheMisses)},
-		{g, float64(s.BlobBytes)}, {g, float64(s.BlobGarbageBytes)},
 		{g, float64(s.ObjectCacheBytes)}, {g, float64(s.ObjectCacheEntries)}, {k, float64(s.ObjectCacheHits)},
 		{k, float64(s.ObjectCacheMisses)},
 	}

@@ -266,8 +266,6 @@ func (n *Node) extraStats() map[string]any {
 	m["riakgo_storage_block_cache_used_bytes"] = ss.BlockCacheBytes
 	m["riakgo_storage_block_cache_hits"] = ss.BlockCacheHits
 	m["riakgo_storage_block_cache_misses"] = ss.BlockCacheMisses
-	m["riakgo_storage_blob_bytes"] = ss.BlobBytes
-	m["riakgo_storage_blob_garbage_bytes"] = ss.BlobGarbageBytes
 	m["riakgo_object_cache_used_bytes"] = ss.ObjectCacheBytes
 	m["riakgo_object_cache_entries"] = ss.ObjectCacheEntries
 	m["riakgo_object_cache_hits"] = ss.ObjectCacheHits
@@ -370,8 +368,7 @@ func (n *Node) storageStats() metrics.StorageStats {
 		st = metrics.StorageStats{DiskBytes: e.DiskBytes, CompactionDebtBytes: e.CompactionDebtBytes,
 			CompactionsInProgress: e.CompactionsInProgress, ReadAmp: e.ReadAmp, L0Files: e.L0Files,
 			MemTableBytes: e.MemTableBytes, BlockCacheBytes: e.BlockCacheBytes,
-			BlockCacheHits: e.BlockCacheHits, BlockCacheMisses: e.BlockCacheMisses,
-			BlobBytes: e.BlobBytes, BlobGarbageBytes: e.BlobGarbageBytes}
+			BlockCacheHits: e.BlockCacheHits, BlockCacheMisses: e.BlockCacheMisses}
 	}
 	oc := n.svc.CacheStats()
 	st.ObjectCacheBytes, st.ObjectCacheEntries = oc.Bytes, oc.Entries

@@ -31,9 +31,8 @@ import (
 //     cache at 35% and the limit at 55% it took a third of the CPU. The
 //     rest, about 10%, is for what the C heap holds beyond the block
 //     cache and memtables (Pebble's readers and iterators, compaction
-//     buffers, freed blocks not yet reused; about 200 MiB at 5M keys
-//     with value separation; with 65% for the Go heap and values in the
-//     tables the node reached its budget).
+//     buffers, freed blocks not yet reused; at 5M keys, with 65% for
+//     the Go heap, the node reached its budget).
 //
 // Without --memory the budget is DefaultMemoryFraction of the machine's
 // memory (the smaller of physical memory and the cgroup's limit), and at

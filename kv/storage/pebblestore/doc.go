@@ -20,13 +20,7 @@
 // after a failed fsync the OS may report later ones as successful without
 // the data.
 //
-// The store is at FormatValueSeparation: values of minSeparatedValue bytes
-// and more live in blob files, so compactions move keys and value handles,
-// not values. That format (from FormatWALSyncChunks on) records in each WAL
-// chunk the offset Pebble believes synced, which the deferred sync makes
-// untrue after a machine crash: a later chunk can reach the disk while an
-// earlier one did not, and Pebble would report the torn tail as corruption.
-// Open therefore cuts the newest WAL at its first record that does not
-// read whole before Pebble replays it (cutTornWALTail), which is what the
-// earlier formats' replay did with a torn tail.
+// The store stays at Pebble's minimum format version on purpose: later
+// formats record WAL sync offsets (FormatWALSyncChunks), which the deferred
+// sync would make untrue. Raise it only together with that design.
 package pebblestore

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -37,9 +36,6 @@ type Options struct {
 	// does not, wrote to it).
 	RecomputeSums bool
 }
-
-// minSeparatedValue is the smallest value Pebble stores in a blob file.
-const minSeparatedValue = 512
 
 // Store is a storage.Engine on Pebble.
 type Store struct {
@@ -74,9 +70,6 @@ func Open(dir string, o Options) (*Store, error) {
 	if o.MaxOpenFiles == 0 {
 		o.MaxOpenFiles = defaultMaxOpenFiles()
 	}
-	if _, err := cutTornWALTail(base, dir, o.Logger); err != nil {
-		return nil, fmt.Errorf("riakgo/pebblestore: open %s: %w", dir, err)
-	}
 	w := &walFS{FS: base, open: make(map[*walFile]struct{})}
 	cache := pebble.NewCache(o.CacheSize)
 	opts := &pebble.Options{
@@ -109,27 +102,6 @@ func Open(dir string, o Options) (*Store, error) {
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		opts.Levels[i].IndexBlockSize = 256 << 10
-	}
-	// Values of half a KiB and more (a Riak object is rarely smaller) go
-	// to blob files: tables then hold keys, sums and value handles, so
-	// compactions move about 50 bytes per object instead of the object,
-	// and the tables of a store several times the page cache stay in it.
-	// A blob file is rewritten once a fifth of the values in blob files
-	// are garbage (overwritten or deleted) and it is 15 minutes old.
-	// Keys are spread by hash, so every flush's blob file spans the whole
-	// keyspace and every table soon references many of them; a point read
-	// fetches one value wherever it is, so a table may reference up to 32
-	// blob files before a compaction rewrites its values (at 10, writing
-	// new blob files took 8% of the CPU at 5M keys).
-	opts.FormatMajorVersion = pebble.FormatValueSeparation
-	opts.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
-		return pebble.ValueSeparationPolicy{
-			Enabled:               true,
-			MinimumSize:           minSeparatedValue,
-			MaxBlobReferenceDepth: 32,
-			RewriteMinimumAge:     15 * time.Minute,
-			TargetGarbageRatio:    0.2,
-		}
 	}
 	opts.EnsureDefaults()
 	db, err := pebble.Open(dir, opts)
@@ -566,11 +538,6 @@ type Stats struct {
 	// BlockCacheBytes is the block cache in use; BlockCacheHits and
 	// BlockCacheMisses count lookups since start.
 	BlockCacheBytes, BlockCacheHits, BlockCacheMisses int64
-	// BlobFiles and BlobBytes are the blob files (values of
-	// minSeparatedValue bytes and more) and their size on disk;
-	// BlobGarbageBytes is the size of values in them that no key
-	// references any more, which blob rewrites reclaim.
-	BlobFiles, BlobBytes, BlobGarbageBytes uint64
 }
 
 // Stats reads the engine's metrics (cheap enough for every scrape).
@@ -587,9 +554,6 @@ func (s *Store) Stats() Stats {
 		BlockCacheBytes:       m.BlockCache.Size,
 		BlockCacheHits:        m.BlockCache.Hits,
 		BlockCacheMisses:      m.BlockCache.Misses,
-		BlobFiles:             m.BlobFiles.LiveCount,
-		BlobBytes:             m.BlobFiles.LiveSize,
-		BlobGarbageBytes:      m.BlobFiles.ValueSize - min(m.BlobFiles.ReferencedValueSize, m.BlobFiles.ValueSize),
 	}
 }
 
