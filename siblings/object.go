@@ -189,6 +189,12 @@ func Merge(a, b *Object) *Object {
 	if b == nil {
 		return a
 	}
+	if a == b && canonical(a.Siblings) {
+		// The same object (the object cache shares one decoded object
+		// among a key's equal replicas, so a GET usually merges one
+		// object with itself): the merge is a itself, without the copy.
+		return a
+	}
 	ab, ba := a.Clock.Descends(b.Clock), b.Clock.Descends(a.Clock)
 	switch {
 	case ab && !ba:
@@ -215,6 +221,16 @@ func Merge(a, b *Object) *Object {
 	}
 	sortSiblings(out.Siblings)
 	return out
+}
+
+// canonical reports whether s is in the order sortSiblings gives.
+func canonical(s []Sibling) bool {
+	for i := 1; i < len(s); i++ {
+		if siblingLess(&s[i], &s[i-1]) {
+			return false
+		}
+	}
+	return true
 }
 
 // sortSiblings orders siblings canonically (dotted by dot, then undotted by
