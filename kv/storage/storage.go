@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/binary"
 	"errors"
 
 	"github.com/cespare/xxhash/v2"
@@ -34,6 +35,25 @@ const (
 // write), not bytes a client chooses whole, so a sum is not something a
 // client can collide on purpose.
 func Sum(value []byte) uint64 { return xxhash.Sum64(value) }
+
+// SumRecordLen is the length of the record an engine keeps beside a value:
+// its Sum and its length, little-endian uint64 and uint32.
+const SumRecordLen = 12
+
+// AppendSumRecord appends value's sum record to dst.
+func AppendSumRecord(dst, value []byte) []byte {
+	dst = binary.LittleEndian.AppendUint64(dst, Sum(value))
+	return binary.LittleEndian.AppendUint32(dst, uint32(len(value)))
+}
+
+// ParseSumRecord reads a record AppendSumRecord wrote; ok is false if rec
+// is not one.
+func ParseSumRecord(rec []byte) (sum uint64, size int, ok bool) {
+	if len(rec) != SumRecordLen {
+		return 0, 0, false
+	}
+	return binary.LittleEndian.Uint64(rec), int(binary.LittleEndian.Uint32(rec[8:])), true
+}
 
 // Iterator walks one key range of one partition's space in byte order, on
 // a consistent snapshot taken when it was created. It is not safe for

@@ -2,8 +2,8 @@ package memstore
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/google/btree"
@@ -53,11 +53,6 @@ func sumKey(p storage.Partition, key []byte) []byte {
 	return append(k, key...)
 }
 
-func sumValue(v []byte) []byte {
-	b := binary.LittleEndian.AppendUint64(nil, storage.Sum(v))
-	return binary.LittleEndian.AppendUint32(b, uint32(len(v)))
-}
-
 func metaKey(key []byte) []byte { return append([]byte{'m'}, key...) }
 
 func (s *Store) get(k []byte) ([]byte, error) {
@@ -85,7 +80,11 @@ func (s *Store) GetSum(p storage.Partition, key []byte) (uint64, int, bool, erro
 	if err != nil {
 		return 0, 0, false, err
 	}
-	return binary.LittleEndian.Uint64(v), int(binary.LittleEndian.Uint32(v[8:])), true, nil
+	sum, size, ok := storage.ParseSumRecord(v)
+	if !ok {
+		return 0, 0, false, fmt.Errorf("riakgo/memstore: sum of %q in partition %d is %d bytes", key, p, len(v))
+	}
+	return sum, size, true, nil
 }
 
 // GetMeta implements storage.Engine.
@@ -103,7 +102,7 @@ func (s *Store) Write(b *storage.Batch, _ storage.WriteOptions) error {
 		case storage.OpSet:
 			s.tree.ReplaceOrInsert(item{key: spaceKey(op.Space, op.Partition, op.Key), value: bytes.Clone(op.Value)})
 			if op.Space == storage.SpaceData {
-				s.tree.ReplaceOrInsert(item{key: sumKey(op.Partition, op.Key), value: sumValue(op.Value)})
+				s.tree.ReplaceOrInsert(item{key: sumKey(op.Partition, op.Key), value: storage.AppendSumRecord(nil, op.Value)})
 			}
 		case storage.OpDelete:
 			s.tree.Delete(item{key: spaceKey(op.Space, op.Partition, op.Key)})

@@ -2,7 +2,6 @@ package pebblestore
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -159,7 +158,7 @@ func (s *Store) keepSums(log *slog.Logger, force bool) error {
 	b := s.db.NewBatch()
 	defer func() { b.Close() }()
 	var kb []byte
-	var sum [sumLen]byte
+	var sum [storage.SumRecordLen]byte
 	n := 0
 	for it.First(); it.Valid(); it.Next() {
 		v, err := it.ValueAndErr()
@@ -171,7 +170,7 @@ func (s *Store) keepSums(log *slog.Logger, force bool) error {
 		}
 		k := it.Key()
 		kb = append(append(kb[:0], prefixSum), k[1:]...)
-		if err := b.Set(kb, appendSum(sum[:0], v), nil); err != nil {
+		if err := b.Set(kb, storage.AppendSumRecord(sum[:0], v), nil); err != nil {
 			return err
 		}
 		n++
@@ -215,15 +214,6 @@ const (
 // ("sums2": the sums of the first build that kept them had no length;
 // a store it marked is unmarked here, and so passed over again.)
 var sumsKept = []byte{prefixStore, 's', 'u', 'm', 's', '2'}
-
-// A sum record is the value's storage.Sum and its length (little-endian
-// uint64 and uint32): equal records of two replicas mean equal values.
-const sumLen = 12
-
-func appendSum(dst, value []byte) []byte {
-	dst = binary.LittleEndian.AppendUint64(dst, storage.Sum(value))
-	return binary.LittleEndian.AppendUint32(dst, uint32(len(value)))
-}
 
 func appendSumKey(dst []byte, p storage.Partition, key []byte) []byte {
 	dst = append(dst, prefixSum, byte(p>>8), byte(p))
@@ -295,10 +285,11 @@ func (s *Store) GetSum(p storage.Partition, key []byte) (uint64, int, bool, erro
 		return 0, 0, false, err
 	}
 	defer closer.Close()
-	if len(v) != sumLen {
+	sum, size, ok := storage.ParseSumRecord(v)
+	if !ok {
 		return 0, 0, false, fmt.Errorf("riakgo/pebblestore: sum of %q in partition %d is %d bytes", key, p, len(v))
 	}
-	return binary.LittleEndian.Uint64(v), int(binary.LittleEndian.Uint32(v[8:])), true, nil
+	return sum, size, true, nil
 }
 
 // GetMeta implements storage.Engine.
@@ -318,7 +309,7 @@ func (s *Store) Write(b *storage.Batch, opts storage.WriteOptions) error {
 	pb := s.db.NewBatch()
 	defer pb.Close()
 	var kb []byte
-	var sum [sumLen]byte
+	var sum [storage.SumRecordLen]byte
 	for _, op := range b.Ops {
 		kb = kb[:0]
 		switch op.Kind {
@@ -338,7 +329,7 @@ func (s *Store) Write(b *storage.Batch, opts storage.WriteOptions) error {
 			// The value's sum goes in the same batch (Set copies).
 			kb = appendSumKey(kb[:0], op.Partition, op.Key)
 			if op.Kind == storage.OpSet {
-				err = pb.Set(kb, appendSum(sum[:0], op.Value), nil)
+				err = pb.Set(kb, storage.AppendSumRecord(sum[:0], op.Value), nil)
 			} else {
 				err = pb.Delete(kb, nil)
 			}
