@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/VictoriaMetrics/fastcache"
+
 	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/siblings"
 )
@@ -27,11 +29,16 @@ import (
 // addIfUnchanged, which refuses if any write to the stripe happened in
 // between, so a slow reader can never put back an object older than the
 // last write.
+//
+// Behind these decoded entries sits the encoded tier (enc; see
+// cacheenc.go), which holds far more keys at no cost to the collector.
 type objCache struct {
 	seed         maphash.Seed
 	shards       [cacheShards]cacheShard
 	hits, misses atomic.Int64
 	shared       atomic.Int64 // replica reads served by an equal replica's entry (withSum)
+	encHits      atomic.Int64 // replica reads served by the encoded tier
+	enc          encCache     // enc.c nil: no encoded tier
 }
 
 const cacheShards = 32
@@ -66,8 +73,14 @@ type cacheSlot struct {
 // (storage.Engine.GetSum) finds an equal replica in the cache.
 func objSum(enc []byte) uint64 { return storage.Sum(enc) }
 
-func newObjCache(maxBytes int) *objCache {
-	if maxBytes <= 0 {
+// newObjCache returns a cache of decodedBytes decoded objects in front of
+// an encoded tier of encodedBytes (none if less than
+// MinEncodedCacheBytes), or nil if both are zero or negative.
+func newObjCache(decodedBytes, encodedBytes int) *objCache {
+	if encodedBytes < MinEncodedCacheBytes {
+		encodedBytes = 0
+	}
+	if decodedBytes <= 0 && encodedBytes <= 0 {
 		return nil
 	}
 	c := &objCache{seed: maphash.MakeSeed()}
@@ -75,9 +88,22 @@ func newObjCache(maxBytes int) *objCache {
 		s := &c.shards[i]
 		s.m = make(map[string]*cacheEntry)
 		s.head.next, s.head.prev = &s.head, &s.head
-		s.max = maxBytes / cacheShards
+		s.max = max(decodedBytes, 0) / cacheShards
+	}
+	if encodedBytes > 0 {
+		c.enc.c = fastcache.New(encodedBytes)
 	}
 	return c
+}
+
+// encoded reports whether the cache has an encoded tier.
+func (c *objCache) encoded() bool { return c.enc.c != nil }
+
+// close releases the encoded tier's memory for reuse.
+func (c *objCache) close() {
+	if c != nil && c.encoded() {
+		c.enc.c.Reset()
+	}
 }
 
 func (c *objCache) shard(key []byte) *cacheShard {
@@ -145,6 +171,11 @@ type CacheStats struct {
 	// Bytes is the memory the entries are accounted at; Entries the
 	// number of replicas they hold.
 	Bytes, Entries int64
+	// EncodedHits counts the hits served by the encoded tier;
+	// EncodedBytes is the memory its chunks take (outside the Go heap),
+	// EncodedRecords the records it holds (one per cached replica and
+	// one per key's encoding).
+	EncodedHits, EncodedBytes, EncodedRecords int64
 }
 
 // stats sums the shards (nil cache: zero).
@@ -160,29 +191,85 @@ func (c *objCache) stats() CacheStats {
 		st.Entries += int64(s.reps)
 		s.mu.Unlock()
 	}
+	if c.encoded() {
+		st.EncodedHits = c.encHits.Load()
+		st.EncodedRecords, st.EncodedBytes = c.enc.stats()
+	}
 	return st
 }
 
 // set stores obj (nil: absent; size and sum describe its encoding) as
-// partition p's replica of key, replacing any. Writers call it after
-// storing, under the key's stripe lock.
+// partition p's replica of key, replacing any, in both tiers (the encoded
+// tier's content record is the caller's: setContent). Writers call it
+// after storing, under the key's stripe lock.
 func (c *objCache) set(p storage.Partition, key []byte, obj *siblings.Object, size int, sum uint64) {
 	s := c.shard(key)
 	s.mu.Lock()
 	s.insertLocked(p, key, obj, size, sum)
+	if c.encoded() {
+		c.enc.setSlot(p, key, obj != nil, sum, size)
+	}
 	s.mu.Unlock()
 }
 
-// addIfUnchanged inserts obj as p's replica of key unless that replica is
-// cached already or unchanged() reports that a write happened since the
-// caller's read.
+// setContent stores enc (whose sum is sum) as key's encoding in the
+// encoded tier, where a replica record with that sum finds it.
+func (c *objCache) setContent(key, enc []byte, sum uint64) {
+	if c.encoded() {
+		c.enc.setContent(key, enc, sum)
+	}
+}
+
+// addIfUnchanged inserts obj as p's replica of key, in both tiers, unless
+// that replica is in the decoded tier already or unchanged() reports that
+// a write happened since the caller's read.
 func (c *objCache) addIfUnchanged(p storage.Partition, key []byte, obj *siblings.Object, size int, sum uint64, unchanged func() bool) {
+	c.add(p, key, obj, size, sum, true, unchanged)
+}
+
+// promote is addIfUnchanged for an object read from p's replica record
+// in the encoded tier: only the decoded tier takes it.
+func (c *objCache) promote(p storage.Partition, key []byte, obj *siblings.Object, size int, sum uint64, unchanged func() bool) {
+	c.add(p, key, obj, size, sum, false, unchanged)
+}
+
+func (c *objCache) add(p storage.Partition, key []byte, obj *siblings.Object, size int, sum uint64, slot bool, unchanged func() bool) {
 	s := c.shard(key)
 	s.mu.Lock()
 	if e, ok := s.m[string(key)]; (!ok || e.slot(p) < 0) && unchanged() {
 		s.insertLocked(p, key, obj, size, sum)
+		if slot && c.encoded() {
+			c.enc.setSlot(p, key, obj != nil, sum, size)
+		}
 	}
 	s.mu.Unlock()
+}
+
+// encSlot is what the encoded tier records of p's replica of key (see
+// encCache.slot); nothing without an encoded tier.
+func (c *objCache) encSlot(p storage.Partition, key []byte) (known, present bool, sum uint64, size int) {
+	if !c.encoded() {
+		return false, false, 0, 0
+	}
+	return c.enc.slot(p, key)
+}
+
+// encObject decodes key's encoding from the encoded tier if it has this
+// sum and size.
+func (c *objCache) encObject(key []byte, sum uint64, size int) (*siblings.Object, bool) {
+	if !c.encoded() {
+		return nil, false
+	}
+	o, ok := c.enc.object(key, sum, size)
+	if ok {
+		c.encHits.Add(1)
+	}
+	return o, ok
+}
+
+// encHas reports whether the encoded tier holds an encoding of key.
+func (c *objCache) encHas(key []byte) bool {
+	return c.encoded() && c.enc.hasContent(key)
 }
 
 // others reports whether the cache holds a replica of key other than
@@ -276,6 +363,9 @@ func (c *objCache) drop(p storage.Partition, key []byte) {
 	if e, ok := s.m[string(key)]; ok {
 		s.removeSlotLocked(e, p)
 	}
+	if c.encoded() {
+		c.enc.delSlot(p, key)
+	}
 	s.mu.Unlock()
 }
 
@@ -306,10 +396,15 @@ func (c *objCache) clear() {
 		s.bytes, s.reps = 0, 0
 		s.mu.Unlock()
 	}
+	if c.encoded() {
+		c.enc.c.Reset()
+	}
 }
 
 // dropPartition removes every replica of partition p (its data was
-// dropped).
+// dropped). The encoded tier cannot list its records, so it is emptied:
+// a drop is rare (the end of a handoff), and the caller has bumped the
+// partition's generations first, so no reader puts an older record back.
 func (c *objCache) dropPartition(p storage.Partition) {
 	for i := range c.shards {
 		s := &c.shards[i]
@@ -318,5 +413,8 @@ func (c *objCache) dropPartition(p storage.Partition) {
 			s.removeSlotLocked(e, p)
 		}
 		s.mu.Unlock()
+	}
+	if c.encoded() {
+		c.enc.c.Reset()
 	}
 }

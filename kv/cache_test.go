@@ -19,7 +19,7 @@ func objOf(v string) *siblings.Object {
 }
 
 func TestObjCacheLRUAndBound(t *testing.T) {
-	c := newObjCache(cacheShards * 4096) // 4 KiB per shard
+	c := newObjCache(cacheShards*4096, 0) // 4 KiB per shard
 	for i := 0; i < 2000; i++ {
 		c.set(0, []byte(fmt.Sprint("k", i)), objOf("v"), 100, uint64(i+1))
 	}
@@ -49,7 +49,7 @@ func TestObjCacheLRUAndBound(t *testing.T) {
 }
 
 func TestObjCacheKnownAbsentAndDrop(t *testing.T) {
-	c := newObjCache(1 << 20)
+	c := newObjCache(1<<20, 0)
 	c.set(0, []byte("a"), nil, 0, 0)
 	if o, ok := c.get(0, []byte("a")); !ok || o != nil {
 		t.Fatalf("known-absent entry: %v %v", o, ok)
@@ -61,13 +61,13 @@ func TestObjCacheKnownAbsentAndDrop(t *testing.T) {
 	if _, ok := c.get(0, []byte("a")); ok {
 		t.Fatal("dropped entry still cached")
 	}
-	if newObjCache(0) != nil || newObjCache(-1) != nil {
+	if newObjCache(0, 0) != nil || newObjCache(-1, -1) != nil || newObjCache(0, MinEncodedCacheBytes-1) != nil {
 		t.Fatal("a non-positive size must disable the cache")
 	}
 }
 
 func TestObjCacheAddIfUnchanged(t *testing.T) {
-	c := newObjCache(1 << 20)
+	c := newObjCache(1<<20, 0)
 	c.addIfUnchanged(0, []byte("k"), objOf("old"), 10, 1, func() bool { return false })
 	if _, ok := c.get(0, []byte("k")); ok {
 		t.Fatal("insert went through although a write happened meanwhile")
@@ -89,7 +89,7 @@ func TestObjCacheAddIfUnchanged(t *testing.T) {
 // that differs is accounted on its own; dropping one replica, or a whole
 // partition, leaves the others and the accounting right.
 func TestObjCacheReplicasShare(t *testing.T) {
-	c := newObjCache(1 << 20)
+	c := newObjCache(1<<20, 0)
 	key := []byte("bkey")
 	shard := c.shard(key)
 	a0, a1, a2 := objOf("same"), objOf("same"), objOf("same")
@@ -150,7 +150,7 @@ func TestObjCacheReplicasShare(t *testing.T) {
 // accounted on its own.
 func TestObjCacheSharingHoldsMore(t *testing.T) {
 	held := func(share bool) int {
-		c := newObjCache(cacheShards * 64 << 10)
+		c := newObjCache(cacheShards*64<<10, 0)
 		for i := range 20000 {
 			key := []byte(fmt.Sprint("k", i))
 			for p := range 3 {
@@ -169,10 +169,41 @@ func TestObjCacheSharingHoldsMore(t *testing.T) {
 	}
 }
 
+// cacheTiers are the object cache's shapes the race tests run with: the
+// decoded tier alone, the encoded tier alone, and a decoded tier too small
+// to hold much in front of an encoded one.
+var cacheTiers = []struct {
+	name             string
+	decoded, encoded int
+}{
+	{"decoded", 1 << 20, 0},
+	{"encoded", 0, MinEncodedCacheBytes},
+	{"both", cacheShards * 8 << 10, MinEncodedCacheBytes},
+}
+
+// dropDecoded evicts p's replica of key from the decoded tier only.
+func dropDecoded(c *objCache, p storage.Partition, key []byte) {
+	s := c.shard(key)
+	s.mu.Lock()
+	if e, ok := s.m[string(key)]; ok {
+		s.removeSlotLocked(e, p)
+	}
+	s.mu.Unlock()
+}
+
 // TestVnodeCacheNeverServesStale races readers against writers on a few
 // keys: once a write has returned, no later read may return an older value.
 func TestVnodeCacheNeverServesStale(t *testing.T) {
-	e := newInternalEnv(t)
+	for _, tier := range cacheTiers {
+		t.Run(tier.name, func(t *testing.T) {
+			cache := newObjCache(tier.decoded, tier.encoded)
+			defer cache.close()
+			testVnodeCacheNeverServesStale(t, newInternalEnvWith(t, cache))
+		})
+	}
+}
+
+func testVnodeCacheNeverServesStale(t *testing.T, e *internalEnv) {
 	v := e.vnode
 	props := DefaultProps()
 	var wg sync.WaitGroup
@@ -200,6 +231,9 @@ func TestVnodeCacheNeverServesStale(t *testing.T) {
 				mu.Lock()
 				floor := last[k.Key]
 				mu.Unlock()
+				if r.IntN(4) == 0 {
+					dropDecoded(v.cache, v.part, appendStorageKey(nil, k)) // an eviction from the decoded tier
+				}
 				o, err := v.Get(k)
 				if err != nil {
 					t.Error(err)
@@ -222,6 +256,11 @@ type internalEnv struct{ vnode *Vnode }
 
 func newInternalEnv(t *testing.T) *internalEnv {
 	t.Helper()
+	return newInternalEnvWith(t, newObjCache(1<<20, 0))
+}
+
+func newInternalEnvWith(t *testing.T, cache *objCache) *internalEnv {
+	t.Helper()
 	var mu sync.Mutex
 	r := rand.New(rand.NewPCG(1, 2))
 	v, err := openVnode(7, vnodeConfig{
@@ -229,7 +268,7 @@ func newInternalEnv(t *testing.T) *internalEnv {
 		clk:    clock.NewManual(time.Unix(1700000000, 0)),
 		limits: siblings.DefaultLimits(),
 		rand:   func() uint64 { mu.Lock(); defer mu.Unlock(); return r.Uint64() },
-		cache:  newObjCache(1 << 20),
+		cache:  cache,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -280,9 +319,22 @@ func TestVnodeCacheSlowReader(t *testing.T) {
 // read of that vnode may return an older value, and the last read of each
 // replica equals what its storage holds.
 func TestVnodeCacheSumNeverServesStale(t *testing.T) {
+	for _, tier := range cacheTiers {
+		t.Run(tier.name, func(t *testing.T) {
+			cache := newObjCache(tier.decoded, tier.encoded)
+			defer cache.close()
+			testVnodeCacheSumNeverServesStale(t, cache)
+			if tier.encoded > 0 && cache.encHits.Load() == 0 {
+				t.Fatal("no read was served by the encoded tier")
+			}
+		})
+	}
+}
+
+func testVnodeCacheSumNeverServesStale(t *testing.T, cache *objCache) {
 	var mu sync.Mutex
 	r := rand.New(rand.NewPCG(3, 4))
-	eng, cache := memstore.New(), newObjCache(1<<20)
+	eng := memstore.New()
 	var vs []*Vnode
 	for _, p := range []storage.Partition{7, 8, 9} {
 		v, err := openVnode(p, vnodeConfig{
@@ -333,8 +385,11 @@ func TestVnodeCacheSumNeverServesStale(t *testing.T) {
 				}
 				vi := r.IntN(3)
 				v := vs[vi]
-				if r.IntN(3) == 0 {
-					cache.drop(v.part, appendStorageKey(nil, k)) // an eviction
+				switch r.IntN(6) {
+				case 0, 1:
+					cache.drop(v.part, appendStorageKey(nil, k)) // an eviction from both tiers
+				case 2:
+					dropDecoded(cache, v.part, appendStorageKey(nil, k))
 				}
 				wmu.Lock()
 				floor := last[[2]int{vi, ki}]
@@ -371,8 +426,8 @@ func TestVnodeCacheSumNeverServesStale(t *testing.T) {
 			}
 		}
 	}
-	if cache.shared.Load() == 0 {
-		t.Fatal("no read was served by an equal replica's entry: the sum path never ran")
+	if cache.shared.Load()+cache.encHits.Load() == 0 {
+		t.Fatal("no read was served by an equal replica: the sum path never ran")
 	}
 }
 
@@ -399,7 +454,7 @@ func TestVnodeCacheSumSlowReader(t *testing.T) {
 	var mu sync.Mutex
 	r := rand.New(rand.NewPCG(5, 6))
 	eng := &hookEngine{Engine: memstore.New()}
-	cache := newObjCache(1 << 20)
+	cache := newObjCache(1<<20, 0)
 	var vs []*Vnode
 	for _, p := range []storage.Partition{7, 8} {
 		v, err := openVnode(p, vnodeConfig{

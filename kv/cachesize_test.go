@@ -73,7 +73,7 @@ func TestObjCacheAccountsTheHeap(t *testing.T) {
 				encs[i] = wire.EncodeObject(sh.make(i))
 				keys[i] = fmt.Appendf(nil, "bench\x00key%010d", i)
 			}
-			c := newObjCache(1 << 40)
+			c := newObjCache(1<<40, 0)
 			var m0, m1 runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&m0)

@@ -23,7 +23,7 @@ func (v *Vnode) WipeForTest(k Key) error {
 	b.Delete(v.part, appendStorageKey(nil, k))
 	err := v.eng.Write(&b, storage.WriteOptions{})
 	// The object cache forgets too, as it would in a restarted process.
-	v.stored(k, v.stripe(k), nil, 0, 0, false)
+	v.stored(k, v.stripe(k), nil, nil, false)
 	return err
 }
 
@@ -31,7 +31,8 @@ func (v *Vnode) WipeForTest(k Key) error {
 // without limits (a stale or corrupt replica).
 func (v *Vnode) StoreForTest(k Key, o *siblings.Object) error {
 	old, _, _ := v.read(k)
-	size, sum, err := v.write(k, old, o, false, false)
-	v.stored(k, v.stripe(k), o, size, sum, err == nil)
+	var vb []byte
+	err := v.write(k, old, o, false, false, &vb)
+	v.stored(k, v.stripe(k), o, vb, err == nil)
 	return err
 }

@@ -200,8 +200,7 @@ func (vn Vnodes) Receive(p int, items []transfer.Item) error {
 		in     *siblings.Object
 		props  Props
 		old, o *siblings.Object
-		size   int
-		sum    uint64
+		enc    []byte // o's encoding
 	}
 	recs := make([]rec, len(items))
 	for i, it := range items {
@@ -278,19 +277,19 @@ func (vn Vnodes) Receive(p int, items []transfer.Item) error {
 		}
 		b.Set(v.part, appendStorageKey(nil, r.k), enc)
 		addIndexChanges(&b, v.part, r.k, local, o)
-		r.old, r.o, r.size, r.sum = local, o, len(enc), objSum(enc)
+		r.old, r.o, r.enc = local, o, enc
 		changed = append(changed, i)
 	}
 	if err := v.eng.Write(&b, storage.WriteOptions{Sync: true}); err != nil {
 		for _, i := range changed {
-			v.stored(recs[i].k, v.stripe(recs[i].k), nil, 0, 0, false)
+			v.stored(recs[i].k, v.stripe(recs[i].k), nil, nil, false)
 		}
 		v.aaeInvalidate()
 		return err
 	}
 	for _, i := range changed {
 		r := &recs[i]
-		v.stored(r.k, v.stripe(r.k), r.o, r.size, r.sum, true)
+		v.stored(r.k, v.stripe(r.k), r.o, r.enc, true)
 		v.aaeUpdate(r.k, r.old, r.o)
 	}
 	return nil

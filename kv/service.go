@@ -178,6 +178,11 @@ type Config struct {
 	// ObjectCacheBytes bounds the cache of decoded objects shared by the
 	// vnodes (default 128 MiB; negative disables it).
 	ObjectCacheBytes int
+	// EncodedCacheBytes bounds the object cache's encoded tier, which
+	// holds objects as their encodings outside the Go heap (see
+	// kv/cacheenc.go): 0 (the default), or less than
+	// MinEncodedCacheBytes, means none.
+	EncodedCacheBytes int
 	// Resolvers are the named sibling resolvers buckets may choose with
 	// the resolver property (default: the built-ins).
 	Resolvers *siblings.Registry
@@ -304,7 +309,7 @@ func New(cfg Config) (*Service, error) {
 		return ok
 	}
 	s.vcfg = vnodeConfig{eng: cfg.Engine, clk: cfg.Clock, log: cfg.Logger, limits: cfg.Limits, rand: cfg.Rand,
-		cache: newObjCache(cfg.ObjectCacheBytes), home: s.homeOf,
+		cache: newObjCache(cfg.ObjectCacheBytes, cfg.EncodedCacheBytes), home: s.homeOf,
 		held: func(p storage.Partition) bool { return s.hold[p].Load() }}
 	s.vnodes = make([]atomic.Pointer[Vnode], cfg.Ring.Size())
 	s.fwd = make([]atomic.Pointer[ring.NodeID], cfg.Ring.Size())
@@ -418,6 +423,9 @@ func (s *Service) Close() error {
 			}
 		}
 	}
+	// The encoded tier's chunks go back to fastcache's free list for the
+	// next cache of this process (test processes open many services).
+	s.vcfg.cache.close()
 	return nil
 }
 

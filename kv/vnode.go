@@ -318,13 +318,34 @@ func (v *Vnode) cached(k Key) (*siblings.Object, error) {
 	st := v.stripe(k)
 	g := v.gens[st].Load()
 	unchanged := func() bool { return v.gens[st].Load() == g }
+	// The encoded tier's record of this replica: absent, or the sum of
+	// its encoding, served by an equal replica's decoded entry or by the
+	// tier's copy of the encoding.
+	if known, present, sum, size := v.cache.encSlot(v.part, *kb); known {
+		var o *siblings.Object
+		ok := !present
+		if present {
+			if o, ok = v.cache.withSum(*kb, sum, size); !ok {
+				o, ok = v.cache.encObject(*kb, sum, size)
+			}
+		}
+		if ok {
+			v.cache.promote(v.part, *kb, o, size, sum, unchanged)
+			v.cache.counted(true)
+			return o, nil
+		}
+	}
 	// Another replica of k on this node may be cached with the same
 	// encoding (one node holding several of a key's replicas): then only
 	// this replica's stored sum is read, not its value. A cold key's read
 	// of N local replicas reads one value from storage instead of N.
-	if v.cache.others(v.part, *kb) {
+	if v.cache.others(v.part, *kb) || v.cache.encHas(*kb) {
 		if sum, size, ok, err := v.eng.GetSum(v.part, *kb); err == nil && ok {
-			if o, ok := v.cache.withSum(*kb, sum, size); ok {
+			o, ok := v.cache.withSum(*kb, sum, size)
+			if !ok {
+				o, ok = v.cache.encObject(*kb, sum, size)
+			}
+			if ok {
 				v.cache.addIfUnchanged(v.part, *kb, o, size, sum, unchanged)
 				v.cache.counted(true)
 				return o, nil
@@ -339,15 +360,16 @@ func (v *Vnode) cached(k Key) (*siblings.Object, error) {
 	var sum uint64
 	if o != nil {
 		sum = objSum(raw)
+		v.cache.setContent(*kb, raw, sum)
 	}
 	v.cache.addIfUnchanged(v.part, *kb, o, len(raw), sum, unchanged)
 	return o, nil
 }
 
 // stored records, under k's stripe lock, that k now holds o (nil: absent;
-// size and sum describe its encoding), or that its state is unknown after
-// a failed write (known=false).
-func (v *Vnode) stored(k Key, st int, o *siblings.Object, size int, sum uint64, known bool) {
+// enc is its encoding), or that its state is unknown after a failed write
+// (known=false).
+func (v *Vnode) stored(k Key, st int, o *siblings.Object, enc []byte, known bool) {
 	v.gens[st].Add(1)
 	v.noteWrite(k)
 	if v.cache == nil {
@@ -355,10 +377,15 @@ func (v *Vnode) stored(k Key, st int, o *siblings.Object, size int, sum uint64, 
 	}
 	kb := keyBufPool.Get().(*[]byte)
 	*kb = appendStorageKey((*kb)[:0], k)
-	if known {
-		v.cache.set(v.part, *kb, o, size, sum)
-	} else {
+	switch {
+	case !known:
 		v.cache.drop(v.part, *kb)
+	case o == nil:
+		v.cache.set(v.part, *kb, nil, 0, 0)
+	default:
+		sum := objSum(enc)
+		v.cache.setContent(*kb, enc, sum)
+		v.cache.set(v.part, *kb, o, len(enc), sum)
 	}
 	keyBufPool.Put(kb)
 }
@@ -391,21 +418,14 @@ func (v *Vnode) Get(k Key) (*siblings.Object, error) {
 	return v.cached(k)
 }
 
-// write encodes and stores o, and returns the encoding's size and hash.
-// When check is set the object limits apply (client writes); they never
-// apply to replication or repair.
-func (v *Vnode) write(k Key, old, o *siblings.Object, sync, check bool) (int, uint64, error) {
-	vb := valBufPool.Get().(*[]byte)
-	defer func() {
-		if cap(*vb) <= 1<<20 {
-			valBufPool.Put(vb)
-		}
-	}()
+// write encodes o into *vb and stores it. When check is set the object
+// limits apply (client writes); they never apply to replication or repair.
+func (v *Vnode) write(k Key, old, o *siblings.Object, sync, check bool, vb *[]byte) error {
 	*vb = wire.AppendObject((*vb)[:0], o)
 	if check {
 		warn, err := v.limits.Check(len(o.Siblings), len(*vb))
 		if err != nil {
-			return 0, 0, err
+			return err
 		}
 		if warn != "" && v.log != nil {
 			v.log.Warn(warn, "key", k.String(), "partition", v.part)
@@ -419,7 +439,7 @@ func (v *Vnode) write(k Key, old, o *siblings.Object, sync, check bool) (int, ui
 	addIndexChanges(&b, v.part, k, old, o)
 	err := v.eng.Write(&b, storage.WriteOptions{Sync: sync})
 	keyBufPool.Put(kb)
-	return len(*vb), objSum(*vb), err
+	return err
 }
 
 // CoordPut coordinates a client write: it reads the local copy, applies
@@ -494,15 +514,21 @@ func (v *Vnode) coordinate(k Key, put siblings.Sibling, ctx vclock.VClock, m Mut
 
 // writeAndRecord stores o and records the result in the object cache.
 func (v *Vnode) writeAndRecord(k Key, st int, old, o *siblings.Object, sync, check bool) error {
-	size, sum, err := v.write(k, old, o, sync, check)
+	vb := valBufPool.Get().(*[]byte)
+	defer func() {
+		if cap(*vb) <= 1<<20 {
+			valBufPool.Put(vb)
+		}
+	}()
+	err := v.write(k, old, o, sync, check, vb)
 	switch {
 	case err == nil:
-		v.stored(k, st, o, size, sum, true)
+		v.stored(k, st, o, *vb, true)
 		v.aaeUpdate(k, old, o)
 	case errors.Is(err, siblings.ErrLimit):
 		// refused before anything was written: the stored object stands
 	default:
-		v.stored(k, st, nil, 0, 0, false)
+		v.stored(k, st, nil, nil, false)
 		v.aaeInvalidate()
 	}
 	return err
@@ -654,11 +680,11 @@ func (v *Vnode) deleteLocked(k Key, st int, o *siblings.Object) error {
 	b.Delete(v.part, appendStorageKey(nil, k))
 	addIndexChanges(&b, v.part, k, o, nil)
 	if err := v.eng.Write(&b, storage.WriteOptions{}); err != nil {
-		v.stored(k, st, nil, 0, 0, false)
+		v.stored(k, st, nil, nil, false)
 		v.aaeInvalidate()
 		return err
 	}
-	v.stored(k, st, nil, 0, 0, true)
+	v.stored(k, st, nil, nil, true)
 	v.aaeUpdate(k, o, nil)
 	return nil
 }

@@ -18,6 +18,9 @@ type StorageStats struct {
 	ObjectCacheEntries    int64
 	ObjectCacheHits       int64
 	ObjectCacheMisses     int64
+	EncodedCacheBytes     int64
+	EncodedCacheRecords   int64
+	EncodedCacheHits      int64
 }
 
 type storageCollector struct {
@@ -43,6 +46,9 @@ func (r *Registry) RegisterStorage(stats func() StorageStats) {
 		d("riakgo_object_cache_entries", "Objects (and known-absent keys) in the decoded-object cache."),
 		d("riakgo_object_cache_hits_total", "Replica reads that read no value from storage (cached, or equal to a cached replica by its stored sum)."),
 		d("riakgo_object_cache_misses_total", "Replica reads that read the value from storage."),
+		d("riakgo_object_cache_encoded_used_bytes", "The object cache's encoded tier in use (outside the Go heap)."),
+		d("riakgo_object_cache_encoded_records", "Records in the encoded tier: one per cached replica, one per key's encoding."),
+		d("riakgo_object_cache_encoded_hits_total", "Replica reads the encoded tier served by decoding its copy (counted in the hits too)."),
 	}})
 }
 
@@ -64,6 +70,7 @@ func (c *storageCollector) Collect(ch chan<- prometheus.Metric) {
 		{g, float64(s.BlockCacheBytes)}, {k, float64(s.BlockCacheHits)}, {k, float64(s.BlockCacheMisses)},
 		{g, float64(s.ObjectCacheBytes)}, {g, float64(s.ObjectCacheEntries)}, {k, float64(s.ObjectCacheHits)},
 		{k, float64(s.ObjectCacheMisses)},
+		{g, float64(s.EncodedCacheBytes)}, {g, float64(s.EncodedCacheRecords)}, {k, float64(s.EncodedCacheHits)},
 	}
 	for i, v := range vals {
 		ch <- prometheus.MustNewConstMetric(c.descs[i], v.t, v.v)

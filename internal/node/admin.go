@@ -270,6 +270,9 @@ func (n *Node) extraStats() map[string]any {
 	m["riakgo_object_cache_entries"] = ss.ObjectCacheEntries
 	m["riakgo_object_cache_hits"] = ss.ObjectCacheHits
 	m["riakgo_object_cache_misses"] = ss.ObjectCacheMisses
+	m["riakgo_object_cache_encoded_used_bytes"] = ss.EncodedCacheBytes
+	m["riakgo_object_cache_encoded_records"] = ss.EncodedCacheRecords
+	m["riakgo_object_cache_encoded_hits"] = ss.EncodedCacheHits
 
 	cs := n.clusterStats()
 	m["ring_members"] = cs.Members
@@ -373,5 +376,6 @@ func (n *Node) storageStats() metrics.StorageStats {
 	oc := n.svc.CacheStats()
 	st.ObjectCacheBytes, st.ObjectCacheEntries = oc.Bytes, oc.Entries
 	st.ObjectCacheHits, st.ObjectCacheMisses = oc.Hits, oc.Misses
+	st.EncodedCacheBytes, st.EncodedCacheRecords, st.EncodedCacheHits = oc.EncodedBytes, oc.EncodedRecords, oc.EncodedHits
 	return st
 }

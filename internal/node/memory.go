@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/riakgo/riakgo/kv"
 )
 
 // A node's memory budget (riakgo start --memory) sizes its caches and
@@ -19,20 +21,22 @@ import (
 //     4..64 MiB each (a lookup of a key the store does not hold searches
 //     the whole memtable skiplist, and its cost grows with the memtable:
 //     15% of the CPU of a put-only load with 150 MiB memtables);
-//   - the decoded-object cache: 30% (Go heap). It holds a key's replicas
-//     once and saves every storage read of a hit, where a block holds
+//   - the object cache: 30%, in two tiers (kv/cacheenc.go). A sixth of it
+//     (5% of the budget, Go heap) holds decoded objects, the hottest
+//     keys; the rest (25%) holds encodings in chunks outside the Go heap,
+//     where the collector has nothing to mark. A key's replicas are held
+//     once, and a hit saves every storage read, where a block holds
 //     several unrelated keys; a store larger than the budget serves its
-//     hot keys from here;
-//   - the Go heap's soft limit (GOMEMLIMIT): 60%, so that the object
-//     cache, request buffers and garbage stay within their share. The
-//     collector's work grows with the live heap it marks and with how
-//     often it runs, which is how fast requests allocate over the
-//     headroom between the live heap and this limit: at 5M keys with the
-//     cache at 35% and the limit at 55% it took a third of the CPU. The
-//     rest, about 10%, is for what the C heap holds beyond the block
+//     hot keys from here. (With the whole cache decoded, at 5M keys the
+//     collector marking 22M cached objects took a third of the CPU.)
+//   - the Go heap's soft limit (GOMEMLIMIT): 35%, so that the decoded
+//     tier, the encoded tier's index, request buffers and garbage stay
+//     within their share. The collector's work grows with the live heap
+//     it marks and with how often it runs, which is how fast requests
+//     allocate over the headroom between the live heap and this limit.
+//     The rest, about 10%, is for what the C heap holds beyond the block
 //     cache and memtables (Pebble's readers and iterators, compaction
-//     buffers, freed blocks not yet reused; at 5M keys, with 65% for
-//     the Go heap, the node reached its budget).
+//     buffers, freed blocks not yet reused).
 //
 // Without --memory the budget is DefaultMemoryFraction of the machine's
 // memory (the smaller of physical memory and the cgroup's limit), and at
@@ -56,7 +60,7 @@ type MemoryPlan struct {
 	Source      string // where the budget came from, for the start-up log
 	BlockCache  int64  // Pebble block cache, bytes
 	MemTable    int64  // one Pebble memtable, bytes (up to 4 exist)
-	ObjectCache int64  // decoded-object cache, bytes
+	ObjectCache int64  // object cache, both tiers, bytes (ObjectCacheTiers)
 	GoHeapLimit int64  // soft limit of the Go heap, bytes
 }
 
@@ -75,14 +79,26 @@ func PlanMemory(budget, machine int64) MemoryPlan {
 	p.BlockCache = p.Budget * 20 / 100
 	p.MemTable = min(max(p.Budget/40, 4<<20), 64<<20)
 	p.ObjectCache = p.Budget * 30 / 100
-	p.GoHeapLimit = p.Budget * 60 / 100
+	p.GoHeapLimit = p.Budget * 35 / 100
 	return p
+}
+
+// ObjectCacheTiers splits the object cache: a sixth holds decoded objects
+// (Go heap), the rest their encodings (outside it). A cache too small for
+// an encoded tier of kv.MinEncodedCacheBytes is all decoded.
+func (p MemoryPlan) ObjectCacheTiers() (decoded, encoded int64) {
+	encoded = p.ObjectCache * 5 / 6
+	if encoded < kv.MinEncodedCacheBytes {
+		return p.ObjectCache, 0
+	}
+	return p.ObjectCache - encoded, encoded
 }
 
 // String renders the plan for the start-up log.
 func (p MemoryPlan) String() string {
-	return fmt.Sprintf("%s (%s): block cache %s, memtables 4 x %s, object cache %s, Go heap limit %s",
-		FormatBytes(p.Budget), p.Source, FormatBytes(p.BlockCache), FormatBytes(p.MemTable), FormatBytes(p.ObjectCache), FormatBytes(p.GoHeapLimit))
+	dec, enc := p.ObjectCacheTiers()
+	return fmt.Sprintf("%s (%s): block cache %s, memtables 4 x %s, object cache %s (%s decoded, %s encoded), Go heap limit %s",
+		FormatBytes(p.Budget), p.Source, FormatBytes(p.BlockCache), FormatBytes(p.MemTable), FormatBytes(p.ObjectCache), FormatBytes(dec), FormatBytes(enc), FormatBytes(p.GoHeapLimit))
 }
 
 // MachineMemory returns the memory this process may use: the smaller of

@@ -3,6 +3,8 @@ package node
 import (
 	"strings"
 	"testing"
+
+	"github.com/riakgo/riakgo/kv"
 )
 
 func TestPlanMemory(t *testing.T) {
@@ -21,12 +23,16 @@ func TestPlanMemory(t *testing.T) {
 	for _, c := range cases {
 		p := PlanMemory(c.budget, c.machine)
 		if p.Budget != c.wantBudget || p.BlockCache != c.block || p.MemTable != c.memtable || p.ObjectCache != c.object ||
-			!strings.Contains(p.Source, c.source) || p.GoHeapLimit != p.Budget*60/100 {
+			!strings.Contains(p.Source, c.source) || p.GoHeapLimit != p.Budget*35/100 {
 			t.Errorf("PlanMemory(%d, %d) = %+v", c.budget, c.machine, p)
 		}
 		// What the plan holds outside the Go heap plus the heap's limit
 		// stays within the budget.
-		if p.BlockCache+4*p.MemTable+p.GoHeapLimit > p.Budget {
+		dec, enc := p.ObjectCacheTiers()
+		if dec+enc != p.ObjectCache || enc < kv.MinEncodedCacheBytes || dec < p.ObjectCache/6 {
+			t.Errorf("PlanMemory(%d, %d): object cache %d split into %d decoded and %d encoded", c.budget, c.machine, p.ObjectCache, dec, enc)
+		}
+		if p.BlockCache+4*p.MemTable+enc+p.GoHeapLimit > p.Budget*9/10 {
 			t.Errorf("PlanMemory(%d, %d) exceeds its budget: %+v", c.budget, c.machine, p)
 		}
 	}
@@ -41,6 +47,10 @@ func TestConfigMemoryOverrides(t *testing.T) {
 	c.BlockCacheMiB, c.ObjectCacheMiB = 64, 0
 	if p := c.memoryPlan(); p.BlockCache != 64<<20 || p.ObjectCache != 0 {
 		t.Fatalf("explicit sizes: %+v", p)
+	}
+	c.ObjectCacheMiB = 36 // too small for an encoded tier: all decoded
+	if dec, enc := c.memoryPlan().ObjectCacheTiers(); dec != 36<<20 || enc != 0 {
+		t.Fatalf("36 MiB object cache split into %d decoded and %d encoded", dec, enc)
 	}
 }
 

@@ -335,9 +335,10 @@ func New(cfg Config, d Deps) (*Node, error) {
 	kcfg.Limits = siblings.DefaultLimits()
 	kcfg.Metrics = n.metrics
 	n.mem = cfg.memoryPlan()
-	kcfg.ObjectCacheBytes = int(n.mem.ObjectCache)
+	dec, enc := n.mem.ObjectCacheTiers()
+	kcfg.ObjectCacheBytes, kcfg.EncodedCacheBytes = int(dec), int(enc)
 	if cfg.ObjectCacheMiB == 0 {
-		kcfg.ObjectCacheBytes = -1
+		kcfg.ObjectCacheBytes, kcfg.EncodedCacheBytes = -1, 0
 	}
 	kcfg.Transport = d.Transport
 	kcfg.Up = d.Membership.Up

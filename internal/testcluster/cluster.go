@@ -175,6 +175,13 @@ func (c *Cluster) start(i int) {
 	tune := node.Tune{
 		KV: func(kc *kv.Config) {
 			kc.Timeout = c.opts.Timeout
+			// Odd nodes cache objects in the encoded tier alone, so that
+			// every cluster test reads through both kinds of cache (even
+			// nodes keep the memory plan's two tiers, where test data
+			// stays in the decoded one).
+			if i%2 == 1 {
+				kc.ObjectCacheBytes, kc.EncodedCacheBytes = 0, kv.MinEncodedCacheBytes
+			}
 			if c.opts.Configure != nil {
 				c.opts.Configure(i, kc)
 			}

@@ -150,7 +150,7 @@ func TestWipedNodeRepairedByTransfer(t *testing.T) {
 // that partition from its neighbours, and only it.
 func TestRepairOnePartition(t *testing.T) {
 	// No object cache: the test deletes a partition's data under the vnode.
-	c := New(t, 4, Options{RingSize: 16, AAE: noAAE, Configure: func(i int, kc *kv.Config) { kc.ObjectCacheBytes = -1 }})
+	c := New(t, 4, Options{RingSize: 16, AAE: noAAE, Configure: func(i int, kc *kv.Config) { kc.ObjectCacheBytes, kc.EncodedCacheBytes = -1, 0 }})
 	var keys []kv.Key
 	for i := range 1000 {
 		k := key("repair", fmt.Sprintf("k%04d", i))
