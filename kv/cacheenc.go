@@ -116,7 +116,12 @@ func (e encCache) delSlot(p storage.Partition, key []byte) {
 	encKeyPool.Put(kb)
 }
 
-// setContent stores enc, whose sum is sum, as key's content record.
+// setContent stores enc, whose sum is sum, as key's content record,
+// unless the record holds that encoding already. A write stores each of a
+// key's N local replicas in turn, and a cold key's replicas are read
+// together: without the check each would append its own copy, and
+// fastcache's ring, which reclaims space only by wrapping, would fill with
+// dead copies (at 5M keys, most of the tier within ten minutes).
 func (e encCache) setContent(key, enc []byte, sum uint64) {
 	if 1+len(key)+8+len(enc) > encMaxRecord {
 		return // a content record is checked against the replica's sum: an older one does no harm
@@ -124,10 +129,16 @@ func (e encCache) setContent(key, enc []byte, sum uint64) {
 	kb := encKeyPool.Get().(*[]byte)
 	*kb = appendContentKey((*kb)[:0], key)
 	vb := valBufPool.Get().(*[]byte)
-	*vb = binary.LittleEndian.AppendUint64((*vb)[:0], sum)
-	*vb = append(*vb, enc...)
-	e.c.Set(*kb, *vb)
-	valBufPool.Put(vb)
+	v, ok := e.c.HasGet((*vb)[:0], *kb)
+	if !ok || len(v) != 8+len(enc) || binary.LittleEndian.Uint64(v) != sum {
+		v = binary.LittleEndian.AppendUint64(v[:0], sum)
+		v = append(v, enc...)
+		e.c.Set(*kb, v)
+	}
+	if cap(v) <= 1<<20 {
+		*vb = v
+		valBufPool.Put(vb)
+	}
 	encKeyPool.Put(kb)
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/VictoriaMetrics/fastcache"
+
 	"github.com/riakgo/riakgo/internal/wire"
 	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/siblings"
@@ -185,5 +187,36 @@ func TestEncodedTierServesWhatTheDecodedEvicted(t *testing.T) {
 	}
 	if end := cache.stats(); end.Misses != mid.Misses || end.EncodedHits != mid.EncodedHits+1 {
 		t.Fatalf("the second replica's read: %+v then %+v; want one encoded hit and no miss", mid, end)
+	}
+}
+
+// TestEncodedTierContentOnce: storing a key's encoding again (the next
+// replica of the same write) appends nothing to fastcache's ring; a new
+// encoding replaces it.
+func TestEncodedTierContentOnce(t *testing.T) {
+	c := newObjCache(0, MinEncodedCacheBytes)
+	defer c.close()
+	sets := func() uint64 {
+		var s fastcache.Stats
+		c.enc.c.UpdateStats(&s)
+		return s.SetCalls
+	}
+	key := []byte("b/k")
+	a, b := wire.EncodeObject(objOf("a")), wire.EncodeObject(objOf("b"))
+	for range 3 {
+		c.setContent(key, a, objSum(a))
+	}
+	if n := sets(); n != 1 {
+		t.Fatalf("three stores of one encoding made %d sets; want 1", n)
+	}
+	c.setContent(key, b, objSum(b))
+	if n := sets(); n != 2 {
+		t.Fatalf("a new encoding made %d sets in all; want 2", n)
+	}
+	if _, ok := c.encObject(key, objSum(b), len(b)); !ok {
+		t.Fatal("the new encoding is not served")
+	}
+	if _, ok := c.encObject(key, objSum(a), len(a)); ok {
+		t.Fatal("the replaced encoding is still served")
 	}
 }

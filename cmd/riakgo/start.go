@@ -33,7 +33,7 @@ var startSettings = []struct{ name, help string }{
 	{"log-level", "debug, info, warn or error"},
 	{"memory", "memory budget (e.g. 4GiB) the caches and memtables are sized from; auto: 50% of the machine's memory"},
 	{"block-cache", "Pebble block cache in MiB (auto: 20% of the memory budget)"},
-	{"object-cache", "object cache in MiB, both tiers (a sixth decoded, the rest encoded), 0 disables it (auto: 30% of the memory budget)"},
+	{"object-cache", "object cache in MiB, both tiers (an eighth decoded, the rest encoded), 0 disables it (auto: 40% of the memory budget)"},
 	{"pprof", "serve Go's net/http/pprof profiles on this address (off when empty)"},
 	{"handoff-concurrency", "transfers (inbound and outbound together) at once: handoff_concurrency"},
 	{"aae-interval", "period of anti-entropy exchanges (a Go duration, e.g. 15s)"},

@@ -21,15 +21,15 @@ import (
 //     4..64 MiB each (a lookup of a key the store does not hold searches
 //     the whole memtable skiplist, and its cost grows with the memtable:
 //     15% of the CPU of a put-only load with 150 MiB memtables);
-//   - the object cache: 30%, in two tiers (kv/cacheenc.go). A sixth of it
-//     (5% of the budget, Go heap) holds decoded objects, the hottest
-//     keys; the rest (25%) holds encodings in chunks outside the Go heap,
+//   - the object cache: 40%, in two tiers (kv/cacheenc.go). An eighth of
+//     it (5% of the budget, Go heap) holds decoded objects, the hottest
+//     keys; the rest (35%) holds encodings in chunks outside the Go heap,
 //     where the collector has nothing to mark. A key's replicas are held
 //     once, and a hit saves every storage read, where a block holds
 //     several unrelated keys; a store larger than the budget serves its
 //     hot keys from here. (With the whole cache decoded, at 5M keys the
 //     collector marking 22M cached objects took a third of the CPU.)
-//   - the Go heap's soft limit (GOMEMLIMIT): 35%, so that the decoded
+//   - the Go heap's soft limit (GOMEMLIMIT): 25%, so that the decoded
 //     tier, the encoded tier's index, request buffers and garbage stay
 //     within their share. The collector's work grows with the live heap
 //     it marks and with how often it runs, which is how fast requests
@@ -78,16 +78,16 @@ func PlanMemory(budget, machine int64) MemoryPlan {
 	}
 	p.BlockCache = p.Budget * 20 / 100
 	p.MemTable = min(max(p.Budget/40, 4<<20), 64<<20)
-	p.ObjectCache = p.Budget * 30 / 100
-	p.GoHeapLimit = p.Budget * 35 / 100
+	p.ObjectCache = p.Budget * 40 / 100
+	p.GoHeapLimit = p.Budget * 25 / 100
 	return p
 }
 
-// ObjectCacheTiers splits the object cache: a sixth holds decoded objects
-// (Go heap), the rest their encodings (outside it). A cache too small for
-// an encoded tier of kv.MinEncodedCacheBytes is all decoded.
+// ObjectCacheTiers splits the object cache: an eighth holds decoded
+// objects (Go heap), the rest their encodings (outside it). A cache too
+// small for an encoded tier of kv.MinEncodedCacheBytes is all decoded.
 func (p MemoryPlan) ObjectCacheTiers() (decoded, encoded int64) {
-	encoded = p.ObjectCache * 5 / 6
+	encoded = p.ObjectCache * 7 / 8
 	if encoded < kv.MinEncodedCacheBytes {
 		return p.ObjectCache, 0
 	}

@@ -14,22 +14,22 @@ func TestPlanMemory(t *testing.T) {
 		wantBudget, block, memtable, object int64
 		source                              string
 	}{
-		{0, 24 * gib, 12 * gib, 12 * gib * 20 / 100, 64 << 20, 12 * gib * 30 / 100, "50% of the machine's 24.0 GiB"}, // memtables capped
-		{2 * gib, 24 * gib, 2 * gib, 2 * gib * 20 / 100, 2 * gib / 40, 2 * gib * 30 / 100, "--memory"},
-		{64 * gib, 0, 64 * gib, 64 * gib * 20 / 100, 64 << 20, 64 * gib * 30 / 100, "--memory"},
-		{0, 400 << 20, MinMemoryBudget, MinMemoryBudget * 20 / 100, 6710886, MinMemoryBudget * 30 / 100, "raised to the minimum"},
-		{0, 0, MinMemoryBudget, MinMemoryBudget * 20 / 100, 6710886, MinMemoryBudget * 30 / 100, "raised to the minimum"},
+		{0, 24 * gib, 12 * gib, 12 * gib * 20 / 100, 64 << 20, 12 * gib * 40 / 100, "50% of the machine's 24.0 GiB"}, // memtables capped
+		{2 * gib, 24 * gib, 2 * gib, 2 * gib * 20 / 100, 2 * gib / 40, 2 * gib * 40 / 100, "--memory"},
+		{64 * gib, 0, 64 * gib, 64 * gib * 20 / 100, 64 << 20, 64 * gib * 40 / 100, "--memory"},
+		{0, 400 << 20, MinMemoryBudget, MinMemoryBudget * 20 / 100, 6710886, MinMemoryBudget * 40 / 100, "raised to the minimum"},
+		{0, 0, MinMemoryBudget, MinMemoryBudget * 20 / 100, 6710886, MinMemoryBudget * 40 / 100, "raised to the minimum"},
 	}
 	for _, c := range cases {
 		p := PlanMemory(c.budget, c.machine)
 		if p.Budget != c.wantBudget || p.BlockCache != c.block || p.MemTable != c.memtable || p.ObjectCache != c.object ||
-			!strings.Contains(p.Source, c.source) || p.GoHeapLimit != p.Budget*35/100 {
+			!strings.Contains(p.Source, c.source) || p.GoHeapLimit != p.Budget*25/100 {
 			t.Errorf("PlanMemory(%d, %d) = %+v", c.budget, c.machine, p)
 		}
 		// What the plan holds outside the Go heap plus the heap's limit
 		// stays within the budget.
 		dec, enc := p.ObjectCacheTiers()
-		if dec+enc != p.ObjectCache || enc < kv.MinEncodedCacheBytes || dec < p.ObjectCache/6 {
+		if dec+enc != p.ObjectCache || enc < kv.MinEncodedCacheBytes || dec < p.ObjectCache/8 {
 			t.Errorf("PlanMemory(%d, %d): object cache %d split into %d decoded and %d encoded", c.budget, c.machine, p.ObjectCache, dec, enc)
 		}
 		if p.BlockCache+4*p.MemTable+enc+p.GoHeapLimit > p.Budget*9/10 {
@@ -41,7 +41,7 @@ func TestPlanMemory(t *testing.T) {
 func TestConfigMemoryOverrides(t *testing.T) {
 	c := DefaultConfig()
 	c.Memory = 1 << 30
-	if p := c.memoryPlan(); p.BlockCache != (1<<30)*20/100 || p.ObjectCache != (1<<30)*30/100 {
+	if p := c.memoryPlan(); p.BlockCache != (1<<30)*20/100 || p.ObjectCache != (1<<30)*40/100 {
 		t.Fatalf("plan from the budget: %+v", p)
 	}
 	c.BlockCacheMiB, c.ObjectCacheMiB = 64, 0
