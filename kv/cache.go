@@ -5,8 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/VictoriaMetrics/fastcache"
-
 	"github.com/riakgo/riakgo/kv/storage"
 	"github.com/riakgo/riakgo/siblings"
 )
@@ -38,7 +36,7 @@ type objCache struct {
 	hits, misses atomic.Int64
 	shared       atomic.Int64 // replica reads served by an equal replica's entry (withSum)
 	encHits      atomic.Int64 // replica reads served by the encoded tier
-	enc          encCache     // enc.c nil: no encoded tier
+	enc          *encCache    // nil: no encoded tier
 }
 
 const cacheShards = 32
@@ -91,13 +89,13 @@ func newObjCache(decodedBytes, encodedBytes int) *objCache {
 		s.max = max(decodedBytes, 0) / cacheShards
 	}
 	if encodedBytes > 0 {
-		c.enc.c = fastcache.New(encodedBytes)
+		c.enc = newEncCache(encodedBytes)
 	}
 	return c
 }
 
 // encoded reports whether the cache has an encoded tier.
-func (c *objCache) encoded() bool { return c.enc.c != nil }
+func (c *objCache) encoded() bool { return c.enc != nil }
 
 // close releases the encoded tier's memory for reuse.
 func (c *objCache) close() {
@@ -228,9 +226,10 @@ func (c *objCache) addIfUnchanged(p storage.Partition, key []byte, obj *siblings
 }
 
 // promote is addIfUnchanged for an object read from p's replica record
-// in the encoded tier: only the decoded tier takes it.
-func (c *objCache) promote(p storage.Partition, key []byte, obj *siblings.Object, size int, sum uint64, unchanged func() bool) {
-	c.add(p, key, obj, size, sum, false, unchanged)
+// in the encoded tier: only the decoded tier takes it, unless the record
+// is old (see encCache), when it is written again as well.
+func (c *objCache) promote(p storage.Partition, key []byte, obj *siblings.Object, size int, sum uint64, old bool, unchanged func() bool) {
+	c.add(p, key, obj, size, sum, old, unchanged)
 }
 
 func (c *objCache) add(p storage.Partition, key []byte, obj *siblings.Object, size int, sum uint64, slot bool, unchanged func() bool) {
@@ -247,9 +246,9 @@ func (c *objCache) add(p storage.Partition, key []byte, obj *siblings.Object, si
 
 // encSlot is what the encoded tier records of p's replica of key (see
 // encCache.slot); nothing without an encoded tier.
-func (c *objCache) encSlot(p storage.Partition, key []byte) (known, present bool, sum uint64, size int) {
+func (c *objCache) encSlot(p storage.Partition, key []byte) (known, present bool, sum uint64, size int, old bool) {
 	if !c.encoded() {
-		return false, false, 0, 0
+		return false, false, 0, 0, false
 	}
 	return c.enc.slot(p, key)
 }

@@ -16,11 +16,11 @@ func TestEncodedTierRecords(t *testing.T) {
 	c := newObjCache(0, MinEncodedCacheBytes)
 	defer c.close()
 	key := []byte("b/k")
-	if known, _, _, _ := c.encSlot(1, key); known {
+	if known, _, _, _, _ := c.encSlot(1, key); known {
 		t.Fatal("an empty tier knows a replica")
 	}
 	c.set(1, key, nil, 0, 0)
-	if known, present, _, _ := c.encSlot(1, key); !known || present {
+	if known, present, _, _, _ := c.encSlot(1, key); !known || present {
 		t.Fatalf("after an absent set: known %v present %v; want known absent", known, present)
 	}
 	o := objOf("v")
@@ -28,11 +28,11 @@ func TestEncodedTierRecords(t *testing.T) {
 	sum := objSum(enc)
 	c.setContent(key, enc, sum)
 	c.set(1, key, o, len(enc), sum)
-	known, present, gotSum, size := c.encSlot(1, key)
+	known, present, gotSum, size, _ := c.encSlot(1, key)
 	if !known || !present || gotSum != sum || size != len(enc) {
 		t.Fatalf("slot = %v %v %x %d; want present %x %d", known, present, gotSum, size, sum, len(enc))
 	}
-	if known, _, _, _ := c.encSlot(2, key); known {
+	if known, _, _, _, _ := c.encSlot(2, key); known {
 		t.Fatal("another partition's replica is known")
 	}
 	got, ok := c.encObject(key, sum, len(enc))
@@ -51,7 +51,7 @@ func TestEncodedTierRecords(t *testing.T) {
 		t.Fatal("encHas")
 	}
 	c.drop(1, key)
-	if known, _, _, _ := c.encSlot(1, key); known {
+	if known, _, _, _, _ := c.encSlot(1, key); known {
 		t.Fatal("a dropped replica is still known")
 	}
 	c.set(1, key, o, len(enc), sum)
@@ -59,7 +59,7 @@ func TestEncodedTierRecords(t *testing.T) {
 		t.Fatalf("stats = %+v; want one encoded hit, two records and chunks in use", st)
 	}
 	c.dropPartition(3) // any drop empties the tier
-	if known, _, _, _ := c.encSlot(1, key); known || c.encHas(key) {
+	if known, _, _, _, _ := c.encSlot(1, key); known || c.encHas(key) {
 		t.Fatal("the tier kept records through a partition drop")
 	}
 }
@@ -70,15 +70,14 @@ func TestEncodedTierRecords(t *testing.T) {
 func TestEncodedTierRecordTooLarge(t *testing.T) {
 	c := newObjCache(0, MinEncodedCacheBytes)
 	defer c.close()
-	// An absent record (1 byte) fits with this key; a present one (13
-	// bytes) does not.
-	key := bytes.Repeat([]byte{'k'}, encMaxRecord-3-1)
+	// An absent record fits with this key; a present one does not.
+	key := bytes.Repeat([]byte{'k'}, encMaxRecord-3-encAbsentLen)
 	c.set(1, key, nil, 0, 0)
-	if known, present, _, _ := c.encSlot(1, key); !known || present {
+	if known, present, _, _, _ := c.encSlot(1, key); !known || present {
 		t.Fatal("the absent record was not stored")
 	}
 	c.set(1, key, objOf("v"), 100, 7)
-	if known, present, _, _ := c.encSlot(1, key); known {
+	if known, present, _, _, _ := c.encSlot(1, key); known {
 		t.Fatalf("after a write too large to record: known %v present %v; want unknown", known, present)
 	}
 }
@@ -103,7 +102,7 @@ func TestEncodedTierSlowReader(t *testing.T) {
 	st := v.stripe(k)
 	g := v.gens[st].Load()
 	unchanged := func() bool { return v.gens[st].Load() == g }
-	known, present, sum, size := cache.encSlot(v.part, kb)
+	known, present, sum, size, _ := cache.encSlot(v.part, kb)
 	stale, ok := cache.encObject(kb, sum, size)
 	if !known || !present || !ok || string(stale.Siblings[0].Value) != "old" {
 		t.Fatalf("the encoded tier does not serve the old value: %v %v %v", known, present, ok)
@@ -112,12 +111,12 @@ func TestEncodedTierSlowReader(t *testing.T) {
 		t.Fatal(err)
 	}
 	dropDecoded(cache, v.part, kb) // even if the writer's entry were evicted...
-	cache.promote(v.part, kb, stale, size, sum, unchanged)
+	cache.promote(v.part, kb, stale, size, sum, true, unchanged)
 	cache.addIfUnchanged(v.part, kb, stale, size, sum, unchanged)
 	if _, ok := cache.get(v.part, kb); ok {
 		t.Fatal("a slow reader's object entered the decoded tier")
 	}
-	if _, _, s2, _ := cache.encSlot(v.part, kb); s2 == sum {
+	if _, _, s2, _, _ := cache.encSlot(v.part, kb); s2 == sum {
 		t.Fatal("a slow reader's record replaced the write's in the encoded tier")
 	}
 	got, err := v.Get(k)
@@ -218,5 +217,49 @@ func TestEncodedTierContentOnce(t *testing.T) {
 	}
 	if _, ok := c.encObject(key, objSum(a), len(a)); ok {
 		t.Fatal("the replaced encoding is still served")
+	}
+}
+
+// TestEncodedTierKeepsWhatIsRead: fastcache's rings overwrite their oldest
+// records whatever their use; a record read at least once per half turn
+// of the ring is written again and survives, one not read is evicted.
+func TestEncodedTierKeepsWhatIsRead(t *testing.T) {
+	c := newObjCache(0, MinEncodedCacheBytes)
+	defer c.close()
+	always := func() bool { return true }
+	put := func(key []byte, o *siblings.Object) {
+		enc := wire.EncodeObject(o)
+		c.setContent(key, enc, objSum(enc))
+		c.set(1, key, o, len(enc), objSum(enc))
+	}
+	// read is what Vnode.cached does with the encoded tier's records.
+	read := func(key []byte) bool {
+		known, present, sum, size, old := c.encSlot(1, key)
+		if !known || !present {
+			return false
+		}
+		o, ok := c.encObject(key, sum, size)
+		if ok {
+			c.promote(1, key, o, size, sum, old, always)
+		}
+		return ok
+	}
+	hot, cold := []byte("b/hot"), []byte("b/cold")
+	put(hot, objOf("h"))
+	put(cold, objOf("c"))
+	filler := objOf(string(bytes.Repeat([]byte{'f'}, 1000)))
+	n := 0
+	for round := range 5 {
+		// Six tenths of the ring's capacity, spread over its buckets.
+		for written := 0; written < MinEncodedCacheBytes*6/10; written += 1100 {
+			put(fmt.Appendf(nil, "b/filler%d", n), filler)
+			n++
+		}
+		if !read(hot) {
+			t.Fatalf("round %d: the key read every round was evicted", round)
+		}
+	}
+	if read(cold) {
+		t.Fatal("a key never read survived three turns of the ring")
 	}
 }

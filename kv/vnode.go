@@ -321,7 +321,7 @@ func (v *Vnode) cached(k Key) (*siblings.Object, error) {
 	// The encoded tier's record of this replica: absent, or the sum of
 	// its encoding, served by an equal replica's decoded entry or by the
 	// tier's copy of the encoding.
-	if known, present, sum, size := v.cache.encSlot(v.part, *kb); known {
+	if known, present, sum, size, old := v.cache.encSlot(v.part, *kb); known {
 		var o *siblings.Object
 		ok := !present
 		if present {
@@ -330,7 +330,7 @@ func (v *Vnode) cached(k Key) (*siblings.Object, error) {
 			}
 		}
 		if ok {
-			v.cache.promote(v.part, *kb, o, size, sum, unchanged)
+			v.cache.promote(v.part, *kb, o, size, sum, old, unchanged)
 			v.cache.counted(true)
 			return o, nil
 		}
