@@ -82,6 +82,7 @@ var exclusive = map[string]string{
 	"github.com/prometheus/client_golang":  "internal/metrics",
 	"github.com/HdrHistogram/hdrhistogram": "internal/bench",
 	"golang.org/x/crypto":                  "internal/security",
+	"github.com/VictoriaMetrics/fastcache": "kv",
 }
 
 // concrete adapters only the node wiring (and test clusters) may import.

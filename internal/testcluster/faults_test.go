@@ -129,9 +129,16 @@ func TestWipedNodeRepairedByTransfer(t *testing.T) {
 		})
 		t.Logf("node 3 holds all %d of its replicas after %d ticks", want, ticks)
 		c.Settle(30)
-		if st := c.Nodes[2].Mgr.Status(); st.Repairing != 0 {
-			t.Errorf("repairs still pending after every key arrived: %+v", st)
-		}
+		// Idle does not wait for a repair a busy neighbour refused: the
+		// driver offers it again at its next scan, which finds nothing
+		// left to send and clears it (make test once ended Settle with
+		// one such repair pending).
+		c.StepUntil(10, func() error {
+			if st := c.Nodes[2].Mgr.Status(); st.Repairing != 0 {
+				return fmt.Errorf("repairs still pending after every key arrived: %+v", st)
+			}
+			return nil
+		})
 		// Anti-entropy runs one round when a node starts, then not for a
 		// thousand hours: it can have repaired only a small share.
 		var repaired, sent int64
