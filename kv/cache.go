@@ -100,7 +100,7 @@ func (c *objCache) encoded() bool { return c.enc != nil }
 // close releases the encoded tier's memory for reuse.
 func (c *objCache) close() {
 	if c != nil && c.encoded() {
-		c.enc.c.Reset()
+		c.enc.reset()
 	}
 }
 
@@ -396,7 +396,7 @@ func (c *objCache) clear() {
 		s.mu.Unlock()
 	}
 	if c.encoded() {
-		c.enc.c.Reset()
+		c.enc.reset()
 	}
 }
 
@@ -414,6 +414,6 @@ func (c *objCache) dropPartition(p storage.Partition) {
 		s.mu.Unlock()
 	}
 	if c.encoded() {
-		c.enc.c.Reset()
+		c.enc.reset()
 	}
 }

@@ -254,6 +254,22 @@ func testVnodeCacheNeverServesStale(t *testing.T, e *internalEnv) {
 
 type internalEnv struct{ vnode *Vnode }
 
+// slowReaderKey stores "old" under a key of v by last-write-wins and
+// returns the key, the props and the object maker the slow-reader tests
+// write with.
+func slowReaderKey(t *testing.T, v *Vnode) (Key, Props, func(string) *siblings.Object) {
+	t.Helper()
+	k := Key{Type: DefaultType, Bucket: "b", Key: "k"}
+	lww := Props{LastWriteWins: true, SyncOnWrite: "none"}
+	mk := func(s string) *siblings.Object {
+		return &siblings.Object{Siblings: []siblings.Sibling{{Value: []byte(s), Meta: siblings.Meta{VTag: s}}}}
+	}
+	if _, err := v.Put(k, mk("old"), lww, false); err != nil {
+		t.Fatal(err)
+	}
+	return k, lww, mk
+}
+
 func newInternalEnv(t *testing.T) *internalEnv {
 	t.Helper()
 	return newInternalEnvWith(t, newObjCache(1<<20, 0))
@@ -281,14 +297,7 @@ func newInternalEnvWith(t *testing.T, cache *objCache) *internalEnv {
 // to cache what it read. The stale object must not enter the cache.
 func TestVnodeCacheSlowReader(t *testing.T) {
 	v := newInternalEnv(t).vnode
-	k := Key{Type: DefaultType, Bucket: "b", Key: "k"}
-	lww := Props{LastWriteWins: true, SyncOnWrite: "none"}
-	mk := func(s string) *siblings.Object {
-		return &siblings.Object{Siblings: []siblings.Sibling{{Value: []byte(s), Meta: siblings.Meta{VTag: s}}}}
-	}
-	if _, err := v.Put(k, mk("old"), lww, false); err != nil {
-		t.Fatal(err)
-	}
+	k, lww, mk := slowReaderKey(t, v)
 	kb := appendStorageKey(nil, k)
 	v.cache.drop(v.part, kb) // start from a miss
 

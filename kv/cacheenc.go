@@ -80,6 +80,9 @@ func (e *encCache) set(k, v []byte, at int) {
 	e.c.Set(k, v)
 }
 
+// reset empties the tier; its chunks go back to fastcache's free list.
+func (e *encCache) reset() { e.c.Reset() }
+
 // old reports whether a record stamped w is in the older half of its ring.
 func (e *encCache) old(w uint64) bool {
 	return e.written.Load()-w > e.size/2

@@ -89,14 +89,7 @@ func TestEncodedTierSlowReader(t *testing.T) {
 	cache := newObjCache(1<<20, MinEncodedCacheBytes)
 	defer cache.close()
 	v := newInternalEnvWith(t, cache).vnode
-	k := Key{Type: DefaultType, Bucket: "b", Key: "k"}
-	lww := Props{LastWriteWins: true, SyncOnWrite: "none"}
-	mk := func(s string) *siblings.Object {
-		return &siblings.Object{Siblings: []siblings.Sibling{{Value: []byte(s), Meta: siblings.Meta{VTag: s}}}}
-	}
-	if _, err := v.Put(k, mk("old"), lww, false); err != nil {
-		t.Fatal(err)
-	}
+	k, lww, mk := slowReaderKey(t, v)
 	kb := appendStorageKey(nil, k)
 	dropDecoded(cache, v.part, kb)
 	st := v.stripe(k)
